@@ -30,8 +30,10 @@ use crate::oauth::TokenStore;
 use crate::routes::{route, Route, CXONE_PREFIX};
 use crate::time::SimTime;
 
-/// Requests between two prunes of idle limiter keys, dead tokens and old idempotency keys.
+/// Idle limiter keys, dead tokens and old idempotency keys are pruned after this many requests,
+/// or after this much simulated time, whichever comes first.
 const PRUNE_EVERY_REQUESTS: u64 = 1_024;
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// How long an idempotency key is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(86_400);
 /// The longest Retry-After the gateway ever advertises.
@@ -94,6 +96,7 @@ pub struct Gateway {
     revocations: Vec<SimTime>,
     revocations_done: usize,
     latest: SimTime,
+    pruned_at: SimTime,
 }
 
 impl Gateway {
@@ -132,6 +135,7 @@ impl Gateway {
             background,
             revocations_done: 0,
             latest: SimTime::ZERO,
+            pruned_at: SimTime::ZERO,
             fault_rng,
             id_rng,
             config,
@@ -170,7 +174,7 @@ impl Gateway {
         self.latest = now;
         self.advance_to(now);
         self.stats.requests += 1;
-        if self.stats.requests.is_multiple_of(PRUNE_EVERY_REQUESTS) {
+        if self.stats.requests.is_multiple_of(PRUNE_EVERY_REQUESTS) || now >= self.pruned_at + PRUNE_EVERY {
             self.prune(now);
         }
         let ctx = Ctx { now, request: self.stats.requests, correlation_id: self.uuid() };
@@ -218,6 +222,7 @@ impl Gateway {
     }
 
     fn prune(&mut self, now: SimTime) {
+        self.pruned_at = now;
         self.limits.prune(now);
         self.tokens.prune(now);
         self.idempotency.retain(|_, entry| now < entry.stored_at + IDEMPOTENCY_TTL);
@@ -268,11 +273,14 @@ impl Gateway {
             return self.rate_limited(ctx, family, token_seq, &rejection, tightest.as_ref());
         }
         self.limits.record(ctx.now, &check);
-        let headers = check.tightest().map(|tightest| {
-            let mut after = tightest.clone();
-            after.verdict.remaining = after.verdict.remaining.saturating_sub(1);
-            self.rate_limit_headers(ctx.now, &after)
-        });
+        // Headers describe the state after this admission; asking again consumes nothing.
+        let headers = match self.config.headers {
+            HeaderDialect::None => None,
+            _ => {
+                let after = self.limits.check(ctx.now, Subject { token_seq, client: &client, family });
+                after.tightest().map(|tightest| self.rate_limit_headers(ctx.now, tightest))
+            }
+        };
         let mut response = match self.faults.server_error(ctx.now, &mut self.fault_rng) {
             Some(fault) => self.injected(ctx, family, fault),
             None => {
