@@ -1,0 +1,234 @@
+//! Parsers of the headers that steer retries and pacing. They never panic: garbage is `None`.
+//!
+//! - `Retry-After`: delta-seconds (integer, or fractional as some servers send) or an HTTP-date,
+//!   read against the *injected* wall clock, never the system clock.
+//! - Rate-limit dialects: IETF structured `RateLimit: "p";r=12;t=41` (and draft-07's
+//!   `RateLimit: limit=.., remaining=.., reset=..` and `RateLimit-Remaining/-Reset`), legacy Genesys
+//!   `inin-ratelimit-allowed/count/reset` (reset = seconds until), and the tutorials'
+//!   `X-Rate-Limit-*` / `X-RateLimit-*` (reset = an epoch second, or seconds when small).
+
+use std::time::{Duration, SystemTime};
+
+/// Headers as name/value pairs; names compare case-insensitively.
+pub type Headers = [(String, String)];
+
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+}
+
+/// The longest wait any header is taken to ask for (a year); longer is treated as garbage.
+const LONGEST: Duration = Duration::from_secs(366 * 86_400);
+
+/// Parses a `Retry-After` value into a wait from `wall_now`.
+pub fn parse_retry_after(value: &str, wall_now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Some(seconds) = parse_seconds(value) {
+        return Some(seconds);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let wait = at.duration_since(wall_now).unwrap_or(Duration::ZERO);
+    (wait <= LONGEST).then_some(wait)
+}
+
+/// Non-negative decimal seconds: `42`, `1.5`. No signs, exponents, `inf` or `NaN`.
+fn parse_seconds(value: &str) -> Option<Duration> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if whole.is_empty() || whole.len() > 9 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) || (value.contains('.') && fraction.is_empty()) {
+        return None;
+    }
+    let whole_s: u64 = whole.parse().ok()?;
+    let mut micros = 0u64;
+    for (place, digit) in fraction.bytes().take(6).enumerate() {
+        micros += u64::from(digit - b'0') * 10u64.pow(5 - place as u32);
+    }
+    let wait = Duration::from_secs(whole_s) + Duration::from_micros(micros);
+    (wait <= LONGEST).then_some(wait)
+}
+
+/// Which dialect a rate-limit reading came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dialect {
+    Ietf,
+    Inin,
+    XRateLimit,
+}
+
+/// What a response said about the quota it was counted against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    pub dialect: Dialect,
+    pub limit: Option<u64>,
+    pub remaining: u64,
+    /// Until the quota resets (or, IETF, until `remaining` is restored).
+    pub reset_after: Duration,
+}
+
+/// Reads whichever rate-limit dialect the response carries; `None` when it carries none.
+pub fn parse_rate_limit(headers: &Headers, wall_now: SystemTime) -> Option<RateLimitInfo> {
+    ietf(headers).or_else(|| inin(headers)).or_else(|| x_rate_limit(headers, wall_now))
+}
+
+fn number(value: Option<&str>) -> Option<u64> {
+    let value = value?.trim();
+    if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+fn seconds(value: u64) -> Option<Duration> {
+    let wait = Duration::from_secs(value);
+    (wait <= LONGEST).then_some(wait)
+}
+
+fn ietf(headers: &Headers) -> Option<RateLimitInfo> {
+    if let Some(value) = header(headers, "RateLimit") {
+        return ietf_structured(value).or_else(|| ietf_draft7(value, headers));
+    }
+    let remaining = number(header(headers, "RateLimit-Remaining"))?;
+    let reset_after = seconds(number(header(headers, "RateLimit-Reset"))?)?;
+    Some(RateLimitInfo { dialect: Dialect::Ietf, limit: number(header(headers, "RateLimit-Limit")), remaining, reset_after })
+}
+
+/// `"name";r=12;t=41, "other";r=5;t=3`: the item with the least headroom wins.
+fn ietf_structured(value: &str) -> Option<RateLimitInfo> {
+    value
+        .split(',')
+        .filter_map(|item| {
+            let mut remaining = None;
+            let mut reset = None;
+            for parameter in item.split(';').skip(1) {
+                match parameter.trim().split_once('=') {
+                    Some(("r", v)) => remaining = number(Some(v)),
+                    Some(("t", v)) => reset = number(Some(v)).and_then(seconds),
+                    _ => {}
+                }
+            }
+            Some(RateLimitInfo { dialect: Dialect::Ietf, limit: None, remaining: remaining?, reset_after: reset? })
+        })
+        .min_by_key(|info| (info.remaining, std::cmp::Reverse(info.reset_after)))
+}
+
+/// Draft-07: `RateLimit: limit=100, remaining=50, reset=5`.
+fn ietf_draft7(value: &str, headers: &Headers) -> Option<RateLimitInfo> {
+    let field = |name: &str| {
+        value.split(',').find_map(|part| match part.trim().split_once('=') {
+            Some((n, v)) if n.trim() == name => number(Some(v)),
+            _ => None,
+        })
+    };
+    let limit = field("limit").or_else(|| number(header(headers, "RateLimit-Limit")));
+    Some(RateLimitInfo { dialect: Dialect::Ietf, limit, remaining: field("remaining")?, reset_after: seconds(field("reset")?)? })
+}
+
+fn inin(headers: &Headers) -> Option<RateLimitInfo> {
+    let allowed = number(header(headers, "inin-ratelimit-allowed"))?;
+    let count = number(header(headers, "inin-ratelimit-count"))?;
+    let reset_after = seconds(number(header(headers, "inin-ratelimit-reset"))?)?;
+    Some(RateLimitInfo { dialect: Dialect::Inin, limit: Some(allowed), remaining: allowed.saturating_sub(count), reset_after })
+}
+
+/// Values above this are epoch seconds (2001-09-09); below, seconds until the reset.
+const EPOCH_THRESHOLD_S: u64 = 1_000_000_000;
+
+fn x_rate_limit(headers: &Headers, wall_now: SystemTime) -> Option<RateLimitInfo> {
+    let pick = |suffix: &str| header(headers, &format!("X-Rate-Limit-{suffix}")).or_else(|| header(headers, &format!("X-RateLimit-{suffix}")));
+    let remaining = number(pick("Remaining"))?;
+    let reset = number(pick("Reset"))?;
+    let reset_after = if reset >= EPOCH_THRESHOLD_S {
+        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
+        at.duration_since(wall_now).unwrap_or(Duration::ZERO)
+    } else {
+        seconds(reset)?
+    };
+    (reset_after <= LONGEST).then_some(RateLimitInfo { dialect: Dialect::XRateLimit, limit: number(pick("Limit")), remaining, reset_after })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW_S: u64 = 1_767_225_600; // Thu, 01 Jan 2026 00:00:00 GMT
+
+    fn wall() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_S)
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let cases: &[(&str, Option<Duration>)] = &[
+            ("42", Some(Duration::from_secs(42))),
+            (" 7 ", Some(Duration::from_secs(7))),
+            ("0", Some(Duration::ZERO)),
+            ("1.5", Some(Duration::from_millis(1_500))),
+            ("0.0000019", Some(Duration::from_micros(1))),
+            ("Thu, 01 Jan 2026 00:00:30 GMT", Some(Duration::from_secs(30))),
+            ("Wed, 31 Dec 2025 23:59:00 GMT", Some(Duration::ZERO)),
+            ("-1", None),
+            ("1e3", None),
+            ("inf", None),
+            ("NaN", None),
+            ("1.", None),
+            (".5", None),
+            ("", None),
+            ("soon", None),
+            ("99999999999", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(parse_retry_after(value, wall()), *expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn dialects() {
+        let cases: Vec<(Vec<(String, String)>, Option<(Dialect, Option<u64>, u64, u64)>)> = vec![
+            (headers(&[]), None),
+            (headers(&[("inin-ratelimit-allowed", "180"), ("inin-ratelimit-count", "1"), ("inin-ratelimit-reset", "61")]), Some((Dialect::Inin, Some(180), 179, 61))),
+            (headers(&[("X-Rate-Limit-Limit", "300"), ("X-Rate-Limit-Remaining", "12"), ("X-Rate-Limit-Reset", "1767225660")]), Some((Dialect::XRateLimit, Some(300), 12, 60))),
+            (headers(&[("x-ratelimit-remaining", "3"), ("x-ratelimit-reset", "9")]), Some((Dialect::XRateLimit, None, 3, 9))),
+            (headers(&[("RateLimit-Policy", "\"t\";q=300;w=60"), ("RateLimit", "\"t\";r=4;t=17")]), Some((Dialect::Ietf, None, 4, 17))),
+            (headers(&[("RateLimit", "\"a\";r=40;t=2, \"b\";r=4;t=30")]), Some((Dialect::Ietf, None, 4, 30))),
+            (headers(&[("RateLimit", "limit=100, remaining=50, reset=5")]), Some((Dialect::Ietf, Some(100), 50, 5))),
+            (headers(&[("RateLimit-Limit", "10"), ("RateLimit-Remaining", "0"), ("RateLimit-Reset", "3")]), Some((Dialect::Ietf, Some(10), 0, 3))),
+            (headers(&[("inin-ratelimit-allowed", "x"), ("inin-ratelimit-count", "1"), ("inin-ratelimit-reset", "61")]), None),
+        ];
+        for (given, expected) in cases {
+            let parsed = parse_rate_limit(&given, wall()).map(|i| (i.dialect, i.limit, i.remaining, i.reset_after.as_secs()));
+            assert_eq!(parsed, expected, "{given:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(value in any::<String>(), name in prop::sample::select(vec![
+            "Retry-After", "RateLimit", "RateLimit-Remaining", "RateLimit-Reset", "inin-ratelimit-reset",
+            "inin-ratelimit-count", "X-Rate-Limit-Reset", "X-RateLimit-Remaining",
+        ]), seconds in any::<u64>()) {
+            let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds % (1u64 << 40));
+            let _ = parse_retry_after(&value, wall);
+            let mut given = headers(&[("inin-ratelimit-allowed", "5"), ("inin-ratelimit-count", "1"), ("X-Rate-Limit-Remaining", "1"), ("RateLimit-Remaining", "2")]);
+            given.push((name.to_string(), value));
+            let _ = parse_rate_limit(&given, wall);
+        }
+
+        #[test]
+        fn integer_retry_after_round_trips(seconds in 0u64..10_000_000) {
+            prop_assert_eq!(parse_retry_after(&seconds.to_string(), wall()), Some(Duration::from_secs(seconds)));
+        }
+
+        #[test]
+        fn http_dates_read_against_the_injected_clock(offset_s in 0u64..1_000_000) {
+            let date = httpdate::fmt_http_date(wall() + Duration::from_secs(offset_s));
+            prop_assert_eq!(parse_retry_after(&date, wall()), Some(Duration::from_secs(offset_s)));
+        }
+    }
+}

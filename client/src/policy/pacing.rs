@@ -1,0 +1,184 @@
+//! Proactive pacing, per bucket: wait *before* sending, so that 429s are not needed to learn the
+//! limit.
+//!
+//! - From rate-limit headers (any dialect, see [`crate::headers`]): the quota left is tracked and
+//!   decremented as requests go out; when it cannot serve the requests already in flight, dispatch
+//!   pauses until the reported reset (plus a seeded spread, so the paused herd does not leave at
+//!   one instant).
+//! - From a configured client-side limit: GCRA (the virtual-scheduling form of a token bucket),
+//!   which reserves each slot, so concurrent workers queue in order instead of racing.
+//! - After a 429 with `Retry-After`, the bucket is closed for everyone until then.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::backoff::uniform;
+use crate::headers::RateLimitInfo;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PacingConfig {
+    /// Pace from rate-limit headers when the platform sends them.
+    pub from_headers: bool,
+    /// After a 429 with Retry-After, hold every worker of the bucket until then.
+    pub share_retry_after: bool,
+    /// Spread the paused workers over this much time after the reset.
+    pub spread_ms: u64,
+    /// A client-side limit: at most this many requests per minute (GCRA); `None` for none.
+    pub limit_per_min: Option<u64>,
+    /// Requests the client-side limit lets through at once.
+    pub burst: u64,
+}
+
+impl Default for PacingConfig {
+    fn default() -> PacingConfig {
+        PacingConfig { from_headers: true, share_retry_after: true, spread_ms: 1_000, limit_per_min: None, burst: 1 }
+    }
+}
+
+/// Why the pacer asked to wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaceReason {
+    Headers,
+    RetryAfter,
+    ClientLimit,
+    Adaptive,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Quota {
+    remaining: u64,
+    limit: Option<u64>,
+    reset_at: Duration,
+}
+
+/// The pacing state of one bucket.
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    config: PacingConfig,
+    quota: Option<Quota>,
+    closed_until: Duration,
+    /// GCRA theoretical arrival time.
+    tat: Duration,
+}
+
+impl Pacer {
+    pub fn new(config: PacingConfig) -> Pacer {
+        Pacer { config, quota: None, closed_until: Duration::ZERO, tat: Duration::ZERO }
+    }
+
+    /// Reserves a send at or after `now`: the wait before it may go, and why. `in_flight` counts
+    /// this bucket's requests already sent and not yet answered.
+    pub fn acquire(&mut self, now: Duration, in_flight: u64, rng: &mut impl Rng) -> Option<(Duration, PaceReason)> {
+        let mut wait: Option<(Duration, PaceReason)> = None;
+        let mut consider = |at: Duration, reason: PaceReason| {
+            if at > now && wait.is_none_or(|(w, _)| at - now > w) {
+                wait = Some((at - now, reason));
+            }
+        };
+        if self.closed_until > now {
+            let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms * 1_000));
+            consider(self.closed_until + spread, PaceReason::RetryAfter);
+        }
+        if let Some(quota) = self.quota.as_mut() {
+            if now >= quota.reset_at {
+                // A new window: its quota is the limit, if we know it; otherwise unknown.
+                match quota.limit {
+                    Some(limit) => *quota = Quota { remaining: limit, limit: Some(limit), reset_at: Duration::MAX },
+                    None => self.quota = None,
+                }
+            }
+        }
+        if let Some(quota) = self.quota.as_mut() {
+            if quota.remaining <= in_flight && quota.reset_at != Duration::MAX {
+                let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms * 1_000));
+                let at = quota.reset_at + spread;
+                if at > now && wait.is_none_or(|(w, _)| at - now > w) {
+                    wait = Some((at - now, PaceReason::Headers));
+                }
+            } else {
+                quota.remaining = quota.remaining.saturating_sub(1);
+            }
+        }
+        if let Some(per_min) = self.config.limit_per_min.filter(|&n| n > 0) {
+            let interval = Duration::from_micros(60_000_000 / per_min);
+            let tolerance = interval * (self.config.burst.max(1) as u32 - 1);
+            let tat = self.tat.max(now);
+            let allowed_at = tat.saturating_sub(tolerance);
+            self.tat = tat + interval;
+            if allowed_at > now && wait.is_none_or(|(w, _)| allowed_at - now > w) {
+                wait = Some((allowed_at - now, PaceReason::ClientLimit));
+            }
+        }
+        wait
+    }
+
+    /// Takes in what a response said about the quota.
+    pub fn on_rate_limit(&mut self, now: Duration, info: Option<RateLimitInfo>) {
+        if !self.config.from_headers {
+            return;
+        }
+        if let Some(info) = info {
+            self.quota = Some(Quota { remaining: info.remaining, limit: info.limit, reset_at: now + info.reset_after });
+        }
+    }
+
+    /// A 429 with `Retry-After`: nobody in this bucket should send before `now + wait`.
+    pub fn on_retry_after(&mut self, now: Duration, wait: Duration) {
+        if self.config.share_retry_after {
+            self.closed_until = self.closed_until.max(now + wait);
+        }
+    }
+
+    /// Until when the bucket is closed by a shared Retry-After.
+    pub fn closed_until(&self) -> Duration {
+        self.closed_until
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::Dialect;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn s(v: u64) -> Duration {
+        Duration::from_secs(v)
+    }
+
+    #[test]
+    fn headers_pause_when_the_quota_cannot_serve_the_in_flight() {
+        let mut pacer = Pacer::new(PacingConfig { spread_ms: 0, ..PacingConfig::default() });
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        pacer.on_rate_limit(s(0), Some(RateLimitInfo { dialect: Dialect::Inin, limit: Some(10), remaining: 3, reset_after: s(20) }));
+        assert_eq!(pacer.acquire(s(1), 0, &mut rng), None);
+        assert_eq!(pacer.acquire(s(1), 1, &mut rng), None);
+        // One left locally, two in flight: wait for the reset at 20 s.
+        assert_eq!(pacer.acquire(s(1), 2, &mut rng), Some((s(19), PaceReason::Headers)));
+        // After the reset the known limit is back.
+        assert_eq!(pacer.acquire(s(21), 5, &mut rng), None);
+    }
+
+    #[test]
+    fn shared_retry_after_holds_everyone_with_a_spread() {
+        let mut pacer = Pacer::new(PacingConfig { spread_ms: 500, ..PacingConfig::default() });
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        pacer.on_retry_after(s(10), s(30));
+        let waits: Vec<Duration> = (0..20).map(|_| pacer.acquire(s(11), 0, &mut rng).unwrap().0).collect();
+        assert!(waits.iter().all(|w| *w >= s(29) && *w <= s(29) + Duration::from_millis(500)));
+        assert!(waits.iter().any(|w| *w != waits[0]), "the herd is spread");
+        assert_eq!(pacer.acquire(s(41), 0, &mut rng), None);
+    }
+
+    #[test]
+    fn client_limit_reserves_slots_in_order() {
+        let mut pacer = Pacer::new(PacingConfig { limit_per_min: Some(60), burst: 2, ..PacingConfig::default() });
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let waits: Vec<Option<u64>> = (0..5).map(|_| pacer.acquire(s(0), 0, &mut rng).map(|(w, _)| w.as_secs())).collect();
+        assert_eq!(waits, vec![None, None, Some(1), Some(2), Some(3)]);
+    }
+}

@@ -1,0 +1,302 @@
+//! Classification and the retry decision: retry or not, and after how long.
+//!
+//! - Which statuses and transport errors are retried is configuration; the default retries 408,
+//!   429, 500, 502, 503, 504, connect errors, timeouts and lost responses. Other 4xx are final.
+//! - 401 is not a retry: the driver refreshes the token once and resends at once (no backoff).
+//! - 409 on a versioned update may re-read and retry (configurable).
+//! - `Retry-After` is a floor under the backoff delay; above `retry_after_max_s` the client gives up
+//!   (the Genesys SDKs give up above 180 s); jitter is added only above the floor.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::backoff::{uniform, Backoff};
+
+/// Why an attempt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "failure")]
+pub enum Failure {
+    Status { status: u16 },
+    Connect,
+    Timeout,
+    /// The connection closed before the response arrived: the request may have been applied.
+    Lost,
+}
+
+/// How the client classifies a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// 429 or a throttling 503: the server asked us to slow down.
+    Throttled,
+    /// Other retryable server or transport failures.
+    Transient,
+    /// 401: refresh the token and resend at once.
+    Unauthorized,
+    /// 409 on a versioned update: re-read and retry, when allowed.
+    Conflict,
+    /// Never retried.
+    Final,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts in all, the first one included.
+    pub max_attempts: u32,
+    /// Give up when the next attempt would start later than this after the first one.
+    pub deadline_ms: Option<u64>,
+    pub statuses: Vec<u16>,
+    pub retry_connect_errors: bool,
+    pub retry_timeouts: bool,
+    /// Retry when the response was lost (safe with idempotency keys, a duplicate without).
+    pub retry_lost_responses: bool,
+    /// Retry a status only when it carries `Retry-After` (urllib3's behaviour).
+    pub require_retry_after: bool,
+    /// Honour `Retry-After` as a floor under the backoff delay.
+    pub honour_retry_after: bool,
+    /// Give up when `Retry-After` asks for more than this.
+    pub retry_after_max_s: Option<u64>,
+    /// When a retryable status has no `Retry-After`, use this as its floor (the Genesys SDKs: 3 s).
+    pub retry_after_default_ms: Option<u64>,
+    /// Uniform jitter added above a `Retry-After` floor, so a herd released together spreads out.
+    pub retry_after_jitter_ms: u64,
+    /// For this many retries a 5xx waits `Retry-After` (or the default) instead of the backoff
+    /// (the Genesys SDKs' `maxRetriesBeforeBackoff`); 0 turns the phase off.
+    pub retries_before_backoff: u32,
+    /// 409 on a versioned update re-reads the version and retries.
+    pub reread_on_conflict: bool,
+    /// How many 401s in a row get a token refresh and an immediate resend.
+    pub max_token_refreshes: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> RetryConfig {
+        RetryConfig {
+            max_attempts: 8,
+            deadline_ms: Some(600_000),
+            statuses: vec![408, 429, 500, 502, 503, 504],
+            retry_connect_errors: true,
+            retry_timeouts: true,
+            retry_lost_responses: true,
+            require_retry_after: false,
+            honour_retry_after: true,
+            retry_after_max_s: Some(180),
+            retry_after_default_ms: None,
+            retry_after_jitter_ms: 1_000,
+            retries_before_backoff: 0,
+            reread_on_conflict: true,
+            max_token_refreshes: 1,
+        }
+    }
+}
+
+/// Why an operation stopped retrying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum GiveUp {
+    NotRetryable,
+    AttemptsExhausted,
+    DeadlineExceeded,
+    RetryAfterTooLong { retry_after_ms: u64 },
+    MissingRetryAfter,
+    BudgetExhausted,
+    CircuitOpen,
+    TokenUnavailable,
+    QueueFull,
+}
+
+/// The decision after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Retry { delay: Duration, class: Class, floor: Option<Duration> },
+    GiveUp(GiveUp),
+}
+
+impl RetryConfig {
+    pub fn classify(&self, failure: Failure, versioned_update: bool) -> Class {
+        let retryable_status = |status: u16| self.statuses.contains(&status);
+        match failure {
+            Failure::Status { status: 401 } => Class::Unauthorized,
+            Failure::Status { status: 409 } if versioned_update && self.reread_on_conflict => Class::Conflict,
+            Failure::Status { status: 429 } if retryable_status(429) => Class::Throttled,
+            Failure::Status { status } if retryable_status(status) => Class::Transient,
+            Failure::Connect if self.retry_connect_errors => Class::Transient,
+            Failure::Timeout if self.retry_timeouts => Class::Transient,
+            Failure::Lost if self.retry_lost_responses => Class::Transient,
+            _ => Class::Final,
+        }
+    }
+
+    /// Decides after attempt number `attempt` (1 for the first) failed. `elapsed` is the time since
+    /// the first attempt started. Conflicts and 401s are the driver's; they never reach here.
+    pub fn decide(
+        &self,
+        attempt: u32,
+        failure: Failure,
+        class: Class,
+        retry_after: Option<Duration>,
+        elapsed: Duration,
+        backoff: &mut Backoff,
+        rng: &mut impl Rng,
+    ) -> Decision {
+        assert!(attempt >= 1, "attempts count from 1");
+        if !matches!(class, Class::Throttled | Class::Transient | Class::Conflict) {
+            return Decision::GiveUp(GiveUp::NotRetryable);
+        }
+        let is_status = matches!(failure, Failure::Status { .. });
+        if self.require_retry_after && is_status && retry_after.is_none() {
+            return Decision::GiveUp(GiveUp::MissingRetryAfter);
+        }
+        if attempt >= self.max_attempts {
+            return Decision::GiveUp(GiveUp::AttemptsExhausted);
+        }
+        let retry_after = if self.honour_retry_after { retry_after } else { None };
+        if let (Some(wait), Some(max_s)) = (retry_after, self.retry_after_max_s) {
+            if wait > Duration::from_secs(max_s) {
+                return Decision::GiveUp(GiveUp::RetryAfterTooLong { retry_after_ms: wait.as_millis() as u64 });
+            }
+        }
+        let retry = attempt - 1;
+        let floor = retry_after
+            .or_else(|| self.retry_after_default_ms.filter(|_| is_status).map(Duration::from_millis));
+        let in_retry_after_phase = retry < self.retries_before_backoff || class == Class::Throttled;
+        let delay = match floor {
+            // The SDKs' Retry-After phase: wait exactly the floor, no backoff.
+            Some(floor) if self.retries_before_backoff > 0 && in_retry_after_phase => floor,
+            Some(floor) => {
+                let above = uniform(rng, 0, self.retry_after_jitter_ms.saturating_mul(1_000));
+                backoff.delay(retry, elapsed, rng).max(floor) + Duration::from_micros(above)
+            }
+            None => backoff.delay(retry, elapsed, rng),
+        };
+        if let Some(deadline_ms) = self.deadline_ms {
+            if elapsed + delay > Duration::from_millis(deadline_ms) {
+                return Decision::GiveUp(GiveUp::DeadlineExceeded);
+            }
+        }
+        Decision::Retry { delay, class, floor }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::backoff::{BackoffConfig, Jitter, Strategy};
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn decide(config: &RetryConfig, attempt: u32, failure: Failure, retry_after_s: Option<u64>) -> Decision {
+        let mut backoff = Backoff::new(BackoffConfig { jitter: Jitter::None, base_ms: 100, cap_ms: 10_000, ..BackoffConfig::default() });
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let class = config.classify(failure, false);
+        config.decide(attempt, failure, class, retry_after_s.map(Duration::from_secs), Duration::ZERO, &mut backoff, &mut rng)
+    }
+
+    #[test]
+    fn classification_table() {
+        let config = RetryConfig::default();
+        let cases = [
+            (Failure::Status { status: 429 }, false, Class::Throttled),
+            (Failure::Status { status: 503 }, false, Class::Transient),
+            (Failure::Status { status: 408 }, false, Class::Transient),
+            (Failure::Status { status: 501 }, false, Class::Final),
+            (Failure::Status { status: 400 }, false, Class::Final),
+            (Failure::Status { status: 404 }, false, Class::Final),
+            (Failure::Status { status: 401 }, false, Class::Unauthorized),
+            (Failure::Status { status: 409 }, true, Class::Conflict),
+            (Failure::Status { status: 409 }, false, Class::Final),
+            (Failure::Connect, false, Class::Transient),
+            (Failure::Timeout, false, Class::Transient),
+            (Failure::Lost, false, Class::Transient),
+        ];
+        for (failure, versioned, expected) in cases {
+            assert_eq!(config.classify(failure, versioned), expected, "{failure:?}");
+        }
+        let strict = RetryConfig { retry_lost_responses: false, reread_on_conflict: false, ..RetryConfig::default() };
+        assert_eq!(strict.classify(Failure::Lost, false), Class::Final);
+        assert_eq!(strict.classify(Failure::Status { status: 409 }, true), Class::Final);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_with_jitter_above_it() {
+        let config = RetryConfig { retry_after_jitter_ms: 500, ..RetryConfig::default() };
+        let Decision::Retry { delay, floor, .. } = decide(&config, 1, Failure::Status { status: 429 }, Some(7)) else { panic!() };
+        assert_eq!(floor, Some(Duration::from_secs(7)));
+        assert!(delay >= Duration::from_secs(7) && delay <= Duration::from_millis(7_500), "{delay:?}");
+        assert_eq!(
+            decide(&config, 1, Failure::Status { status: 429 }, Some(181)),
+            Decision::GiveUp(GiveUp::RetryAfterTooLong { retry_after_ms: 181_000 })
+        );
+        assert_eq!(decide(&config, 8, Failure::Status { status: 503 }, None), Decision::GiveUp(GiveUp::AttemptsExhausted));
+        assert_eq!(decide(&config, 1, Failure::Status { status: 400 }, None), Decision::GiveUp(GiveUp::NotRetryable));
+        let urllib3 = RetryConfig { require_retry_after: true, ..RetryConfig::default() };
+        assert_eq!(decide(&urllib3, 1, Failure::Status { status: 503 }, None), Decision::GiveUp(GiveUp::MissingRetryAfter));
+    }
+
+    #[test]
+    fn genesys_sdk_phase_waits_the_default_then_backs_off() {
+        let config = RetryConfig {
+            retry_after_default_ms: Some(3_000),
+            retries_before_backoff: 5,
+            retry_after_jitter_ms: 0,
+            ..RetryConfig::default()
+        };
+        let mut backoff = Backoff::new(BackoffConfig { strategy: Strategy::GenesysStepped, jitter: Jitter::None, ..BackoffConfig::default() });
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let failure = Failure::Status { status: 502 };
+        let class = config.classify(failure, false);
+        let delays: Vec<u64> = (1..=7)
+            .map(|attempt| match config.decide(attempt, failure, class, None, Duration::from_secs(400), &mut backoff, &mut rng) {
+                Decision::Retry { delay, .. } => delay.as_secs(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // Five retries at the 3 s default, then the stepped backoff (elapsed 400 s: 9 s).
+        assert_eq!(delays, vec![3, 3, 3, 3, 3, 9, 9]);
+    }
+
+    #[test]
+    fn deadline_fails_fast() {
+        let config = RetryConfig { deadline_ms: Some(5_000), ..RetryConfig::default() };
+        assert_eq!(decide(&config, 1, Failure::Status { status: 429 }, Some(30)), Decision::GiveUp(GiveUp::DeadlineExceeded));
+    }
+
+    proptest! {
+        #[test]
+        fn delay_respects_floor_cap_and_limits(
+            seed in any::<u64>(), attempt in 1u32..12, status in prop::sample::select(vec![400u16, 401, 403, 404, 408, 409, 422, 429, 500, 502, 503, 504]),
+            retry_after_ms in prop::option::of(0u64..400_000), cap_ms in 1u64..60_000,
+            jitter in prop::sample::select(vec![Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated, Jitter::Additive]),
+        ) {
+            let config = RetryConfig::default();
+            let mut backoff = Backoff::new(BackoffConfig { jitter, base_ms: 50, cap_ms, ..BackoffConfig::default() });
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let failure = Failure::Status { status };
+            let class = config.classify(failure, false);
+            let retry_after = retry_after_ms.map(Duration::from_millis);
+            let decision = config.decide(attempt, failure, class, retry_after, Duration::ZERO, &mut backoff, &mut rng);
+            let permanent = (400..500).contains(&status) && ![408, 429].contains(&status);
+            match decision {
+                Decision::Retry { delay, .. } => {
+                    prop_assert!(!permanent, "a permanent {status} was retried");
+                    prop_assert!(attempt < config.max_attempts);
+                    let cap = Duration::from_millis(cap_ms.max(50));
+                    let jitter_max = Duration::from_millis(config.retry_after_jitter_ms);
+                    match retry_after {
+                        Some(floor) => {
+                            prop_assert!(delay >= floor, "{delay:?} below Retry-After {floor:?}");
+                            prop_assert!(floor <= Duration::from_secs(180));
+                            prop_assert!(delay <= cap.max(floor) + jitter_max);
+                        }
+                        None => prop_assert!(delay <= cap, "{delay:?} above cap {cap:?}"),
+                    }
+                }
+                Decision::GiveUp(_) => {}
+            }
+        }
+    }
+}
