@@ -1,0 +1,485 @@
+//! The async driver: the only part of the client that awaits. For each operation:
+//! gate (concurrency, priority) → per attempt: breaker admit → pace → token → send (with the
+//! attempt timeout) → classify → backoff sleep, until success, a final failure, or a give-up.
+//! Every decision goes to the observer and to `tracing`.
+//!
+//! State shared by a client's workers (token cache, budget, per-bucket breakers and pacers) sits
+//! behind short locks; each [`Worker`] owns its RNG (a ChaCha8 stream of the run's seed), so
+//! jitter does not depend on which worker asked first.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::config::{ClientConfig, ConfigError};
+use crate::events::{ClientEvent, EventKind, Observer, OutcomeKind};
+use crate::gate::{Priority, PriorityGate};
+use crate::headers::{header, parse_rate_limit, parse_retry_after};
+use crate::platform::Credentials;
+use crate::policy::adaptive::AdaptiveRateLimiter;
+use crate::policy::backoff::Backoff;
+use crate::policy::breaker::{CircuitBreaker, Permit};
+use crate::policy::budget::{RetryBudget, RetryKind, Withdrawal};
+use crate::policy::idempotency::idempotency_key;
+use crate::policy::pacing::{PaceReason, Pacer};
+use crate::policy::retry::{Class, Decision, Failure, GiveUp};
+use crate::token::{Token, TokenCache};
+use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+
+/// How many times one attempt may wait for an open breaker before giving up.
+const BREAKER_WAITS_MAX: u32 = 10_000;
+
+/// The body of an operation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpBody {
+    Json(Value),
+    /// A versioned update: `fields` plus the `version` the client believes current. When the
+    /// version is unknown (or after a 409) the resource is read first; if it already holds
+    /// `fields`, the update is done (a lost response's write took effect).
+    Versioned { fields: Value, version: Option<u64> },
+}
+
+/// One business operation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operation {
+    /// Stable across retries and restarts: the idempotency key derives from it.
+    pub id: String,
+    pub priority: Priority,
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// The bucket: breakers and pacing are per family.
+    pub family: String,
+    pub body: Option<OpBody>,
+    /// A create: send an `Idempotency-Key` when the client is configured to.
+    pub create: bool,
+}
+
+impl Operation {
+    pub fn get(id: impl Into<String>, path: impl Into<String>, family: impl Into<String>) -> Operation {
+        Operation { id: id.into(), priority: Priority::Normal, method: "GET".into(), path: path.into(), family: family.into(), body: None, create: false }
+    }
+
+    pub fn with_priority(mut self, priority: Priority) -> Operation {
+        self.priority = priority;
+        self
+    }
+}
+
+/// How an operation ended: exactly one of these per operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// A final answer that is not success (a 4xx, or a status the policy does not retry).
+    Failed,
+    GaveUp(GiveUp),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpResult {
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub status: Option<u16>,
+    pub body: Option<Value>,
+}
+
+impl OpResult {
+    pub fn is_ok(&self) -> bool {
+        self.outcome == Outcome::Ok
+    }
+}
+
+struct Bucket {
+    breaker: CircuitBreaker,
+    pacer: Pacer,
+    adaptive: AdaptiveRateLimiter,
+    in_flight: u64,
+}
+
+struct Shared {
+    budget: RetryBudget,
+    buckets: BTreeMap<String, Bucket>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    observer: Arc<dyn Observer>,
+    tokens: TokenCache,
+    gate: PriorityGate,
+    shared: Mutex<Shared>,
+    namespace: String,
+}
+
+/// A client: shared by all the workers of one service instance. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl Client {
+    pub fn new(
+        config: ClientConfig,
+        credentials: Credentials,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Client, ConfigError> {
+        config.validate()?;
+        let tokens = TokenCache::new(&config.token, credentials.clone(), config.token_url());
+        let gate = PriorityGate::new(config.concurrency as usize, config.queue_max as usize);
+        let shared = Shared { budget: RetryBudget::new(&config.budget), buckets: BTreeMap::new() };
+        let namespace = credentials.client_id().to_string();
+        Ok(Client { inner: Arc::new(Inner { config, transport, clock, observer, tokens, gate, shared: Mutex::new(shared), namespace }) })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// A worker with its own RNG: stream `id` of `seed`.
+    pub fn worker(&self, id: u64, seed: u64) -> Worker {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(id);
+        Worker { client: self.clone(), id, rng }
+    }
+
+    /// Breaker openings over all buckets so far.
+    pub fn breaker_openings(&self) -> u64 {
+        self.inner.shared().buckets.values().map(|bucket| bucket.breaker.openings()).sum()
+    }
+}
+
+impl Inner {
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().expect("client state lock")
+    }
+
+    fn emit(&self, worker: u64, op: &str, kind: EventKind) {
+        let event = ClientEvent { at: self.clock.now(), worker, op: op.to_string(), kind };
+        tracing::debug!(target: "herd_client", worker = event.worker, op = %event.op, event = ?event.kind);
+        self.observer.on_event(&event);
+    }
+}
+
+impl Shared {
+    fn bucket(&mut self, config: &ClientConfig, family: &str) -> &mut Bucket {
+        self.buckets.entry(family.to_string()).or_insert_with(|| Bucket {
+            breaker: CircuitBreaker::new(config.breaker.clone()),
+            pacer: Pacer::new(config.pacing.clone()),
+            adaptive: AdaptiveRateLimiter::new(),
+            in_flight: 0,
+        })
+    }
+}
+
+/// What one attempt produced.
+enum AttemptEnd {
+    Success { status: u16, body: Option<Value> },
+    Failure { failure: Failure, retry_after: Option<Duration>, body: Option<Value> },
+}
+
+/// One operation's progress.
+struct Run {
+    attempt: u32,
+    started: Duration,
+    backoff: Backoff,
+    withdrawal: Option<Withdrawal>,
+    token_refreshes: u32,
+    last_status: Option<u16>,
+}
+
+/// One worker: runs operations one at a time with its own RNG.
+pub struct Worker {
+    client: Client,
+    id: u64,
+    rng: ChaCha8Rng,
+}
+
+impl Worker {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn inner(&self) -> Arc<Inner> {
+        self.client.inner.clone()
+    }
+
+    /// Runs one operation to its single outcome.
+    pub async fn execute(&mut self, mut op: Operation) -> OpResult {
+        let inner = self.inner();
+        let queued_at = inner.clock.now();
+        let Ok(_permit) = inner.gate.acquire(op.priority).await else {
+            return self.finish(&op, OpResult { outcome: Outcome::GaveUp(GiveUp::QueueFull), attempts: 0, status: None, body: None });
+        };
+        let started = inner.clock.now();
+        inner.emit(self.id, &op.id, EventKind::Queued { priority: op.priority, waited_ms: (started - queued_at).as_millis() as u64 });
+        inner.shared().budget.on_request(started);
+        let mut run = Run { attempt: 0, started, backoff: Backoff::new(inner.config.backoff.clone()), withdrawal: None, token_refreshes: 0, last_status: None };
+        loop {
+            run.attempt += 1;
+            let permit = match self.admit(&op, &run).await {
+                Ok(permit) => permit,
+                Err(reason) => return self.give_up(&op, &run, reason),
+            };
+            self.pace(&op).await;
+            let end = match inner.tokens.get(&*inner.transport, &*inner.clock, &|kind| inner.emit(self.id, "", kind)).await {
+                Ok(token) => self.attempt(&mut op, &run, &token).await.map(|end| (end, Some(token))),
+                Err(error) => {
+                    let failure = match (error.status, error.transport) {
+                        (Some(status), _) => Failure::Status { status },
+                        (None, Some(TransportError::Timeout)) => Failure::Timeout,
+                        (None, Some(TransportError::Lost)) => Failure::Lost,
+                        (None, _) => Failure::Connect,
+                    };
+                    Ok((AttemptEnd::Failure { failure, retry_after: error.retry_after, body: None }, None))
+                }
+            };
+            let (end, token) = match end {
+                Ok(end) => end,
+                Err(done) => {
+                    self.settle_breaker(&op, permit, false);
+                    return self.finish(&op, done);
+                }
+            };
+            match end {
+                AttemptEnd::Success { status, body } => {
+                    self.settle_breaker(&op, permit, false);
+                    inner.shared().budget.on_success(inner.clock.now(), run.withdrawal);
+                    return self.finish(&op, OpResult { outcome: Outcome::Ok, attempts: run.attempt, status: Some(status), body });
+                }
+                AttemptEnd::Failure { failure, retry_after, body } => {
+                    let status = match failure {
+                        Failure::Status { status } => Some(status),
+                        _ => None,
+                    };
+                    run.last_status = status;
+                    let counts = inner.shared().bucket(&inner.config, &op.family).breaker.counts_as_failure(status);
+                    self.settle_breaker(&op, permit, counts && token.is_some());
+                    let versioned = matches!(op.body, Some(OpBody::Versioned { .. }));
+                    let class = if token.is_none() && status == Some(401) { Class::Final } else { inner.config.retry.classify(failure, versioned) };
+                    if class == Class::Unauthorized {
+                        if let Some(token) = token.filter(|_| run.token_refreshes < inner.config.retry.max_token_refreshes) {
+                            run.token_refreshes += 1;
+                            if inner.tokens.invalidate(token.generation) {
+                                inner.emit(self.id, &op.id, EventKind::TokenInvalidated { generation: token.generation });
+                            }
+                            continue;
+                        }
+                    }
+                    if class == Class::Conflict {
+                        if let Some(OpBody::Versioned { version, .. }) = op.body.as_mut() {
+                            *version = None;
+                        }
+                    }
+                    if let Some(done) = self.retry_or_stop(&op, &mut run, failure, class, retry_after, body).await {
+                        return done;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the bucket's breaker to admit this attempt.
+    async fn admit(&mut self, op: &Operation, run: &Run) -> Result<Permit, GiveUp> {
+        let inner = self.inner();
+        for _ in 0..BREAKER_WAITS_MAX {
+            let now = inner.clock.now();
+            let (admitted, transition) = inner.shared().bucket(&inner.config, &op.family).breaker.admit(now, run.attempt > 1);
+            if let Some(transition) = transition {
+                inner.emit(self.id, &op.id, EventKind::BreakerTransition { family: op.family.clone(), from: transition.from, to: transition.to });
+            }
+            let until = match admitted {
+                Ok(permit) => return Ok(permit),
+                Err(until) => until,
+            };
+            let deadline = inner.config.retry.deadline_ms.map(|ms| run.started + Duration::from_millis(ms));
+            if !inner.config.wait_when_open || deadline.is_some_and(|deadline| until > deadline) {
+                return Err(GiveUp::CircuitOpen);
+            }
+            let delay = until.saturating_sub(now).max(Duration::from_millis(1));
+            inner.emit(self.id, &op.id, EventKind::BreakerWait { family: op.family.clone(), delay_ms: delay.as_millis() as u64 });
+            tokio::time::sleep(delay).await;
+        }
+        Err(GiveUp::CircuitOpen)
+    }
+
+    fn settle_breaker(&self, op: &Operation, permit: Permit, failed: bool) {
+        let inner = self.inner();
+        let now = inner.clock.now();
+        let transition = inner.shared().bucket(&inner.config, &op.family).breaker.record(now, permit, failed);
+        if let Some(transition) = transition {
+            inner.emit(self.id, &op.id, EventKind::BreakerTransition { family: op.family.clone(), from: transition.from, to: transition.to });
+        }
+    }
+
+    /// Proactive pacing: header quota, shared Retry-After, client limit, adaptive rate.
+    async fn pace(&mut self, op: &Operation) {
+        let inner = self.inner();
+        let now = inner.clock.now();
+        let wait = {
+            let mut shared = inner.shared();
+            let bucket = shared.bucket(&inner.config, &op.family);
+            let mut wait = bucket.pacer.acquire(now, bucket.in_flight, &mut self.rng);
+            if inner.config.adaptive.enabled {
+                let adaptive = bucket.adaptive.acquire(now);
+                if adaptive > Duration::ZERO && wait.is_none_or(|(w, _)| adaptive > w) {
+                    wait = Some((adaptive, PaceReason::Adaptive));
+                }
+            }
+            wait
+        };
+        if let Some((delay, reason)) = wait {
+            inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: delay.as_millis() as u64, reason });
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Sends one attempt (reading the version first for a versioned update that needs it).
+    /// `Err` ends the operation at once (a versioned update found already applied).
+    async fn attempt(&mut self, op: &mut Operation, run: &Run, token: &Token) -> Result<AttemptEnd, OpResult> {
+        if let Some(OpBody::Versioned { fields, version: None }) = op.body.clone() {
+            let read = self.send(op, run, token, "GET", &op.path.clone(), Vec::new(), None).await;
+            let AttemptEnd::Success { body: Some(current), .. } = read else { return Ok(read) };
+            let applied = fields.as_object().is_some_and(|fields| fields.iter().all(|(name, value)| current.get(name) == Some(value)));
+            if applied {
+                return Err(OpResult { outcome: Outcome::Ok, attempts: run.attempt, status: Some(200), body: Some(current) });
+            }
+            let version = current.get("version").and_then(Value::as_u64);
+            self.inner().emit(self.id, &op.id, EventKind::ConflictReread { attempt: run.attempt, version });
+            op.body = Some(OpBody::Versioned { fields, version });
+        }
+        let (body, key) = match &op.body {
+            None => (Vec::new(), None),
+            Some(OpBody::Json(value)) => (serde_json::to_vec(value).expect("JSON serializes"), None),
+            Some(OpBody::Versioned { fields, version }) => {
+                let mut object = fields.as_object().cloned().unwrap_or_default();
+                if let Some(version) = version {
+                    object.insert("version".into(), Value::from(*version));
+                }
+                (serde_json::to_vec(&Value::Object(object)).expect("JSON serializes"), None::<String>)
+            }
+        };
+        let inner = self.inner();
+        let key = key.or_else(|| (op.create && inner.config.idempotency_keys).then(|| idempotency_key(&inner.namespace, &op.id, &body)));
+        let (method, path) = (op.method.clone(), op.path.clone());
+        Ok(self.send(op, run, token, &method, &path, body, key).await)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send(&mut self, op: &Operation, run: &Run, token: &Token, method: &str, path: &str, body: Vec<u8>, idempotency_key: Option<String>) -> AttemptEnd {
+        let inner = self.inner();
+        let mut headers = vec![("authorization".to_string(), format!("Bearer {}", token.value.expose()))];
+        if !body.is_empty() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        if let Some(key) = idempotency_key {
+            headers.push(("idempotency-key".into(), key));
+        }
+        let request = HttpRequest { method: method.to_string(), url: format!("{}{}", inner.config.base_url.trim_end_matches('/'), path), headers, body };
+        inner.emit(self.id, &op.id, EventKind::Attempt { attempt: run.attempt, method: method.to_string(), path: path.to_string(), family: op.family.clone(), token_generation: token.generation });
+        inner.shared().bucket(&inner.config, &op.family).in_flight += 1;
+        let sent_at = inner.clock.now();
+        let timeout = Duration::from_millis(inner.config.attempt_timeout_ms);
+        let result = match tokio::time::timeout(timeout, inner.transport.send(request)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(TransportError::Timeout),
+        };
+        let now = inner.clock.now();
+        let latency_ms = (now - sent_at).as_millis() as u64;
+        let mut shared = inner.shared();
+        let bucket = shared.bucket(&inner.config, &op.family);
+        bucket.in_flight -= 1;
+        match result {
+            Err(error) => {
+                drop(shared);
+                inner.emit(self.id, &op.id, EventKind::TransportFailed { attempt: run.attempt, error, latency_ms });
+                let failure = match error {
+                    TransportError::Connect | TransportError::Invalid => Failure::Connect,
+                    TransportError::Timeout => Failure::Timeout,
+                    TransportError::Lost => Failure::Lost,
+                };
+                AttemptEnd::Failure { failure, retry_after: None, body: None }
+            }
+            Ok(response) => {
+                let HttpResponse { status, headers, body } = response;
+                let wall = inner.clock.wall();
+                let retry_after = header(&headers, "retry-after").and_then(|value| parse_retry_after(value, wall));
+                bucket.pacer.on_rate_limit(now, parse_rate_limit(&headers, wall));
+                if status == 429 {
+                    if let Some(wait) = retry_after {
+                        bucket.pacer.on_retry_after(now, wait);
+                    }
+                }
+                if inner.config.adaptive.enabled {
+                    bucket.adaptive.on_response(now, status == 429);
+                }
+                drop(shared);
+                let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
+                inner.emit(self.id, &op.id, EventKind::Response { attempt: run.attempt, status, latency_ms, retry_after_ms });
+                let body = serde_json::from_slice(&body).ok();
+                if (200..300).contains(&status) {
+                    AttemptEnd::Success { status, body }
+                } else {
+                    AttemptEnd::Failure { failure: Failure::Status { status }, retry_after, body }
+                }
+            }
+        }
+    }
+
+    /// After a failed attempt: sleeps and returns `None` to retry, or the operation's result.
+    async fn retry_or_stop(&mut self, op: &Operation, run: &mut Run, failure: Failure, class: Class, retry_after: Option<Duration>, body: Option<Value>) -> Option<OpResult> {
+        let inner = self.inner();
+        let now = inner.clock.now();
+        let decision = inner.config.retry.decide(run.attempt, failure, class, retry_after, now - run.started, &mut run.backoff, &mut self.rng);
+        let (delay, class) = match decision {
+            Decision::GiveUp(GiveUp::NotRetryable) => {
+                return Some(self.finish(op, OpResult { outcome: Outcome::Failed, attempts: run.attempt, status: run.last_status, body }));
+            }
+            Decision::GiveUp(reason) => return Some(self.give_up(op, run, reason)),
+            Decision::Retry { delay, class, .. } => (delay, class),
+        };
+        let kind = if failure == Failure::Timeout { RetryKind::Timeout } else { RetryKind::Ordinary };
+        let withdrawal = {
+            let mut shared = inner.shared();
+            let withdrawal = shared.budget.withdraw(now, kind);
+            if withdrawal.is_none() {
+                let level = shared.budget.level();
+                drop(shared);
+                inner.emit(self.id, &op.id, EventKind::BudgetDenied { level });
+            }
+            withdrawal
+        };
+        let Some(withdrawal) = withdrawal else { return Some(self.give_up(op, run, GiveUp::BudgetExhausted)) };
+        run.withdrawal = Some(withdrawal);
+        let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
+        inner.emit(self.id, &op.id, EventKind::Retry { attempt: run.attempt, delay_ms: delay.as_millis() as u64, class, retry_after_ms });
+        tokio::time::sleep(delay).await;
+        None
+    }
+
+    fn give_up(&self, op: &Operation, run: &Run, reason: GiveUp) -> OpResult {
+        self.finish(op, OpResult { outcome: Outcome::GaveUp(reason), attempts: run.attempt, status: run.last_status, body: None })
+    }
+
+    fn finish(&self, op: &Operation, result: OpResult) -> OpResult {
+        let (outcome, reason) = match result.outcome {
+            Outcome::Ok => (OutcomeKind::Ok, None),
+            Outcome::Failed => (OutcomeKind::Failed, None),
+            Outcome::GaveUp(reason) => (OutcomeKind::GaveUp, Some(reason)),
+        };
+        self.inner().emit(self.id, &op.id, EventKind::Done { outcome, attempts: result.attempts, status: result.status, reason });
+        result
+    }
+}

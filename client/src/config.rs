@@ -1,0 +1,130 @@
+//! The client's configuration: serde (TOML-friendly), every tunable named with its unit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::Platform;
+use crate::policy::adaptive::AdaptiveConfig;
+use crate::policy::backoff::BackoffConfig;
+use crate::policy::breaker::BreakerConfig;
+use crate::policy::budget::BudgetConfig;
+use crate::policy::pacing::PacingConfig;
+use crate::policy::retry::RetryConfig;
+use crate::token::TokenConfig;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientConfig {
+    pub platform: Platform,
+    /// The API base URL, e.g. `https://api.mypurecloud.com` (in a simulation, `http://gateway`).
+    pub base_url: String,
+    /// The token URL; derived from `base_url` and the platform when absent.
+    pub token_url: Option<String>,
+    /// Operations running at once (the rest wait in priority order).
+    pub concurrency: u32,
+    /// Operations allowed to wait; more are refused at once.
+    pub queue_max: u32,
+    /// Each attempt's timeout.
+    pub attempt_timeout_ms: u64,
+    /// While a breaker is open, wait for it (within the deadline) instead of failing fast.
+    pub wait_when_open: bool,
+    /// Send a stable `Idempotency-Key` with creates.
+    pub idempotency_keys: bool,
+    /// Items per bulk request (Genesys `PATCH /api/v2/users/bulk`: at most 50).
+    pub bulk_max: u32,
+    /// Items per page when listing.
+    pub page_size: u32,
+    pub retry: RetryConfig,
+    pub backoff: BackoffConfig,
+    pub budget: BudgetConfig,
+    pub breaker: BreakerConfig,
+    pub pacing: PacingConfig,
+    pub adaptive: AdaptiveConfig,
+    pub token: TokenConfig,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            platform: Platform::Genesys,
+            base_url: "http://gateway".to_string(),
+            token_url: None,
+            concurrency: 16,
+            queue_max: 100_000,
+            attempt_timeout_ms: 30_000,
+            wait_when_open: true,
+            idempotency_keys: true,
+            bulk_max: 50,
+            page_size: 100,
+            retry: RetryConfig::default(),
+            backoff: BackoffConfig::default(),
+            budget: BudgetConfig::TokenBucket { capacity: 500, retry_cost: 5, timeout_cost: 10, success_reward: 1, refill_per_s: 1 },
+            breaker: BreakerConfig::default(),
+            pacing: PacingConfig::default(),
+            adaptive: AdaptiveConfig { enabled: true },
+            token: TokenConfig::default(),
+        }
+    }
+}
+
+/// A configuration the client cannot run with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ClientConfig {
+    pub fn token_url(&self) -> String {
+        self.token_url.clone().unwrap_or_else(|| self.platform.token_url(&self.base_url))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let error = |field, message: &str| Err(ConfigError { field, message: message.to_string() });
+        if self.concurrency == 0 {
+            return error("concurrency", "must be at least 1");
+        }
+        if self.retry.max_attempts == 0 {
+            return error("retry.max_attempts", "must be at least 1 (the first attempt counts)");
+        }
+        if self.bulk_max == 0 || self.page_size == 0 {
+            return error("bulk_max", "bulk_max and page_size must be positive");
+        }
+        if self.attempt_timeout_ms == 0 {
+            return error("attempt_timeout_ms", "must be positive");
+        }
+        if self.backoff.cap_ms < self.backoff.base_ms {
+            return error("backoff.cap_ms", "must not be below backoff.base_ms");
+        }
+        if !self.base_url.starts_with("http://") && !self.base_url.starts_with("https://") {
+            return error("base_url", "must start with http:// or https://");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_toml_round_trips() {
+        let config = ClientConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.token_url(), "http://gateway/oauth/token");
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(toml::from_str::<ClientConfig>(&text).unwrap(), config);
+        let partial: ClientConfig = toml::from_str("concurrency = 4\n[backoff]\njitter = \"decorrelated\"\ncap_ms = 2000\n").unwrap();
+        assert_eq!((partial.concurrency, partial.backoff.cap_ms, partial.backoff.base_ms), (4, 2_000, 500));
+        assert!(toml::from_str::<ClientConfig>("concurency = 4").is_err());
+        let bad = ClientConfig { concurrency: 0, ..ClientConfig::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "concurrency");
+    }
+}

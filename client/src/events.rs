@@ -1,0 +1,93 @@
+//! Client events: every decision the client makes, for traces (an [`Observer`]) and for `tracing`.
+//! No event carries a secret: tokens appear as their generation number, never as the token.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::gate::Priority;
+use crate::policy::breaker::BreakerState;
+use crate::policy::pacing::PaceReason;
+use crate::policy::retry::{Class, GiveUp};
+use crate::transport::TransportError;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClientEvent {
+    /// Monotonic time of the client's clock.
+    #[serde(serialize_with = "as_micros")]
+    pub at: Duration,
+    pub worker: u64,
+    /// The business operation's id ("" for client-wide events such as token requests).
+    pub op: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+fn as_micros<S: serde::Serializer>(at: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(at.as_micros() as u64)
+}
+
+/// How an operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    Ok,
+    Failed,
+    GaveUp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Queued { priority: Priority, waited_ms: u64 },
+    Paced { family: String, delay_ms: u64, reason: PaceReason },
+    BreakerWait { family: String, delay_ms: u64 },
+    BreakerTransition { family: String, from: BreakerState, to: BreakerState },
+    Attempt { attempt: u32, method: String, path: String, family: String, token_generation: u64 },
+    Response { attempt: u32, status: u16, latency_ms: u64, retry_after_ms: Option<u64> },
+    TransportFailed { attempt: u32, error: TransportError, latency_ms: u64 },
+    Retry { attempt: u32, delay_ms: u64, class: Class, retry_after_ms: Option<u64> },
+    BudgetDenied { level: Option<u64> },
+    TokenRequest { generation: u64 },
+    TokenIssued { generation: u64, expires_in_s: u64 },
+    TokenFailed { status: Option<u16> },
+    TokenInvalidated { generation: u64 },
+    ConflictReread { attempt: u32, version: Option<u64> },
+    Done { outcome: OutcomeKind, attempts: u32, status: Option<u16>, reason: Option<GiveUp> },
+}
+
+/// Receives every event, in the order the client made them.
+pub trait Observer: Send + Sync + 'static {
+    fn on_event(&self, event: &ClientEvent);
+}
+
+/// Drops events (they still go to `tracing`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoopObserver;
+
+impl Observer for NoopObserver {
+    fn on_event(&self, _event: &ClientEvent) {}
+}
+
+/// Keeps every event, for tests and traces.
+#[derive(Debug, Default)]
+pub struct CollectingObserver {
+    events: Mutex<Vec<ClientEvent>>,
+}
+
+impl CollectingObserver {
+    pub fn take(&self) -> Vec<ClientEvent> {
+        std::mem::take(&mut *self.events.lock().expect("observer lock"))
+    }
+
+    pub fn snapshot(&self) -> Vec<ClientEvent> {
+        self.events.lock().expect("observer lock").clone()
+    }
+}
+
+impl Observer for CollectingObserver {
+    fn on_event(&self, event: &ClientEvent) {
+        self.events.lock().expect("observer lock").push(event.clone());
+    }
+}
