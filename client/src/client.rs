@@ -324,11 +324,13 @@ impl Worker {
         }
     }
 
-    /// Proactive pacing: header quota, shared Retry-After, client limit, adaptive rate.
+    /// Proactive pacing: header quota, client limit and adaptive rate reserve a slot once; then the
+    /// bucket's shared Retry-After is checked again after every sleep, because a 429 may have
+    /// closed the bucket while this worker slept.
     async fn pace(&mut self, op: &Operation) {
         let inner = self.inner();
         let now = inner.clock.now();
-        let wait = {
+        let reserved = {
             let mut shared = inner.shared();
             let bucket = shared.bucket(&inner.config, &op.family);
             let mut wait = bucket.pacer.acquire(now, bucket.in_flight, &mut self.rng);
@@ -340,8 +342,16 @@ impl Worker {
             }
             wait
         };
-        if let Some((delay, reason)) = wait {
+        if let Some((delay, reason)) = reserved {
             inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: delay.as_millis() as u64, reason });
+            tokio::time::sleep(delay).await;
+        }
+        // Bounded: each round sleeps past a closing time that only a newer 429 can extend.
+        for _ in 0..1_000 {
+            let now = inner.clock.now();
+            let wait = inner.shared().bucket(&inner.config, &op.family).pacer.closed_wait(now, &mut self.rng);
+            let Some(delay) = wait else { return };
+            inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: delay.as_millis() as u64, reason: PaceReason::RetryAfter });
             tokio::time::sleep(delay).await;
         }
     }

@@ -60,7 +60,9 @@ impl Default for ClientConfig {
             budget: BudgetConfig::TokenBucket { capacity: 500, retry_cost: 5, timeout_cost: 10, success_reward: 1, refill_per_s: 1 },
             breaker: BreakerConfig::default(),
             pacing: PacingConfig::default(),
-            adaptive: AdaptiveConfig { enabled: true },
+            // CUBIC collapses to its 0.5 rps floor after a long Retry-After pause (the measured
+            // send rate decays to zero): on in the aws-adaptive preset, off by default.
+            adaptive: AdaptiveConfig { enabled: false },
             token: TokenConfig::default(),
         }
     }

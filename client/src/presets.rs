@@ -65,7 +65,7 @@ impl Preset {
 
     pub fn describe(self) -> &'static str {
         match self {
-            Preset::Herdsim => "full jitter under Retry-After, shared Retry-After, header pacing, CUBIC, budget, per-bucket breakers, idempotency keys",
+            Preset::Herdsim => "full jitter above Retry-After, Retry-After shared across the bucket, header pacing, retry budget, per-bucket breakers, idempotency keys",
             Preset::GenesysJava => "Genesys Java/.NET SDK: 429/502/503/504, Retry-After or 3 s, give up over 180 s, then 3^k s",
             Preset::GenesysGo => "Genesys Go SDK (go-retryablehttp): 429 and 5xx but 501, Retry-After or 1..30 s exponential",
             Preset::GenesysPython => "Genesys Python SDK (urllib3 Retry): 413/429/503 only with Retry-After, 10 retries, no backoff",

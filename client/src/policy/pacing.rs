@@ -137,6 +137,15 @@ impl Pacer {
     pub fn closed_until(&self) -> Duration {
         self.closed_until
     }
+
+    /// The wait until a shared Retry-After has passed (plus the spread); reserves nothing, so it
+    /// can be asked again after every sleep.
+    pub fn closed_wait(&self, now: Duration, rng: &mut impl Rng) -> Option<Duration> {
+        (self.closed_until > now).then(|| {
+            let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms * 1_000));
+            self.closed_until + spread - now
+        })
+    }
 }
 
 #[cfg(test)]
