@@ -100,6 +100,10 @@ pub struct LimitRule {
     /// reset" fault. `None` (the default) advertises the truthful, rounded-up wait.
     #[serde(default)]
     pub retry_after_max_s: Option<u64>,
+    /// Enforced but never described in rate-limit headers: the headers then speak of another,
+    /// looser rule and lie about the headroom (why Genesys removed them in 2021).
+    #[serde(default)]
+    pub hidden: bool,
 }
 
 fn default_window_ms() -> u64 {
@@ -123,6 +127,7 @@ impl LimitRule {
             families: Vec::new(),
             schedule: Vec::new(),
             retry_after_max_s: None,
+            hidden: false,
         }
     }
 

@@ -46,14 +46,19 @@ impl Directory {
 
     /// Adds a user and returns its id.
     pub fn insert(&mut self, name: String, fields: BTreeMap<String, Value>) -> String {
-        let number = self.users.len() as u64;
-        let id = match self.platform {
-            Platform::Genesys => user_uuid(number),
-            Platform::Cxone => (100_000 + number).to_string(),
-        };
+        let id = Directory::id_for(self.platform, self.users.len() as u64);
         self.index.insert(id.clone(), self.users.len());
         self.users.push(User { id: id.clone(), name, version: 1, fields });
         id
+    }
+
+    /// The id of the `number`-th user (in creation order): deterministic, so a workload can name
+    /// users without listing them.
+    pub fn id_for(platform: Platform, number: u64) -> String {
+        match platform {
+            Platform::Genesys => format!("6a1f0000-0000-4000-8000-{number:012x}"),
+            Platform::Cxone => (100_000 + number).to_string(),
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -143,11 +148,6 @@ fn apply_fields(user: &mut User, object: &Map<String, Value>) {
             }
         }
     }
-}
-
-/// A deterministic UUID-shaped id for user `number`.
-fn user_uuid(number: u64) -> String {
-    format!("6a1f0000-0000-4000-8000-{number:012x}")
 }
 
 #[cfg(test)]

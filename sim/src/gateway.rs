@@ -366,8 +366,9 @@ impl Gateway {
             retry_after_s: Some(retry_after_s),
         });
         let mut response = self.too_many_requests(ctx, Some(retry_after_s), false);
-        let described = tightest.unwrap_or(rejection);
-        response.headers.extend(self.rate_limit_headers(ctx.now, described));
+        if let Some(described) = tightest {
+            response.headers.extend(self.rate_limit_headers(ctx.now, described));
+        }
         response
     }
 

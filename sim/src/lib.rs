@@ -4,6 +4,9 @@
 //!   clock, sleeps, spawns or does I/O; all randomness comes from ChaCha8 streams of one seed.
 //! - [`server`] is the thin hyper shell that serves the core over turmoil TCP (simulation) or tokio
 //!   TCP (real time), with the `Date` header written from the simulated epoch.
+//! - [`scenario`], [`world`], [`trace`], [`metrics`]: the harness. A scenario file and a seed
+//!   build a turmoil simulation of the gateway and the client instances; a run yields the merged
+//!   trace, its hash and the metrics.
 
 pub mod config;
 pub mod directory;
@@ -14,10 +17,14 @@ pub mod http;
 pub mod ledger;
 pub mod limiter;
 pub mod limits;
+pub mod metrics;
 pub mod oauth;
 pub mod routes;
+pub mod scenario;
 pub mod server;
 pub mod time;
+pub mod trace;
+pub mod world;
 
 pub use config::GatewayConfig;
 pub use gateway::Gateway;

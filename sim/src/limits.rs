@@ -21,6 +21,8 @@ pub struct RuleVerdict {
     pub rule: String,
     pub key: String,
     pub window_ms: u64,
+    /// Never described in headers.
+    pub hidden: bool,
     pub verdict: Verdict,
 }
 
@@ -40,9 +42,9 @@ impl Check {
         self.verdicts.iter().filter(|v| !v.verdict.admitted).max_by_key(|v| (v.verdict.retry_at, v.rule_index))
     }
 
-    /// The applicable rule with the least headroom: what rate-limit headers describe.
+    /// The visible applicable rule with the least headroom: what rate-limit headers describe.
     pub fn tightest(&self) -> Option<&RuleVerdict> {
-        self.verdicts.iter().min_by_key(|v| (v.verdict.admitted, v.verdict.remaining, v.rule_index))
+        self.verdicts.iter().filter(|v| !v.hidden).min_by_key(|v| (v.verdict.admitted, v.verdict.remaining, v.rule_index))
     }
 }
 
@@ -82,6 +84,7 @@ impl RateLimits {
                 rule: state.rule.name.clone(),
                 key,
                 window_ms: state.rule.window_ms,
+                hidden: state.rule.hidden,
                 verdict,
             });
         }
@@ -162,6 +165,7 @@ mod tests {
             families: families.iter().map(|f| f.to_string()).collect(),
             schedule: Vec::new(),
             retry_after_max_s: None,
+            hidden: false,
         }
     }
 

@@ -18,6 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::events::GatewayEvent;
 use crate::gateway::Gateway;
 use crate::http::{Delivery, Request, Response};
 use crate::time::SimTime;
@@ -68,18 +69,39 @@ impl fmt::Display for ResponseLost {
 
 impl std::error::Error for ResponseLost {}
 
+/// Receives the gateway's events right after each request, in execution order.
+pub type EventHook = Arc<dyn Fn(Vec<GatewayEvent>) + Send + Sync>;
+
 /// The gateway behind a lock, with its clock. Cheap to clone: one per connection.
 #[derive(Clone)]
 pub struct GatewayService {
     gateway: Arc<Mutex<Gateway>>,
     clock: Arc<dyn GatewayClock>,
     max_body_bytes: usize,
+    on_events: Option<EventHook>,
 }
 
 impl GatewayService {
     pub fn new(gateway: Arc<Mutex<Gateway>>, clock: Arc<dyn GatewayClock>) -> GatewayService {
         let max_body_bytes = gateway.lock().expect("gateway lock").config().max_body_bytes as usize;
-        GatewayService { gateway, clock, max_body_bytes }
+        GatewayService { gateway, clock, max_body_bytes, on_events: None }
+    }
+
+    /// Hands the gateway's events to `hook` after every request (the harness merges them into
+    /// its trace); without a hook they stay in the gateway until drained.
+    pub fn with_event_hook(mut self, hook: EventHook) -> GatewayService {
+        self.on_events = Some(hook);
+        self
+    }
+
+    fn handle(&self, request: Request) -> (Response, String) {
+        let mut gateway = self.gateway.lock().expect("gateway lock");
+        let now = self.clock.now();
+        let response = gateway.handle(now, request);
+        if let Some(hook) = &self.on_events {
+            hook(gateway.drain_events());
+        }
+        (response, http_date(gateway.config().epoch_unix_s, now))
     }
 
     pub fn gateway(&self) -> &Arc<Mutex<Gateway>> {
@@ -99,12 +121,7 @@ impl GatewayService {
             // A header that is not UTF-8 is passed on lossily: the core never sees raw bytes.
             core_request.headers.push((name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
         }
-        let (response, date) = {
-            let mut gateway = self.gateway.lock().expect("gateway lock");
-            let now = self.clock.now();
-            let response = gateway.handle(now, core_request);
-            (response, http_date(gateway.config().epoch_unix_s, now))
-        };
+        let (response, date) = self.handle(core_request);
         match response.delivery {
             Delivery::Lost => return Err(ResponseLost),
             Delivery::DelayedMs(delay_ms) => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
@@ -114,12 +131,10 @@ impl GatewayService {
     }
 
     fn too_large(&self) -> hyper::Response<Full<Bytes>> {
-        let mut gateway = self.gateway.lock().expect("gateway lock");
-        let now = self.clock.now();
         // The core answers 413 for an oversized body; give it one that is just over the bound.
         let oversized = Request::new("POST", "/").body(vec![0u8; self.max_body_bytes + 1]);
-        let response = gateway.handle(now, oversized);
-        to_hyper(response, &http_date(gateway.config().epoch_unix_s, now))
+        let (response, date) = self.handle(oversized);
+        to_hyper(response, &date)
     }
 }
 

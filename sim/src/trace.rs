@@ -1,0 +1,172 @@
+//! The trace of a run: gateway and client events merged in execution order, with simulated time.
+//! Written as JSON lines and hashed (SHA-256 over the lines): the same (scenario, seed, commit)
+//! gives the same hash. No line carries a secret: tokens are numbers, credentials never appear.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use herd_client::events::ClientEvent;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::events::GatewayEvent;
+use crate::time::SimTime;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    Gateway(GatewayEvent),
+    Client { at: SimTime, instance: u32, event: ClientEvent },
+}
+
+impl Record {
+    pub fn at(&self) -> SimTime {
+        match self {
+            Record::Gateway(event) => event.at,
+            Record::Client { at, .. } => *at,
+        }
+    }
+
+    pub fn source(&self) -> String {
+        match self {
+            Record::Gateway(_) => "gateway".to_string(),
+            Record::Client { instance, .. } => format!("client-{instance}"),
+        }
+    }
+
+    /// The event's own fields (without time and source), as a JSON object.
+    pub fn body(&self) -> Value {
+        let mut value = match self {
+            Record::Gateway(event) => serde_json::to_value(event).expect("events serialize"),
+            Record::Client { event, .. } => {
+                let mut value = serde_json::to_value(&event.kind).expect("events serialize");
+                value["w"] = Value::from(event.worker);
+                if !event.op.is_empty() {
+                    value["op"] = Value::from(event.op.clone());
+                }
+                value
+            }
+        };
+        if let Some(object) = value.as_object_mut() {
+            object.remove("at");
+        }
+        value
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    t_us: u64,
+    src: &'a str,
+    #[serde(flatten)]
+    body: Value,
+}
+
+pub struct Trace {
+    records: Vec<Record>,
+    lines: Vec<String>,
+    hash: String,
+}
+
+impl Trace {
+    pub fn new(records: Vec<Record>) -> Trace {
+        let lines: Vec<String> = records
+            .iter()
+            .map(|record| {
+                let source = record.source();
+                let line = Line { t_us: record.at().as_micros(), src: &source, body: record.body() };
+                serde_json::to_string(&line).expect("lines serialize")
+            })
+            .collect();
+        let hash = hash_lines(&lines);
+        Trace { records, lines, hash }
+    }
+
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// SHA-256 of the lines joined by newlines, hex.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn write_jsonl(&self, path: &Path) -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for line in &self.lines {
+            writeln!(file, "{line}")?;
+        }
+        file.flush()
+    }
+
+    /// The readable timeline: one line per event, `time source who event key=value...`.
+    pub fn timeline(&self) -> String {
+        let mut out = String::new();
+        for record in &self.records {
+            let body = record.body();
+            let event = body.get("event").and_then(Value::as_str).unwrap_or("?");
+            let who = match record {
+                Record::Gateway(event) if event.request > 0 => format!("#{}", event.request),
+                Record::Gateway(_) => "-".to_string(),
+                Record::Client { event, .. } => format!("w{}", event.worker),
+            };
+            let _ = write!(out, "{:>12} {:<9} {:<6} {:<18}", record.at().to_string(), record.source(), who, event);
+            if let Some(object) = body.as_object() {
+                for (key, value) in object {
+                    if matches!(key.as_str(), "event" | "w" | "request") || value.is_null() {
+                        continue;
+                    }
+                    match value {
+                        Value::String(text) => { let _ = write!(out, " {key}={text}"); }
+                        other => { let _ = write!(out, " {key}={other}"); }
+                    }
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+pub fn hash_lines(lines: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    for line in lines {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a JSON-lines trace file.
+pub fn read_jsonl(path: &Path) -> std::io::Result<Vec<String>> {
+    Ok(std::fs::read_to_string(path)?.lines().map(str::to_string).collect())
+}
+
+/// Where two traces first differ: `(index, left line, right line)`; `None` when identical.
+pub fn first_divergence<'a>(left: &'a [String], right: &'a [String]) -> Option<(usize, Option<&'a str>, Option<&'a str>)> {
+    let common = left.len().min(right.len());
+    (0..common)
+        .find(|&index| left[index] != right[index])
+        .or((left.len() != right.len()).then_some(common))
+        .map(|index| (index, left.get(index).map(String::as_str), right.get(index).map(String::as_str)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divergence_is_found_at_the_first_difference() {
+        let a: Vec<String> = ["x", "y", "z"].iter().map(|s| s.to_string()).collect();
+        let b: Vec<String> = ["x", "q", "z"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(first_divergence(&a, &a), None);
+        assert_eq!(first_divergence(&a, &b), Some((1, Some("y"), Some("q"))));
+        assert_eq!(first_divergence(&a, &a[..2]), Some((2, Some("z"), None)));
+        assert_ne!(hash_lines(&a), hash_lines(&b));
+    }
+}

@@ -1,0 +1,448 @@
+//! The simulated world: one turmoil simulation built from a scenario and a seed.
+//!
+//! Hosts: `gateway` (the core behind the hyper shell) and `client-0..n` (one service instance
+//! each: its own client, token and pacing state, and many worker tasks). The loop steps turmoil
+//! until every work item has an outcome or the duration limit passes, applying the network
+//! schedule (partitions, crashes, restarts) between steps. Work items' outcomes live outside the
+//! hosts, so a restarted instance resumes only what it had not finished.
+//!
+//! Determinism: one seed drives turmoil (`rng_seed`), the gateway's ChaCha8 streams and every
+//! worker's ChaCha8 stream; the epoch is the gateway's configured one; events from both sides are
+//! appended to one trace in execution order (turmoil runs hosts one at a time on this thread).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use herd_client::api::BulkItem;
+use herd_client::clock::TokioClock;
+use herd_client::events::{ClientEvent, Observer};
+use herd_client::gate::Priority;
+use herd_client::transport::HyperTransport;
+use herd_client::{Client, Credentials, Outcome, Worker};
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use crate::config::Platform;
+use crate::directory::Directory;
+use crate::events::GatewayEvent;
+use crate::gateway::Gateway;
+use crate::metrics::{self, Metrics};
+use crate::scenario::{Scenario, StartPattern, Workload};
+use crate::server::{serve_turmoil, GatewayService, TurmoilClock};
+use crate::time::SimTime;
+use crate::trace::{Record, Trace};
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEnd {
+    /// Every work item has an outcome.
+    Completed,
+    /// The scenario's `duration_s` passed first.
+    DurationLimit,
+    /// A host failed (a bug: reported with its message).
+    HostError,
+}
+
+/// One finished run.
+pub struct Run {
+    pub scenario: String,
+    pub seed: u64,
+    pub end: RunEnd,
+    pub error: Option<String>,
+    pub elapsed: Duration,
+    pub trace: Trace,
+    pub metrics: Metrics,
+    /// Failed expectations of the scenario (empty when the run passed its own assertions).
+    pub failures: Vec<String>,
+}
+
+/// One unit of work, with a stable id (idempotency keys and resumption derive from it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkItem {
+    pub id: String,
+    pub kind: ItemKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    Read { user: String },
+    Update { user: String, fields: Value, priority: Priority },
+    /// Part of a bulk update (batched by the worker).
+    BulkUpdate { user: String, fields: Value },
+    Create { key: String },
+    /// Part of a bulk agent creation (batched by the worker).
+    CreateAgent { user_name: String },
+    /// List every page.
+    ListAll,
+}
+
+impl ItemKind {
+    /// The ledger's view of the write this item makes, if any.
+    pub fn write(&self, platform: Platform) -> Option<(crate::ledger::WriteOp, String)> {
+        use crate::ledger::WriteOp;
+        match self {
+            ItemKind::Update { user, .. } | ItemKind::BulkUpdate { user, .. } => Some((WriteOp::UpdateUser, user.clone())),
+            ItemKind::Create { key } => match platform {
+                Platform::Genesys => Some((WriteOp::CreateEvaluation, key.clone())),
+                Platform::Cxone => Some((WriteOp::CreateAgent, key.clone())),
+            },
+            ItemKind::CreateAgent { user_name } => Some((WriteOp::CreateAgent, user_name.clone())),
+            ItemKind::Read { .. } | ItemKind::ListAll => None,
+        }
+    }
+}
+
+/// The outcome of one item, kept outside the hosts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemRecord {
+    pub outcome: Outcome,
+    pub instance: u32,
+    pub worker: u64,
+    pub started_at: SimTime,
+    pub finished_at: SimTime,
+    pub attempts: u32,
+}
+
+pub type Outcomes = Arc<Mutex<BTreeMap<String, ItemRecord>>>;
+
+/// The work of every worker: `plan[instance][worker]`, items round-robin over all workers.
+pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
+    let instances = scenario.instances.count as usize;
+    let workers = scenario.instances.workers as usize;
+    let platform = scenario.gateway.platform;
+    let users = scenario.gateway.data.users.max(1);
+    let user = |n: u64| Directory::id_for(platform, n % users);
+    let items: Vec<WorkItem> = match &scenario.workload {
+        Workload::Read { operations } => (0..*operations).map(|n| WorkItem { id: format!("read-{n}"), kind: ItemKind::Read { user: user(n) } }).collect(),
+        Workload::Update { operations } => (0..*operations)
+            .map(|n| WorkItem { id: format!("update-{n}"), kind: ItemKind::Update { user: user(n), fields: json!({"title": format!("title-{n}")}), priority: Priority::Normal } })
+            .collect(),
+        Workload::BulkUpdate { users: count } => (0..count.unwrap_or(users))
+            .map(|n| WorkItem { id: format!("bulk-{n}"), kind: ItemKind::BulkUpdate { user: user(n), fields: json!({"department": format!("dept-{}", n % 7)}) } })
+            .collect(),
+        Workload::Create { operations } => (0..*operations)
+            .map(|n| {
+                let kind = match platform {
+                    Platform::Genesys => ItemKind::Create { key: format!("conv-{n:06}") },
+                    Platform::Cxone => ItemKind::CreateAgent { user_name: format!("agent-{n:06}@herd") },
+                };
+                WorkItem { id: format!("create-{n}"), kind }
+            })
+            .collect(),
+        Workload::CreateAgents { agents } => {
+            let mut items: Vec<WorkItem> = (0..*agents)
+                .map(|n| WorkItem { id: format!("agent-{n}"), kind: ItemKind::CreateAgent { user_name: format!("agent-{n:06}@herd") } })
+                .collect();
+            items.push(WorkItem { id: "list-all".into(), kind: ItemKind::ListAll });
+            items
+        }
+        Workload::Contention { rounds } => (0..scenario.total_workers() * rounds)
+            .map(|n| WorkItem { id: format!("contend-{n}"), kind: ItemKind::Update { user: user(0), fields: json!({"title": format!("writer-{n}")}), priority: Priority::Normal } })
+            .collect(),
+        Workload::Mixed { reads, updates } => {
+            let mut items = Vec::new();
+            for n in 0..(*reads).max(*updates) {
+                if n < *updates {
+                    items.push(WorkItem { id: format!("update-{n}"), kind: ItemKind::Update { user: user(n), fields: json!({"title": format!("title-{n}")}), priority: Priority::High } });
+                }
+                if n < *reads {
+                    items.push(WorkItem { id: format!("read-{n}"), kind: ItemKind::Read { user: user(n + 1) } });
+                }
+            }
+            items
+        }
+    };
+    let total = instances * workers;
+    let mut plan = vec![vec![Vec::new(); workers]; instances];
+    for (n, item) in items.into_iter().enumerate() {
+        let global = n % total;
+        plan[global / workers][global % workers].push(item);
+    }
+    plan
+}
+
+/// The observer of one instance: client events into the shared trace, stamped with sim time.
+struct InstanceObserver {
+    instance: u32,
+    trace: Arc<Mutex<Vec<Record>>>,
+}
+
+impl Observer for InstanceObserver {
+    fn on_event(&self, event: &ClientEvent) {
+        let at = SimTime::from_duration(turmoil::sim_elapsed().unwrap_or_default());
+        self.trace.lock().expect("trace lock").push(Record::Client { at, instance: self.instance, event: event.clone() });
+    }
+}
+
+/// What every worker of an instance shares.
+struct InstanceContext {
+    instance: u32,
+    scenario: Arc<Scenario>,
+    outcomes: Outcomes,
+    /// The instance's listing of users: id → version (bulk and versioned updates start from it).
+    listing: OnceCell<BTreeMap<String, u64>>,
+}
+
+/// Runs a scenario with a seed. Progress (simulated seconds so far) goes to `progress`.
+pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -> Run {
+    let scenario = Arc::new(scenario.clone());
+    let epoch = UNIX_EPOCH + Duration::from_secs(scenario.gateway.epoch_unix_s);
+    let records: Arc<Mutex<Vec<Record>>> = Arc::new(Mutex::new(Vec::new()));
+    let outcomes: Outcomes = Arc::new(Mutex::new(BTreeMap::new()));
+    let plan = Arc::new(plan(&scenario));
+    let total_items: usize = plan.iter().flatten().map(Vec::len).sum();
+    let gateway = Arc::new(Mutex::new(Gateway::new(scenario.gateway.clone(), seed).expect("validated with the scenario")));
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .epoch(epoch)
+        .simulation_duration(Duration::from_secs(scenario.duration_s) + Duration::from_secs(60))
+        .tick_duration(Duration::from_millis(scenario.tick_ms))
+        .min_message_latency(Duration::from_millis(scenario.network.latency_ms_min))
+        .max_message_latency(Duration::from_millis(scenario.network.latency_ms_max))
+        .build();
+
+    let served = gateway.clone();
+    let gateway_records = records.clone();
+    sim.host("gateway", move || {
+        let sink = gateway_records.clone();
+        let hook = Arc::new(move |events: Vec<GatewayEvent>| {
+            let mut trace = sink.lock().expect("trace lock");
+            trace.extend(events.into_iter().map(Record::Gateway));
+        });
+        let service = GatewayService::new(served.clone(), Arc::new(TurmoilClock)).with_event_hook(hook);
+        async move {
+            let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
+            serve_turmoil(listener, service).await?;
+            Ok(())
+        }
+    });
+    for instance in 0..scenario.instances.count {
+        let (scenario, records, outcomes, plan) = (scenario.clone(), records.clone(), outcomes.clone(), plan.clone());
+        sim.host(format!("client-{instance}"), move || {
+            let context = Arc::new(InstanceContext { instance, scenario: scenario.clone(), outcomes: outcomes.clone(), listing: OnceCell::new() });
+            run_instance(context, records.clone(), plan[instance as usize].clone(), seed, epoch)
+        });
+    }
+
+    let schedule = Schedule::new(&scenario);
+    let limit = Duration::from_secs(scenario.duration_s);
+    let mut applied = 0usize;
+    let mut end = RunEnd::DurationLimit;
+    let mut error = None;
+    let mut last_report = Duration::ZERO;
+    loop {
+        let elapsed = sim.elapsed();
+        while let Some(action) = schedule.actions.get(applied).filter(|action| action.at <= elapsed) {
+            action.apply(&mut sim);
+            applied += 1;
+        }
+        if outcomes.lock().expect("outcomes lock").len() >= total_items {
+            end = RunEnd::Completed;
+            break;
+        }
+        if elapsed >= limit {
+            break;
+        }
+        if let Err(host_error) = sim.step() {
+            end = RunEnd::HostError;
+            error = Some(host_error.to_string());
+            break;
+        }
+        if elapsed >= last_report + Duration::from_secs(10) {
+            last_report = elapsed;
+            progress(elapsed);
+        }
+    }
+    let elapsed = sim.elapsed();
+    drop(sim);
+    let records = std::mem::take(&mut *records.lock().expect("trace lock"));
+    let outcomes = outcomes.lock().expect("outcomes lock").clone();
+    let gateway = gateway.lock().expect("gateway lock");
+    let trace = Trace::new(records);
+    let metrics = metrics::compute(&scenario, &plan, &outcomes, &trace, &gateway, end, elapsed);
+    let failures = metrics::check(&scenario, &metrics, end);
+    Run { scenario: scenario.name.clone(), seed, end, error, elapsed, trace, metrics, failures }
+}
+
+/// Network actions at their times.
+struct Schedule {
+    actions: Vec<Action>,
+}
+
+struct Action {
+    at: Duration,
+    kind: ActionKind,
+    host: String,
+}
+
+enum ActionKind {
+    Partition,
+    Repair,
+    Crash,
+    Restart,
+}
+
+impl Schedule {
+    fn new(scenario: &Scenario) -> Schedule {
+        let mut actions = Vec::new();
+        let host = |instance: u32| format!("client-{instance}");
+        for partition in &scenario.network.partitions {
+            let instances: Vec<u32> = match partition.instance {
+                Some(instance) => vec![instance],
+                None => (0..scenario.instances.count).collect(),
+            };
+            for instance in instances {
+                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: ActionKind::Partition, host: host(instance) });
+                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: ActionKind::Repair, host: host(instance) });
+            }
+        }
+        for crash in &scenario.network.crashes {
+            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: ActionKind::Crash, host: host(crash.instance) });
+            if let Some(after_s) = crash.restart_after_s {
+                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: ActionKind::Restart, host: host(crash.instance) });
+            }
+        }
+        // Stable: same-time actions keep their configuration order.
+        actions.sort_by_key(|action| action.at);
+        Schedule { actions }
+    }
+}
+
+impl Action {
+    fn apply(&self, sim: &mut turmoil::Sim<'_>) {
+        match self.kind {
+            ActionKind::Partition => sim.partition("gateway", self.host.as_str()),
+            ActionKind::Repair => sim.repair("gateway", self.host.as_str()),
+            ActionKind::Crash => sim.crash(self.host.as_str()),
+            ActionKind::Restart => sim.bounce(self.host.as_str()),
+        }
+    }
+}
+
+/// One instance's software: a client, and its workers over their items.
+async fn run_instance(
+    context: Arc<InstanceContext>,
+    records: Arc<Mutex<Vec<Record>>>,
+    plan: Vec<Vec<WorkItem>>,
+    seed: u64,
+    epoch: std::time::SystemTime,
+) -> turmoil::Result {
+    let scenario = context.scenario.clone();
+    let platform = match scenario.gateway.platform {
+        Platform::Genesys => herd_client::Platform::Genesys,
+        Platform::Cxone => herd_client::Platform::Cxone,
+    };
+    let config = herd_client::ClientConfig { platform, base_url: "http://gateway".into(), token_url: None, ..scenario.client.clone() };
+    let observer = Arc::new(InstanceObserver { instance: context.instance, trace: records });
+    let client = Client::new(config, Credentials::example(platform), Arc::new(HyperTransport::turmoil()), Arc::new(TokioClock::with_epoch(epoch)), observer)?;
+    let workers_per_instance = u64::from(scenario.instances.workers);
+    let mut tasks = Vec::new();
+    for (index, items) in plan.into_iter().enumerate() {
+        let global = u64::from(context.instance) * workers_per_instance + index as u64;
+        let worker = client.worker(global, seed);
+        let start_after = match scenario.instances.start {
+            StartPattern::Herd => Duration::ZERO,
+            StartPattern::Spread => Duration::from_secs(scenario.instances.spread_s) * global as u32 / scenario.total_workers().max(1) as u32,
+        };
+        tasks.push(tokio::spawn(run_worker(context.clone(), worker, items, start_after)));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    Ok(())
+}
+
+fn now() -> SimTime {
+    SimTime::from_duration(turmoil::sim_elapsed().unwrap_or_default())
+}
+
+fn record(context: &InstanceContext, worker: u64, id: &str, outcome: Outcome, attempts: u32, started_at: SimTime) {
+    let entry = ItemRecord { outcome, instance: context.instance, worker, started_at, finished_at: now(), attempts };
+    let previous = context.outcomes.lock().expect("outcomes lock").insert(id.to_string(), entry);
+    assert!(previous.is_none(), "item {id} got a second outcome");
+}
+
+fn is_done(context: &InstanceContext, id: &str) -> bool {
+    context.outcomes.lock().expect("outcomes lock").contains_key(id)
+}
+
+async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Vec<WorkItem>, start_after: Duration) {
+    tokio::time::sleep(start_after).await;
+    let pending: Vec<WorkItem> = items.into_iter().filter(|item| !is_done(&context, &item.id)).collect();
+    let (batched, single): (Vec<WorkItem>, Vec<WorkItem>) =
+        pending.into_iter().partition(|item| matches!(item.kind, ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. }));
+    if !batched.is_empty() {
+        run_batched(&context, &mut worker, batched).await;
+    }
+    for item in single {
+        let started_at = now();
+        let result = match &item.kind {
+            ItemKind::Read { user } => {
+                let platform = worker.client().config().platform;
+                worker.execute(herd_client::Operation::get(item.id.clone(), platform.user_path(user), "users.read")).await
+            }
+            ItemKind::Update { user, fields, priority } => {
+                let version = known_version(&context, &mut worker, user).await;
+                worker.update_user(&item.id, user, fields.clone(), version, *priority).await
+            }
+            ItemKind::Create { key } => worker.create_evaluation(&item.id, key, json!({"evaluationForm": {"id": "herd-form"}}), Priority::Normal).await,
+            ItemKind::ListAll => match worker.list_all(&item.id, Priority::Low).await {
+                Ok(_) => herd_client::OpResult { outcome: Outcome::Ok, attempts: 1, status: Some(200), body: None },
+                Err(result) => result,
+            },
+            ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. } => unreachable!("batched above"),
+        };
+        record(&context, worker.id(), &item.id, result.outcome, result.attempts, started_at);
+    }
+}
+
+/// The version of `user` from the instance's listing (listed once, on first need). A contended
+/// record is read fresh instead: the listing would be stale for every writer but the first.
+async fn known_version(context: &InstanceContext, worker: &mut Worker, user: &str) -> Option<u64> {
+    if matches!(context.scenario.workload, Workload::Contention { .. }) {
+        return None;
+    }
+    let listing = context.listing.get_or_init(|| list_versions(worker)).await;
+    listing.get(user).copied()
+}
+
+async fn list_versions(worker: &mut Worker) -> BTreeMap<String, u64> {
+    let platform = worker.client().config().platform;
+    let users = worker.list_all("listing", Priority::High).await.unwrap_or_default();
+    users.iter().filter_map(|user| Some((platform.user_id(user)?, user["version"].as_u64()?))).collect()
+}
+
+async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<WorkItem>) {
+    let started_at = now();
+    let prefix = format!("w{}", worker.id());
+    match &items[0].kind {
+        ItemKind::BulkUpdate { .. } => {
+            let mut bulk = Vec::with_capacity(items.len());
+            for item in &items {
+                let ItemKind::BulkUpdate { user, fields } = &item.kind else { unreachable!("one kind per workload") };
+                let version = known_version(context, worker, user).await;
+                bulk.push(BulkItem { id: user.clone(), version, fields: fields.clone() });
+            }
+            let results = worker.bulk_update_users(&prefix, bulk, Priority::Normal).await;
+            for result in results {
+                record(context, worker.id(), &items[result.index].id, result.outcome, result.tries, started_at);
+            }
+        }
+        ItemKind::CreateAgent { .. } => {
+            let agents: Vec<Value> = items
+                .iter()
+                .map(|item| match &item.kind {
+                    ItemKind::CreateAgent { user_name } => json!({"userName": user_name, "firstName": "Herd", "lastName": item.id}),
+                    _ => unreachable!("one kind per workload"),
+                })
+                .collect();
+            let results = worker.create_agents(&prefix, agents, Priority::Normal).await;
+            for result in results {
+                record(context, worker.id(), &items[result.index].id, result.outcome, result.tries, started_at);
+            }
+        }
+        _ => unreachable!("only bulk kinds are batched"),
+    }
+}
