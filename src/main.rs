@@ -1,13 +1,115 @@
-//! The `herdsim` command line.
+//! The `herdsim` command line: run scenarios, check their determinism, compare traces.
+//!
+//! Exit codes: 0 ok; 1 the run's own assertions failed (or `check`/`diff` found a divergence);
+//! 2 bad input (an unknown scenario, a scenario file with an error, an unreadable trace).
 
-use clap::Parser;
+mod commands;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
 
 /// Deterministic simulation and testing harness for Genesys Cloud and NICE CXone API clients.
+///
+/// A scenario (a TOML file, or the name of a shipped one) and a seed give one run: the same
+/// (scenario, seed, commit) gives the same trace, byte for byte.
 #[derive(Parser, Debug)]
-#[command(name = "herdsim", version, about, long_about = None)]
-struct Cli {}
+#[command(name = "herdsim", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    println!("herdsim: the harness commands arrive with the harness; see `herdsim --help`.");
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario: the metrics, the trace hash, and the trace or the timeline if asked.
+    Run(RunArgs),
+    /// The shipped scenarios, one line each.
+    List,
+    /// Run each seed twice and report any divergence with the first differing event.
+    Check(CheckArgs),
+    /// The first divergence between two traces (JSON lines) and a summary of the differences.
+    Diff(DiffArgs),
+}
+
+/// What selects a scenario and changes it, shared by the commands that run one.
+#[derive(Args, Debug, Clone)]
+pub struct ScenarioArgs {
+    /// A shipped scenario's name (see `herdsim list`) or the path of a scenario file.
+    #[arg(default_value = scenarios::DEFAULT)]
+    pub scenario: String,
+    /// Override a field, e.g. `--set instances.workers=50 --set client.backoff.jitter=equal`.
+    /// The value is TOML (`4`, `true`, `[1, 2]`); anything else is taken as a string.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// The scenario's quick version (its `small` overrides, applied before `--set`).
+    #[arg(long)]
+    pub small: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// The seed (default: the scenario's own `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the trace as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Print the readable timeline of every event.
+    #[arg(long)]
+    pub timeline: bool,
+    /// Print the metrics as one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// How many seeds, counting up from the scenario's seed (or `--seed`).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
+    /// The first seed (default: the scenario's own `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// A trace written by `herdsim run --trace`.
+    pub left: PathBuf,
+    /// Another trace.
+    pub right: PathBuf,
+}
+
+/// How a command failed: its exit code and what to say.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 1: the run's own assertions failed, or a divergence was found (already reported).
+    Assertions,
+    /// Exit 2: bad input, with the message.
+    BadInput(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => commands::run(&args),
+        Command::List => commands::list(),
+        Command::Check(args) => commands::check(&args),
+        Command::Diff(args) => commands::diff(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Assertions) => ExitCode::from(1),
+        Err(Failure::BadInput(message)) => {
+            eprintln!("herdsim: {message}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -126,6 +126,45 @@ pub fn compute(
     }
 }
 
+impl Metrics {
+    /// The summary table printed by `herdsim run`: one aligned line per group of metrics.
+    pub fn table(&self) -> String {
+        let end = match self.end {
+            RunEnd::Completed => "completed",
+            RunEnd::DurationLimit => "stopped at the duration limit",
+            RunEnd::HostError => "stopped by a host error",
+        };
+        let rows: [(&str, String); 12] = [
+            ("end", end.to_string()),
+            ("makespan", format!("{:.1} s  (lower bound at the allowed rate {:.1} s)", self.makespan_s, self.makespan_lower_bound_s)),
+            ("items", format!("{}  ok {}  failed {}  gave up {}  lost {}", self.items, self.ok, self.failed, self.gave_up, self.lost)),
+            ("attempts", format!("{}  wasted {}  amplification {:.2}", self.attempts, self.wasted_attempts, self.amplification)),
+            (
+                "responses",
+                format!(
+                    "429: {}  5xx: {}  401: {}  409: {}  transport errors: {}",
+                    self.responses_429, self.responses_5xx, self.responses_401, self.responses_409, self.transport_errors
+                ),
+            ),
+            ("quota", format!("utilization {:.3}  goodput {:.2} items/s", self.quota_utilization, self.goodput_per_s)),
+            ("latency", format!("p50 {} ms  p95 {} ms  p99 {} ms", self.latency_ms_p50, self.latency_ms_p95, self.latency_ms_p99)),
+            ("fairness", format!("{:.3} (Jain's index over workers)", self.fairness_jain)),
+            ("tokens", format!("{} token requests  {} breaker openings", self.token_requests, self.breaker_openings)),
+            ("writes", format!("duplicates {}  lost {}", self.duplicate_writes, self.lost_writes)),
+            ("early sends", format!("{} attempts before a seen Retry-After had passed", self.sends_before_retry_after)),
+            (
+                "gateway",
+                format!("{} requests  {} rate-limited  {} background rejected", self.gateway_requests, self.gateway_rate_limited, self.background_rejected),
+            ),
+        ];
+        let mut out = String::new();
+        for (label, value) in rows {
+            out.push_str(&format!("  {label:<12} {value}\n"));
+        }
+        out
+    }
+}
+
 /// The scenario's own assertions; each failure is a sentence.
 pub fn check(scenario: &Scenario, metrics: &Metrics, end: RunEnd) -> Vec<String> {
     let expect = &scenario.expect;
