@@ -113,7 +113,7 @@ impl Preset {
 fn bare(config: &mut ClientConfig) {
     config.budget = BudgetConfig::None;
     config.breaker = BreakerConfig { mode: BreakerMode::Disabled, ..BreakerConfig::default() };
-    config.pacing = PacingConfig { from_headers: false, share_retry_after: false, spread_ms: 0, limit_per_min: None, burst: 1 };
+    config.pacing = PacingConfig { from_headers: false, share_retry_after: false, spread_ms: 0, limit_per_min: None, burst: 1, escalation_cap_ms: 0 };
     config.adaptive = AdaptiveConfig { enabled: false };
     config.token = TokenConfig { refresh_margin_s: 0 };
     config.idempotency_keys = false;
@@ -242,7 +242,7 @@ fn tutorial(config: &mut ClientConfig) {
     bare(config);
     config.retry = RetryConfig { max_attempts: 5, deadline_ms: None, retry_after_max_s: None, retry_after_jitter_ms: 0, reread_on_conflict: false, ..RetryConfig::default() };
     config.backoff = BackoffConfig { strategy: Strategy::Exponential, jitter: Jitter::Additive, base_ms: 1_000, cap_ms: 60_000, additive_jitter_pct: 10, ..BackoffConfig::default() };
-    config.pacing = PacingConfig { from_headers: true, share_retry_after: false, spread_ms: 0, limit_per_min: None, burst: 1 };
+    config.pacing = PacingConfig { from_headers: true, share_retry_after: false, spread_ms: 0, limit_per_min: None, burst: 1, escalation_cap_ms: 0 };
     config.token = TokenConfig { refresh_margin_s: 300 };
 }
 

@@ -19,7 +19,7 @@ use crate::config::{Algorithm, KeyPart, LimitRule};
 use crate::events::EventKind as GatewayEventKind;
 use crate::gateway::Gateway;
 use crate::scenario::Scenario;
-use crate::trace::{Record, Trace};
+use crate::trace::{NetworkAction, Record, Trace};
 use crate::world::{ItemRecord, RunEnd, WorkItem};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -217,6 +217,11 @@ fn client_counts(trace: &Trace) -> ClientCounts {
     let mut closed: BTreeMap<(u32, String), (Duration, Duration)> = BTreeMap::new();
     let mut family_of: BTreeMap<(u32, u64), String> = BTreeMap::new();
     for record in trace.records() {
+        if let Record::Network { host, action: NetworkAction::Crash, .. } = record {
+            // A restarted instance is a new process: it cannot know what the old one was told.
+            closed.retain(|(instance, _), _| format!("client-{instance}") != *host);
+            continue;
+        }
         let Record::Client { instance, event, at } = record else { continue };
         let at = at.as_duration();
         match &event.kind {

@@ -18,13 +18,29 @@ use crate::time::SimTime;
 pub enum Record {
     Gateway(GatewayEvent),
     Client { at: SimTime, instance: u32, event: ClientEvent },
+    /// The network schedule acting on a host.
+    Network { at: SimTime, host: String, action: NetworkAction },
+}
+
+/// What the world's network schedule did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkAction {
+    /// The link between the host and the gateway is cut.
+    Partition,
+    /// The link is back.
+    Repair,
+    /// The host stopped, losing its in-memory state and in-flight work.
+    Crash,
+    /// The host started again from scratch.
+    Restart,
 }
 
 impl Record {
     pub fn at(&self) -> SimTime {
         match self {
             Record::Gateway(event) => event.at,
-            Record::Client { at, .. } => *at,
+            Record::Client { at, .. } | Record::Network { at, .. } => *at,
         }
     }
 
@@ -32,6 +48,7 @@ impl Record {
         match self {
             Record::Gateway(_) => "gateway".to_string(),
             Record::Client { instance, .. } => format!("client-{instance}"),
+            Record::Network { .. } => "network".to_string(),
         }
     }
 
@@ -47,6 +64,7 @@ impl Record {
                 }
                 value
             }
+            Record::Network { host, action, .. } => serde_json::json!({"event": action, "host": host}),
         };
         if let Some(object) = value.as_object_mut() {
             object.remove("at");
@@ -114,8 +132,10 @@ impl Trace {
                 Record::Gateway(event) if event.request > 0 => format!("#{}", event.request),
                 Record::Gateway(_) => "-".to_string(),
                 Record::Client { event, .. } => format!("w{}", event.worker),
+                Record::Network { .. } => "-".to_string(),
             };
-            let _ = write!(out, "{:>12} {:<9} {:<6} {:<18}", record.at().to_string(), record.source(), who, event);
+            let seconds = format!("{:.3}s", record.at().as_micros() as f64 / 1e6);
+            let _ = write!(out, "{seconds:>10} {:<9} {:<6} {:<18}", record.source(), who, event);
             if let Some(object) = body.as_object() {
                 for (key, value) in object {
                     if matches!(key.as_str(), "event" | "w" | "request") || value.is_null() {

@@ -31,7 +31,7 @@ use crate::metrics::{self, Metrics};
 use crate::scenario::{Scenario, StartPattern, Workload};
 use crate::server::{serve_turmoil, GatewayService, TurmoilClock};
 use crate::time::SimTime;
-use crate::trace::{Record, Trace};
+use crate::trace::{NetworkAction, Record, Trace};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -181,8 +181,9 @@ struct InstanceContext {
     instance: u32,
     scenario: Arc<Scenario>,
     outcomes: Outcomes,
-    /// The instance's listing of users: id → version (bulk and versioned updates start from it).
-    listing: OnceCell<BTreeMap<String, u64>>,
+    /// The instance's listing of users: id → version (bulk and versioned updates start from it),
+    /// kept current with the versions its own successful updates return.
+    listing: OnceCell<Mutex<BTreeMap<String, u64>>>,
 }
 
 /// Runs a scenario with a seed. Progress (simulated seconds so far) goes to `progress`.
@@ -236,6 +237,7 @@ pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -
         let elapsed = sim.elapsed();
         while let Some(action) = schedule.actions.get(applied).filter(|action| action.at <= elapsed) {
             action.apply(&mut sim);
+            records.lock().expect("trace lock").push(Record::Network { at: SimTime::from_duration(elapsed), host: action.host.clone(), action: action.kind });
             applied += 1;
         }
         if outcomes.lock().expect("outcomes lock").len() >= total_items {
@@ -273,15 +275,8 @@ struct Schedule {
 
 struct Action {
     at: Duration,
-    kind: ActionKind,
+    kind: NetworkAction,
     host: String,
-}
-
-enum ActionKind {
-    Partition,
-    Repair,
-    Crash,
-    Restart,
 }
 
 impl Schedule {
@@ -294,14 +289,14 @@ impl Schedule {
                 None => (0..scenario.instances.count).collect(),
             };
             for instance in instances {
-                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: ActionKind::Partition, host: host(instance) });
-                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: ActionKind::Repair, host: host(instance) });
+                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: NetworkAction::Partition, host: host(instance) });
+                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: NetworkAction::Repair, host: host(instance) });
             }
         }
         for crash in &scenario.network.crashes {
-            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: ActionKind::Crash, host: host(crash.instance) });
+            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: NetworkAction::Crash, host: host(crash.instance) });
             if let Some(after_s) = crash.restart_after_s {
-                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: ActionKind::Restart, host: host(crash.instance) });
+                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: NetworkAction::Restart, host: host(crash.instance) });
             }
         }
         // Stable: same-time actions keep their configuration order.
@@ -313,10 +308,10 @@ impl Schedule {
 impl Action {
     fn apply(&self, sim: &mut turmoil::Sim<'_>) {
         match self.kind {
-            ActionKind::Partition => sim.partition("gateway", self.host.as_str()),
-            ActionKind::Repair => sim.repair("gateway", self.host.as_str()),
-            ActionKind::Crash => sim.crash(self.host.as_str()),
-            ActionKind::Restart => sim.bounce(self.host.as_str()),
+            NetworkAction::Partition => sim.partition("gateway", self.host.as_str()),
+            NetworkAction::Repair => sim.repair("gateway", self.host.as_str()),
+            NetworkAction::Crash => sim.crash(self.host.as_str()),
+            NetworkAction::Restart => sim.bounce(self.host.as_str()),
         }
     }
 }
@@ -385,7 +380,11 @@ async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Ve
             }
             ItemKind::Update { user, fields, priority } => {
                 let version = known_version(&context, &mut worker, user).await;
-                worker.update_user(&item.id, user, fields.clone(), version, *priority).await
+                let result = worker.update_user(&item.id, user, fields.clone(), version, *priority).await;
+                if let (Some(listing), Some(version)) = (context.listing.get(), result.body.as_ref().and_then(|body| body["version"].as_u64())) {
+                    listing.lock().expect("listing lock").insert(user.clone(), version);
+                }
+                result
             }
             ItemKind::Create { key } => worker.create_evaluation(&item.id, key, json!({"evaluationForm": {"id": "herd-form"}}), Priority::Normal).await,
             ItemKind::ListAll => match worker.list_all(&item.id, Priority::Low).await {
@@ -405,13 +404,13 @@ async fn known_version(context: &InstanceContext, worker: &mut Worker, user: &st
         return None;
     }
     let listing = context.listing.get_or_init(|| list_versions(worker)).await;
-    listing.get(user).copied()
+    listing.lock().expect("listing lock").get(user).copied()
 }
 
-async fn list_versions(worker: &mut Worker) -> BTreeMap<String, u64> {
+async fn list_versions(worker: &mut Worker) -> Mutex<BTreeMap<String, u64>> {
     let platform = worker.client().config().platform;
     let users = worker.list_all("listing", Priority::High).await.unwrap_or_default();
-    users.iter().filter_map(|user| Some((platform.user_id(user)?, user["version"].as_u64()?))).collect()
+    Mutex::new(users.iter().filter_map(|user| Some((platform.user_id(user)?, user["version"].as_u64()?))).collect())
 }
 
 async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<WorkItem>) {

@@ -7,7 +7,10 @@
 //!   one instant).
 //! - From a configured client-side limit: GCRA (the virtual-scheduling form of a token bucket),
 //!   which reserves each slot, so concurrent workers queue in order instead of racing.
-//! - After a 429 with `Retry-After`, the bucket is closed for everyone until then.
+//! - After a 429 with `Retry-After`, the bucket is closed for everyone until then. When the
+//!   bucket reopens on the header's word and is refused again at once with a Retry-After no
+//!   shorter than before, the header is too short (a window that resets later than it says):
+//!   the closure doubles, up to `escalation_cap_ms`, until the bucket admits again.
 
 use std::time::Duration;
 
@@ -30,11 +33,14 @@ pub struct PacingConfig {
     pub limit_per_min: Option<u64>,
     /// Requests the client-side limit lets through at once.
     pub burst: u64,
+    /// Distrust a repeated short Retry-After: double the shared closure each time the bucket is
+    /// refused again right after reopening, up to this much; 0 turns it off.
+    pub escalation_cap_ms: u64,
 }
 
 impl Default for PacingConfig {
     fn default() -> PacingConfig {
-        PacingConfig { from_headers: true, share_retry_after: true, spread_ms: 1_000, limit_per_min: None, burst: 1 }
+        PacingConfig { from_headers: true, share_retry_after: true, spread_ms: 1_000, limit_per_min: None, burst: 1, escalation_cap_ms: 60_000 }
     }
 }
 
@@ -61,13 +67,16 @@ pub struct Pacer {
     config: PacingConfig,
     quota: Option<Quota>,
     closed_until: Duration,
+    /// The last closure: the header's wait, and the (possibly escalated) wait applied.
+    last_header_wait: Duration,
+    last_wait: Duration,
     /// GCRA theoretical arrival time.
     tat: Duration,
 }
 
 impl Pacer {
     pub fn new(config: PacingConfig) -> Pacer {
-        Pacer { config, quota: None, closed_until: Duration::ZERO, tat: Duration::ZERO }
+        Pacer { config, quota: None, closed_until: Duration::ZERO, last_header_wait: Duration::ZERO, last_wait: Duration::ZERO, tat: Duration::ZERO }
     }
 
     /// Reserves a send at or after `now`: the wait before it may go, and why. `in_flight` counts
@@ -127,10 +136,25 @@ impl Pacer {
     }
 
     /// A 429 with `Retry-After`: nobody in this bucket should send before `now + wait`.
-    pub fn on_retry_after(&mut self, now: Duration, wait: Duration) {
-        if self.config.share_retry_after {
-            self.closed_until = self.closed_until.max(now + wait);
+    /// Returns the wait the bucket is closed for (longer than `wait` when escalated).
+    pub fn on_retry_after(&mut self, now: Duration, wait: Duration) -> Duration {
+        if !self.config.share_retry_after {
+            return wait;
         }
+        let header_wait = wait;
+        let mut wait = wait;
+        let cap = Duration::from_millis(self.config.escalation_cap_ms);
+        let reopened = self.closed_until > Duration::ZERO && now >= self.closed_until;
+        let refused_at_once = now <= self.closed_until + self.last_wait + Duration::from_millis(self.config.spread_ms);
+        if !cap.is_zero() && reopened && refused_at_once && header_wait >= self.last_header_wait {
+            wait = wait.max((self.last_wait * 2).min(cap));
+        }
+        if now + wait > self.closed_until {
+            self.closed_until = now + wait;
+            self.last_header_wait = header_wait;
+            self.last_wait = wait;
+        }
+        wait
     }
 
     /// Until when the bucket is closed by a shared Retry-After.
@@ -181,6 +205,35 @@ mod tests {
         assert!(waits.iter().all(|w| *w >= s(29) && *w <= s(29) + Duration::from_millis(500)));
         assert!(waits.iter().any(|w| *w != waits[0]), "the herd is spread");
         assert_eq!(pacer.acquire(s(41), 0, &mut rng), None);
+    }
+
+    #[test]
+    fn a_repeated_short_retry_after_escalates_the_closure_up_to_the_cap() {
+        let mut pacer = Pacer::new(PacingConfig { spread_ms: 0, escalation_cap_ms: 8_000, ..PacingConfig::default() });
+        let ms = Duration::from_millis;
+        // The header says 1 s, every time the bucket reopens: 1, 2, 4, 8, 8 s.
+        let mut now = s(0);
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            let wait = pacer.on_retry_after(now, s(1));
+            waits.push(wait.as_secs());
+            // A response still in flight during the closure changes nothing.
+            assert_eq!(pacer.on_retry_after(now + ms(10), s(1)), s(1));
+            assert_eq!(pacer.closed_until(), now + wait);
+            now = pacer.closed_until() + ms(20);
+        }
+        assert_eq!(waits, vec![1, 2, 4, 8, 8]);
+        // A 429 long after the last closure is taken at its word again.
+        let later = pacer.closed_until() + s(60);
+        assert_eq!(pacer.on_retry_after(later, s(1)), s(1));
+        // So is a shorter Retry-After right after reopening (a sliding window freeing slots).
+        let reopened = pacer.closed_until() + ms(5);
+        pacer.on_retry_after(reopened, s(30));
+        assert_eq!(pacer.on_retry_after(pacer.closed_until() + ms(5), ms(200)), ms(200));
+        // Off: never escalates.
+        let mut plain = Pacer::new(PacingConfig { spread_ms: 0, escalation_cap_ms: 0, ..PacingConfig::default() });
+        plain.on_retry_after(s(0), s(1));
+        assert_eq!(plain.on_retry_after(s(1), s(1)), s(1));
     }
 
     #[test]
