@@ -219,7 +219,7 @@ mod tests {
             waits.push(wait.as_secs());
             // A response still in flight during the closure changes nothing.
             assert_eq!(pacer.on_retry_after(now + ms(10), s(1)), s(1));
-            assert_eq!(pacer.closed_until(), now + wait);
+            assert_eq!(pacer.closed_until(), (now + wait).max(now + ms(10) + s(1)));
             now = pacer.closed_until() + ms(20);
         }
         assert_eq!(waits, vec![1, 2, 4, 8, 8]);
