@@ -3,8 +3,9 @@
 //!
 //! Closed → Open when the failure condition holds (consecutive failures, or a failure rate over a
 //! sliding window with a minimum of calls). Open → HalfOpen after `open_ms`. HalfOpen admits at
-//! most `half_open_probes` probes: all succeed → Closed; one fails → Open again. In
-//! `retries_only` scope first attempts always pass and only retries are stopped (Brooker's
+//! most `half_open_probes` probes in all: all succeed → Closed; one fails (or they have not all
+//! reported back within another `open_ms`) → Open again.
+//! In `retries_only` scope first attempts always pass and only retries are stopped (Brooker's
 //! "break retries only"). Every transition is returned, for events.
 
 use std::collections::VecDeque;
@@ -84,8 +85,10 @@ pub struct CircuitBreaker {
     /// (second, calls, failures), for the failure-rate mode.
     window: VecDeque<(u64, u64, u64)>,
     open_until: Duration,
-    probes_in_flight: u32,
+    /// Probes let through in this half-open period (never more than `half_open_probes`).
+    probes_admitted: u32,
     probes_succeeded: u32,
+    half_open_since: Duration,
     /// Counts half-open periods, so that a probe outliving its period is ignored.
     half_open_epoch: u64,
     openings: u64,
@@ -99,8 +102,9 @@ impl CircuitBreaker {
             consecutive_failures: 0,
             window: VecDeque::new(),
             open_until: Duration::ZERO,
-            probes_in_flight: 0,
+            probes_admitted: 0,
             probes_succeeded: 0,
+            half_open_since: Duration::ZERO,
             half_open_epoch: 0,
             openings: 0,
         }
@@ -114,8 +118,9 @@ impl CircuitBreaker {
         self.openings
     }
 
-    pub fn probes_in_flight(&self) -> u32 {
-        self.probes_in_flight
+    /// Probes let through in the current half-open period.
+    pub fn probes_admitted(&self) -> u32 {
+        self.probes_admitted
     }
 
     pub fn counts_as_failure(&self, status: Option<u16>) -> bool {
@@ -131,20 +136,30 @@ impl CircuitBreaker {
         if self.state == BreakerState::Open && now >= self.open_until {
             transition = self.move_to(BreakerState::HalfOpen);
             self.half_open_epoch += 1;
-            self.probes_in_flight = 0;
+            self.probes_admitted = 0;
             self.probes_succeeded = 0;
+            self.half_open_since = now;
+        }
+        // Probes that never report back (a permit dropped by its caller) must not hold the
+        // breaker half-open forever: after another `open_ms` they count as a failed probe.
+        if self.state == BreakerState::HalfOpen
+            && self.probes_admitted >= self.config.half_open_probes
+            && now >= self.half_open_since + Duration::from_millis(self.config.open_ms)
+        {
+            let reopened = self.open(now);
+            return (Err(self.open_until), reopened);
         }
         let decision = match self.state {
             BreakerState::Closed => Ok(Permit::Normal),
             BreakerState::Open => Err(self.open_until),
-            BreakerState::HalfOpen if self.probes_in_flight < self.config.half_open_probes => {
-                self.probes_in_flight += 1;
+            BreakerState::HalfOpen if self.probes_admitted < self.config.half_open_probes => {
+                self.probes_admitted += 1;
                 Ok(Permit::Probe { epoch: self.half_open_epoch })
             }
             // Every probe is out: look again when one could have come back.
             BreakerState::HalfOpen => Err(now + Duration::from_millis(self.config.open_ms.clamp(1, 1_000))),
         };
-        assert!(self.probes_in_flight <= self.config.half_open_probes, "more probes than allowed");
+        assert!(self.probes_admitted <= self.config.half_open_probes, "more probes than allowed");
         (decision, transition)
     }
 
@@ -152,7 +167,6 @@ impl CircuitBreaker {
     pub fn record(&mut self, now: Duration, permit: Permit, failed: bool) -> Option<Transition> {
         match (self.state, permit) {
             (BreakerState::HalfOpen, Permit::Probe { epoch }) if epoch == self.half_open_epoch => {
-                self.probes_in_flight -= 1;
                 if failed {
                     return self.open(now);
                 }
@@ -207,7 +221,7 @@ impl CircuitBreaker {
     fn open(&mut self, now: Duration) -> Option<Transition> {
         self.open_until = now + Duration::from_millis(self.config.open_ms);
         self.openings += 1;
-        self.probes_in_flight = 0;
+        self.probes_admitted = 0;
         self.move_to(BreakerState::Open)
     }
 
@@ -286,6 +300,7 @@ mod tests {
     enum Model {
         Closed(u32),
         Open(u64),
+        /// `out`: probes let through this period; `ok`: of them, succeeded.
         HalfOpen { out: u32, ok: u32 },
     }
 
@@ -297,11 +312,13 @@ mod tests {
             let mut model = Model::Closed(0);
             let mut now = 0u64;
             let mut model_epoch = 0u64;
+            let mut half_open_since = 0u64;
             let mut outstanding: Vec<(Permit, Option<u64>)> = Vec::new();
             for (send, failed, advance) in ops {
                 now += advance;
                 if send {
-                    if let Model::Open(until) = model { if now >= until { model = Model::HalfOpen { out: 0, ok: 0 }; model_epoch += 1; } }
+                    if let Model::Open(until) = model { if now >= until { model = Model::HalfOpen { out: 0, ok: 0 }; model_epoch += 1; half_open_since = now; } }
+                    if let Model::HalfOpen { out, .. } = model { if out >= probes && now >= half_open_since + open_ms { model = Model::Open(now + open_ms); } }
                     let expected_admit = match model {
                         Model::Closed(_) => true,
                         Model::Open(_) => false,
@@ -314,7 +331,7 @@ mod tests {
                         if let Model::HalfOpen { out, ok } = model { model = Model::HalfOpen { out: out + 1, ok }; probe_epoch = Some(model_epoch); }
                         outstanding.push((permit, probe_epoch));
                     }
-                    prop_assert!(b.probes_in_flight() <= probes);
+                    prop_assert!(b.probes_admitted() <= probes);
                 } else if let Some((permit, probe_epoch)) = outstanding.pop() {
                     b.record(ms(now), permit, failed);
                     let current_probe = probe_epoch == Some(model_epoch);
@@ -323,7 +340,7 @@ mod tests {
                         (Model::Closed(n), None) => Model::Closed(if failed { n + 1 } else { 0 }),
                         (Model::HalfOpen { .. }, Some(_)) if current_probe && failed => Model::Open(now + open_ms),
                         (Model::HalfOpen { ok, .. }, Some(_)) if current_probe && ok + 1 >= probes => Model::Closed(0),
-                        (Model::HalfOpen { out, ok }, Some(_)) if current_probe => Model::HalfOpen { out: out - 1, ok: ok + 1 },
+                        (Model::HalfOpen { out, ok }, Some(_)) if current_probe => Model::HalfOpen { out, ok: ok + 1 },
                         (other, _) => other,
                     };
                 }
