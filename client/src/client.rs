@@ -461,6 +461,15 @@ impl Worker {
             Decision::Retry { delay, class, .. } => (delay, class),
         };
         let kind = if failure == Failure::Timeout { RetryKind::Timeout } else { RetryKind::Ordinary };
+        // A retry that waits the server's own Retry-After adds no load before the server asked
+        // for it: it spends no budget (unless the configuration says it should).
+        let told_when = retry_after.is_some() && inner.config.retry.honour_retry_after && inner.config.retry.budget_exempt_retry_after;
+        if told_when {
+            let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
+            inner.emit(self.id, &op.id, EventKind::Retry { attempt: run.attempt, delay_ms: delay.as_millis() as u64, class, retry_after_ms });
+            tokio::time::sleep(delay).await;
+            return None;
+        }
         let withdrawal = {
             let mut shared = inner.shared();
             let withdrawal = shared.budget.withdraw(now, kind);

@@ -218,6 +218,7 @@ fn aws_standard(config: &mut ClientConfig) {
         max_attempts: 3,
         deadline_ms: None,
         honour_retry_after: false,
+        budget_exempt_retry_after: false,
         retry_after_max_s: None,
         retry_after_jitter_ms: 0,
         reread_on_conflict: false,

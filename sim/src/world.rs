@@ -202,6 +202,8 @@ pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -
         .tick_duration(Duration::from_millis(scenario.tick_ms))
         .min_message_latency(Duration::from_millis(scenario.network.latency_ms_min))
         .max_message_latency(Duration::from_millis(scenario.network.latency_ms_max))
+        // Every worker may connect at once (a herd): the gateway's accept queue holds them all.
+        .tcp_capacity((scenario.total_workers() as usize * 2).max(1_024))
         .build();
 
     let served = gateway.clone();

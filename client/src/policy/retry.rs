@@ -57,6 +57,9 @@ pub struct RetryConfig {
     pub require_retry_after: bool,
     /// Honour `Retry-After` as a floor under the backoff delay.
     pub honour_retry_after: bool,
+    /// A retry that waits an honoured `Retry-After` spends nothing from the retry budget: the
+    /// server said when, so it is not blind load. (AWS spends on throttles; herdsim does not.)
+    pub budget_exempt_retry_after: bool,
     /// Give up when `Retry-After` asks for more than this.
     pub retry_after_max_s: Option<u64>,
     /// When a retryable status has no `Retry-After`, use this as its floor (the Genesys SDKs: 3 s).
@@ -83,6 +86,7 @@ impl Default for RetryConfig {
             retry_lost_responses: true,
             require_retry_after: false,
             honour_retry_after: true,
+            budget_exempt_retry_after: true,
             retry_after_max_s: Some(180),
             retry_after_default_ms: None,
             retry_after_jitter_ms: 1_000,

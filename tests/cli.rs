@@ -1,0 +1,141 @@
+//! The `herdsim` command line, end to end: the binary as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn herdsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_herdsim")).args(args).output().expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The value after `sha256 ` in `run`'s output.
+fn printed_hash(output: &Output) -> String {
+    let text = stdout(output);
+    let at = text.find("sha256 ").unwrap_or_else(|| panic!("no hash in {text}"));
+    text[at + 7..].split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn help_names_every_command() {
+    let output = herdsim(&["--help"]);
+    assert!(output.status.success());
+    for command in ["run", "list", "check", "diff"] {
+        assert!(stdout(&output).contains(command), "{command} missing from --help");
+    }
+    let run_help = stdout(&herdsim(&["run", "--help"]));
+    for flag in ["--seed", "--set", "--trace", "--timeline", "--small"] {
+        assert!(run_help.contains(flag), "{flag} missing from run --help");
+    }
+}
+
+#[test]
+fn list_shows_every_shipped_scenario_with_its_description() {
+    let output = herdsim(&["list"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap() {
+        let name = entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned();
+        let line = text.lines().find(|line| line.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
+        assert!(line.len() > name.len() + 20, "{name} has no description: {line}");
+    }
+    assert!(!text.contains("does not load"), "{text}");
+}
+
+#[test]
+fn run_prints_metrics_and_a_hash_that_the_trace_file_and_a_rerun_reproduce() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("herd.jsonl");
+    let output = herdsim(&["run", "thundering-herd", "--small", "--seed", "3", "--trace", trace.to_str().unwrap()]);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    for label in ["makespan", "attempts", "responses", "quota", "fairness", "replay", "herdsim run thundering-herd --seed 3 --small"] {
+        assert!(text.contains(label), "{label} missing:\n{text}");
+    }
+    let hash = printed_hash(&output);
+    let lines = herd_sim::trace::read_jsonl(&trace).unwrap();
+    assert_eq!(herd_sim::trace::hash_lines(&lines), hash, "the printed hash is the trace file's");
+    assert!(!lines.iter().any(|line| line.contains("herd-secret") || line.contains("Bearer")), "no secret in the trace");
+    let again = herdsim(&["run", "thundering-herd", "--small", "--seed", "3"]);
+    assert_eq!(printed_hash(&again), hash, "the same seed reproduces the run");
+    let other = herdsim(&["run", "thundering-herd", "--small", "--seed", "4"]);
+    assert_ne!(printed_hash(&other), hash);
+}
+
+#[test]
+fn run_with_no_argument_runs_the_default_and_timeline_and_json_work() {
+    let output = herdsim(&["run", "--small", "--timeline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("thundering-herd"), "{text}");
+    assert!(text.contains("rate_limited") && text.contains("token_issued"), "the timeline is printed");
+    let json = herdsim(&["run", "--small", "--json", "--set", "instances.workers=4"]);
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json prints JSON");
+    assert_eq!(value["metrics"]["items"], 120);
+    assert_eq!(value["metrics"]["lost"], 0);
+    assert_eq!(value["trace_sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn check_runs_each_seed_twice_and_finds_no_divergence() {
+    let output = herdsim(&["check", "lost-responses", "--small", "--seeds", "2"]);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(stdout(&output).matches("identical").count(), 2, "{}", stdout(&output));
+}
+
+#[test]
+fn diff_reports_the_first_divergence_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    for (seed, path) in [("1", &a), ("2", &b)] {
+        assert!(herdsim(&["run", "gateway-spikes", "--small", "--seed", seed, "--trace", path.to_str().unwrap()]).status.success());
+    }
+    let same = herdsim(&["diff", a.to_str().unwrap(), a.to_str().unwrap()]);
+    assert!(same.status.success());
+    assert!(stdout(&same).starts_with("identical"));
+    let different = herdsim(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(different.status.code(), Some(1));
+    let text = stdout(&different);
+    assert!(text.contains("first divergence at event"), "{text}");
+    assert!(text.contains("(all)") && text.contains("last event at"), "{text}");
+    let missing = herdsim(&["diff", a.to_str().unwrap(), dir.path().join("nope.jsonl").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("nope.jsonl"));
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, "name = \"broken\"\ndescription = \"x\"\n\n[instances]\nworkers = \"many\"\n\n[workload]\nkind = \"read\"\noperations = 5\n").unwrap();
+    let output = herdsim(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("broken.toml:5: field `instances.workers`"), "{message}");
+
+    std::fs::write(&path, "name = \"broken\"\ndescription = \"x\"\n\n[workload]\nkind = \"read\"\noperatons = 5\n").unwrap();
+    let message = stderr(&herdsim(&["run", path.to_str().unwrap()]));
+    assert!(message.contains("broken.toml:6: field `workload.operatons`") && message.contains("unknown field"), "{message}");
+
+    let unknown = herdsim(&["run", "no-such-scenario"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("thundering-herd"), "the error lists the shipped scenarios");
+
+    let bad_set = herdsim(&["run", "thundering-herd", "--set", "instances.count=0"]);
+    assert_eq!(bad_set.status.code(), Some(2));
+    assert!(stderr(&bad_set).contains("instances.count"), "{}", stderr(&bad_set));
+}
+
+#[test]
+fn failed_expectations_exit_1() {
+    let output = herdsim(&["run", "thundering-herd", "--small", "--set", "duration_s=10"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("FAILED: the workload did not finish"), "{}", stdout(&output));
+}
