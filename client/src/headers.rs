@@ -188,9 +188,12 @@ mod tests {
         }
     }
 
+    /// (dialect, limit, remaining, reset seconds) expected from a set of headers.
+    type Expected = Option<(Dialect, Option<u64>, u64, u64)>;
+
     #[test]
     fn dialects() {
-        let cases: Vec<(Vec<(String, String)>, Option<(Dialect, Option<u64>, u64, u64)>)> = vec![
+        let cases: Vec<(Vec<(String, String)>, Expected)> = vec![
             (headers(&[]), None),
             (headers(&[("inin-ratelimit-allowed", "180"), ("inin-ratelimit-count", "1"), ("inin-ratelimit-reset", "61")]), Some((Dialect::Inin, Some(180), 179, 61))),
             (headers(&[("X-Rate-Limit-Limit", "300"), ("X-Rate-Limit-Remaining", "12"), ("X-Rate-Limit-Reset", "1767225660")]), Some((Dialect::XRateLimit, Some(300), 12, 60))),

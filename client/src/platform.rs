@@ -1,5 +1,5 @@
 //! Platform facts the client needs: token endpoints and grants, paths, paging links.
-//! (shared/reference/platform-facts.md §1a, §1e, §2a, §2e.)
+//! (docs/platform-facts.md §1a, §1e, §2a, §2e.)
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

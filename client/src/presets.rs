@@ -1,6 +1,6 @@
 //! Peer presets: the same engine configured as other clients behave, so that a scenario can put
-//! them side by side. Sources are in `shared/reference/` (platform-facts.md §1h, §2d;
-//! resilience-anchors.md §2.1, §2.2); each preset names its own.
+//! them side by side. Sources are in `docs/` (platform-facts.md §1h, §2d;
+//! retry-libraries.md §2.1, §2.2); each preset names its own.
 //!
 //! A preset replaces the resilience settings and keeps the deployment ones (platform, URLs,
 //! concurrency, queue, bulk and page sizes).

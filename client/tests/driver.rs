@@ -133,12 +133,11 @@ fn sends_before_retry_after(observer: &CollectingObserver) -> usize {
     let mut violations = 0;
     for event in observer.snapshot() {
         match event.kind {
-            EventKind::Response { status: 429, retry_after_ms: Some(ms), .. } => {
-                if event.at + Duration::from_millis(ms) > closed_until {
+            EventKind::Response { status: 429, retry_after_ms: Some(ms), .. }
+                if event.at + Duration::from_millis(ms) > closed_until => {
                     closed_until = event.at + Duration::from_millis(ms);
                     learned_at = event.at;
                 }
-            }
             EventKind::Attempt { .. } if event.at > learned_at && event.at < closed_until => violations += 1,
             _ => {}
         }

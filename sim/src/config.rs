@@ -1,6 +1,6 @@
 //! Gateway configuration: the `[gateway]` part of a scenario file.
 //!
-//! Every field has a default taken from `shared/reference/platform-facts.md`; units are last in names.
+//! Every field has a default taken from `docs/platform-facts.md`; units are last in names.
 //! Unknown fields are errors (`deny_unknown_fields`), so a typo in a scenario never silently does nothing.
 
 use serde::{Deserialize, Serialize};
@@ -133,7 +133,7 @@ impl LimitRule {
 
     /// The limit in force at `at_s` seconds into the run.
     pub fn limit_at_s(&self, at_s: u64) -> u64 {
-        self.schedule.iter().filter(|change| change.at_s <= at_s).last().map_or(self.limit, |change| change.limit)
+        self.schedule.iter().rev().find(|change| change.at_s <= at_s).map_or(self.limit, |change| change.limit)
     }
 
     /// The largest limit this rule ever has (bounds a sliding log's memory).

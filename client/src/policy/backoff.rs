@@ -1,5 +1,5 @@
 //! Backoff strategies. With `expo(n) = min(cap, base * multiplier^n)`, `n` the retry number from 0
-//! (formulas as in aws-samples/aws-arch-backoff-simulator, see shared/reference):
+//! (formulas as in aws-samples/aws-arch-backoff-simulator, see docs/retry-libraries.md):
 //! - none: 0; constant: `base`; exponential: `expo(n)`;
 //! - full jitter: `U(0, expo(n))`; equal jitter: `expo(n)/2 + U(0, expo(n)/2)`;
 //! - decorrelated jitter: `min(cap, U(base, previous * 3))`, `previous` starting at `base`;
