@@ -5,8 +5,9 @@
 //! edge throttling fault (429) → limiters, all must admit (429 + Retry-After) → 5xx fault →
 //! the resource → lost-response or slow-response fault on the way out.
 //!
-//! Background consumers and scheduled revocations are applied lazily, in time order, up to the
-//! `now` of each call, so the gateway needs no timer of its own.
+//! Background consumers and scheduled revocations are applied in time order up to the `now` of
+//! each call. [`Gateway::next_wakeup`] says when the next one is due, so a shell can call
+//! [`Gateway::advance_to`] then and events carry their own times in execution order.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
@@ -185,8 +186,20 @@ impl Gateway {
         response
     }
 
+    /// When the gateway next has work of its own (a scheduled revocation or a background draw),
+    /// if it has any. Limits, tokens and windows need none: they are evaluated at each request.
+    pub fn next_wakeup(&self) -> Option<SimTime> {
+        let revocation = self.revocations.get(self.revocations_done).copied();
+        let background = self.background.iter().filter(|state| state.next_at < state.until).map(|state| state.next_at).min();
+        [revocation, background].into_iter().flatten().min()
+    }
+
     /// Applies scheduled revocations and background draws up to `now`, in time order.
     pub fn advance_to(&mut self, now: SimTime) {
+        // Time never runs backwards for the core: a later request at an earlier `now` is taken
+        // at this one (as in `handle`).
+        let now = now.max(self.latest);
+        self.latest = now;
         while let Some(&at) = self.revocations.get(self.revocations_done) {
             if at > now {
                 break;

@@ -108,6 +108,26 @@ impl GatewayService {
         &self.gateway
     }
 
+    /// Runs the gateway's own work (background draws, revocations) at its times, forever: the
+    /// events then appear in the trace when they happen, not at the next request.
+    pub async fn run_timers(self) {
+        loop {
+            let (now, next) = {
+                let gateway = self.gateway.lock().expect("gateway lock");
+                (self.clock.now(), gateway.next_wakeup())
+            };
+            let Some(next) = next else { return };
+            if next > now {
+                tokio::time::sleep(next - now).await;
+            }
+            let mut gateway = self.gateway.lock().expect("gateway lock");
+            gateway.advance_to(self.clock.now());
+            if let Some(hook) = &self.on_events {
+                hook(gateway.drain_events());
+            }
+        }
+    }
+
     /// Answers one HTTP request through the core.
     pub async fn respond(&self, request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, ResponseLost> {
         let (parts, body) = request.into_parts();
@@ -173,6 +193,7 @@ where
 
 /// Accepts connections on a turmoil listener forever (the host's task ends with the simulation).
 pub async fn serve_turmoil(listener: turmoil::net::TcpListener, service: GatewayService) -> Result<(), Infallible> {
+    tokio::spawn(service.clone().run_timers());
     loop {
         if let Ok((stream, _peer)) = listener.accept().await {
             tokio::spawn(serve_connection(stream, service.clone()));

@@ -81,6 +81,7 @@ fn tokens_expire_and_are_revoked() {
     config.clients[0].token_ttl_s = Some(300);
     config.faults.push(Fault::RevokeTokens { at_s: 1_000 });
     let mut gateway = gateway_with(config);
+    assert_eq!(gateway.next_wakeup(), Some(SimTime::from_secs(1_000)), "the revocation is the gateway's only own work");
     let token = genesys_token(&mut gateway, SimTime::ZERO);
     assert_eq!(get_users(&mut gateway, SimTime::from_secs(299), &token).status, 200);
     let expired = get_users(&mut gateway, SimTime::from_secs(300), &token);
@@ -89,6 +90,7 @@ fn tokens_expire_and_are_revoked() {
     let fresh = genesys_token(&mut gateway, SimTime::from_secs(900));
     assert_eq!(get_users(&mut gateway, SimTime::from_secs(999), &fresh).status, 200);
     assert_eq!(get_users(&mut gateway, SimTime::from_secs(1_000), &fresh).status, 401);
+    assert_eq!(gateway.next_wakeup(), None);
     let missing = gateway.handle(SimTime::from_secs(1_001), Request::new("GET", "/api/v2/users"));
     assert_eq!(missing.body_json().unwrap()["code"], "authentication.required");
     let reasons: Vec<AuthFailure> = gateway
@@ -235,6 +237,10 @@ fn background_consumer_shares_the_client_bucket_and_capacity_drops() {
         ..GatewayConfig::default()
     };
     let mut gateway = gateway_with(config);
+    // The consumer draws every 1.2 s from t = 0: the gateway says when its next draw is due.
+    assert_eq!(gateway.next_wakeup(), Some(SimTime::ZERO));
+    gateway.advance_to(SimTime::from_millis(1_000));
+    assert_eq!(gateway.next_wakeup(), Some(SimTime::from_millis(1_200)));
     let token = genesys_token(&mut gateway, SimTime::ZERO);
     // By t = 59.9 s the consumer has drawn 50 of the 60: only 10 are left for us.
     let now = SimTime::from_millis(59_900);
