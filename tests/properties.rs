@@ -217,3 +217,29 @@ fn a_preset_without_shared_retry_after_sends_early_and_the_metric_shows_it() {
     let (_, run) = case.run();
     assert!(run.metrics.sends_before_retry_after > 0, "{}", case.replay());
 }
+
+/// Instances authenticate as the OAuth client the scenario gives them: on one client they share
+/// its client-keyed bucket, on two clients each has its own, and the work takes half the time.
+#[test]
+fn instances_share_the_buckets_of_their_oauth_client_only() {
+    let base = [
+        "instances.count=2".to_string(),
+        "instances.workers=4".to_string(),
+        "workload.operations=80".to_string(),
+        "gateway.limits=[{ name = \"client.rate.per.minute\", limit = 20, key = [\"client\"] }]".to_string(),
+        "gateway.background=[]".to_string(),
+        "gateway.clients=[{ id = \"app-a\", secret = \"a\" }, { id = \"app-b\", secret = \"b\" }]".to_string(),
+    ];
+    let run = |clients: &str| {
+        let mut overrides = base.to_vec();
+        overrides.push(format!("instances.oauth_clients={clients}"));
+        let case = Case::new("shared-bucket-shift", 1, &overrides);
+        let (_, run) = case.run();
+        assert_complete(&case, &run);
+        run.metrics.makespan_s
+    };
+    let shared = run("[\"app-a\"]");
+    let separate = run("[\"app-a\", \"app-b\"]");
+    // 80 reads at 20/min: three more windows on one client, one more on two.
+    assert!(shared > 175.0 && separate < 125.0, "one client {shared} s, two clients {separate} s");
+}

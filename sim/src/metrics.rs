@@ -5,7 +5,8 @@
 //! per key, `limit × (⌊active span / window⌋ + 1)` (a token bucket: `burst + limit × span /
 //! window`). Capacity schedules and background consumers are not subtracted: a run that shares
 //! its bucket shows it as lower utilization. The makespan's lower bound is the same work at the
-//! allowed rate of the keys usable at once (one token per instance for token-keyed rules).
+//! allowed rate of the keys usable at once (one token per instance for token-keyed rules, one
+//! bucket per OAuth client in use for client-keyed ones).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -289,7 +290,15 @@ fn quota(scenario: &Scenario, trace: &Trace) -> (f64, f64) {
         })
         .sum();
     let useful: u64 = keys.values().map(|(_, _, useful)| useful).sum();
-    let concurrent_keys = if rule.key.contains(&KeyPart::Token) { f64::from(scenario.instances.count) } else { 1.0 }
+    let oauth_clients: std::collections::BTreeSet<&str> =
+        (0..scenario.instances.count).filter_map(|instance| scenario.instances.oauth_client_of(instance, &scenario.gateway)).collect();
+    let concurrent_keys = if rule.key.contains(&KeyPart::Token) {
+        f64::from(scenario.instances.count)
+    } else if rule.key.contains(&KeyPart::Client) {
+        oauth_clients.len().max(1) as f64
+    } else {
+        1.0
+    }
         * if rule.key.contains(&KeyPart::Family) { families.len().max(1) as f64 } else { 1.0 };
     let initial = if rule.algorithm == Algorithm::TokenBucket { burst } else { limit } * concurrent_keys;
     let rate = limit * concurrent_keys / window_s;

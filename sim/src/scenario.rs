@@ -118,11 +118,25 @@ pub struct InstancesConfig {
     pub workers: u32,
     pub start: StartPattern,
     pub spread_s: u64,
+    /// Which of `gateway.clients` each instance authenticates as: instance `i` uses entry
+    /// `i % len` (empty: all share the first). Instances of one OAuth client share its
+    /// client-keyed buckets; each still holds its own token.
+    pub oauth_clients: Vec<String>,
 }
 
 impl Default for InstancesConfig {
     fn default() -> InstancesConfig {
-        InstancesConfig { count: 1, workers: 10, start: StartPattern::Herd, spread_s: 0 }
+        InstancesConfig { count: 1, workers: 10, start: StartPattern::Herd, spread_s: 0, oauth_clients: Vec::new() }
+    }
+}
+
+impl InstancesConfig {
+    /// The OAuth client id instance `instance` uses, given the gateway's clients.
+    pub fn oauth_client_of<'a>(&'a self, instance: u32, gateway: &'a GatewayConfig) -> Option<&'a str> {
+        if self.oauth_clients.is_empty() {
+            return gateway.clients.first().map(|client| client.id.as_str());
+        }
+        Some(self.oauth_clients[instance as usize % self.oauth_clients.len()].as_str())
     }
 }
 
@@ -254,6 +268,22 @@ impl Scenario {
         }
         if self.network.latency_ms_min > self.network.latency_ms_max {
             return bad("network.latency_ms_min", "must not exceed network.latency_ms_max");
+        }
+        for (index, id) in self.instances.oauth_clients.iter().enumerate() {
+            if !self.gateway.clients.iter().any(|client| &client.id == id) {
+                return Err((format!("instances.oauth_clients[{index}]"), format!("{id:?} is not one of gateway.clients")));
+            }
+        }
+        if self.gateway.clients.is_empty() {
+            return bad("gateway.clients", "the instances need at least one OAuth client");
+        }
+        if self.gateway.platform == crate::config::Platform::Cxone {
+            for instance in 0..self.instances.count {
+                let id = self.instances.oauth_client_of(instance, &self.gateway).unwrap_or_default();
+                if self.gateway.clients.iter().any(|client| client.id == id && client.access_keys.is_empty()) {
+                    return Err(("gateway.clients".into(), format!("CXone's password grant needs an access key: {id:?} has none")));
+                }
+            }
         }
         for (index, partition) in self.network.partitions.iter().enumerate() {
             if partition.instance.is_some_and(|instance| instance >= self.instances.count) || partition.from_s >= partition.until_s {
@@ -510,6 +540,8 @@ operations = 10
         assert_eq!(syntax.line, Some(1));
         let bad_set = Scenario::parse("s.toml", MINIMAL, &["instances.workers=lots".into()]).unwrap_err();
         assert!(bad_set.to_string().contains("after --set"), "{bad_set}");
+        let unknown_client = Scenario::parse("s.toml", MINIMAL, &["instances.oauth_clients=[\"other-app\"]".into()]).unwrap_err();
+        assert_eq!(unknown_client.field.as_deref(), Some("instances.oauth_clients[0]"), "{unknown_client}");
         let bad_preset = Scenario::parse("s.toml", &format!("preset = \"polly\"\n{MINIMAL}"), &[]).unwrap_err();
         assert!(bad_preset.to_string().contains("unknown preset \"polly\""), "{bad_preset}");
     }

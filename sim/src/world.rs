@@ -333,7 +333,8 @@ async fn run_instance(
     };
     let config = herd_client::ClientConfig { platform, base_url: "http://gateway".into(), token_url: None, ..scenario.client.clone() };
     let observer = Arc::new(InstanceObserver { instance: context.instance, trace: records });
-    let client = Client::new(config, Credentials::example(platform), Arc::new(HyperTransport::turmoil()), Arc::new(TokioClock::with_epoch(epoch)), observer)?;
+    let credentials = credentials_of(&scenario, context.instance, platform);
+    let client = Client::new(config, credentials, Arc::new(HyperTransport::turmoil()), Arc::new(TokioClock::with_epoch(epoch)), observer)?;
     let workers_per_instance = u64::from(scenario.instances.workers);
     let mut tasks = Vec::new();
     for (index, items) in plan.into_iter().enumerate() {
@@ -349,6 +350,22 @@ async fn run_instance(
         task.await?;
     }
     Ok(())
+}
+
+/// The credentials of the OAuth client the instance uses (validated with the scenario).
+fn credentials_of(scenario: &Scenario, instance: u32, platform: herd_client::Platform) -> Credentials {
+    let id = scenario.instances.oauth_client_of(instance, &scenario.gateway).expect("validated: the gateway has clients");
+    let client = scenario.gateway.clients.iter().find(|client| client.id == id).expect("validated: a gateway client");
+    let secret = herd_client::secret::Secret::new(client.secret.clone());
+    match (platform, client.access_keys.first()) {
+        (herd_client::Platform::Cxone, Some(key)) => Credentials::Password {
+            client_id: client.id.clone(),
+            client_secret: secret,
+            access_key_id: key.id.clone(),
+            access_key_secret: herd_client::secret::Secret::new(key.secret.clone()),
+        },
+        _ => Credentials::ClientCredentials { client_id: client.id.clone(), client_secret: secret },
+    }
 }
 
 fn now() -> SimTime {
