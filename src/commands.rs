@@ -24,6 +24,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if args.timeline {
         print!("{}", run.trace.timeline());
     }
+    let report = match &args.report {
+        Some(dir) => {
+            let command = format!("{} --report {}", replay_command(args, seed), dir.display());
+            let report = herd_reports::RunReport { scenario: &scenario, seed, command: &command, run: &run.run };
+            Some(herd_reports::write_run(dir, &report).map_err(Failure::BadInput)?)
+        }
+        None => None,
+    };
     if args.json {
         let report = json!({
             "scenario": scenario.name,
@@ -50,6 +58,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             None => println!("  {:<12} not written (--trace FILE writes it as JSON lines)", ""),
         }
         println!("  {:<12} {}", "replay", replay_command(args, seed));
+        if let Some(path) = &report {
+            println!("  {:<12} {}", "report", path.display());
+        }
         if let Some(error) = &run.error {
             println!("error: {error}");
         }

@@ -5,6 +5,7 @@
 
 mod commands;
 mod scenarios;
+mod sweeps;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,13 @@ enum Command {
     Check(CheckArgs),
     /// The first divergence between two traces (JSON lines) and a summary of the differences.
     Diff(DiffArgs),
+    /// A grid of settings × seeds in parallel: medians, p95, the Pareto frontier of makespan
+    /// against wasted attempts, and a recommended setting.
+    Sweep(SweepArgs),
+    /// Merge sweep result files (shards, or interrupted runs) into one summary.
+    Merge(MergeArgs),
+    /// Every peer preset and herdsim's own policy side by side on the same seeds.
+    Compare(CompareArgs),
 }
 
 /// What selects a scenario and changes it, shared by the commands that run one.
@@ -65,6 +73,66 @@ pub struct RunArgs {
     /// Print the metrics as one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Write a markdown report with SVG charts into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// A swept field and its values, e.g. `--param client.concurrency=4,8,16,32`; repeat for a
+    /// grid. Values are TOML; commas inside brackets or quotes do not split.
+    #[arg(long = "param", value_name = "KEY=V1,V2,...")]
+    pub params: Vec<String>,
+    /// Seeds: `N` (0..N), `A..B` (B excluded) or `A..=B`.
+    #[arg(long, default_value = "0..10")]
+    pub seeds: String,
+    /// Threads (default: every core). Each run is single-threaded and deterministic.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Results file, one JSON line per run, written as runs finish
+    /// (default: sweep-<scenario>.jsonl, or with .shard-I-of-N).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted sweep: skip the runs the results file already holds.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only shard I of N (`--shard 0/4`); `herdsim merge` joins the shards' files.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Write a markdown report with an SVG chart into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Result files of one sweep (its shards, or parts of it).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Also write the merged results to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write a markdown report with an SVG chart into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Seeds: `N` (0..N), `A..B` or `A..=B`.
+    #[arg(long, default_value = "5")]
+    pub seeds: String,
+    /// Threads (default: every core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Write a markdown report with an SVG chart into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -103,6 +171,9 @@ fn main() -> ExitCode {
         Command::List => commands::list(),
         Command::Check(args) => commands::check(&args),
         Command::Diff(args) => commands::diff(&args),
+        Command::Sweep(args) => sweeps::sweep(&args),
+        Command::Merge(args) => sweeps::merge(&args),
+        Command::Compare(args) => sweeps::compare(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

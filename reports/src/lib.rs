@@ -1,0 +1,202 @@
+//! herd-reports: a markdown summary and SVG charts for a run, a sweep or a comparison, written
+//! into one directory (`--report DIR`). Every report names the command that regenerates it.
+
+pub mod charts;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use herd_sim::config::KeyPart;
+use herd_sim::scenario::Scenario;
+use herd_sim::sweep::{self, Summary};
+use herd_sim::world::Run;
+
+use crate::charts::{RateSteps, ScatterPoint};
+
+/// Swimlanes are drawn for runs with at most this many workers (one lane each).
+pub const SWIMLANE_WORKERS_MAX: u64 = 60;
+
+/// What a run report is made of.
+pub struct RunReport<'a> {
+    pub scenario: &'a Scenario,
+    pub seed: u64,
+    /// The command that regenerates the report.
+    pub command: &'a str,
+    pub run: &'a Run,
+}
+
+fn create_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+/// Writes `report.md`, `requests.svg`, `backoff.svg` and (for small runs) `swimlanes.svg`.
+/// Returns the markdown file's path.
+pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> {
+    create_dir(dir)?;
+    let RunReport { scenario, seed, command, run } = report;
+    let chart_error = |name: &'static str| move |error: String| format!("{name}: {error}");
+    charts::requests_per_second(&run.trace, &allowed_rate(scenario), &dir.join("requests.svg")).map_err(chart_error("requests.svg"))?;
+    charts::backoff_histogram(&run.trace, &dir.join("backoff.svg")).map_err(chart_error("backoff.svg"))?;
+    let lanes = scenario.total_workers() <= SWIMLANE_WORKERS_MAX;
+    if lanes {
+        charts::swimlanes(&run.trace, SWIMLANE_WORKERS_MAX as usize, &dir.join("swimlanes.svg")).map_err(chart_error("swimlanes.svg"))?;
+    }
+    let mut md = String::new();
+    let _ = writeln!(md, "# {} — seed {seed}\n", scenario.name);
+    for line in scenario.description.lines() {
+        let _ = writeln!(md, "> {line}");
+    }
+    let _ = writeln!(md, "\nRegenerate: `{command}`\n");
+    let _ = writeln!(
+        md,
+        "Preset `{}` · {} instance(s) × {} workers · trace sha256 `{}` ({} events)\n",
+        scenario.preset.name(),
+        scenario.instances.count,
+        scenario.instances.workers,
+        run.trace.hash(),
+        run.trace.lines().len()
+    );
+    let _ = writeln!(md, "## Metrics\n\n```text\n{}```\n", run.metrics.table());
+    if run.failures.is_empty() {
+        let _ = writeln!(md, "The run met the scenario's expectations.\n");
+    } else {
+        let _ = writeln!(md, "**The run failed the scenario's expectations:**\n");
+        for failure in &run.failures {
+            let _ = writeln!(md, "- {failure}");
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "## Requests per second against the limit\n\n![requests per second](requests.svg)\n");
+    let _ = writeln!(md, "Admitted, rate-limited and faulted requests per second at the gateway; the line is the average rate the first limit allows (all keys in use).\n");
+    if lanes {
+        let _ = writeln!(md, "## Workers\n\n![swimlanes](swimlanes.svg)\n");
+        let _ = writeln!(md, "One lane per worker: each attempt from send to answer (green 2xx, orange 429, blue 409, red 5xx or no answer), waits in grey.\n");
+    }
+    let _ = writeln!(md, "## Backoff delays\n\n![backoff delays](backoff.svg)\n");
+    let path = dir.join("report.md");
+    write(&path, &md)?;
+    Ok(path)
+}
+
+/// The average request rate the scenario's first (non-OAuth) limit allows over time, for every
+/// key in use at once: one per instance for token-keyed rules, one per OAuth client in use for
+/// client-keyed ones.
+pub fn allowed_rate(scenario: &Scenario) -> RateSteps {
+    let rules = scenario.gateway.effective_limits();
+    let Some(rule) = rules.iter().find(|rule| !rule.families.iter().any(|family| family == "oauth")) else { return Vec::new() };
+    let window_s = rule.window_ms as f64 / 1000.0;
+    let clients: std::collections::BTreeSet<&str> =
+        (0..scenario.instances.count).filter_map(|instance| scenario.instances.oauth_client_of(instance, &scenario.gateway)).collect();
+    let keys = if rule.key.contains(&KeyPart::Token) {
+        f64::from(scenario.instances.count)
+    } else if rule.key.contains(&KeyPart::Client) {
+        clients.len().max(1) as f64
+    } else {
+        1.0
+    };
+    // A token bucket refills `limit` per window too: the same average rate.
+    let rate = |limit: u64| limit as f64 / window_s * keys;
+    let mut steps = vec![(0.0, rate(rule.limit))];
+    for change in &rule.schedule {
+        steps.push((change.at_s as f64, rate(change.limit)));
+    }
+    steps
+}
+
+/// Writes a sweep's `report.md` and `frontier.svg`. Returns the markdown file's path.
+pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) -> Result<PathBuf, String> {
+    create_dir(dir)?;
+    let title = format!("{}: makespan against wasted attempts per setting", summary.scenario);
+    charts::makespan_vs_wasted(&title, &scatter(summary, |point| sweep::label(point)), &dir.join("frontier.svg")).map_err(|error| format!("frontier.svg: {error}"))?;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Sweep of {} over seeds {seeds}\n", summary.scenario);
+    let _ = writeln!(md, "Regenerate: `{command}`\n");
+    if let Some((index, reason)) = &summary.recommended {
+        let _ = writeln!(md, "**Recommended: `{}`** — {reason}.\n", sweep::label(&summary.points[*index].point));
+    }
+    md.push_str(&markdown_table(summary));
+    let _ = writeln!(md, "\n![makespan against wasted attempts](frontier.svg)\n");
+    let _ = writeln!(md, "Each point is a setting's median over seeds; the green line joins the Pareto frontier (no other setting is both faster and less wasteful); the ring marks the recommendation.\n");
+    conflicts(&mut md, summary);
+    let path = dir.join("report.md");
+    write(&path, &md)?;
+    Ok(path)
+}
+
+/// Writes a comparison's `report.md` and `compare.svg`. Returns the markdown file's path.
+pub fn write_compare(dir: &Path, summary: &Summary, command: &str, seeds: &str) -> Result<PathBuf, String> {
+    create_dir(dir)?;
+    let title = format!("{}: every preset on the same seeds", summary.scenario);
+    let preset = |point: &sweep::Point| point.get("preset").map(|name| name.trim_matches('"').to_string()).unwrap_or_default();
+    charts::makespan_vs_wasted(&title, &scatter(summary, preset), &dir.join("compare.svg")).map_err(|error| format!("compare.svg: {error}"))?;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Presets compared on {} over seeds {seeds}\n", summary.scenario);
+    let _ = writeln!(md, "Regenerate: `{command}`\n");
+    let _ = writeln!(md, "Every preset is the same engine configured as the library it names (see `client/src/presets.rs` for sources); the scenario's own `[client]` fields apply on top of each.\n");
+    md.push_str(&markdown_table(summary));
+    let _ = writeln!(md, "\n![makespan against wasted attempts per preset](compare.svg)\n");
+    conflicts(&mut md, summary);
+    let path = dir.join("report.md");
+    write(&path, &md)?;
+    Ok(path)
+}
+
+fn scatter(summary: &Summary, label: impl Fn(&sweep::Point) -> String) -> Vec<ScatterPoint> {
+    summary
+        .points
+        .iter()
+        .enumerate()
+        .map(|(index, point)| ScatterPoint {
+            label: label(&point.point),
+            wasted: point.wasted_attempts.median,
+            makespan_s: point.makespan_s.median,
+            frontier: point.frontier,
+            recommended: summary.recommended.as_ref().is_some_and(|(chosen, _)| *chosen == index),
+        })
+        .collect()
+}
+
+fn markdown_table(summary: &Summary) -> String {
+    let mut md = String::from(
+        "| setting | runs | makespan s (median / p95) | attempts (median) | wasted (median / p95) | 429s (median) | ok (median) | gave up (median) | quota utilization | duplicates | fairness | failed runs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (index, point) in summary.points.iter().enumerate() {
+        let mark = match (summary.recommended.as_ref().is_some_and(|(chosen, _)| *chosen == index), point.frontier) {
+            (true, _) => " **(recommended)**",
+            (false, true) => " (frontier)",
+            _ => "",
+        };
+        let _ = writeln!(
+            md,
+            "| `{}`{mark} | {} | {:.1} / {:.1} | {:.0} | {:.0} / {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {} |",
+            sweep::label(&point.point),
+            point.runs,
+            point.makespan_s.median,
+            point.makespan_s.p95,
+            point.attempts.median,
+            point.wasted_attempts.median,
+            point.wasted_attempts.p95,
+            point.responses_429.median,
+            point.ok.median,
+            point.gave_up.median,
+            point.quota_utilization.median,
+            point.duplicate_writes.median,
+            point.fairness_jain.median,
+            point.failed_runs,
+        );
+    }
+    md
+}
+
+fn conflicts(md: &mut String, summary: &Summary) {
+    if !summary.conflicts.is_empty() {
+        let _ = writeln!(md, "## Nondeterminism\n\nThese runs appeared twice with different traces:\n");
+        for conflict in &summary.conflicts {
+            let _ = writeln!(md, "- {conflict}");
+        }
+    }
+}

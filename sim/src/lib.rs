@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod routes;
 pub mod scenario;
+pub mod sweep;
 pub mod server;
 pub mod time;
 pub mod trace;

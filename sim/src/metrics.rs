@@ -14,7 +14,7 @@ use std::time::Duration;
 use herd_client::events::EventKind as ClientEventKind;
 use herd_client::policy::breaker::BreakerState;
 use herd_client::Outcome;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Algorithm, KeyPart, LimitRule};
 use crate::events::EventKind as GatewayEventKind;
@@ -23,7 +23,7 @@ use crate::scenario::Scenario;
 use crate::trace::{NetworkAction, Record, Trace};
 use crate::world::{ItemRecord, RunEnd, WorkItem};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     pub end: RunEnd,
     pub makespan_s: f64,

@@ -34,7 +34,7 @@ use crate::time::SimTime;
 use crate::trace::{NetworkAction, Record, Trace};
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunEnd {
     /// Every work item has an outcome.
