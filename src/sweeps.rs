@@ -64,13 +64,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
             first.scenario, first.base, other.scenario, other.base
         )));
     }
-    let mut order: Vec<Point> = Vec::new();
-    for record in &records {
-        if !order.contains(&record.point) {
-            order.push(record.point.clone());
-        }
-    }
-    let summary = sweep::summarize(&records, &order);
+    let summary = sweep::summarize(&records, &[]);
     let seeds: BTreeSet<u64> = records.iter().map(|record| record.seed).collect();
     println!("{}: {} results from {} files, {} settings, {} seeds", first.scenario, records.len(), args.files.len(), summary.points.len(), seeds.len());
     if let Some(out) = &args.out {

@@ -139,3 +139,76 @@ fn failed_expectations_exit_1() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).contains("FAILED: the workload did not finish"), "{}", stdout(&output));
 }
+
+/// The summary table `sweep` and `merge` print (everything from the header line on).
+fn summary_table(output: &Output) -> String {
+    let text = stdout(output);
+    let start = text.find("   setting").unwrap_or_else(|| panic!("no summary in {text}"));
+    text[start..].lines().filter(|line| !line.starts_with("report:")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn sweep_streams_results_resumes_after_a_crash_and_shards_merge_to_the_same_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let grid = ["sweep", "lost-responses", "--small", "--param", "client.backoff.jitter=full,decorrelated", "--param", "instances.workers=2,4", "--seeds", "0..3", "--jobs", "2"];
+    let full = herdsim(&[&grid[..], &["--out", &path("full.jsonl"), "--report", &path("report")]].concat());
+    assert!(full.status.success(), "{}{}", stdout(&full), stderr(&full));
+    assert!(stdout(&full).contains("recommended:"), "{}", stdout(&full));
+    let lines = std::fs::read_to_string(path("full.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 12, "2 × 2 settings × 3 seeds, one line each");
+    let report = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
+    assert!(report.contains("Recommended") && report.contains("frontier.svg") && report.contains("herdsim sweep lost-responses"), "{report}");
+    assert!(std::fs::read_to_string(dir.path().join("report/frontier.svg")).unwrap().starts_with("<svg"));
+
+    // A sweep killed after 5 runs, in the middle of writing the 6th line.
+    let kept: String = lines.lines().take(5).map(|line| format!("{line}\n")).collect::<String>() + &lines.lines().nth(5).unwrap()[..40];
+    std::fs::write(path("crashed.jsonl"), kept).unwrap();
+    let refused = herdsim(&[&grid[..], &["--out", &path("crashed.jsonl")]].concat());
+    assert_eq!(refused.status.code(), Some(2), "an existing results file is never overwritten");
+    let resumed = herdsim(&[&grid[..], &["--out", &path("crashed.jsonl"), "--resume"]].concat());
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stdout(&resumed).contains("7 to do"), "{}", stdout(&resumed));
+    assert_eq!(summary_table(&resumed), summary_table(&full), "resuming gives the same summary");
+
+    let mut shard_files = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let out = path(&format!("shard-{}.jsonl", &shard[..1]));
+        assert!(herdsim(&[&grid[..], &["--shard", shard, "--out", &out]].concat()).status.success());
+        shard_files.push(out);
+    }
+    let merged = herdsim(&["merge", &shard_files[0], &shard_files[1]]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert_eq!(summary_table(&merged), summary_table(&full), "shards merge into the same summary");
+
+    let other = herdsim(&["sweep", "thundering-herd", "--small", "--seeds", "1", "--out", &path("other.jsonl")]);
+    assert!(other.status.success());
+    let mixed = herdsim(&["merge", &shard_files[0], &path("other.jsonl")]);
+    assert_eq!(mixed.status.code(), Some(2), "results of different sweeps are not mixed");
+    let bad = herdsim(&["sweep", "lost-responses", "--param", "client.backoff.jitter=sideways", "--out", &path("bad.jsonl")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("jitter=sideways"), "{}", stderr(&bad));
+}
+
+#[test]
+fn compare_runs_every_preset_and_run_writes_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_dir = dir.path().join("cmp");
+    let output = herdsim(&["compare", "short-retry-after", "--small", "--seeds", "2", "--report", report_dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    for preset in herd_client::Preset::ALL {
+        assert!(text.lines().any(|line| line.starts_with(preset.name())), "{} missing:\n{text}", preset.name());
+    }
+    assert!(report_dir.join("compare.svg").exists() && report_dir.join("report.md").exists());
+
+    let run_dir = dir.path().join("run");
+    let run = herdsim(&["run", "maintenance-window", "--small", "--report", run_dir.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("herdsim run maintenance-window --seed 1 --small --report"), "{report}");
+    for chart in ["requests.svg", "swimlanes.svg", "backoff.svg"] {
+        assert!(report.contains(chart), "{chart} not in the report");
+        assert!(std::fs::read_to_string(run_dir.join(chart)).unwrap().contains("<svg"), "{chart}");
+    }
+}

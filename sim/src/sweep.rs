@@ -163,6 +163,9 @@ pub struct RunRecord {
     pub base: Vec<String>,
     pub point: Point,
     pub seed: u64,
+    /// The job's position in the sweep's grid × seeds order (merges order settings by it).
+    #[serde(default)]
+    pub index: u64,
     pub trace_sha256: String,
     pub end: RunEnd,
     /// The scenario's own expectations that failed (empty: the run passed).
@@ -209,6 +212,7 @@ pub fn execute(scenarios: &[Scenario], base: &[String], points: &[Point], jobs: 
                 base: base.to_vec(),
                 point: points[job.point].clone(),
                 seed: job.seed,
+                index: job.index,
                 trace_sha256: run.trace.hash().to_string(),
                 end: run.end,
                 failures: run.failures,
@@ -294,8 +298,8 @@ pub struct Summary {
     pub conflicts: Vec<String>,
 }
 
-/// Deduplicates by (point, seed) and summarizes per point, in the order points first appear
-/// in `order` (the grid), then any others.
+/// Deduplicates by (point, seed) and summarizes per point, in the order of `order` (the grid),
+/// then any other points in the order of their first job.
 pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
     let mut by_key: BTreeMap<(Vec<(String, String)>, u64), &RunRecord> = BTreeMap::new();
     let mut conflicts = Vec::new();
@@ -311,7 +315,9 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         }
     }
     let mut points: Vec<Point> = order.to_vec();
-    for record in by_key.values() {
+    let mut by_index: Vec<&RunRecord> = by_key.values().copied().collect();
+    by_index.sort_by_key(|record| record.index);
+    for record in by_index {
         if !points.contains(&record.point) {
             points.push(record.point.clone());
         }
@@ -482,7 +488,7 @@ mod tests {
             .unwrap();
             metrics.lost = u64::from(failed);
             let point: Point = [("k".to_string(), value.to_string())].into_iter().collect();
-            RunRecord { scenario: "s".into(), base: vec![], point, seed, trace_sha256: format!("{value}{seed}-hash-000000"), end: RunEnd::Completed, failures: if failed { vec!["lost".into()] } else { vec![] }, metrics }
+            RunRecord { scenario: "s".into(), base: vec![], point, seed, index: 0, trace_sha256: format!("{value}{seed}-hash-000000"), end: RunEnd::Completed, failures: if failed { vec!["lost".into()] } else { vec![] }, metrics }
         };
         let records = vec![
             record("fast-wasteful", 0, 10.0, 100, false),
