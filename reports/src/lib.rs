@@ -111,7 +111,7 @@ pub fn allowed_rate(scenario: &Scenario) -> RateSteps {
 pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) -> Result<PathBuf, String> {
     create_dir(dir)?;
     let title = format!("{}: makespan against wasted attempts per setting", summary.scenario);
-    charts::makespan_vs_wasted(&title, &scatter(summary, |point| sweep::label(point)), &dir.join("frontier.svg")).map_err(|error| format!("frontier.svg: {error}"))?;
+    charts::makespan_vs_wasted(&title, &scatter(summary, sweep::label), &dir.join("frontier.svg")).map_err(|error| format!("frontier.svg: {error}"))?;
     let mut md = String::new();
     let _ = writeln!(md, "# Sweep of {} over seeds {seeds}\n", summary.scenario);
     let _ = writeln!(md, "Regenerate: `{command}`\n");

@@ -173,9 +173,12 @@ pub struct RunRecord {
     pub metrics: Metrics,
 }
 
+/// What identifies a run across files: its point's fields and values, and its seed.
+pub type RunKey = (Vec<(String, String)>, u64);
+
 impl RunRecord {
     /// What identifies the run across files: the point and the seed.
-    pub fn key(&self) -> (Vec<(String, String)>, u64) {
+    pub fn key(&self) -> RunKey {
         (self.point.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), self.seed)
     }
 }
@@ -301,7 +304,7 @@ pub struct Summary {
 /// Deduplicates by (point, seed) and summarizes per point, in the order of `order` (the grid),
 /// then any other points in the order of their first job.
 pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
-    let mut by_key: BTreeMap<(Vec<(String, String)>, u64), &RunRecord> = BTreeMap::new();
+    let mut by_key: BTreeMap<RunKey, &RunRecord> = BTreeMap::new();
     let mut conflicts = Vec::new();
     for record in records {
         match by_key.get(&record.key()) {
