@@ -250,8 +250,16 @@ impl Gateway {
         self.id_rng.fill_bytes(&mut bytes);
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut uuid = String::with_capacity(36);
+        for (index, byte) in bytes.iter().enumerate() {
+            if matches!(index, 4 | 6 | 8 | 10) {
+                uuid.push('-');
+            }
+            uuid.push(char::from(HEX[usize::from(byte >> 4)]));
+            uuid.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        uuid
     }
 
     fn dispatch(&mut self, ctx: &Ctx, request: &Request) -> Response {

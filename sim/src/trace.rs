@@ -73,12 +73,49 @@ impl Record {
     }
 }
 
+/// One trace line: time and source first, then the event's own fields in declaration order.
 #[derive(Serialize)]
-struct Line<'a> {
+struct GatewayLine<'a> {
+    t_us: u64,
+    src: &'static str,
+    request: u64,
+    #[serde(flatten)]
+    kind: &'a crate::events::EventKind,
+}
+
+#[derive(Serialize)]
+struct ClientLine<'a> {
     t_us: u64,
     src: &'a str,
+    w: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    op: &'a str,
     #[serde(flatten)]
-    body: Value,
+    kind: &'a herd_client::events::EventKind,
+}
+
+#[derive(Serialize)]
+struct NetworkLine<'a> {
+    t_us: u64,
+    src: &'static str,
+    event: NetworkAction,
+    host: &'a str,
+}
+
+impl Record {
+    /// The record as one JSON line (serialized directly, no intermediate value).
+    fn line(&self) -> String {
+        let t_us = self.at().as_micros();
+        let line = match self {
+            Record::Gateway(event) => serde_json::to_string(&GatewayLine { t_us, src: "gateway", request: event.request, kind: &event.kind }),
+            Record::Client { instance, event, .. } => {
+                let src = format!("client-{instance}");
+                serde_json::to_string(&ClientLine { t_us, src: &src, w: event.worker, op: &event.op, kind: &event.kind })
+            }
+            Record::Network { host, action, .. } => serde_json::to_string(&NetworkLine { t_us, src: "network", event: *action, host }),
+        };
+        line.expect("events serialize")
+    }
 }
 
 pub struct Trace {
@@ -89,14 +126,7 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(records: Vec<Record>) -> Trace {
-        let lines: Vec<String> = records
-            .iter()
-            .map(|record| {
-                let source = record.source();
-                let line = Line { t_us: record.at().as_micros(), src: &source, body: record.body() };
-                serde_json::to_string(&line).expect("lines serialize")
-            })
-            .collect();
+        let lines: Vec<String> = records.iter().map(Record::line).collect();
         let hash = hash_lines(&lines);
         Trace { records, lines, hash }
     }
