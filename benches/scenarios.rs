@@ -3,8 +3,10 @@
 //! - `scenario/*`: the shipped thundering herd and token-expiry scenarios at full size
 //!   (throughput: gateway requests, so criterion prints simulated requests per wall second).
 //! - `per_request/*`: the same 1 200 reads by 400 workers on 2 hosts with no rate limit, through
-//!   (a) the harness (client policies, gateway core, trace), (b) a bare turmoil + hyper loop with
-//!   no policies, (c) the gateway core called directly on a paused tokio runtime (in memory).
+//!   (a) the harness (client policies, gateway core, trace) on turmoil, (a') the harness in the
+//!   fast network mode, (b) a bare turmoil + hyper loop with no policies, (c) the gateway core
+//!   called directly on a paused tokio runtime (in memory).
+//! - `scenario/*` runs each scenario in both network modes.
 //! - `tick_ms/*`: the thundering herd at several turmoil tick sizes.
 //! - `sweep_threads/*`: eight small runs on one thread and on two.
 //!
@@ -44,13 +46,14 @@ fn run_requests(scenario: &Scenario) -> u64 {
 fn scenarios(c: &mut Criterion) {
     let mut group = c.benchmark_group("scenario");
     group.sample_size(10);
-    for name in ["thundering-herd", "token-expiry"] {
-        let scenario = shipped(name, &[]);
+    for (name, mode) in [("thundering-herd", "turmoil"), ("thundering-herd", "fast"), ("token-expiry", "turmoil"), ("token-expiry", "fast")] {
+        let scenario = shipped(name, &[&format!("network.mode=\"{mode}\"")]);
+        let id = format!("{name}/{mode}");
         let started = std::time::Instant::now();
         let run = world::run(&scenario, 1, &mut |_| {});
         let wall = started.elapsed().as_secs_f64();
         eprintln!(
-            "{name}: {} requests, {:.1} s simulated in {:.3} s wall: {:.0}x real time, {:.0} simulated requests per wall second",
+            "{id}: {} requests, {:.1} s simulated in {:.3} s wall: {:.0}x real time, {:.0} simulated requests per wall second",
             run.metrics.gateway_requests,
             run.elapsed.as_secs_f64(),
             wall,
@@ -58,7 +61,7 @@ fn scenarios(c: &mut Criterion) {
             run.metrics.gateway_requests as f64 / wall
         );
         group.throughput(Throughput::Elements(run.metrics.gateway_requests));
-        group.bench_function(name, |b| b.iter(|| run_requests(&scenario)));
+        group.bench_function(id, |b| b.iter(|| run_requests(&scenario)));
     }
     group.finish();
 }
@@ -160,12 +163,16 @@ fn per_request(c: &mut Criterion) {
     let reads = u64::from(HOSTS * WORKERS_PER_HOST * READS_PER_WORKER);
     let harness = harness_reads();
     assert_eq!(world::run(&harness, 1, &mut |_| {}).metrics.ok, reads, "the harness does every read");
+    let mut harness_fast = harness.clone();
+    harness_fast.network.mode = herd_sim::scenario::NetworkMode::Fast;
+    assert_eq!(world::run(&harness_fast, 1, &mut |_| {}).metrics.ok, reads, "the fast mode does every read");
     assert_eq!(bare_turmoil_reads(), reads, "the bare loop does every read");
     assert_eq!(in_memory_reads(), reads, "the in-memory loop does every read");
     let mut group = c.benchmark_group("per_request");
     group.sample_size(20);
     group.throughput(Throughput::Elements(reads));
     group.bench_function("harness", |b| b.iter(|| run_requests(&harness)));
+    group.bench_function("harness_fast", |b| b.iter(|| run_requests(&harness_fast)));
     group.bench_function("bare_turmoil_hyper", |b| b.iter(bare_turmoil_reads));
     group.bench_function("in_memory_core", |b| b.iter(in_memory_reads));
     group.finish();
@@ -187,6 +194,7 @@ fn tick_sizes(c: &mut Criterion) {
 }
 
 fn sweep_threads(c: &mut Criterion) {
+    // Eight runs of the small token-expiry scenario (6 simulated minutes each), on turmoil.
     let scenario = shipped("token-expiry", &["workload.operations=60", "gateway.data.users=60", "instances.workers=4", "gateway.limits[0].limit=5"]);
     let points = vec![sweep::Point::new()];
     let jobs = sweep::jobs(1, 0..8, None);

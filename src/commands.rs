@@ -204,6 +204,9 @@ fn replay_command(args: &RunArgs, seed: u64) -> String {
     if args.scenario.small {
         command.push_str(" --small");
     }
+    if args.scenario.fast {
+        command.push_str(" --fast");
+    }
     for assignment in &args.scenario.overrides {
         command.push_str(&format!(" --set '{assignment}'"));
     }

@@ -55,6 +55,10 @@ pub struct ScenarioArgs {
     /// The scenario's quick version (its `small` overrides, applied before `--set`).
     #[arg(long)]
     pub small: bool,
+    /// The fast network mode (`--set network.mode=fast`): in memory on a paused runtime, idle
+    /// time skipped. A different network from turmoil's: seeds reproduce within a mode.
+    #[arg(long)]
+    pub fast: bool,
 }
 
 #[derive(Args, Debug)]

@@ -41,6 +41,9 @@ pub fn load(args: &ScenarioArgs) -> Result<Scenario, Failure> {
         let plain = Scenario::load(&path, &[]).map_err(|error| Failure::BadInput(error.to_string()))?;
         overrides.extend(plain.small);
     }
+    if args.fast {
+        overrides.push("network.mode=\"fast\"".to_string());
+    }
     overrides.extend(args.overrides.iter().cloned());
     Scenario::load(&path, &overrides).map_err(|error| Failure::BadInput(error.to_string()))
 }

@@ -117,6 +117,9 @@ fn prepare(args: &ScenarioArgs, points: &[Point]) -> Result<Prepared, Failure> {
     if args.small {
         base.extend(base_scenario.small.iter().cloned());
     }
+    if args.fast {
+        base.push("network.mode=\"fast\"".to_string());
+    }
     base.extend(args.overrides.iter().cloned());
     let path = scenarios::resolve(&args.scenario)?;
     let scenarios = points

@@ -42,3 +42,21 @@ fn the_default_scenario_at_full_size_is_deterministic() {
     assert!(first.failures.is_empty(), "{:?}", first.failures);
     assert_eq!(first.metrics.ok, 1_200);
 }
+
+#[test]
+fn the_fast_network_mode_is_deterministic_too() {
+    for path in scenario::shipped() {
+        let plain = Scenario::load(&path, &[]).unwrap();
+        let mut overrides = plain.small.clone();
+        overrides.push("network.mode=\"fast\"".to_string());
+        let scenario = Scenario::load(&path, &overrides).unwrap();
+        let mut distinct = BTreeSet::new();
+        for seed in [scenario.seed, 11] {
+            let (first, second) = (world::run(&scenario, seed, &mut |_| {}), world::run(&scenario, seed, &mut |_| {}));
+            assert_eq!(first.trace.hash(), second.trace.hash(), "{} seed {seed} (fast) diverged", scenario.name);
+            assert!(first.failures.is_empty(), "{} seed {seed} (fast): {:?}", scenario.name, first.failures);
+            distinct.insert(first.trace.hash().to_string());
+        }
+        assert_eq!(distinct.len(), 2, "{}: different seeds should give different traces in the fast mode", scenario.name);
+    }
+}

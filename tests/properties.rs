@@ -69,8 +69,10 @@ proptest! {
         lost_rate in 0u32..30,
         limit in 10u64..80,
         create in any::<bool>(),
+        fast in any::<bool>(),
     ) {
         let overrides = vec![
+            format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
             format!("instances.workers={workers}"),
             format!("workload.kind=\"{}\"", if create { "create" } else { "update" }),
             format!("workload.operations={operations}"),
@@ -176,8 +178,10 @@ proptest! {
         workers in 1u32..10,
         crash_at in 1u64..90,
         restart_after in 1u64..30,
+        fast in any::<bool>(),
     ) {
         let overrides = vec![
+            format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
             format!("instances.workers={workers}"),
             "workload.operations=60".to_string(),
             "gateway.data.users=60".to_string(),

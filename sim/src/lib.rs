@@ -11,6 +11,7 @@
 pub mod config;
 pub mod directory;
 pub mod events;
+pub mod fast;
 pub mod faults;
 pub mod gateway;
 pub mod http;

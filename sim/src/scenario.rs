@@ -65,6 +65,10 @@ fn default_tick_ms() -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
+    /// `turmoil` (TCP and HTTP through a simulated network, tick by tick) or `fast` (the same
+    /// client and gateway over an in-memory transport on a paused tokio runtime, idle time
+    /// skipped). A seed reproduces within its mode; the two modes are different networks.
+    pub mode: NetworkMode,
     pub latency_ms_min: u64,
     pub latency_ms_max: u64,
     pub partitions: Vec<Partition>,
@@ -73,8 +77,18 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     fn default() -> NetworkConfig {
-        NetworkConfig { latency_ms_min: 5, latency_ms_max: 25, partitions: Vec::new(), crashes: Vec::new() }
+        NetworkConfig { mode: NetworkMode::Turmoil, latency_ms_min: 5, latency_ms_max: 25, partitions: Vec::new(), crashes: Vec::new() }
     }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// turmoil: simulated TCP, hyper on both sides, a step per `tick_ms`.
+    #[default]
+    Turmoil,
+    /// In memory on a paused tokio runtime: no TCP or HTTP encoding, idle time skipped; for sweeps.
+    Fast,
 }
 
 /// The link between instance(s) and the gateway is cut from `from_s` to `until_s`.

@@ -94,7 +94,9 @@ impl GatewayService {
         self
     }
 
-    fn handle(&self, request: Request) -> (Response, String) {
+    /// Answers one request through the core: the response and its `Date` header. (The fast
+    /// network mode calls this directly; HTTP goes through [`GatewayService::respond`].)
+    pub fn respond_core(&self, request: Request) -> (Response, String) {
         let mut gateway = self.gateway.lock().expect("gateway lock");
         let now = self.clock.now();
         let response = gateway.handle(now, request);
@@ -141,7 +143,7 @@ impl GatewayService {
             // A header that is not UTF-8 is passed on lossily: the core never sees raw bytes.
             core_request.headers.push((name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
         }
-        let (response, date) = self.handle(core_request);
+        let (response, date) = self.respond_core(core_request);
         match response.delivery {
             Delivery::Lost => return Err(ResponseLost),
             Delivery::DelayedMs(delay_ms) => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
@@ -153,7 +155,7 @@ impl GatewayService {
     fn too_large(&self) -> hyper::Response<Full<Bytes>> {
         // The core answers 413 for an oversized body; give it one that is just over the bound.
         let oversized = Request::new("POST", "/").body(vec![0u8; self.max_body_bytes + 1]);
-        let (response, date) = self.handle(oversized);
+        let (response, date) = self.respond_core(oversized);
         to_hyper(response, &date)
     }
 }

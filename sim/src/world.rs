@@ -28,7 +28,7 @@ use crate::directory::Directory;
 use crate::events::GatewayEvent;
 use crate::gateway::Gateway;
 use crate::metrics::{self, Metrics};
-use crate::scenario::{Scenario, StartPattern, Workload};
+use crate::scenario::{NetworkMode, Scenario, StartPattern, Workload};
 use crate::server::{serve_turmoil, GatewayService, TurmoilClock};
 use crate::time::SimTime;
 use crate::trace::{NetworkAction, Record, Trace};
@@ -163,24 +163,60 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
     plan
 }
 
+/// Simulated time as the world's network mode keeps it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SimClock {
+    /// turmoil's simulated time.
+    Turmoil,
+    /// A paused tokio runtime's time since `origin` (the fast network mode).
+    Tokio(tokio::time::Instant),
+}
+
+impl SimClock {
+    pub(crate) fn now(self) -> SimTime {
+        match self {
+            SimClock::Turmoil => SimTime::from_duration(turmoil::sim_elapsed().unwrap_or_default()),
+            SimClock::Tokio(origin) => SimTime::from_duration(origin.elapsed()),
+        }
+    }
+}
+
 /// The observer of one instance: client events into the shared trace, stamped with sim time.
 struct InstanceObserver {
     instance: u32,
+    clock: SimClock,
     trace: Arc<Mutex<Vec<Record>>>,
 }
 
 impl Observer for InstanceObserver {
     fn on_event(&self, event: &ClientEvent) {
-        let at = SimTime::from_duration(turmoil::sim_elapsed().unwrap_or_default());
+        let at = self.clock.now();
         self.trace.lock().expect("trace lock").push(Record::Client { at, instance: self.instance, event: event.clone() });
     }
+}
+
+/// What a host's software gets from the world.
+pub(crate) struct Shared {
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) seed: u64,
+    pub(crate) epoch: std::time::SystemTime,
+    pub(crate) records: Arc<Mutex<Vec<Record>>>,
+    pub(crate) outcomes: Outcomes,
+    pub(crate) plan: Arc<Vec<Vec<Vec<WorkItem>>>>,
+    pub(crate) total_items: usize,
+    /// Signalled when the last item gets its outcome.
+    pub(crate) done: Arc<tokio::sync::Notify>,
+    pub(crate) clock: SimClock,
 }
 
 /// What every worker of an instance shares.
 struct InstanceContext {
     instance: u32,
+    clock: SimClock,
     scenario: Arc<Scenario>,
     outcomes: Outcomes,
+    total_items: usize,
+    done: Arc<tokio::sync::Notify>,
     /// The instance's listing of users: id → version (bulk and versioned updates start from it),
     /// kept current with the versions its own successful updates return.
     listing: OnceCell<Mutex<BTreeMap<String, u64>>>,
@@ -189,15 +225,38 @@ struct InstanceContext {
 /// Runs a scenario with a seed. Progress (simulated seconds so far) goes to `progress`.
 pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -> Run {
     let scenario = Arc::new(scenario.clone());
-    let epoch = UNIX_EPOCH + Duration::from_secs(scenario.gateway.epoch_unix_s);
-    let records: Arc<Mutex<Vec<Record>>> = Arc::new(Mutex::new(Vec::new()));
-    let outcomes: Outcomes = Arc::new(Mutex::new(BTreeMap::new()));
     let plan = Arc::new(plan(&scenario));
-    let total_items: usize = plan.iter().flatten().map(Vec::len).sum();
     let gateway = Arc::new(Mutex::new(Gateway::new(scenario.gateway.clone(), seed).expect("validated with the scenario")));
+    let mut shared = Shared {
+        scenario: scenario.clone(),
+        seed,
+        epoch: UNIX_EPOCH + Duration::from_secs(scenario.gateway.epoch_unix_s),
+        records: Arc::new(Mutex::new(Vec::new())),
+        outcomes: Arc::new(Mutex::new(BTreeMap::new())),
+        total_items: plan.iter().flatten().map(Vec::len).sum(),
+        plan: plan.clone(),
+        done: Arc::new(tokio::sync::Notify::new()),
+        clock: SimClock::Turmoil,
+    };
+    let (end, error, elapsed) = match scenario.network.mode {
+        NetworkMode::Turmoil => drive_turmoil(&shared, gateway.clone(), progress),
+        NetworkMode::Fast => crate::fast::drive(&mut shared, gateway.clone(), progress),
+    };
+    let records = std::mem::take(&mut *shared.records.lock().expect("trace lock"));
+    let outcomes = shared.outcomes.lock().expect("outcomes lock").clone();
+    let gateway = gateway.lock().expect("gateway lock");
+    let trace = Trace::new(records);
+    let metrics = metrics::compute(&scenario, &plan, &outcomes, &trace, &gateway, end, elapsed);
+    let failures = metrics::check(&scenario, &metrics, end);
+    Run { scenario: scenario.name.clone(), seed, end, error, elapsed, trace, metrics, failures }
+}
+
+/// The world on turmoil: hosts stepped tick by tick, the network schedule applied between steps.
+fn drive_turmoil(shared: &Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut dyn FnMut(Duration)) -> (RunEnd, Option<String>, Duration) {
+    let scenario = &shared.scenario;
     let mut sim = turmoil::Builder::new()
-        .rng_seed(seed)
-        .epoch(epoch)
+        .rng_seed(shared.seed)
+        .epoch(shared.epoch)
         .simulation_duration(Duration::from_secs(scenario.duration_s) + Duration::from_secs(60))
         .tick_duration(Duration::from_millis(scenario.tick_ms))
         .min_message_latency(Duration::from_millis(scenario.network.latency_ms_min))
@@ -206,15 +265,9 @@ pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -
         .tcp_capacity((scenario.total_workers() as usize * 2).max(1_024))
         .build();
 
-    let served = gateway.clone();
-    let gateway_records = records.clone();
+    let gateway_records = shared.records.clone();
     sim.host("gateway", move || {
-        let sink = gateway_records.clone();
-        let hook = Arc::new(move |events: Vec<GatewayEvent>| {
-            let mut trace = sink.lock().expect("trace lock");
-            trace.extend(events.into_iter().map(Record::Gateway));
-        });
-        let service = GatewayService::new(served.clone(), Arc::new(TurmoilClock)).with_event_hook(hook);
+        let service = GatewayService::new(gateway.clone(), Arc::new(TurmoilClock)).with_event_hook(trace_hook(gateway_records.clone()));
         async move {
             let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
             serve_turmoil(listener, service).await?;
@@ -222,67 +275,112 @@ pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -
         }
     });
     for instance in 0..scenario.instances.count {
-        let (scenario, records, outcomes, plan) = (scenario.clone(), records.clone(), outcomes.clone(), plan.clone());
+        let context = InstanceSetup::new(shared, instance);
         sim.host(format!("client-{instance}"), move || {
-            let context = Arc::new(InstanceContext { instance, scenario: scenario.clone(), outcomes: outcomes.clone(), listing: OnceCell::new() });
-            run_instance(context, records.clone(), plan[instance as usize].clone(), seed, epoch)
+            let context = context.clone();
+            async move { context.run(Arc::new(HyperTransport::turmoil())).await.map_err(|error| -> Box<dyn std::error::Error> { error }) }
         });
     }
 
-    let schedule = Schedule::new(&scenario);
+    let schedule = Schedule::new(scenario);
     let limit = Duration::from_secs(scenario.duration_s);
     let mut applied = 0usize;
-    let mut end = RunEnd::DurationLimit;
-    let mut error = None;
     let mut last_report = Duration::ZERO;
-    loop {
+    let (end, error) = loop {
         let elapsed = sim.elapsed();
         while let Some(action) = schedule.actions.get(applied).filter(|action| action.at <= elapsed) {
             action.apply(&mut sim);
-            records.lock().expect("trace lock").push(Record::Network { at: SimTime::from_duration(elapsed), host: action.host.clone(), action: action.kind });
+            shared.records.lock().expect("trace lock").push(Record::Network { at: SimTime::from_duration(elapsed), host: action.host.clone(), action: action.kind });
             applied += 1;
         }
-        if outcomes.lock().expect("outcomes lock").len() >= total_items {
-            end = RunEnd::Completed;
-            break;
+        if shared.outcomes.lock().expect("outcomes lock").len() >= shared.total_items {
+            break (RunEnd::Completed, None);
         }
         if elapsed >= limit {
-            break;
+            break (RunEnd::DurationLimit, None);
         }
         if let Err(host_error) = sim.step() {
-            end = RunEnd::HostError;
-            error = Some(host_error.to_string());
-            break;
+            break (RunEnd::HostError, Some(host_error.to_string()));
         }
         if elapsed >= last_report + Duration::from_secs(10) {
             last_report = elapsed;
             progress(elapsed);
         }
+    };
+    (end, error, sim.elapsed())
+}
+
+/// Gateway events into the trace, as the gateway makes them.
+pub(crate) fn trace_hook(records: Arc<Mutex<Vec<Record>>>) -> crate::server::EventHook {
+    Arc::new(move |events: Vec<GatewayEvent>| {
+        let mut trace = records.lock().expect("trace lock");
+        trace.extend(events.into_iter().map(Record::Gateway));
+    })
+}
+
+/// Everything one instance's software needs to start (again, after a crash).
+#[derive(Clone)]
+pub(crate) struct InstanceSetup {
+    instance: u32,
+    scenario: Arc<Scenario>,
+    seed: u64,
+    epoch: std::time::SystemTime,
+    records: Arc<Mutex<Vec<Record>>>,
+    outcomes: Outcomes,
+    plan: Arc<Vec<Vec<Vec<WorkItem>>>>,
+    total_items: usize,
+    done: Arc<tokio::sync::Notify>,
+    clock: SimClock,
+}
+
+/// A host's failure (a bug, reported with its message).
+pub(crate) type HostError = Box<dyn std::error::Error + Send + Sync>;
+
+impl InstanceSetup {
+    pub(crate) fn new(shared: &Shared, instance: u32) -> InstanceSetup {
+        InstanceSetup {
+            instance,
+            scenario: shared.scenario.clone(),
+            seed: shared.seed,
+            epoch: shared.epoch,
+            records: shared.records.clone(),
+            outcomes: shared.outcomes.clone(),
+            plan: shared.plan.clone(),
+            total_items: shared.total_items,
+            done: shared.done.clone(),
+            clock: shared.clock,
+        }
     }
-    let elapsed = sim.elapsed();
-    drop(sim);
-    let records = std::mem::take(&mut *records.lock().expect("trace lock"));
-    let outcomes = outcomes.lock().expect("outcomes lock").clone();
-    let gateway = gateway.lock().expect("gateway lock");
-    let trace = Trace::new(records);
-    let metrics = metrics::compute(&scenario, &plan, &outcomes, &trace, &gateway, end, elapsed);
-    let failures = metrics::check(&scenario, &metrics, end);
-    Run { scenario: scenario.name.clone(), seed, end, error, elapsed, trace, metrics, failures }
+
+    /// Starts the instance from scratch over `transport`: a new client, the unfinished items.
+    pub(crate) async fn run(self, transport: Arc<dyn herd_client::transport::Transport>) -> Result<(), HostError> {
+        let context = Arc::new(InstanceContext {
+            instance: self.instance,
+            clock: self.clock,
+            scenario: self.scenario.clone(),
+            outcomes: self.outcomes.clone(),
+            total_items: self.total_items,
+            done: self.done.clone(),
+            listing: OnceCell::new(),
+        });
+        run_instance(context, self.records, self.plan[self.instance as usize].clone(), self.seed, self.epoch, transport).await
+    }
 }
 
 /// Network actions at their times.
-struct Schedule {
-    actions: Vec<Action>,
+pub(crate) struct Schedule {
+    pub(crate) actions: Vec<Action>,
 }
 
-struct Action {
-    at: Duration,
-    kind: NetworkAction,
-    host: String,
+pub(crate) struct Action {
+    pub(crate) at: Duration,
+    pub(crate) kind: NetworkAction,
+    pub(crate) host: String,
+    pub(crate) instance: u32,
 }
 
 impl Schedule {
-    fn new(scenario: &Scenario) -> Schedule {
+    pub(crate) fn new(scenario: &Scenario) -> Schedule {
         let mut actions = Vec::new();
         let host = |instance: u32| format!("client-{instance}");
         for partition in &scenario.network.partitions {
@@ -291,14 +389,14 @@ impl Schedule {
                 None => (0..scenario.instances.count).collect(),
             };
             for instance in instances {
-                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: NetworkAction::Partition, host: host(instance) });
-                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: NetworkAction::Repair, host: host(instance) });
+                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: NetworkAction::Partition, host: host(instance), instance });
+                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: NetworkAction::Repair, host: host(instance), instance });
             }
         }
         for crash in &scenario.network.crashes {
-            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: NetworkAction::Crash, host: host(crash.instance) });
+            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: NetworkAction::Crash, host: host(crash.instance), instance: crash.instance });
             if let Some(after_s) = crash.restart_after_s {
-                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: NetworkAction::Restart, host: host(crash.instance) });
+                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: NetworkAction::Restart, host: host(crash.instance), instance: crash.instance });
             }
         }
         // Stable: same-time actions keep their configuration order.
@@ -318,25 +416,27 @@ impl Action {
     }
 }
 
-/// One instance's software: a client, and its workers over their items.
+/// One instance's software: a client, and its workers over their items. Dropping the future
+/// (a crash) drops every worker with it.
 async fn run_instance(
     context: Arc<InstanceContext>,
     records: Arc<Mutex<Vec<Record>>>,
     plan: Vec<Vec<WorkItem>>,
     seed: u64,
     epoch: std::time::SystemTime,
-) -> turmoil::Result {
+    transport: Arc<dyn herd_client::transport::Transport>,
+) -> Result<(), HostError> {
     let scenario = context.scenario.clone();
     let platform = match scenario.gateway.platform {
         Platform::Genesys => herd_client::Platform::Genesys,
         Platform::Cxone => herd_client::Platform::Cxone,
     };
     let config = herd_client::ClientConfig { platform, base_url: "http://gateway".into(), token_url: None, ..scenario.client.clone() };
-    let observer = Arc::new(InstanceObserver { instance: context.instance, trace: records });
+    let observer = Arc::new(InstanceObserver { instance: context.instance, clock: context.clock, trace: records });
     let credentials = credentials_of(&scenario, context.instance, platform);
-    let client = Client::new(config, credentials, Arc::new(HyperTransport::turmoil()), Arc::new(TokioClock::with_epoch(epoch)), observer)?;
+    let client = Client::new(config, credentials, transport, Arc::new(TokioClock::with_epoch(epoch)), observer)?;
     let workers_per_instance = u64::from(scenario.instances.workers);
-    let mut tasks = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     for (index, items) in plan.into_iter().enumerate() {
         let global = u64::from(context.instance) * workers_per_instance + index as u64;
         let worker = client.worker(global, seed);
@@ -344,10 +444,10 @@ async fn run_instance(
             StartPattern::Herd => Duration::ZERO,
             StartPattern::Spread => Duration::from_secs(scenario.instances.spread_s) * global as u32 / scenario.total_workers().max(1) as u32,
         };
-        tasks.push(tokio::spawn(run_worker(context.clone(), worker, items, start_after)));
+        tasks.spawn(run_worker(context.clone(), worker, items, start_after));
     }
-    for task in tasks {
-        task.await?;
+    while let Some(finished) = tasks.join_next().await {
+        finished?;
     }
     Ok(())
 }
@@ -368,14 +468,14 @@ fn credentials_of(scenario: &Scenario, instance: u32, platform: herd_client::Pla
     }
 }
 
-fn now() -> SimTime {
-    SimTime::from_duration(turmoil::sim_elapsed().unwrap_or_default())
-}
-
 fn record(context: &InstanceContext, worker: u64, id: &str, outcome: Outcome, attempts: u32, started_at: SimTime) {
-    let entry = ItemRecord { outcome, instance: context.instance, worker, started_at, finished_at: now(), attempts };
-    let previous = context.outcomes.lock().expect("outcomes lock").insert(id.to_string(), entry);
+    let entry = ItemRecord { outcome, instance: context.instance, worker, started_at, finished_at: context.clock.now(), attempts };
+    let mut outcomes = context.outcomes.lock().expect("outcomes lock");
+    let previous = outcomes.insert(id.to_string(), entry);
     assert!(previous.is_none(), "item {id} got a second outcome");
+    if outcomes.len() >= context.total_items {
+        context.done.notify_one();
+    }
 }
 
 fn is_done(context: &InstanceContext, id: &str) -> bool {
@@ -391,7 +491,7 @@ async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Ve
         run_batched(&context, &mut worker, batched).await;
     }
     for item in single {
-        let started_at = now();
+        let started_at = context.clock.now();
         let result = match &item.kind {
             ItemKind::Read { user } => {
                 let platform = worker.client().config().platform;
@@ -433,7 +533,7 @@ async fn list_versions(worker: &mut Worker) -> Mutex<BTreeMap<String, u64>> {
 }
 
 async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<WorkItem>) {
-    let started_at = now();
+    let started_at = context.clock.now();
     let prefix = format!("w{}", worker.id());
     match &items[0].kind {
         ItemKind::BulkUpdate { .. } => {
