@@ -221,5 +221,9 @@ fn compare_table(summary: &Summary) -> String {
         ));
     }
     out.push_str("medians over seeds; `failed` counts runs that broke the scenario's own expectations\n");
+    if let Some((index, reason)) = &summary.recommended {
+        let name = summary.points[*index].point.get("preset").map(|name| name.trim_matches('"').to_string()).unwrap_or_default();
+        out.push_str(&format!("best here: {name}\n  {reason}\n"));
+    }
     out
 }

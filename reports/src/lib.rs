@@ -137,6 +137,9 @@ pub fn write_compare(dir: &Path, summary: &Summary, command: &str, seeds: &str) 
     let _ = writeln!(md, "# Presets compared on {} over seeds {seeds}\n", summary.scenario);
     let _ = writeln!(md, "Regenerate: `{command}`\n");
     let _ = writeln!(md, "Every preset is the same engine configured as the library it names (see `client/src/presets.rs` for sources); the scenario's own `[client]` fields apply on top of each.\n");
+    if let Some((index, reason)) = &summary.recommended {
+        let _ = writeln!(md, "**Best here: `{}`** — {reason}.\n", preset(&summary.points[*index].point));
+    }
     md.push_str(&markdown_table(summary));
     let _ = writeln!(md, "\n![makespan against wasted attempts per preset](compare.svg)\n");
     conflicts(&mut md, summary);

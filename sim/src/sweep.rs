@@ -232,6 +232,9 @@ pub struct ResultWriter {
 
 impl ResultWriter {
     pub fn append(path: &Path) -> Result<ResultWriter, String> {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+        }
         // A torn last line from an interrupted run would glue onto the next record: end it first.
         let torn = std::fs::read(path).ok().is_some_and(|bytes| bytes.last().is_some_and(|&b| b != b'\n'));
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
@@ -332,7 +335,10 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
             (!runs.is_empty()).then(|| summarize_point(point, &runs))
         })
         .collect();
-    let eligible: Vec<usize> = (0..summaries.len()).filter(|&i| summaries[i].failed_runs == 0).collect();
+    // Only settings that pass the scenario's expectations and finish as much work as the best
+    // one compete: giving up items early is not a fast makespan.
+    let most_ok = summaries.iter().map(|p| p.ok.median).fold(0.0, f64::max);
+    let eligible: Vec<usize> = (0..summaries.len()).filter(|&i| summaries[i].failed_runs == 0 && summaries[i].ok.median >= most_ok).collect();
     let candidates = if eligible.is_empty() { (0..summaries.len()).collect() } else { eligible.clone() };
     for &i in &candidates {
         let (m, w) = (summaries[i].makespan_s.median, summaries[i].wasted_attempts.median);
@@ -395,9 +401,9 @@ fn recommend(points: &[PointSummary], candidates: &[usize], none_eligible: bool)
         reason.push_str(&format!(", {:.0} items given up (median)", p.gave_up.median));
     }
     if none_eligible {
-        reason.push_str("; no setting passed the scenario's expectations on every seed, so this is the least bad");
+        reason.push_str("; no setting both passed the scenario's expectations on every seed and finished the most items, so this is the least bad");
     } else {
-        reason.push_str(&format!("; all {} runs met the scenario's expectations", p.runs));
+        reason.push_str(&format!("; all {} runs met the scenario's expectations, with as many items ok as any setting", p.runs));
     }
     Some((chosen, reason))
 }
@@ -490,6 +496,9 @@ mod tests {
             }))
             .unwrap();
             metrics.lost = u64::from(failed);
+            if value == "quitter" {
+                (metrics.ok, metrics.gave_up) = (2, 8);
+            }
             let point: Point = [("k".to_string(), value.to_string())].into_iter().collect();
             RunRecord { scenario: "s".into(), base: vec![], point, seed, index: 0, trace_sha256: format!("{value}{seed}-hash-000000"), end: RunEnd::Completed, failures: if failed { vec!["lost".into()] } else { vec![] }, metrics }
         };
@@ -499,6 +508,7 @@ mod tests {
             record("balanced", 0, 12.0, 10, false),
             record("balanced", 1, 13.0, 12, false),
             record("slow-frugal", 0, 60.0, 0, false),
+            record("quitter", 0, 0.5, 0, false),
             record("dominated", 0, 70.0, 50, false),
             record("broken", 0, 1.0, 0, true),
             record("balanced", 1, 13.0, 12, false), // a duplicate from a merged shard
@@ -506,7 +516,7 @@ mod tests {
         let order: Vec<Point> = ["fast-wasteful", "balanced"].iter().map(|v| [("k".to_string(), v.to_string())].into_iter().collect()).collect();
         let summary = summarize(&records, &order);
         let frontier: Vec<String> = summary.points.iter().filter(|p| p.frontier).map(|p| p.point["k"].clone()).collect();
-        assert_eq!(frontier, vec!["fast-wasteful", "balanced", "slow-frugal"], "grid order first, then the rest sorted; the failing point is not eligible");
+        assert_eq!(frontier, vec!["fast-wasteful", "balanced", "slow-frugal"], "grid order first; failing and quitting points are not eligible");
         let (index, reason) = summary.recommended.clone().unwrap();
         assert_eq!(summary.points[index].point["k"], "balanced", "{reason}");
         assert_eq!(summary.points.iter().find(|p| p.point["k"] == "balanced").unwrap().runs, 2, "duplicates merge");
