@@ -4,7 +4,8 @@
 //!   (throughput: gateway requests, so criterion prints simulated requests per wall second).
 //! - `per_request/*`: the same 1 200 reads by 400 workers on 2 hosts with no rate limit, through
 //!   (a) the harness (client policies, gateway core, trace) on turmoil, (a') the harness in the
-//!   fast network mode, (b) a bare turmoil + hyper loop with no policies, (c) the gateway core
+//!   fast network mode, (b) a bare turmoil + hyper loop with no policies carrying the same bytes
+//!   (the gateway's recorded answer to a read, the same request headers), (c) the gateway core
 //!   called directly on a paused tokio runtime (in memory).
 //! - `scenario/*` runs each scenario in both network modes.
 //! - `tick_ms/*`: the thundering herd at several turmoil tick sizes.
@@ -73,9 +74,28 @@ fn harness_reads() -> Scenario {
     shipped("thundering-herd", &[&workers, &operations, "gateway.limits[0].limit=1000000"])
 }
 
-/// A bare turmoil + hyper loop: a server answering 200 to everything, clients sending GETs
-/// through the same pooled hyper client, no policies, no trace.
+/// What one read looks like on the wire: the gateway's real answer to a user GET (status,
+/// headers, body) and the request's headers, so that the bare loop carries the same bytes.
+fn wire_sample() -> (Vec<(String, String)>, Vec<(String, String)>, Vec<u8>) {
+    let mut gateway = Gateway::new(GatewayConfig::default(), 1).expect("valid");
+    let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
+    let grant = gateway.handle(SimTime::ZERO, Request::new("POST", "/oauth/token").header("authorization", &auth).body("grant_type=client_credentials"));
+    let token = grant.body_json().unwrap()["access_token"].as_str().unwrap().to_string();
+    let user = gateway.directory().ids().next().unwrap().to_string();
+    let request = Request::new("GET", &format!("/api/v2/users/{user}")).bearer(&token);
+    let request_headers = request.headers.clone();
+    let response = gateway.handle(SimTime::ZERO, request);
+    let mut response_headers = response.headers.clone();
+    response_headers.push(("date".into(), "Thu, 01 Jan 2026 00:00:00 GMT".into()));
+    (request_headers, response_headers, response.body)
+}
+
+/// A bare turmoil + hyper loop: a server answering every request with the gateway's recorded
+/// answer to a user read (same headers, same body), clients sending the same GET through the
+/// same pooled hyper client; no policies, no gateway logic, no trace.
 fn bare_turmoil_reads() -> u64 {
+    let (request_headers, response_headers, body) = wire_sample();
+    let (response_headers, body) = (Arc::new(response_headers), Bytes::from(body));
     let mut sim = turmoil::Builder::new()
         .rng_seed(1)
         .tick_duration(Duration::from_millis(5))
@@ -83,28 +103,39 @@ fn bare_turmoil_reads() -> u64 {
         .max_message_latency(Duration::from_millis(25))
         .tcp_capacity(1_024)
         .build();
-    sim.host("gateway", || async {
-        let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
-        loop {
-            let (stream, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                let service = service_fn(|_request| async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"{\"id\":\"u\",\"version\":1}")))) });
-                let _ = http1::Builder::new().auto_date_header(false).serve_connection(TokioIo::new(stream), service).await;
-            });
+    sim.host("gateway", move || {
+        let (response_headers, body) = (response_headers.clone(), body.clone());
+        async move {
+            let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
+            loop {
+                let (stream, _) = listener.accept().await?;
+                let (response_headers, body) = (response_headers.clone(), body.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |_request| {
+                        let mut response = hyper::Response::builder().status(200);
+                        for (name, value) in response_headers.iter() {
+                            response = response.header(name.as_str(), value.as_str());
+                        }
+                        let response = response.body(Full::new(body.clone())).expect("a response");
+                        async move { Ok::<_, Infallible>(response) }
+                    });
+                    let _ = http1::Builder::new().auto_date_header(false).serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
         }
     });
     let answered = Arc::new(Mutex::new(0u64));
     for host in 0..HOSTS {
-        let answered = answered.clone();
+        let (answered, request_headers) = (answered.clone(), request_headers.clone());
         sim.client(format!("client-{host}"), async move {
             let transport = Arc::new(HyperTransport::turmoil());
             let mut workers = Vec::new();
             for _ in 0..WORKERS_PER_HOST {
-                let (transport, answered) = (transport.clone(), answered.clone());
+                let (transport, answered, headers) = (transport.clone(), answered.clone(), request_headers.clone());
                 workers.push(tokio::spawn(async move {
                     for _ in 0..READS_PER_WORKER {
-                        let request = HttpRequest { method: "GET".into(), url: "http://gateway/api/v2/users/u".into(), headers: Vec::new(), body: Vec::new() };
-                        if transport.send(request).await.is_ok() {
+                        let request = HttpRequest { method: "GET".into(), url: "http://gateway/api/v2/users/u".into(), headers: headers.clone(), body: Vec::new() };
+                        if transport.send(request).await.is_ok_and(|response| response.status == 200) {
                             *answered.lock().unwrap() += 1;
                         }
                     }
