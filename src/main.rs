@@ -5,6 +5,7 @@
 
 mod commands;
 mod scenarios;
+mod serve;
 mod sweeps;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ enum Command {
     Merge(MergeArgs),
     /// Every peer preset and herdsim's own policy side by side on the same seeds.
     Compare(CompareArgs),
+    /// Serve the scenario's gateway over real HTTP in real time, for clients in any language.
+    Serve(ServeArgs),
 }
 
 /// What selects a scenario and changes it, shared by the commands that run one.
@@ -152,6 +155,30 @@ pub struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Address to listen on (port 0 picks a free port; the first line printed names it).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// The gateway's seed (fault rates, ids; default: the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// One line per request as text or JSON, or none.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: serve::LogFormat,
+    /// Write the gateway's events as JSON lines (a trace) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Print a summary line this often.
+    #[arg(long, default_value_t = 60)]
+    pub summary_every_s: u64,
+    /// Connections served at once; more get 503 and are closed.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+}
+
+#[derive(Args, Debug)]
 pub struct DiffArgs {
     /// A trace written by `herdsim run --trace`.
     pub left: PathBuf,
@@ -178,6 +205,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweeps::sweep(&args),
         Command::Merge(args) => sweeps::merge(&args),
         Command::Compare(args) => sweeps::compare(&args),
+        Command::Serve(args) => serve::serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,7 @@ pub mod oauth;
 pub mod routes;
 pub mod scenario;
 pub mod sweep;
+pub mod serve;
 pub mod server;
 pub mod time;
 pub mod trace;

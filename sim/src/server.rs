@@ -188,6 +188,7 @@ where
     });
     let _ended = http1::Builder::new()
         .auto_date_header(false)
+        .max_header_size(crate::serve::HEAD_BYTES_MAX)
         .max_buf_size(64 * 1024)
         .serve_connection(TokioIo::new(io), handler)
         .await;

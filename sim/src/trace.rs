@@ -104,7 +104,7 @@ struct NetworkLine<'a> {
 
 impl Record {
     /// The record as one JSON line (serialized directly, no intermediate value).
-    fn line(&self) -> String {
+    pub fn line(&self) -> String {
         let t_us = self.at().as_micros();
         let line = match self {
             Record::Gateway(event) => serde_json::to_string(&GatewayLine { t_us, src: "gateway", request: event.request, kind: &event.kind }),

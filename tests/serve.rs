@@ -1,0 +1,188 @@
+//! `herdsim serve`: the gateway over real TCP in real time, on loopback only. These tests wait
+//! on the real clock by design (a real-time server's Retry-After is real seconds), so their
+//! limits are per second and every wait is bounded.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use herd_client::clock::TokioClock;
+use herd_client::events::{CollectingObserver, EventKind};
+use herd_client::gate::Priority;
+use herd_client::transport::HyperTransport;
+use herd_client::{Client, ClientConfig, Credentials, Operation, Outcome, Platform};
+use herd_sim::config::{KeyPart, LimitRule};
+use herd_sim::serve::{self, ServeOptions};
+use herd_sim::server::GatewayService;
+use herd_sim::{Gateway, GatewayConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Five requests per second per token.
+fn per_second_config() -> GatewayConfig {
+    let rule = LimitRule { name: "token.rate.per.second".into(), limit: 5, window_ms: 1_000, key: vec![KeyPart::Token], ..LimitRule::genesys_token_default() };
+    GatewayConfig { limits: Some(vec![rule]), ..GatewayConfig::default() }
+}
+
+/// A server on a free loopback port; dropping the sender stops it.
+async fn start(config: GatewayConfig, options: ServeOptions) -> (String, Arc<Mutex<Gateway>>, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<serve::ServeStats>) {
+    let gateway = Arc::new(Mutex::new(Gateway::new(config, 1).unwrap()));
+    let clock = serve::server_clock();
+    let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(Arc::new(|_| {}));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve::serve_tcp(listener, service, clock, options, None, async move {
+        let _ = stopped.await;
+    }));
+    (address, gateway, stop, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_gets_every_read_through_429s_over_loopback() {
+    let (address, gateway, stop, server) = start(per_second_config(), ServeOptions::default()).await;
+    let observer = Arc::new(CollectingObserver::default());
+    let config = ClientConfig { platform: Platform::Genesys, base_url: format!("http://{address}"), concurrency: 4, ..ClientConfig::default() };
+    let client = Client::new(config, Credentials::example(Platform::Genesys), Arc::new(HyperTransport::http()), Arc::new(TokioClock::real()), observer.clone()).unwrap();
+    let user = gateway.lock().unwrap().directory().ids().next().unwrap().to_string();
+    let mut workers = Vec::new();
+    for id in 0..4u64 {
+        let mut worker = client.worker(id, 7);
+        let path = format!("/api/v2/users/{user}");
+        workers.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for n in 0..3 {
+                let op = Operation::get(format!("read-{id}-{n}"), path.clone(), "users.read").with_priority(Priority::Normal);
+                outcomes.push(worker.execute(op).await.outcome);
+            }
+            outcomes
+        }));
+    }
+    let started = std::time::Instant::now();
+    for worker in workers {
+        let outcomes = tokio::time::timeout(Duration::from_secs(20), worker).await.expect("bounded").unwrap();
+        assert!(outcomes.iter().all(|outcome| *outcome == Outcome::Ok), "{outcomes:?}");
+    }
+    let events = observer.take();
+    let count = |f: fn(&EventKind) -> bool| events.iter().filter(|event| f(&event.kind)).count();
+    assert_eq!(count(|k| matches!(k, EventKind::TokenRequest { .. })), 1, "one token for every worker");
+    assert!(count(|k| matches!(k, EventKind::Response { status: 429, .. })) > 0, "12 reads at 5/s meet 429s");
+    assert!(gateway.lock().unwrap().stats().rate_limited > 0);
+    assert!(started.elapsed() >= Duration::from_millis(900), "the client waited out Retry-After in real time");
+    stop.send(()).unwrap();
+    server.await.unwrap();
+}
+
+const PYTHON_CLIENT: &str = r#"
+import base64, json, sys, time, urllib.error, urllib.request
+base = sys.argv[1]
+basic = base64.b64encode(b"herd-app:herd-secret").decode()
+request = urllib.request.Request(base + "/oauth/token", data=b"grant_type=client_credentials", headers={"Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
+token = json.load(urllib.request.urlopen(request, timeout=5))["access_token"]
+def get():
+    request = urllib.request.Request(base + "/api/v2/users?pageSize=1", headers={"Authorization": "Bearer " + token})
+    try:
+        return urllib.request.urlopen(request, timeout=5).status, None
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Retry-After")
+for attempt in range(20):
+    status, retry_after = get()
+    if status == 429:
+        break
+else:
+    sys.exit("never rate-limited")
+assert retry_after is not None and int(retry_after) >= 1, retry_after
+time.sleep(int(retry_after))
+status, _ = get()
+assert status == 200, status
+print("token, 429 with Retry-After %s, then 200" % retry_after)
+"#;
+
+#[test]
+fn a_plain_python_client_gets_a_token_hits_429_and_is_served_after_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("serve.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"serve\"\ndescription = \"5/s\"\n[gateway]\nplatform = \"genesys\"\n[[gateway.limits]]\nname = \"per.second\"\nlimit = 5\nwindow_ms = 1000\nkey = [\"token\"]\n[workload]\nkind = \"read\"\noperations = 1\n",
+    )
+    .unwrap();
+    let record = dir.path().join("served.jsonl");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim"))
+        .args(["serve", scenario.to_str().unwrap(), "--addr", "127.0.0.1:0", "--record", record.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first.split_whitespace().find(|word| word.starts_with("http://")).unwrap_or_else(|| panic!("no address in {first:?}")).to_string();
+    let python = Command::new("python3").args(["-c", PYTHON_CLIENT, &base]).output().expect("python3 runs (CPython is on the machine)");
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let status = server.wait().unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(python.status.success(), "python: {}{}", String::from_utf8_lossy(&python.stdout), String::from_utf8_lossy(&python.stderr));
+    assert!(String::from_utf8_lossy(&python.stdout).contains("then 200"));
+    assert!(status.success(), "the server stops cleanly on SIGTERM");
+    assert!(rest.contains(" 429 ") && rest.contains("/oauth/token 200"), "one log line per request:\n{rest}");
+    assert!(rest.contains("final:") && rest.contains("rate-limited"), "a final summary:\n{rest}");
+    let trace = std::fs::read_to_string(&record).unwrap();
+    assert!(trace.contains("\"event\":\"rate_limited\"") && trace.contains("\"event\":\"token_issued\""), "{trace}");
+    assert!(!trace.contains("herd-secret") && !rest.contains("herd-secret"), "no secret in logs or traces");
+}
+
+/// Sends raw bytes and reads what comes back until the server closes or 3 s pass.
+async fn raw(address: &str, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let _ = stream.write_all(bytes).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_a_crash() {
+    let options = ServeOptions { max_connections: 64, header_read_timeout: Duration::from_millis(500), shutdown_grace: Duration::from_millis(200) };
+    let (address, _gateway, stop, server) = start(GatewayConfig::default(), options).await;
+    assert!(raw(&address, b"garbage\r\n\r\n").await.starts_with("HTTP/1.1 400"), "malformed HTTP gets 400");
+    let huge = format!("GET /api/v2/users HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "a".repeat(100_000));
+    let answer = raw(&address, huge.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "a huge head is refused: {answer:.60}");
+    let body = vec![b'x'; 600_000];
+    let mut oversized = format!("POST /api/v2/users/bulk HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+    oversized.extend_from_slice(&body);
+    assert!(raw(&address, &oversized).await.starts_with("HTTP/1.1 413"), "a body over max_body_bytes gets 413");
+
+    // A slow client holds half a request head; it is cut off, and others are served meanwhile.
+    let mut slow = TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /api/v2/users HTTP/1.1\r\n").await.unwrap();
+    assert!(raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.starts_with("HTTP/1.1 401"));
+    let mut rest = Vec::new();
+    let cut = tokio::time::timeout(Duration::from_secs(3), slow.read_to_end(&mut rest)).await;
+    assert!(cut.is_ok(), "the slow client is disconnected after the header timeout");
+
+    // Many clients at once, within the bound: every one is answered.
+    let answers: Vec<_> = (0..50).map(|_| tokio::spawn({
+        let address = address.clone();
+        async move { raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await }
+    })).collect();
+    for answer in answers {
+        assert!(answer.await.unwrap().starts_with("HTTP/1.1 401"));
+    }
+    // Past the bound: idle connections hold every slot, the next ones get 503 and are closed.
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let refused = raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "over the connection bound: {refused:.60}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.starts_with("HTTP/1.1 401"), "still serving");
+    stop.send(()).unwrap();
+    let stats = server.await.unwrap();
+    assert!(stats.refused >= 1 && stats.connections >= 118, "{stats:?}");
+}
