@@ -76,7 +76,9 @@ fn harness_reads() -> Scenario {
 
 /// What one read looks like on the wire: the gateway's real answer to a user GET (status,
 /// headers, body) and the request's headers, so that the bare loop carries the same bytes.
-fn wire_sample() -> (Vec<(String, String)>, Vec<(String, String)>, Vec<u8>) {
+type Headers = Vec<(String, String)>;
+
+fn wire_sample() -> (Headers, Headers, Vec<u8>) {
     let mut gateway = Gateway::new(GatewayConfig::default(), 1).expect("valid");
     let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
     let grant = gateway.handle(SimTime::ZERO, Request::new("POST", "/oauth/token").header("authorization", &auth).body("grant_type=client_credentials"));
