@@ -27,6 +27,7 @@ use crate::policy::breaker::{CircuitBreaker, Permit};
 use crate::policy::budget::{RetryBudget, RetryKind, Withdrawal};
 use crate::policy::idempotency::idempotency_key;
 use crate::policy::pacing::{PaceReason, Pacer};
+use crate::shared::SharedLimiter;
 use crate::policy::retry::{Class, Decision, Failure, GiveUp};
 use crate::token::{Token, TokenCache};
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
@@ -105,6 +106,8 @@ struct Bucket {
 struct Shared {
     budget: RetryBudget,
     buckets: BTreeMap<String, Bucket>,
+    /// Until when the shared limiter is skipped after failing (local pacing meanwhile).
+    shared_limiter_down_until: Option<Duration>,
 }
 
 struct Inner {
@@ -116,6 +119,7 @@ struct Inner {
     gate: PriorityGate,
     shared: Mutex<Shared>,
     namespace: String,
+    shared_limiter: Option<Arc<dyn SharedLimiter>>,
 }
 
 /// A client: shared by all the workers of one service instance. Cheap to clone.
@@ -135,9 +139,18 @@ impl Client {
         config.validate()?;
         let tokens = TokenCache::new(&config.token, credentials.clone(), config.token_url());
         let gate = PriorityGate::new(config.concurrency as usize, config.queue_max as usize);
-        let shared = Shared { budget: RetryBudget::new(&config.budget), buckets: BTreeMap::new() };
+        let shared = Shared { budget: RetryBudget::new(&config.budget), buckets: BTreeMap::new(), shared_limiter_down_until: None };
         let namespace = credentials.client_id().to_string();
-        Ok(Client { inner: Arc::new(Inner { config, transport, clock, observer, tokens, gate, shared: Mutex::new(shared), namespace }) })
+        Ok(Client { inner: Arc::new(Inner { config, transport, clock, observer, tokens, gate, shared: Mutex::new(shared), namespace, shared_limiter: None }) })
+    }
+
+    /// Reserves every request's slot in `limiter` first (a rate shared with other instances of
+    /// the same OAuth client), falling back to local pacing while it is unreachable. Call it
+    /// before making workers.
+    pub fn with_shared_limiter(mut self, limiter: Arc<dyn SharedLimiter>) -> Client {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_shared_limiter is called before the client is shared");
+        inner.shared_limiter = Some(limiter);
+        self
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -329,6 +342,7 @@ impl Worker {
     /// closed the bucket while this worker slept.
     async fn pace(&mut self, op: &Operation) {
         let inner = self.inner();
+        self.reserve_shared(op).await;
         let now = inner.clock.now();
         let reserved = {
             let mut shared = inner.shared();
@@ -353,6 +367,41 @@ impl Worker {
             let Some(delay) = wait else { return };
             inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: delay.as_millis() as u64, reason: PaceReason::RetryAfter });
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The shared limiter's reservation, if there is one and it is not known to be down. A
+    /// reservation that fails or takes longer than `shared.timeout_ms` marks it down for
+    /// `shared.retry_after_failure_ms`; local pacing goes on meanwhile.
+    async fn reserve_shared(&mut self, op: &Operation) {
+        let inner = self.inner();
+        let Some(limiter) = inner.shared_limiter.clone() else { return };
+        let config = &inner.config.shared;
+        let now = inner.clock.now();
+        let was_down = inner.shared().shared_limiter_down_until;
+        if was_down.is_some_and(|until| now < until) {
+            return;
+        }
+        let key = if config.per_family { format!("{}:{}", inner.namespace, op.family) } else { inner.namespace.clone() };
+        let reply = tokio::time::timeout(Duration::from_millis(config.timeout_ms), limiter.reserve(&key)).await;
+        match reply {
+            Ok(Ok(wait)) => {
+                if was_down.is_some() {
+                    inner.shared().shared_limiter_down_until = None;
+                    inner.emit(self.id, &op.id, EventKind::SharedLimiter { available: true });
+                }
+                if !wait.is_zero() {
+                    inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: wait.as_millis() as u64, reason: PaceReason::Shared });
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                let until = inner.clock.now() + Duration::from_millis(config.retry_after_failure_ms);
+                let newly_down = inner.shared().shared_limiter_down_until.replace(until).is_none();
+                if newly_down {
+                    inner.emit(self.id, &op.id, EventKind::SharedLimiter { available: false });
+                }
+            }
         }
     }
 

@@ -9,6 +9,7 @@ use crate::policy::breaker::BreakerConfig;
 use crate::policy::budget::BudgetConfig;
 use crate::policy::pacing::PacingConfig;
 use crate::policy::retry::RetryConfig;
+use crate::shared::SharedConfig;
 use crate::token::TokenConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ pub struct ClientConfig {
     pub pacing: PacingConfig,
     pub adaptive: AdaptiveConfig,
     pub token: TokenConfig,
+    /// How a shared limiter, if the client is given one, is used.
+    pub shared: SharedConfig,
 }
 
 impl Default for ClientConfig {
@@ -64,6 +67,7 @@ impl Default for ClientConfig {
             // send rate decays to zero): on in the aws-adaptive preset, off by default.
             adaptive: AdaptiveConfig { enabled: false },
             token: TokenConfig::default(),
+            shared: SharedConfig::default(),
         }
     }
 }

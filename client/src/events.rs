@@ -54,6 +54,8 @@ pub enum EventKind {
     TokenFailed { status: Option<u16> },
     TokenInvalidated { generation: u64 },
     ConflictReread { attempt: u32, version: Option<u64> },
+    /// The shared limiter became unreachable (local pacing from now) or reachable again.
+    SharedLimiter { available: bool },
     Done { outcome: OutcomeKind, attempts: u32, status: Option<u16>, reason: Option<GiveUp> },
 }
 

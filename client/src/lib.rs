@@ -6,7 +6,8 @@
 //! - [`client`]: the async driver, the only part that awaits;
 //! - [`api`]: platform operations built on it (paging, versioned and bulk updates, creates);
 //! - [`transport`]: hyper over turmoil TCP, hyper over tokio TCP (+ rustls), in-memory;
-//! - [`presets`]: the same engine configured as the official SDKs and well-known libraries.
+//! - [`presets`]: the same engine configured as the official SDKs and well-known libraries;
+//! - [`shared`]: a rate shared by the instances of one OAuth client (in memory, or Redis).
 //!
 //! It does not depend on the simulator: the two meet at HTTP.
 
@@ -21,6 +22,7 @@ pub mod platform;
 pub mod policy;
 pub mod presets;
 pub mod secret;
+pub mod shared;
 pub mod token;
 pub mod transport;
 

@@ -98,10 +98,11 @@ pub(crate) fn drive(shared: &mut Shared, gateway: Arc<Mutex<Gateway>>, progress:
             rngs,
             partitioned: Mutex::new(BTreeSet::new()),
         });
+        let shared_limiter = shared.shared_limiter();
         let start = |instance: u32| {
             let network = network.clone();
             let transport: Arc<dyn Transport> = Arc::new(InMemoryTransport::new(move |request| network.clone().exchange(instance, request)));
-            tokio::spawn(InstanceSetup::new(shared, instance).run(transport))
+            tokio::spawn(InstanceSetup::new(shared, instance, shared_limiter.clone()).run(transport))
         };
         let mut instances: Vec<Option<tokio::task::JoinHandle<Result<(), crate::world::HostError>>>> = (0..scenario.instances.count).map(|i| Some(start(i))).collect();
 

@@ -25,6 +25,7 @@ pub mod scenario;
 pub mod sweep;
 pub mod serve;
 pub mod server;
+mod shared_limit;
 pub mod time;
 pub mod trace;
 pub mod world;

@@ -49,6 +49,9 @@ pub struct Scenario {
     pub instances: InstancesConfig,
     #[serde(default)]
     pub client: ClientConfig,
+    /// A rate shared by every instance (in simulation: one store over a simulated round trip).
+    #[serde(default)]
+    pub shared_limiter: SharedLimiterConfig,
     pub workload: Workload,
     #[serde(default)]
     pub expect: Expectations,
@@ -111,6 +114,54 @@ pub struct Crash {
     pub at_s: u64,
     #[serde(default)]
     pub restart_after_s: Option<u64>,
+}
+
+/// `[shared_limiter]`: GCRA shared by all instances, as a Redis limiter would be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharedLimiterConfig {
+    pub kind: SharedLimiterKind,
+    /// `gcra` (a steady rate with a burst) or `sliding_log` (at most `limit` in any window).
+    pub algorithm: herd_client::shared::SharedAlgorithm,
+    pub limit: u64,
+    pub window_ms: u64,
+    /// GCRA only.
+    pub burst: u64,
+    /// The simulated round trip to the store.
+    pub round_trip_ms: u64,
+    /// Windows in which the store does not answer.
+    pub outages: Vec<Outage>,
+}
+
+impl Default for SharedLimiterConfig {
+    fn default() -> SharedLimiterConfig {
+        SharedLimiterConfig {
+            kind: SharedLimiterKind::None,
+            algorithm: herd_client::shared::SharedAlgorithm::Gcra,
+            limit: 0,
+            window_ms: 60_000,
+            burst: 1,
+            round_trip_ms: 2,
+            outages: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SharedLimiterKind {
+    /// Each instance paces on its own.
+    #[default]
+    None,
+    /// One simulated store for every instance.
+    Sim,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub from_s: u64,
+    pub until_s: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +330,9 @@ impl Scenario {
         }
         if self.duration_s == 0 {
             return bad("duration_s", "must be positive");
+        }
+        if self.shared_limiter.kind == SharedLimiterKind::Sim && (self.shared_limiter.limit == 0 || self.shared_limiter.burst == 0 || self.shared_limiter.window_ms == 0) {
+            return bad("shared_limiter.limit", "a shared limiter needs a limit, a window_ms and a burst of at least 1");
         }
         if self.network.latency_ms_min > self.network.latency_ms_max {
             return bad("network.latency_ms_min", "must not exceed network.latency_ms_max");

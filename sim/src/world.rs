@@ -28,7 +28,7 @@ use crate::directory::Directory;
 use crate::events::GatewayEvent;
 use crate::gateway::Gateway;
 use crate::metrics::{self, Metrics};
-use crate::scenario::{NetworkMode, Scenario, StartPattern, Workload};
+use crate::scenario::{NetworkMode, Scenario, SharedLimiterKind, StartPattern, Workload};
 use crate::server::{serve_turmoil, GatewayService, TurmoilClock};
 use crate::time::SimTime;
 use crate::trace::{NetworkAction, Record, Trace};
@@ -209,6 +209,16 @@ pub(crate) struct Shared {
     pub(crate) clock: SimClock,
 }
 
+impl Shared {
+    /// The scenario's shared limiter on this world's clock, if it has one.
+    pub(crate) fn shared_limiter(&self) -> Option<Arc<dyn herd_client::shared::SharedLimiter>> {
+        match self.scenario.shared_limiter.kind {
+            SharedLimiterKind::None => None,
+            SharedLimiterKind::Sim => Some(Arc::new(crate::shared_limit::SimLimiter::new(&self.scenario.shared_limiter, self.clock))),
+        }
+    }
+}
+
 /// What every worker of an instance shares.
 struct InstanceContext {
     instance: u32,
@@ -274,8 +284,9 @@ fn drive_turmoil(shared: &Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut d
             Ok(())
         }
     });
+    let shared_limiter = shared.shared_limiter();
     for instance in 0..scenario.instances.count {
-        let context = InstanceSetup::new(shared, instance);
+        let context = InstanceSetup::new(shared, instance, shared_limiter.clone());
         sim.host(format!("client-{instance}"), move || {
             let context = context.clone();
             async move { context.run(Arc::new(HyperTransport::turmoil())).await.map_err(|error| -> Box<dyn std::error::Error> { error }) }
@@ -331,13 +342,14 @@ pub(crate) struct InstanceSetup {
     total_items: usize,
     done: Arc<tokio::sync::Notify>,
     clock: SimClock,
+    shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>,
 }
 
 /// A host's failure (a bug, reported with its message).
 pub(crate) type HostError = Box<dyn std::error::Error + Send + Sync>;
 
 impl InstanceSetup {
-    pub(crate) fn new(shared: &Shared, instance: u32) -> InstanceSetup {
+    pub(crate) fn new(shared: &Shared, instance: u32, shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>) -> InstanceSetup {
         InstanceSetup {
             instance,
             scenario: shared.scenario.clone(),
@@ -349,6 +361,7 @@ impl InstanceSetup {
             total_items: shared.total_items,
             done: shared.done.clone(),
             clock: shared.clock,
+            shared_limiter,
         }
     }
 
@@ -363,7 +376,7 @@ impl InstanceSetup {
             done: self.done.clone(),
             listing: OnceCell::new(),
         });
-        run_instance(context, self.records, self.plan[self.instance as usize].clone(), self.seed, self.epoch, transport).await
+        run_instance(context, self.records, self.plan[self.instance as usize].clone(), self.seed, self.epoch, transport, self.shared_limiter).await
     }
 }
 
@@ -425,6 +438,7 @@ async fn run_instance(
     seed: u64,
     epoch: std::time::SystemTime,
     transport: Arc<dyn herd_client::transport::Transport>,
+    shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>,
 ) -> Result<(), HostError> {
     let scenario = context.scenario.clone();
     let platform = match scenario.gateway.platform {
@@ -434,7 +448,10 @@ async fn run_instance(
     let config = herd_client::ClientConfig { platform, base_url: "http://gateway".into(), token_url: None, ..scenario.client.clone() };
     let observer = Arc::new(InstanceObserver { instance: context.instance, clock: context.clock, trace: records });
     let credentials = credentials_of(&scenario, context.instance, platform);
-    let client = Client::new(config, credentials, transport, Arc::new(TokioClock::with_epoch(epoch)), observer)?;
+    let mut client = Client::new(config, credentials, transport, Arc::new(TokioClock::with_epoch(epoch)), observer)?;
+    if let Some(limiter) = shared_limiter {
+        client = client.with_shared_limiter(limiter);
+    }
     let workers_per_instance = u64::from(scenario.instances.workers);
     let mut tasks = tokio::task::JoinSet::new();
     for (index, items) in plan.into_iter().enumerate() {

@@ -49,6 +49,8 @@ impl Default for PacingConfig {
 #[serde(rename_all = "snake_case")]
 pub enum PaceReason {
     Headers,
+    /// A slot reserved in the limiter shared with other instances.
+    Shared,
     RetryAfter,
     ClientLimit,
     Adaptive,
