@@ -6,7 +6,6 @@ pub mod charts;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use herd_sim::config::KeyPart;
 use herd_sim::scenario::Scenario;
 use herd_sim::sweep::{self, Summary};
 use herd_sim::world::Run;
@@ -86,18 +85,9 @@ pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> 
 /// key in use at once: one per instance for token-keyed rules, one per OAuth client in use for
 /// client-keyed ones.
 pub fn allowed_rate(scenario: &Scenario) -> RateSteps {
-    let rules = scenario.gateway.effective_limits();
-    let Some(rule) = rules.iter().find(|rule| !rule.families.iter().any(|family| family == "oauth")) else { return Vec::new() };
+    let Some(rule) = scenario.quota_rule() else { return Vec::new() };
     let window_s = rule.window_ms as f64 / 1000.0;
-    let clients: std::collections::BTreeSet<&str> =
-        (0..scenario.instances.count).filter_map(|instance| scenario.instances.oauth_client_of(instance, &scenario.gateway)).collect();
-    let keys = if rule.key.contains(&KeyPart::Token) {
-        f64::from(scenario.instances.count)
-    } else if rule.key.contains(&KeyPart::Client) {
-        clients.len().max(1) as f64
-    } else {
-        1.0
-    };
+    let keys = scenario.keys_in_use(&rule);
     // A token bucket refills `limit` per window too: the same average rate.
     let rate = |limit: u64| limit as f64 / window_s * keys;
     let mut steps = vec![(0.0, rate(rule.limit))];

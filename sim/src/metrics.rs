@@ -259,8 +259,7 @@ fn client_counts(trace: &Trace) -> ClientCounts {
 
 /// (utilization, makespan lower bound in seconds) against the first limit rule.
 fn quota(scenario: &Scenario, trace: &Trace) -> (f64, f64) {
-    let rules = scenario.gateway.effective_limits();
-    let Some(rule) = rules.iter().find(|rule| !rule.families.iter().any(|f| f == "oauth")) else { return (0.0, 0.0) };
+    let Some(rule) = scenario.quota_rule() else { return (0.0, 0.0) };
     let window_s = rule.window_ms as f64 / 1_000.0;
     // Per key: (first, last, useful admissions).
     let mut keys: BTreeMap<String, (f64, f64, u64)> = BTreeMap::new();
@@ -272,7 +271,7 @@ fn quota(scenario: &Scenario, trace: &Trace) -> (f64, f64) {
             continue;
         }
         families.insert(family.clone());
-        let key = key_of(rule, *token_seq, family);
+        let key = key_of(&rule, *token_seq, family);
         let at = event.at.as_micros() as f64 / 1e6;
         let entry = keys.entry(key).or_insert((at, at, 0));
         entry.1 = at;
@@ -290,15 +289,7 @@ fn quota(scenario: &Scenario, trace: &Trace) -> (f64, f64) {
         })
         .sum();
     let useful: u64 = keys.values().map(|(_, _, useful)| useful).sum();
-    let oauth_clients: std::collections::BTreeSet<&str> =
-        (0..scenario.instances.count).filter_map(|instance| scenario.instances.oauth_client_of(instance, &scenario.gateway)).collect();
-    let concurrent_keys = if rule.key.contains(&KeyPart::Token) {
-        f64::from(scenario.instances.count)
-    } else if rule.key.contains(&KeyPart::Client) {
-        oauth_clients.len().max(1) as f64
-    } else {
-        1.0
-    }
+    let concurrent_keys = scenario.keys_in_use(&rule)
         * if rule.key.contains(&KeyPart::Family) { families.len().max(1) as f64 } else { 1.0 };
     let initial = if rule.algorithm == Algorithm::TokenBucket { burst } else { limit } * concurrent_keys;
     let rate = limit * concurrent_keys / window_s;

@@ -376,6 +376,26 @@ impl Scenario {
         }
     }
 
+    /// The limit rule quotas are measured against: the first that is not the OAuth endpoint's.
+    pub fn quota_rule(&self) -> Option<crate::config::LimitRule> {
+        self.gateway.effective_limits().into_iter().find(|rule| !rule.families.iter().any(|family| family == "oauth"))
+    }
+
+    /// How many of `rule`'s keys the instances use at once, endpoint families aside: one per
+    /// instance for token-keyed rules (each holds its own token), one per OAuth client in use
+    /// for client-keyed ones, one otherwise.
+    pub fn keys_in_use(&self, rule: &crate::config::LimitRule) -> f64 {
+        use crate::config::KeyPart;
+        if rule.key.contains(&KeyPart::Token) {
+            f64::from(self.instances.count)
+        } else if rule.key.contains(&KeyPart::Client) {
+            let clients: std::collections::BTreeSet<&str> = (0..self.instances.count).filter_map(|instance| self.instances.oauth_client_of(instance, &self.gateway)).collect();
+            clients.len().max(1) as f64
+        } else {
+            1.0
+        }
+    }
+
     /// The workers of all instances.
     pub fn total_workers(&self) -> u64 {
         u64::from(self.instances.count) * u64::from(self.instances.workers)
