@@ -26,7 +26,7 @@ fn printed_hash(output: &Output) -> String {
 fn help_names_every_command() {
     let output = herdsim(&["--help"]);
     assert!(output.status.success());
-    for command in ["run", "list", "check", "diff"] {
+    for command in ["run", "list", "check", "diff", "sweep", "merge", "compare", "serve"] {
         assert!(stdout(&output).contains(command), "{command} missing from --help");
     }
     let run_help = stdout(&herdsim(&["run", "--help"]));
