@@ -46,6 +46,17 @@ fn config() -> ProptestConfig {
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
+/// `workers` workers, `operations` items over as many users, at 20 requests per minute per
+/// token: slow enough that the scenario's faults and network actions happen mid-run.
+fn slow_work_overrides(workers: u32, operations: u64) -> Vec<String> {
+    vec![
+        format!("instances.workers={workers}"),
+        format!("workload.operations={operations}"),
+        format!("gateway.data.users={operations}"),
+        "gateway.limits=[{ name = \"token.rate.per.minute\", limit = 20, key = [\"token\"] }]".to_string(),
+    ]
+}
+
 /// Every item ends with exactly one outcome (a second one fails the run), and every write
 /// reported ok is in the gateway's ledger.
 fn assert_complete(case: &Case, run: &Run) {
@@ -133,16 +144,13 @@ proptest! {
         probes in 1u32..4,
         failures in 2u32..8,
     ) {
-        let overrides = vec![
-            format!("instances.workers={workers}"),
-            "workload.operations=40".to_string(),
-            "gateway.data.users=40".to_string(),
-            "gateway.limits=[{ name = \"token.rate.per.minute\", limit = 20, key = [\"token\"] }]".to_string(),
+        let mut overrides = slow_work_overrides(workers, 40);
+        overrides.extend([
             "gateway.faults[0].from_s=30".to_string(),
             "gateway.faults[0].until_s=100".to_string(),
             format!("client.breaker.half_open_probes={probes}"),
             format!("client.breaker.mode={{ kind = \"consecutive\", failures = {failures} }}"),
-        ];
+        ]);
         let case = Case::new("maintenance-window", seed, &overrides);
         let (_, run) = case.run();
         assert_complete(&case, &run);
@@ -180,17 +188,14 @@ proptest! {
         restart_after in 1u64..30,
         fast in any::<bool>(),
     ) {
-        let overrides = vec![
+        let mut overrides = slow_work_overrides(workers, 60);
+        overrides.extend([
             format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
-            format!("instances.workers={workers}"),
-            "workload.operations=60".to_string(),
-            "gateway.data.users=60".to_string(),
-            "gateway.limits=[{ name = \"token.rate.per.minute\", limit = 20, key = [\"token\"] }]".to_string(),
             "network.partitions[0].from_s=30".to_string(),
             "network.partitions[0].until_s=70".to_string(),
             format!("network.crashes[0].at_s={crash_at}"),
             format!("network.crashes[0].restart_after_s={restart_after}"),
-        ];
+        ]);
         let case = Case::new("network-partition", seed, &overrides);
         let (_, run) = case.run();
         assert_complete(&case, &run);
