@@ -144,7 +144,7 @@ async fn raw(address: &str, bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_a_crash() {
-    let options = ServeOptions { max_connections: 64, header_read_timeout: Duration::from_millis(500), shutdown_grace: Duration::from_millis(200) };
+    let options = ServeOptions { max_connections: 64, header_read_timeout: Duration::from_millis(1_500), shutdown_grace: Duration::from_millis(200) };
     let (address, _gateway, stop, server) = start(GatewayConfig::default(), options).await;
     assert!(raw(&address, b"garbage\r\n\r\n").await.starts_with("HTTP/1.1 400"), "malformed HTTP gets 400");
     let huge = format!("GET /api/v2/users HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "a".repeat(100_000));
@@ -160,7 +160,7 @@ async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_
     slow.write_all(b"GET /api/v2/users HTTP/1.1\r\n").await.unwrap();
     assert!(raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.starts_with("HTTP/1.1 401"));
     let mut rest = Vec::new();
-    let cut = tokio::time::timeout(Duration::from_secs(3), slow.read_to_end(&mut rest)).await;
+    let cut = tokio::time::timeout(Duration::from_secs(6), slow.read_to_end(&mut rest)).await;
     assert!(cut.is_ok(), "the slow client is disconnected after the header timeout");
 
     // Many clients at once, within the bound: every one is answered.

@@ -97,22 +97,28 @@ async fn redis_reserves_slots_atomically_across_limiters_with_either_algorithm()
     // Two instances' limiters on one key: GCRA at 600/min (100 ms apart) with a burst of 2.
     let a = RedisLimiter::new(&redis.url, SharedRate::gcra(600, 2), "test-gcra").unwrap();
     let b = RedisLimiter::new(&redis.url, SharedRate::gcra(600, 2), "test-gcra").unwrap();
-    let mut waits = Vec::new();
+    // Slots as times since the first call (the call's own time plus its wait), so that a slow
+    // machine's time between calls does not count against the limiter.
+    let started = Instant::now();
+    let mut slots = Vec::new();
     for index in 0..6 {
         let limiter = if index % 2 == 0 { &a } else { &b };
-        waits.push(limiter.reserve("herd-app").await.unwrap().as_millis() as i64);
+        let wait = limiter.reserve("herd-app").await.unwrap();
+        slots.push((started.elapsed() + wait).as_millis() as i64);
     }
     let expected = [0, 0, 100, 200, 300, 400];
-    for (wait, expected) in waits.iter().zip(expected) {
-        assert!((wait - expected).abs() <= 40, "waits {waits:?}, expected about {expected:?}");
+    for (slot, expected) in slots.iter().zip(expected) {
+        assert!((slot - expected).abs() <= 40, "slots {slots:?}, expected about {expected:?}");
     }
     // A sliding log of 3 per second: three at once, the fourth a second after the first.
     let log = RedisLimiter::new(&redis.url, SharedRate::sliding_log(3, 1_000), "test-log").unwrap();
-    let mut waits = Vec::new();
+    let started = Instant::now();
+    let mut slots = Vec::new();
     for _ in 0..5 {
-        waits.push(log.reserve("herd-app").await.unwrap().as_millis() as i64);
+        let wait = log.reserve("herd-app").await.unwrap();
+        slots.push((started.elapsed() + wait).as_millis() as i64);
     }
-    assert!(waits[..3].iter().all(|wait| *wait <= 40) && (900..=1_000).contains(&waits[3]) && (900..=1_000).contains(&waits[4]), "{waits:?}");
+    assert!(slots[..3].iter().all(|slot| *slot <= 40) && (960..=1_040).contains(&slots[3]) && (960..=1_040).contains(&slots[4]), "{slots:?}");
     // Many concurrent reservations: never more than the limit in any window of slots.
     let log = Arc::new(RedisLimiter::new(&redis.url, SharedRate::sliding_log(5, 1_000), "test-concurrent").unwrap());
     let started = Instant::now();
@@ -132,7 +138,8 @@ async fn redis_reserves_slots_atomically_across_limiters_with_either_algorithm()
     slots.sort_unstable();
     for (index, slot) in slots.iter().enumerate() {
         if let Some(sixth) = slots.get(index + 5) {
-            assert!(sixth - slot >= 950, "six slots within a second: {slots:?}");
+            // Slots are measured when each reply arrives: allow for a reply's delay on a busy machine.
+            assert!(sixth - slot >= 900, "six slots within a second: {slots:?}");
         }
     }
 }
@@ -218,7 +225,8 @@ async fn instances_coordinate_through_redis_against_the_real_time_gateway() {
         }
     };
     let alone = run(None, "unused").await;
-    let coordinated = run(Some(SharedRate::sliding_log(10, 1_100)), "coordinated").await;
+    // A fifth of a second more than the platform's window absorbs loopback and scheduling delays.
+    let coordinated = run(Some(SharedRate::sliding_log(10, 1_200)), "coordinated").await;
     assert!(alone >= 5, "27 reads by three uncoordinated instances meet the 10/s bucket: {alone} rejected");
     assert!(coordinated <= 1, "through Redis they stay under it: {coordinated} rejected");
 }
