@@ -186,3 +186,28 @@ async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_
     let stats = server.await.unwrap();
     assert!(stats.refused >= 1 && stats.connections >= 118, "{stats:?}");
 }
+
+#[test]
+fn serve_logs_requests_as_json_lines_when_asked() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim"))
+        .args(["serve", "thundering-herd", "--addr", "127.0.0.1:0", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first.split_whitespace().find(|word| word.starts_with("http://")).unwrap().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&base).unwrap();
+    std::io::Write::write_all(&mut stream, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    assert!(server.wait().unwrap().success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let line = rest.lines().find(|line| line.starts_with('{')).unwrap_or_else(|| panic!("no JSON line in {rest}"));
+    let value: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!((value["method"].as_str(), value["target"].as_str(), value["status"].as_u64()), (Some("GET"), Some("/api/v2/users"), Some(401)));
+}
