@@ -99,6 +99,17 @@ assert status == 200, status
 print("token, 429 with Retry-After %s, then 200" % retry_after)
 "#;
 
+/// `herdsim serve ARGS --addr 127.0.0.1:0`: the process, its stdout after the first line, and
+/// the base URL that line names.
+fn spawn_serve(args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStdout>, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim")).arg("serve").args(args).args(["--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first.split_whitespace().find(|word| word.starts_with("http://")).unwrap_or_else(|| panic!("no address in {first:?}")).to_string();
+    (server, stdout, base)
+}
+
 #[test]
 fn a_plain_python_client_gets_a_token_hits_429_and_is_served_after_waiting() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,15 +120,7 @@ fn a_plain_python_client_gets_a_token_hits_429_and_is_served_after_waiting() {
     )
     .unwrap();
     let record = dir.path().join("served.jsonl");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim"))
-        .args(["serve", scenario.to_str().unwrap(), "--addr", "127.0.0.1:0", "--record", record.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let base = first.split_whitespace().find(|word| word.starts_with("http://")).unwrap_or_else(|| panic!("no address in {first:?}")).to_string();
+    let (mut server, mut stdout, base) = spawn_serve(&[scenario.to_str().unwrap(), "--record", record.to_str().unwrap()]);
     let python = Command::new("python3").args(["-c", PYTHON_CLIENT, &base]).output().expect("python3 runs (CPython is on the machine)");
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
     let status = server.wait().unwrap();
@@ -189,16 +192,8 @@ async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_
 
 #[test]
 fn serve_logs_requests_as_json_lines_when_asked() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim"))
-        .args(["serve", "thundering-herd", "--addr", "127.0.0.1:0", "--log-format", "json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let base = first.split_whitespace().find(|word| word.starts_with("http://")).unwrap().trim_start_matches("http://").to_string();
-    let mut stream = std::net::TcpStream::connect(&base).unwrap();
+    let (mut server, mut stdout, base) = spawn_serve(&["thundering-herd", "--log-format", "json"]);
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
     std::io::Write::write_all(&mut stream, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
