@@ -19,8 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::gateway::Gateway;
 use crate::http::{Delivery, Request};
 use crate::server::{GatewayService, TokioClock};
-use crate::time::SimTime;
-use crate::trace::{NetworkAction, Record};
+use crate::trace::NetworkAction;
 use crate::world::{trace_hook, InstanceSetup, RunEnd, Schedule, Shared, SimClock};
 
 /// The network between the instances and the gateway.
@@ -132,7 +131,7 @@ pub(crate) fn drive(shared: &mut Shared, gateway: Arc<Mutex<Gateway>>, progress:
                         }
                     }
                 }
-                shared.records.lock().expect("trace lock").push(Record::Network { at: SimTime::from_duration(elapsed), host: action.host.clone(), action: action.kind });
+                shared.records.lock().expect("trace lock").push(action.record(elapsed));
                 applied += 1;
             }
             if shared.outcomes.lock().expect("outcomes lock").len() >= shared.total_items {

@@ -195,7 +195,8 @@ impl Observer for InstanceObserver {
     }
 }
 
-/// What a host's software gets from the world.
+/// What a host's software gets from the world. Cheap to clone: shared parts are behind `Arc`s.
+#[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) scenario: Arc<Scenario>,
     pub(crate) seed: u64,
@@ -222,11 +223,7 @@ impl Shared {
 /// What every worker of an instance shares.
 struct InstanceContext {
     instance: u32,
-    clock: SimClock,
-    scenario: Arc<Scenario>,
-    outcomes: Outcomes,
-    total_items: usize,
-    done: Arc<tokio::sync::Notify>,
+    shared: Shared,
     /// The instance's listing of users: id → version (bulk and versioned updates start from it),
     /// kept current with the versions its own successful updates return.
     listing: OnceCell<Mutex<BTreeMap<String, u64>>>,
@@ -301,7 +298,7 @@ fn drive_turmoil(shared: &Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut d
         let elapsed = sim.elapsed();
         while let Some(action) = schedule.actions.get(applied).filter(|action| action.at <= elapsed) {
             action.apply(&mut sim);
-            shared.records.lock().expect("trace lock").push(Record::Network { at: SimTime::from_duration(elapsed), host: action.host.clone(), action: action.kind });
+            shared.records.lock().expect("trace lock").push(action.record(elapsed));
             applied += 1;
         }
         if shared.outcomes.lock().expect("outcomes lock").len() >= shared.total_items {
@@ -333,15 +330,7 @@ pub(crate) fn trace_hook(records: Arc<Mutex<Vec<Record>>>) -> crate::server::Eve
 #[derive(Clone)]
 pub(crate) struct InstanceSetup {
     instance: u32,
-    scenario: Arc<Scenario>,
-    seed: u64,
-    epoch: std::time::SystemTime,
-    records: Arc<Mutex<Vec<Record>>>,
-    outcomes: Outcomes,
-    plan: Arc<Vec<Vec<Vec<WorkItem>>>>,
-    total_items: usize,
-    done: Arc<tokio::sync::Notify>,
-    clock: SimClock,
+    shared: Shared,
     shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>,
 }
 
@@ -350,33 +339,13 @@ pub(crate) type HostError = Box<dyn std::error::Error + Send + Sync>;
 
 impl InstanceSetup {
     pub(crate) fn new(shared: &Shared, instance: u32, shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>) -> InstanceSetup {
-        InstanceSetup {
-            instance,
-            scenario: shared.scenario.clone(),
-            seed: shared.seed,
-            epoch: shared.epoch,
-            records: shared.records.clone(),
-            outcomes: shared.outcomes.clone(),
-            plan: shared.plan.clone(),
-            total_items: shared.total_items,
-            done: shared.done.clone(),
-            clock: shared.clock,
-            shared_limiter,
-        }
+        InstanceSetup { instance, shared: shared.clone(), shared_limiter }
     }
 
     /// Starts the instance from scratch over `transport`: a new client, the unfinished items.
     pub(crate) async fn run(self, transport: Arc<dyn herd_client::transport::Transport>) -> Result<(), HostError> {
-        let context = Arc::new(InstanceContext {
-            instance: self.instance,
-            clock: self.clock,
-            scenario: self.scenario.clone(),
-            outcomes: self.outcomes.clone(),
-            total_items: self.total_items,
-            done: self.done.clone(),
-            listing: OnceCell::new(),
-        });
-        run_instance(context, self.records, self.plan[self.instance as usize].clone(), self.seed, self.epoch, transport, self.shared_limiter).await
+        let context = Arc::new(InstanceContext { instance: self.instance, shared: self.shared, listing: OnceCell::new() });
+        run_instance(context, transport, self.shared_limiter).await
     }
 }
 
@@ -388,28 +357,26 @@ pub(crate) struct Schedule {
 pub(crate) struct Action {
     pub(crate) at: Duration,
     pub(crate) kind: NetworkAction,
-    pub(crate) host: String,
     pub(crate) instance: u32,
 }
 
 impl Schedule {
     pub(crate) fn new(scenario: &Scenario) -> Schedule {
         let mut actions = Vec::new();
-        let host = |instance: u32| format!("client-{instance}");
         for partition in &scenario.network.partitions {
             let instances: Vec<u32> = match partition.instance {
                 Some(instance) => vec![instance],
                 None => (0..scenario.instances.count).collect(),
             };
             for instance in instances {
-                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: NetworkAction::Partition, host: host(instance), instance });
-                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: NetworkAction::Repair, host: host(instance), instance });
+                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: NetworkAction::Partition, instance });
+                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: NetworkAction::Repair, instance });
             }
         }
         for crash in &scenario.network.crashes {
-            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: NetworkAction::Crash, host: host(crash.instance), instance: crash.instance });
+            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: NetworkAction::Crash, instance: crash.instance });
             if let Some(after_s) = crash.restart_after_s {
-                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: NetworkAction::Restart, host: host(crash.instance), instance: crash.instance });
+                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: NetworkAction::Restart, instance: crash.instance });
             }
         }
         // Stable: same-time actions keep their configuration order.
@@ -419,12 +386,23 @@ impl Schedule {
 }
 
 impl Action {
+    /// The host it acts on.
+    fn host(&self) -> String {
+        format!("client-{}", self.instance)
+    }
+
+    /// The trace record of the action, taken at `elapsed`.
+    pub(crate) fn record(&self, elapsed: Duration) -> Record {
+        Record::Network { at: SimTime::from_duration(elapsed), host: self.host(), action: self.kind }
+    }
+
     fn apply(&self, sim: &mut turmoil::Sim<'_>) {
+        let host = self.host();
         match self.kind {
-            NetworkAction::Partition => sim.partition("gateway", self.host.as_str()),
-            NetworkAction::Repair => sim.repair("gateway", self.host.as_str()),
-            NetworkAction::Crash => sim.crash(self.host.as_str()),
-            NetworkAction::Restart => sim.bounce(self.host.as_str()),
+            NetworkAction::Partition => sim.partition("gateway", host.as_str()),
+            NetworkAction::Repair => sim.repair("gateway", host.as_str()),
+            NetworkAction::Crash => sim.crash(host.as_str()),
+            NetworkAction::Restart => sim.bounce(host.as_str()),
         }
     }
 }
@@ -433,20 +411,17 @@ impl Action {
 /// (a crash) drops every worker with it.
 async fn run_instance(
     context: Arc<InstanceContext>,
-    records: Arc<Mutex<Vec<Record>>>,
-    plan: Vec<Vec<WorkItem>>,
-    seed: u64,
-    epoch: std::time::SystemTime,
     transport: Arc<dyn herd_client::transport::Transport>,
     shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>,
 ) -> Result<(), HostError> {
-    let scenario = context.scenario.clone();
+    let Shared { scenario, seed, epoch, records, plan, clock, .. } = context.shared.clone();
+    let plan = plan[context.instance as usize].clone();
     let platform = match scenario.gateway.platform {
         Platform::Genesys => herd_client::Platform::Genesys,
         Platform::Cxone => herd_client::Platform::Cxone,
     };
     let config = herd_client::ClientConfig { platform, base_url: "http://gateway".into(), token_url: None, ..scenario.client.clone() };
-    let observer = Arc::new(InstanceObserver { instance: context.instance, clock: context.clock, trace: records });
+    let observer = Arc::new(InstanceObserver { instance: context.instance, clock, trace: records });
     let credentials = credentials_of(&scenario, context.instance, platform);
     let mut client = Client::new(config, credentials, transport, Arc::new(TokioClock::with_epoch(epoch)), observer)?;
     if let Some(limiter) = shared_limiter {
@@ -486,17 +461,17 @@ fn credentials_of(scenario: &Scenario, instance: u32, platform: herd_client::Pla
 }
 
 fn record(context: &InstanceContext, worker: u64, id: &str, outcome: Outcome, attempts: u32, started_at: SimTime) {
-    let entry = ItemRecord { outcome, instance: context.instance, worker, started_at, finished_at: context.clock.now(), attempts };
-    let mut outcomes = context.outcomes.lock().expect("outcomes lock");
+    let entry = ItemRecord { outcome, instance: context.instance, worker, started_at, finished_at: context.shared.clock.now(), attempts };
+    let mut outcomes = context.shared.outcomes.lock().expect("outcomes lock");
     let previous = outcomes.insert(id.to_string(), entry);
     assert!(previous.is_none(), "item {id} got a second outcome");
-    if outcomes.len() >= context.total_items {
-        context.done.notify_one();
+    if outcomes.len() >= context.shared.total_items {
+        context.shared.done.notify_one();
     }
 }
 
 fn is_done(context: &InstanceContext, id: &str) -> bool {
-    context.outcomes.lock().expect("outcomes lock").contains_key(id)
+    context.shared.outcomes.lock().expect("outcomes lock").contains_key(id)
 }
 
 async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Vec<WorkItem>, start_after: Duration) {
@@ -508,7 +483,7 @@ async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Ve
         run_batched(&context, &mut worker, batched).await;
     }
     for item in single {
-        let started_at = context.clock.now();
+        let started_at = context.shared.clock.now();
         let result = match &item.kind {
             ItemKind::Read { user } => {
                 let platform = worker.client().config().platform;
@@ -536,7 +511,7 @@ async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Ve
 /// The version of `user` from the instance's listing (listed once, on first need). A contended
 /// record is read fresh instead: the listing would be stale for every writer but the first.
 async fn known_version(context: &InstanceContext, worker: &mut Worker, user: &str) -> Option<u64> {
-    if matches!(context.scenario.workload, Workload::Contention { .. }) {
+    if matches!(context.shared.scenario.workload, Workload::Contention { .. }) {
         return None;
     }
     let listing = context.listing.get_or_init(|| list_versions(worker)).await;
@@ -550,7 +525,7 @@ async fn list_versions(worker: &mut Worker) -> Mutex<BTreeMap<String, u64>> {
 }
 
 async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<WorkItem>) {
-    let started_at = context.clock.now();
+    let started_at = context.shared.clock.now();
     let prefix = format!("w{}", worker.id());
     match &items[0].kind {
         ItemKind::BulkUpdate { .. } => {
