@@ -206,7 +206,7 @@ fn compare_table(summary: &Summary) -> String {
         "preset", "makespan s", "attempts", "429s", "quota", "ok", "gave up", "duplicates", "fairness", "failed"
     );
     for point in &summary.points {
-        let name = point.point.get("preset").map(|name| name.trim_matches('"').to_string()).unwrap_or_default();
+        let name = sweep::preset_of(&point.point);
         out.push_str(&format!(
             "{name:<24} {:>10.1} {:>9.0} {:>8.0} {:>7.2} {:>7.0} {:>8.0} {:>11.0} {:>9.2} {:>7}\n",
             point.makespan_s.median,
@@ -222,7 +222,7 @@ fn compare_table(summary: &Summary) -> String {
     }
     out.push_str("medians over seeds; `failed` counts runs that broke the scenario's own expectations\n");
     if let Some((index, reason)) = &summary.recommended {
-        let name = summary.points[*index].point.get("preset").map(|name| name.trim_matches('"').to_string()).unwrap_or_default();
+        let name = sweep::preset_of(&summary.points[*index].point);
         out.push_str(&format!("best here: {name}\n  {reason}\n"));
     }
     out

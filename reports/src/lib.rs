@@ -121,14 +121,13 @@ pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) ->
 pub fn write_compare(dir: &Path, summary: &Summary, command: &str, seeds: &str) -> Result<PathBuf, String> {
     create_dir(dir)?;
     let title = format!("{}: every preset on the same seeds", summary.scenario);
-    let preset = |point: &sweep::Point| point.get("preset").map(|name| name.trim_matches('"').to_string()).unwrap_or_default();
-    charts::makespan_vs_wasted(&title, &scatter(summary, preset), &dir.join("compare.svg")).map_err(|error| format!("compare.svg: {error}"))?;
+    charts::makespan_vs_wasted(&title, &scatter(summary, sweep::preset_of), &dir.join("compare.svg")).map_err(|error| format!("compare.svg: {error}"))?;
     let mut md = String::new();
     let _ = writeln!(md, "# Presets compared on {} over seeds {seeds}\n", summary.scenario);
     let _ = writeln!(md, "Regenerate: `{command}`\n");
     let _ = writeln!(md, "Every preset is the same engine configured as the library it names (see `client/src/presets.rs` for sources); the scenario's own `[client]` fields apply on top of each.\n");
     if let Some((index, reason)) = &summary.recommended {
-        let _ = writeln!(md, "**Best here: `{}`** — {reason}.\n", preset(&summary.points[*index].point));
+        let _ = writeln!(md, "**Best here: `{}`** — {reason}.\n", sweep::preset_of(&summary.points[*index].point));
     }
     md.push_str(&markdown_table(summary));
     let _ = writeln!(md, "\n![makespan against wasted attempts per preset](compare.svg)\n");

@@ -124,6 +124,11 @@ pub fn label(point: &Point) -> String {
     point.iter().map(|(key, value)| format!("{}={value}", short_key(key))).collect::<Vec<_>>().join(" ")
 }
 
+/// The preset a point sets (`preset="genesys-java"` → `genesys-java`), or "" when it sets none.
+pub fn preset_of(point: &Point) -> String {
+    point.get("preset").map(|name| name.trim_matches('"').to_string()).unwrap_or_default()
+}
+
 /// `client.backoff.jitter` → `jitter`: the last part names the field well enough in tables.
 fn short_key(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
