@@ -9,17 +9,33 @@ use herd_sim::config::{Algorithm, GatewayConfig, HeaderDialect, LimitRule};
 use herd_sim::{Gateway, Request, SimTime};
 
 fn gateway(limit: u64, algorithm: Algorithm, headers: HeaderDialect) -> (Gateway, Request) {
-    let rule = LimitRule { limit, algorithm, ..LimitRule::genesys_token_default() };
-    let config = GatewayConfig { limits: Some(vec![rule]), headers, ..GatewayConfig::default() };
+    let rule = LimitRule {
+        limit,
+        algorithm,
+        ..LimitRule::genesys_token_default()
+    };
+    let config = GatewayConfig {
+        limits: Some(vec![rule]),
+        headers,
+        ..GatewayConfig::default()
+    };
     let mut gateway = Gateway::new(config, 1).expect("valid config");
     let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
     let grant = gateway.handle(
         SimTime::ZERO,
-        Request::new("POST", "/oauth/token").header("authorization", &auth).body("grant_type=client_credentials"),
+        Request::new("POST", "/oauth/token")
+            .header("authorization", &auth)
+            .body("grant_type=client_credentials"),
     );
-    let token = grant.body_json().expect("token body")["access_token"].as_str().expect("token").to_string();
+    let token = grant.body_json().expect("token body")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     let user = gateway.directory().ids().next().expect("a user").to_string();
-    (gateway, Request::new("GET", &format!("/api/v2/users/{user}")).bearer(&token))
+    (
+        gateway,
+        Request::new("GET", &format!("/api/v2/users/{user}")).bearer(&token),
+    )
 }
 
 fn handle(c: &mut Criterion) {
@@ -27,8 +43,18 @@ fn handle(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let cases = [
         ("admit", 1_000_000, Algorithm::TokenBucket, HeaderDialect::None),
-        ("admit_sliding_log", 100_000, Algorithm::SlidingLog, HeaderDialect::None),
-        ("admit_ietf_headers", 1_000_000, Algorithm::TokenBucket, HeaderDialect::Ietf),
+        (
+            "admit_sliding_log",
+            100_000,
+            Algorithm::SlidingLog,
+            HeaderDialect::None,
+        ),
+        (
+            "admit_ietf_headers",
+            1_000_000,
+            Algorithm::TokenBucket,
+            HeaderDialect::Ietf,
+        ),
         ("reject", 1, Algorithm::SlidingLog, HeaderDialect::None),
     ];
     for (name, limit, algorithm, headers) in cases {

@@ -37,7 +37,8 @@ const READS_PER_WORKER: u32 = 3;
 
 fn shipped(name: &str, overrides: &[&str]) -> Scenario {
     let overrides: Vec<String> = overrides.iter().map(|o| o.to_string()).collect();
-    Scenario::load(&scenario::shipped_dir().join(format!("{name}.toml")), &overrides).expect("a shipped scenario")
+    Scenario::load(&scenario::shipped_dir().join(format!("{name}.toml")), &overrides)
+        .expect("a shipped scenario")
 }
 
 fn run_requests(scenario: &Scenario) -> u64 {
@@ -47,7 +48,12 @@ fn run_requests(scenario: &Scenario) -> u64 {
 fn scenarios(c: &mut Criterion) {
     let mut group = c.benchmark_group("scenario");
     group.sample_size(10);
-    for (name, mode) in [("thundering-herd", "turmoil"), ("thundering-herd", "fast"), ("token-expiry", "turmoil"), ("token-expiry", "fast")] {
+    for (name, mode) in [
+        ("thundering-herd", "turmoil"),
+        ("thundering-herd", "fast"),
+        ("token-expiry", "turmoil"),
+        ("token-expiry", "fast"),
+    ] {
         let scenario = shipped(name, &[&format!("network.mode=\"{mode}\"")]);
         let id = format!("{name}/{mode}");
         let started = std::time::Instant::now();
@@ -70,8 +76,14 @@ fn scenarios(c: &mut Criterion) {
 /// The harness doing the reads with no limit in the way.
 fn harness_reads() -> Scenario {
     let workers = format!("instances.workers={WORKERS_PER_HOST}");
-    let operations = format!("workload.operations={}", HOSTS * WORKERS_PER_HOST * READS_PER_WORKER);
-    shipped("thundering-herd", &[&workers, &operations, "gateway.limits[0].limit=1000000"])
+    let operations = format!(
+        "workload.operations={}",
+        HOSTS * WORKERS_PER_HOST * READS_PER_WORKER
+    );
+    shipped(
+        "thundering-herd",
+        &[&workers, &operations, "gateway.limits[0].limit=1000000"],
+    )
 }
 
 /// What one read looks like on the wire: the gateway's real answer to a user GET (status,
@@ -81,8 +93,16 @@ type Headers = Vec<(String, String)>;
 fn wire_sample() -> (Headers, Headers, Vec<u8>) {
     let mut gateway = Gateway::new(GatewayConfig::default(), 1).expect("valid");
     let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
-    let grant = gateway.handle(SimTime::ZERO, Request::new("POST", "/oauth/token").header("authorization", &auth).body("grant_type=client_credentials"));
-    let token = grant.body_json().unwrap()["access_token"].as_str().unwrap().to_string();
+    let grant = gateway.handle(
+        SimTime::ZERO,
+        Request::new("POST", "/oauth/token")
+            .header("authorization", &auth)
+            .body("grant_type=client_credentials"),
+    );
+    let token = grant.body_json().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let user = gateway.directory().ids().next().unwrap().to_string();
     let request = Request::new("GET", &format!("/api/v2/users/{user}")).bearer(&token);
     let request_headers = request.headers.clone();
@@ -121,7 +141,10 @@ fn bare_turmoil_reads() -> u64 {
                         let response = response.body(Full::new(body.clone())).expect("a response");
                         async move { Ok::<_, Infallible>(response) }
                     });
-                    let _ = http1::Builder::new().auto_date_header(false).serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .auto_date_header(false)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         }
@@ -133,11 +156,21 @@ fn bare_turmoil_reads() -> u64 {
             let transport = Arc::new(HyperTransport::turmoil());
             let mut workers = Vec::new();
             for _ in 0..WORKERS_PER_HOST {
-                let (transport, answered, headers) = (transport.clone(), answered.clone(), request_headers.clone());
+                let (transport, answered, headers) =
+                    (transport.clone(), answered.clone(), request_headers.clone());
                 workers.push(tokio::spawn(async move {
                     for _ in 0..READS_PER_WORKER {
-                        let request = HttpRequest { method: "GET".into(), url: "http://gateway/api/v2/users/u".into(), headers: headers.clone(), body: Vec::new() };
-                        if transport.send(request).await.is_ok_and(|response| response.status == 200) {
+                        let request = HttpRequest {
+                            method: "GET".into(),
+                            url: "http://gateway/api/v2/users/u".into(),
+                            headers: headers.clone(),
+                            body: Vec::new(),
+                        };
+                        if transport
+                            .send(request)
+                            .await
+                            .is_ok_and(|response| response.status == 200)
+                        {
                             *answered.lock().unwrap() += 1;
                         }
                     }
@@ -157,26 +190,52 @@ fn bare_turmoil_reads() -> u64 {
 /// The gateway core called directly by tasks on a paused tokio runtime, with the same latency
 /// model drawn from a seeded RNG: no network, no HTTP, no client policies.
 fn in_memory_reads() -> u64 {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a runtime");
     runtime.block_on(async {
-        let config = GatewayConfig { limits: Some(Vec::new()), ..GatewayConfig::default() };
+        let config = GatewayConfig {
+            limits: Some(Vec::new()),
+            ..GatewayConfig::default()
+        };
         let gateway = Arc::new(Mutex::new(Gateway::new(config, 1).expect("valid")));
         let origin = tokio::time::Instant::now();
         let now = move || SimTime::from_duration(origin.elapsed());
         let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
-        let grant = gateway.lock().unwrap().handle(now(), Request::new("POST", "/oauth/token").header("authorization", &auth).body("grant_type=client_credentials"));
-        let token = grant.body_json().unwrap()["access_token"].as_str().unwrap().to_string();
-        let user = gateway.lock().unwrap().directory().ids().next().unwrap().to_string();
+        let grant = gateway.lock().unwrap().handle(
+            now(),
+            Request::new("POST", "/oauth/token")
+                .header("authorization", &auth)
+                .body("grant_type=client_credentials"),
+        );
+        let token = grant.body_json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let user = gateway
+            .lock()
+            .unwrap()
+            .directory()
+            .ids()
+            .next()
+            .unwrap()
+            .to_string();
         let answered = Arc::new(Mutex::new(0u64));
         let mut workers = Vec::new();
         for worker in 0..u64::from(HOSTS * WORKERS_PER_HOST) {
-            let (gateway, answered, token, user) = (gateway.clone(), answered.clone(), token.clone(), user.clone());
+            let (gateway, answered, token, user) =
+                (gateway.clone(), answered.clone(), token.clone(), user.clone());
             workers.push(tokio::spawn(async move {
                 let mut rng = ChaCha8Rng::seed_from_u64(1);
                 rng.set_stream(worker);
                 for _ in 0..READS_PER_WORKER {
                     tokio::time::sleep(Duration::from_millis(rng.random_range(5..=25))).await;
-                    let response = gateway.lock().unwrap().handle(now(), Request::new("GET", &format!("/api/v2/users/{user}")).bearer(&token));
+                    let response = gateway.lock().unwrap().handle(
+                        now(),
+                        Request::new("GET", &format!("/api/v2/users/{user}")).bearer(&token),
+                    );
                     tokio::time::sleep(Duration::from_millis(rng.random_range(5..=25))).await;
                     if response.status == 200 {
                         *answered.lock().unwrap() += 1;
@@ -195,10 +254,18 @@ fn in_memory_reads() -> u64 {
 fn per_request(c: &mut Criterion) {
     let reads = u64::from(HOSTS * WORKERS_PER_HOST * READS_PER_WORKER);
     let harness = harness_reads();
-    assert_eq!(world::run(&harness, 1, &mut |_| {}).metrics.ok, reads, "the harness does every read");
+    assert_eq!(
+        world::run(&harness, 1, &mut |_| {}).metrics.ok,
+        reads,
+        "the harness does every read"
+    );
     let mut harness_fast = harness.clone();
     harness_fast.network.mode = herd_sim::scenario::NetworkMode::Fast;
-    assert_eq!(world::run(&harness_fast, 1, &mut |_| {}).metrics.ok, reads, "the fast mode does every read");
+    assert_eq!(
+        world::run(&harness_fast, 1, &mut |_| {}).metrics.ok,
+        reads,
+        "the fast mode does every read"
+    );
     assert_eq!(bare_turmoil_reads(), reads, "the bare loop does every read");
     assert_eq!(in_memory_reads(), reads, "the in-memory loop does every read");
     let mut group = c.benchmark_group("per_request");
@@ -219,16 +286,29 @@ fn tick_sizes(c: &mut Criterion) {
         let run = world::run(&scenario, 1, &mut |_| {});
         eprintln!(
             "tick {tick_ms} ms: makespan {:.2} s, {} attempts, {} 429s, latency p50 {} ms",
-            run.metrics.makespan_s, run.metrics.attempts, run.metrics.responses_429, run.metrics.latency_ms_p50
+            run.metrics.makespan_s,
+            run.metrics.attempts,
+            run.metrics.responses_429,
+            run.metrics.latency_ms_p50
         );
-        group.bench_with_input(BenchmarkId::from_parameter(tick_ms), &scenario, |b, scenario| b.iter(|| run_requests(scenario)));
+        group.bench_with_input(BenchmarkId::from_parameter(tick_ms), &scenario, |b, scenario| {
+            b.iter(|| run_requests(scenario))
+        });
     }
     group.finish();
 }
 
 fn sweep_threads(c: &mut Criterion) {
     // Eight runs of the small token-expiry scenario (6 simulated minutes each), on turmoil.
-    let scenario = shipped("token-expiry", &["workload.operations=60", "gateway.data.users=60", "instances.workers=4", "gateway.limits[0].limit=5"]);
+    let scenario = shipped(
+        "token-expiry",
+        &[
+            "workload.operations=60",
+            "gateway.data.users=60",
+            "instances.workers=4",
+            "gateway.limits[0].limit=5",
+        ],
+    );
     let points = vec![sweep::Point::new()];
     let jobs = sweep::jobs(1, 0..8, None);
     let mut group = c.benchmark_group("sweep_threads");
@@ -238,7 +318,14 @@ fn sweep_threads(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &threads| {
             b.iter(|| {
                 let done = Mutex::new(0u32);
-                sweep::execute(std::slice::from_ref(&scenario), &[], &points, &jobs, threads, &|_| *done.lock().unwrap() += 1);
+                sweep::execute(
+                    std::slice::from_ref(&scenario),
+                    &[],
+                    &points,
+                    &jobs,
+                    threads,
+                    &|_| *done.lock().unwrap() += 1,
+                );
                 done.into_inner().unwrap()
             })
         });

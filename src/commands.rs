@@ -19,7 +19,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     let run = run_with_progress(&scenario, seed);
     if let Some(path) = &args.trace {
-        run.trace.write_jsonl(path).map_err(|error| Failure::BadInput(format!("cannot write the trace to {}: {error}", path.display())))?;
+        run.trace.write_jsonl(path).map_err(|error| {
+            Failure::BadInput(format!("cannot write the trace to {}: {error}", path.display()))
+        })?;
     }
     if args.timeline {
         print!("{}", run.trace.timeline());
@@ -27,7 +29,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let report = match &args.report {
         Some(dir) => {
             let command = format!("{} --report {}", replay_command(args, seed), dir.display());
-            let report = herd_reports::RunReport { scenario: &scenario, seed, command: &command, run: &run.run };
+            let report = herd_reports::RunReport {
+                scenario: &scenario,
+                seed,
+                command: &command,
+                run: &run.run,
+            };
             Some(herd_reports::write_run(dir, &report).map_err(Failure::BadInput)?)
         }
         None => None,
@@ -42,7 +49,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             "failures": run.failures,
             "error": run.error,
         });
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        );
     } else {
         print!("{}", run.metrics.table());
         println!(
@@ -52,7 +62,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             run.wall.as_secs_f64(),
             run.elapsed.as_secs_f64() / run.wall.as_secs_f64().max(1e-6)
         );
-        println!("  {:<12} sha256 {}  ({} events)", "trace", run.trace.hash(), run.trace.lines().len());
+        println!(
+            "  {:<12} sha256 {}  ({} events)",
+            "trace",
+            run.trace.hash(),
+            run.trace.lines().len()
+        );
         match &args.trace {
             Some(path) => println!("  {:<12} written to {}", "", path.display()),
             None => println!("  {:<12} not written (--trace FILE writes it as JSON lines)", ""),
@@ -78,10 +93,16 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 pub fn list() -> Result<(), Failure> {
     let paths = herd_sim::scenario::shipped();
     if paths.is_empty() {
-        return Err(Failure::BadInput(format!("no scenarios in {}", herd_sim::scenario::shipped_dir().display())));
+        return Err(Failure::BadInput(format!(
+            "no scenarios in {}",
+            herd_sim::scenario::shipped_dir().display()
+        )));
     }
     for path in paths {
-        let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match Scenario::load(&path, &[]) {
             Ok(scenario) => {
                 let first = scenario.description.lines().next().unwrap_or("").trim();
@@ -96,19 +117,34 @@ pub fn list() -> Result<(), Failure> {
 pub fn check(args: &CheckArgs) -> Result<(), Failure> {
     let scenario = scenarios::load(&args.scenario)?;
     let first = args.seed.unwrap_or(scenario.seed);
-    println!("{}: {} seeds from {first}, each run twice", scenario.name, args.seeds);
+    println!(
+        "{}: {} seeds from {first}, each run twice",
+        scenario.name, args.seeds
+    );
     let mut diverged = false;
     let mut failed = false;
     for seed in first..first.saturating_add(args.seeds) {
         let one = run_with_progress(&scenario, seed);
         let two = run_with_progress(&scenario, seed);
         if one.trace.hash() == two.trace.hash() {
-            let verdict = if one.failures.is_empty() { "" } else { "  (its expectations failed)" };
+            let verdict = if one.failures.is_empty() {
+                ""
+            } else {
+                "  (its expectations failed)"
+            };
             failed |= !one.failures.is_empty();
-            println!("  seed {seed:<6} identical  sha256 {}  {} events{verdict}", &one.trace.hash()[..16], one.trace.lines().len());
+            println!(
+                "  seed {seed:<6} identical  sha256 {}  {} events{verdict}",
+                &one.trace.hash()[..16],
+                one.trace.lines().len()
+            );
         } else {
             diverged = true;
-            println!("  seed {seed:<6} DIVERGED   {} vs {}", &one.trace.hash()[..16], &two.trace.hash()[..16]);
+            println!(
+                "  seed {seed:<6} DIVERGED   {} vs {}",
+                &one.trace.hash()[..16],
+                &two.trace.hash()[..16]
+            );
             print_divergence(one.trace.lines(), two.trace.lines(), "first run", "second run");
         }
     }
@@ -117,45 +153,82 @@ pub fn check(args: &CheckArgs) -> Result<(), Failure> {
         return Err(Failure::Assertions);
     }
     if failed {
-        println!("deterministic, but some runs failed their own expectations (`herdsim run --seed N` shows them)");
+        println!(
+            "deterministic, but some runs failed their own expectations (`herdsim run --seed N` shows them)"
+        );
     }
     Ok(())
 }
 
 pub fn diff(args: &DiffArgs) -> Result<(), Failure> {
-    let read = |path: &std::path::Path| trace::read_jsonl(path).map_err(|error| Failure::BadInput(format!("cannot read {}: {error}", path.display())));
+    let read = |path: &std::path::Path| {
+        trace::read_jsonl(path)
+            .map_err(|error| Failure::BadInput(format!("cannot read {}: {error}", path.display())))
+    };
     let (left, right) = (read(&args.left)?, read(&args.right)?);
     let (left_name, right_name) = (args.left.display().to_string(), args.right.display().to_string());
     if left == right {
-        println!("identical: {} events, sha256 {}", left.len(), trace::hash_lines(&left));
+        println!(
+            "identical: {} events, sha256 {}",
+            left.len(),
+            trace::hash_lines(&left)
+        );
         return Ok(());
     }
     print_divergence(&left, &right, &left_name, &right_name);
     let (left_counts, right_counts) = (event_counts(&left)?, event_counts(&right)?);
     println!();
     println!("{:<32} {:>10} {:>10} {:>10}", "events", "left", "right", "change");
-    println!("{:<32} {:>10} {:>10} {:>+10}", "(all)", left.len(), right.len(), right.len() as i64 - left.len() as i64);
+    println!(
+        "{:<32} {:>10} {:>10} {:>+10}",
+        "(all)",
+        left.len(),
+        right.len(),
+        right.len() as i64 - left.len() as i64
+    );
     let keys: std::collections::BTreeSet<&String> = left_counts.keys().chain(right_counts.keys()).collect();
     for key in keys {
-        let (l, r) = (left_counts.get(key).copied().unwrap_or(0), right_counts.get(key).copied().unwrap_or(0));
+        let (l, r) = (
+            left_counts.get(key).copied().unwrap_or(0),
+            right_counts.get(key).copied().unwrap_or(0),
+        );
         if l != r {
             println!("{key:<32} {l:>10} {r:>10} {:>+10}", r as i64 - l as i64);
         }
     }
-    let end = |lines: &[String]| lines.last().and_then(|line| serde_json::from_str::<Value>(line).ok()).and_then(|v| v["t_us"].as_u64()).unwrap_or(0);
-    println!("{:<32} {:>10.3} {:>10.3}", "last event at (s)", end(&left) as f64 / 1e6, end(&right) as f64 / 1e6);
+    let end = |lines: &[String]| {
+        lines
+            .last()
+            .and_then(|line| serde_json::from_str::<Value>(line).ok())
+            .and_then(|v| v["t_us"].as_u64())
+            .unwrap_or(0)
+    };
+    println!(
+        "{:<32} {:>10.3} {:>10.3}",
+        "last event at (s)",
+        end(&left) as f64 / 1e6,
+        end(&right) as f64 / 1e6
+    );
     Err(Failure::Assertions)
 }
 
 /// A run with a progress bar on stderr (hidden when stderr is not a terminal).
 fn run_with_progress(scenario: &Scenario, seed: u64) -> TimedRun {
     let bar = ProgressBar::new(scenario.duration_s);
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {wide_bar} {pos}/{len} simulated s ({elapsed})").expect("a valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {wide_bar} {pos}/{len} simulated s ({elapsed})")
+            .expect("a valid template"),
+    );
     bar.set_message(format!("{} seed {seed}", scenario.name));
     let started = std::time::Instant::now();
-    let run = world::run(scenario, seed, &mut |elapsed: Duration| bar.set_position(elapsed.as_secs()));
+    let run = world::run(scenario, seed, &mut |elapsed: Duration| {
+        bar.set_position(elapsed.as_secs())
+    });
     bar.finish_and_clear();
-    TimedRun { wall: started.elapsed(), run }
+    TimedRun {
+        wall: started.elapsed(),
+        run,
+    }
 }
 
 struct TimedRun {
@@ -194,7 +267,9 @@ fn describe(workload: &Workload, users: u64) -> String {
         Workload::Create { operations } => format!("{operations} creates"),
         Workload::CreateAgents { agents } => format!("{agents} agents created in bulk, then listed"),
         Workload::Contention { rounds } => format!("every worker updates one record {rounds} time(s)"),
-        Workload::Mixed { reads, updates } => format!("{updates} updates (high priority) and {reads} reads (low)"),
+        Workload::Mixed { reads, updates } => {
+            format!("{updates} updates (high priority) and {reads} reads (low)")
+        }
     }
 }
 
@@ -231,9 +306,14 @@ fn print_divergence(left: &[String], right: &[String], left_name: &str, right_na
 fn event_counts(lines: &[String]) -> Result<BTreeMap<String, u64>, Failure> {
     let mut counts = BTreeMap::new();
     for (number, line) in lines.iter().enumerate() {
-        let value: Value = serde_json::from_str(line).map_err(|error| Failure::BadInput(format!("line {}: not a trace event: {error}", number + 1)))?;
+        let value: Value = serde_json::from_str(line)
+            .map_err(|error| Failure::BadInput(format!("line {}: not a trace event: {error}", number + 1)))?;
         let source = value["src"].as_str().unwrap_or("?");
-        let source = if source.starts_with("client") { "client" } else { source };
+        let source = if source.starts_with("client") {
+            "client"
+        } else {
+            source
+        };
         let event = value["event"].as_str().unwrap_or("?");
         *counts.entry(format!("{source} {event}")).or_insert(0) += 1;
     }

@@ -26,7 +26,10 @@ pub fn resolve(name_or_path: &str) -> Result<PathBuf, Failure> {
             }
         }
     }
-    let names: Vec<String> = scenario::shipped().iter().filter_map(|path| Some(path.file_stem()?.to_string_lossy().into_owned())).collect();
+    let names: Vec<String> = scenario::shipped()
+        .iter()
+        .filter_map(|path| Some(path.file_stem()?.to_string_lossy().into_owned()))
+        .collect();
     Err(Failure::BadInput(format!(
         "no scenario file or shipped scenario named {name_or_path:?}; shipped: {} (`herdsim list`)",
         names.join(", ")

@@ -26,16 +26,24 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     let seed = args.seed.unwrap_or(scenario.seed);
     // Real time: `Date`, HTTP-dates and epoch resets are the real wall clock's, so that clients
     // comparing them with their own clocks see what the platform would send.
-    scenario.gateway.epoch_unix_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
-    let gateway = Gateway::new(scenario.gateway.clone(), seed).map_err(|error| Failure::BadInput(format!("gateway.{error}")))?;
+    scenario.gateway.epoch_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let gateway = Gateway::new(scenario.gateway.clone(), seed)
+        .map_err(|error| Failure::BadInput(format!("gateway.{error}")))?;
     let gateway = Arc::new(Mutex::new(gateway));
     let record = match &args.record {
         Some(path) => Some(Arc::new(Mutex::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|error| Failure::BadInput(format!("cannot write {}: {error}", path.display())))?,
+            std::fs::File::create(path)
+                .map_err(|error| Failure::BadInput(format!("cannot write {}: {error}", path.display())))?,
         )))),
         None => None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|error| Failure::BadInput(error.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::BadInput(error.to_string()))?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(|error| Failure::BadInput(format!("cannot listen on {}: {error}", args.addr)))?;
         let address = listener.local_addr().map_err(|error| Failure::BadInput(error.to_string()))?;
@@ -87,10 +95,15 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
 }
 
 fn print_request(format: LogFormat, line: &RequestLog) {
-    let status = line.status.map_or("lost".to_string(), |status| status.to_string());
+    let status = line
+        .status
+        .map_or("lost".to_string(), |status| status.to_string());
     match format {
         LogFormat::Json => println!("{}", serde_json::to_string(line).expect("log lines serialize")),
-        _ => println!("{:>10.3}s {:<21} {:<6} {} {status} {}ms", line.t_s, line.remote, line.method, line.target, line.latency_ms),
+        _ => println!(
+            "{:>10.3}s {:<21} {:<6} {} {status} {}ms",
+            line.t_s, line.remote, line.method, line.target, line.latency_ms
+        ),
     }
 }
 
@@ -119,7 +132,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
         tokio::select! {
             biased;
             _ = ctrl_c => {}

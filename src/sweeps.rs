@@ -12,9 +12,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::{scenarios, CompareArgs, Failure, MergeArgs, ScenarioArgs, SweepArgs};
 
 pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
-    let params: Vec<Param> = args.params.iter().map(|text| Param::parse(text)).collect::<Result<_, _>>().map_err(Failure::BadInput)?;
+    let params: Vec<Param> = args
+        .params
+        .iter()
+        .map(|text| Param::parse(text))
+        .collect::<Result<_, _>>()
+        .map_err(Failure::BadInput)?;
     let seeds = sweep::parse_seeds(&args.seeds).map_err(Failure::BadInput)?;
-    let shard = args.shard.as_deref().map(sweep::parse_shard).transpose().map_err(Failure::BadInput)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(sweep::parse_shard)
+        .transpose()
+        .map_err(Failure::BadInput)?;
     let points = sweep::grid(&params);
     let prepared = prepare(&args.scenario, &points)?;
     let out = args.out.clone().unwrap_or_else(|| {
@@ -27,7 +37,11 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     let previous = previous_records(&out, args.resume, &prepared)?;
     let done: BTreeSet<_> = previous.iter().map(RunRecord::key).collect();
     let all_jobs = sweep::jobs(points.len(), seeds.clone(), shard);
-    let jobs: Vec<sweep::Job> = all_jobs.iter().filter(|job| !done.contains(&(pairs(&points[job.point]), job.seed))).cloned().collect();
+    let jobs: Vec<sweep::Job> = all_jobs
+        .iter()
+        .filter(|job| !done.contains(&(pairs(&points[job.point]), job.seed)))
+        .cloned()
+        .collect();
     let threads = args.jobs.unwrap_or_else(default_threads);
     println!(
         "{}: {} settings × {} seeds = {} runs{}; {} to do on {threads} threads; results to {}",
@@ -35,7 +49,9 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         points.len(),
         seeds.end - seeds.start,
         all_jobs.len(),
-        shard.map(|(i, n)| format!(" in shard {i}/{n}")).unwrap_or_default(),
+        shard
+            .map(|(i, n)| format!(" in shard {i}/{n}"))
+            .unwrap_or_default(),
         jobs.len(),
         out.display()
     );
@@ -46,7 +62,8 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     print!("{}", sweep::table(&summary));
     if let Some(dir) = &args.report {
         let command = command_line();
-        let path = herd_reports::write_sweep(dir, &summary, &command, &args.seeds).map_err(Failure::BadInput)?;
+        let path =
+            herd_reports::write_sweep(dir, &summary, &command, &args.seeds).map_err(Failure::BadInput)?;
         println!("report: {}", path.display());
     }
     finish(&summary)
@@ -57,8 +74,13 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     for path in &args.files {
         records.extend(sweep::read_records(path).map_err(Failure::BadInput)?);
     }
-    let Some(first) = records.first() else { return Err(Failure::BadInput("the files hold no results".into())) };
-    if let Some(other) = records.iter().find(|record| record.scenario != first.scenario || record.base != first.base) {
+    let Some(first) = records.first() else {
+        return Err(Failure::BadInput("the files hold no results".into()));
+    };
+    if let Some(other) = records
+        .iter()
+        .find(|record| record.scenario != first.scenario || record.base != first.base)
+    {
         return Err(Failure::BadInput(format!(
             "these files are from different sweeps: {} with {:?} and {} with {:?}",
             first.scenario, first.base, other.scenario, other.base
@@ -66,17 +88,27 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     }
     let summary = sweep::summarize(&records, &[]);
     let seeds: BTreeSet<u64> = records.iter().map(|record| record.seed).collect();
-    println!("{}: {} results from {} files, {} settings, {} seeds", first.scenario, records.len(), args.files.len(), summary.points.len(), seeds.len());
+    println!(
+        "{}: {} results from {} files, {} settings, {} seeds",
+        first.scenario,
+        records.len(),
+        args.files.len(),
+        summary.points.len(),
+        seeds.len()
+    );
     if let Some(out) = &args.out {
         let writer = ResultWriter::append(out).map_err(Failure::BadInput)?;
         for record in &records {
-            writer.write(record).map_err(|error| Failure::BadInput(format!("cannot write {}: {error}", out.display())))?;
+            writer
+                .write(record)
+                .map_err(|error| Failure::BadInput(format!("cannot write {}: {error}", out.display())))?;
         }
     }
     print!("{}", sweep::table(&summary));
     if let Some(dir) = &args.report {
         let seeds = format!("{} seeds", seeds.len());
-        let path = herd_reports::write_sweep(dir, &summary, &command_line(), &seeds).map_err(Failure::BadInput)?;
+        let path =
+            herd_reports::write_sweep(dir, &summary, &command_line(), &seeds).map_err(Failure::BadInput)?;
         println!("report: {}", path.display());
     }
     finish(&summary)
@@ -84,17 +116,29 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
 
 pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
     let seeds = sweep::parse_seeds(&args.seeds).map_err(Failure::BadInput)?;
-    let presets = Param { key: "preset".into(), values: Preset::ALL.iter().map(|preset| format!("\"{}\"", preset.name())).collect() };
+    let presets = Param {
+        key: "preset".into(),
+        values: Preset::ALL
+            .iter()
+            .map(|preset| format!("\"{}\"", preset.name()))
+            .collect(),
+    };
     let points = sweep::grid(&[presets]);
     let prepared = prepare(&args.scenario, &points)?;
     let jobs = sweep::jobs(points.len(), seeds.clone(), None);
     let threads = args.jobs.unwrap_or_else(default_threads);
-    println!("{}: {} presets × {} seeds on {threads} threads", prepared.scenarios[0].name, points.len(), seeds.end - seeds.start);
+    println!(
+        "{}: {} presets × {} seeds on {threads} threads",
+        prepared.scenarios[0].name,
+        points.len(),
+        seeds.end - seeds.start
+    );
     let records = run_jobs(&prepared, &points, &jobs, threads, None)?;
     let summary = sweep::summarize(&records, &points);
     print!("{}", compare_table(&summary));
     if let Some(dir) = &args.report {
-        let path = herd_reports::write_compare(dir, &summary, &command_line(), &args.seeds).map_err(Failure::BadInput)?;
+        let path = herd_reports::write_compare(dir, &summary, &command_line(), &args.seeds)
+            .map_err(Failure::BadInput)?;
         println!("report: {}", path.display());
     }
     if summary.conflicts.is_empty() {
@@ -127,7 +171,8 @@ fn prepare(args: &ScenarioArgs, points: &[Point]) -> Result<Prepared, Failure> {
         .map(|point| {
             let mut overrides = base.clone();
             overrides.extend(sweep::overrides(point));
-            Scenario::load(&path, &overrides).map_err(|error| Failure::BadInput(format!("setting {}: {error}", sweep::label(point))))
+            Scenario::load(&path, &overrides)
+                .map_err(|error| Failure::BadInput(format!("setting {}: {error}", sweep::label(point))))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Prepared { scenarios, base })
@@ -138,11 +183,17 @@ fn previous_records(out: &Path, resume: bool, prepared: &Prepared) -> Result<Vec
         return Ok(Vec::new());
     }
     if !resume {
-        return Err(Failure::BadInput(format!("{} exists: --resume continues it, --out FILE writes elsewhere", out.display())));
+        return Err(Failure::BadInput(format!(
+            "{} exists: --resume continues it, --out FILE writes elsewhere",
+            out.display()
+        )));
     }
     let records = sweep::read_records(out).map_err(Failure::BadInput)?;
     let name = &prepared.scenarios[0].name;
-    if let Some(other) = records.iter().find(|record| &record.scenario != name || record.base != prepared.base) {
+    if let Some(other) = records
+        .iter()
+        .find(|record| &record.scenario != name || record.base != prepared.base)
+    {
         return Err(Failure::BadInput(format!(
             "{} holds results of another sweep ({} with {:?}); this one is {name} with {:?}",
             out.display(),
@@ -159,24 +210,48 @@ fn pairs(point: &Point) -> Vec<(String, String)> {
 }
 
 /// Runs the jobs with a progress bar, streaming each result to `out` as it finishes.
-fn run_jobs(prepared: &Prepared, points: &[Point], jobs: &[sweep::Job], threads: usize, out: Option<&Path>) -> Result<Vec<RunRecord>, Failure> {
-    let writer = out.map(ResultWriter::append).transpose().map_err(Failure::BadInput)?;
+fn run_jobs(
+    prepared: &Prepared,
+    points: &[Point],
+    jobs: &[sweep::Job],
+    threads: usize,
+    out: Option<&Path>,
+) -> Result<Vec<RunRecord>, Failure> {
+    let writer = out
+        .map(ResultWriter::append)
+        .transpose()
+        .map_err(Failure::BadInput)?;
     let bar = ProgressBar::new(jobs.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} runs ({elapsed}, about {eta} left)").expect("a valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} runs ({elapsed}, about {eta} left)")
+            .expect("a valid template"),
+    );
     let records = Mutex::new(Vec::with_capacity(jobs.len()));
     let write_error = Mutex::new(None);
-    sweep::execute(&prepared.scenarios, &prepared.base, points, jobs, threads, &|record| {
-        if let Some(writer) = &writer {
-            if let Err(error) = writer.write(&record) {
-                write_error.lock().expect("error lock").get_or_insert(error.to_string());
+    sweep::execute(
+        &prepared.scenarios,
+        &prepared.base,
+        points,
+        jobs,
+        threads,
+        &|record| {
+            if let Some(writer) = &writer {
+                if let Err(error) = writer.write(&record) {
+                    write_error
+                        .lock()
+                        .expect("error lock")
+                        .get_or_insert(error.to_string());
+                }
             }
-        }
-        records.lock().expect("records lock").push(record);
-        bar.inc(1);
-    });
+            records.lock().expect("records lock").push(record);
+            bar.inc(1);
+        },
+    );
     bar.finish_and_clear();
     if let Some(error) = write_error.into_inner().expect("error lock") {
-        return Err(Failure::BadInput(format!("results could not be written: {error}")));
+        return Err(Failure::BadInput(format!(
+            "results could not be written: {error}"
+        )));
     }
     Ok(records.into_inner().expect("records lock"))
 }
@@ -187,7 +262,16 @@ fn default_threads() -> usize {
 
 /// The command as typed, for reports to say how to regenerate them.
 fn command_line() -> String {
-    let args: Vec<String> = std::env::args().skip(1).map(|arg| if arg.contains([' ', '"', '[', '{']) { format!("'{arg}'") } else { arg }).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|arg| {
+            if arg.contains([' ', '"', '[', '{']) {
+                format!("'{arg}'")
+            } else {
+                arg
+            }
+        })
+        .collect();
     format!("herdsim {}", args.join(" "))
 }
 
@@ -203,7 +287,16 @@ fn finish(summary: &Summary) -> Result<(), Failure> {
 fn compare_table(summary: &Summary) -> String {
     let mut out = format!(
         "{:<24} {:>10} {:>9} {:>8} {:>7} {:>7} {:>8} {:>11} {:>9} {:>7}\n",
-        "preset", "makespan s", "attempts", "429s", "quota", "ok", "gave up", "duplicates", "fairness", "failed"
+        "preset",
+        "makespan s",
+        "attempts",
+        "429s",
+        "quota",
+        "ok",
+        "gave up",
+        "duplicates",
+        "fairness",
+        "failed"
     );
     for point in &summary.points {
         let name = sweep::preset_of(&point.point);

@@ -4,7 +4,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn herdsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herdsim")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_herdsim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -18,7 +21,9 @@ fn stderr(output: &Output) -> String {
 /// The value after `sha256 ` in `run`'s output.
 fn printed_hash(output: &Output) -> String {
     let text = stdout(output);
-    let at = text.find("sha256 ").unwrap_or_else(|| panic!("no hash in {text}"));
+    let at = text
+        .find("sha256 ")
+        .unwrap_or_else(|| panic!("no hash in {text}"));
     text[at + 7..].split_whitespace().next().unwrap().to_string()
 }
 
@@ -26,7 +31,9 @@ fn printed_hash(output: &Output) -> String {
 fn help_names_every_command() {
     let output = herdsim(&["--help"]);
     assert!(output.status.success());
-    for command in ["run", "list", "check", "diff", "sweep", "merge", "compare", "serve"] {
+    for command in [
+        "run", "list", "check", "diff", "sweep", "merge", "compare", "serve",
+    ] {
         assert!(stdout(&output).contains(command), "{command} missing from --help");
     }
     let run_help = stdout(&herdsim(&["run", "--help"]));
@@ -41,8 +48,17 @@ fn list_shows_every_shipped_scenario_with_its_description() {
     assert!(output.status.success());
     let text = stdout(&output);
     for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap() {
-        let name = entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned();
-        let line = text.lines().find(|line| line.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
+        let name = entry
+            .unwrap()
+            .path()
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
         assert!(line.len() > name.len() + 20, "{name} has no description: {line}");
     }
     assert!(!text.contains("does not load"), "{text}");
@@ -52,16 +68,41 @@ fn list_shows_every_shipped_scenario_with_its_description() {
 fn run_prints_metrics_and_a_hash_that_the_trace_file_and_a_rerun_reproduce() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("herd.jsonl");
-    let output = herdsim(&["run", "thundering-herd", "--small", "--seed", "3", "--trace", trace.to_str().unwrap()]);
+    let output = herdsim(&[
+        "run",
+        "thundering-herd",
+        "--small",
+        "--seed",
+        "3",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
     let text = stdout(&output);
-    for label in ["makespan", "attempts", "responses", "quota", "fairness", "replay", "herdsim run thundering-herd --seed 3 --small"] {
+    for label in [
+        "makespan",
+        "attempts",
+        "responses",
+        "quota",
+        "fairness",
+        "replay",
+        "herdsim run thundering-herd --seed 3 --small",
+    ] {
         assert!(text.contains(label), "{label} missing:\n{text}");
     }
     let hash = printed_hash(&output);
     let lines = herd_sim::trace::read_jsonl(&trace).unwrap();
-    assert_eq!(herd_sim::trace::hash_lines(&lines), hash, "the printed hash is the trace file's");
-    assert!(!lines.iter().any(|line| line.contains("herd-secret") || line.contains("Bearer")), "no secret in the trace");
+    assert_eq!(
+        herd_sim::trace::hash_lines(&lines),
+        hash,
+        "the printed hash is the trace file's"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|line| line.contains("herd-secret") || line.contains("Bearer")),
+        "no secret in the trace"
+    );
     let again = herdsim(&["run", "thundering-herd", "--small", "--seed", "3"]);
     assert_eq!(printed_hash(&again), hash, "the same seed reproduces the run");
     let other = herdsim(&["run", "thundering-herd", "--small", "--seed", "4"]);
@@ -74,7 +115,10 @@ fn run_with_no_argument_runs_the_default_and_timeline_and_json_work() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.starts_with("thundering-herd"), "{text}");
-    assert!(text.contains("rate_limited") && text.contains("token_issued"), "the timeline is printed");
+    assert!(
+        text.contains("rate_limited") && text.contains("token_issued"),
+        "the timeline is printed"
+    );
     let json = herdsim(&["run", "--small", "--json", "--set", "instances.workers=4"]);
     assert!(json.status.success());
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json prints JSON");
@@ -87,7 +131,12 @@ fn run_with_no_argument_runs_the_default_and_timeline_and_json_work() {
 fn check_runs_each_seed_twice_and_finds_no_divergence() {
     let output = herdsim(&["check", "lost-responses", "--small", "--seeds", "2"]);
     assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
-    assert_eq!(stdout(&output).matches("identical").count(), 2, "{}", stdout(&output));
+    assert_eq!(
+        stdout(&output).matches("identical").count(),
+        2,
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -95,7 +144,17 @@ fn diff_reports_the_first_divergence_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
     for (seed, path) in [("1", &a), ("2", &b)] {
-        assert!(herdsim(&["run", "gateway-spikes", "--small", "--seed", seed, "--trace", path.to_str().unwrap()]).status.success());
+        assert!(herdsim(&[
+            "run",
+            "gateway-spikes",
+            "--small",
+            "--seed",
+            seed,
+            "--trace",
+            path.to_str().unwrap()
+        ])
+        .status
+        .success());
     }
     let same = herdsim(&["diff", a.to_str().unwrap(), a.to_str().unwrap()]);
     assert!(same.status.success());
@@ -105,7 +164,11 @@ fn diff_reports_the_first_divergence_and_a_summary() {
     let text = stdout(&different);
     assert!(text.contains("first divergence at event"), "{text}");
     assert!(text.contains("(all)") && text.contains("last event at"), "{text}");
-    let missing = herdsim(&["diff", a.to_str().unwrap(), dir.path().join("nope.jsonl").to_str().unwrap()]);
+    let missing = herdsim(&[
+        "diff",
+        a.to_str().unwrap(),
+        dir.path().join("nope.jsonl").to_str().unwrap(),
+    ]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("nope.jsonl"));
 }
@@ -118,74 +181,168 @@ fn bad_input_exits_2_naming_the_file_line_and_field() {
     let output = herdsim(&["run", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(message.contains("broken.toml:5: field `instances.workers`"), "{message}");
+    assert!(
+        message.contains("broken.toml:5: field `instances.workers`"),
+        "{message}"
+    );
 
-    std::fs::write(&path, "name = \"broken\"\ndescription = \"x\"\n\n[workload]\nkind = \"read\"\noperatons = 5\n").unwrap();
+    std::fs::write(
+        &path,
+        "name = \"broken\"\ndescription = \"x\"\n\n[workload]\nkind = \"read\"\noperatons = 5\n",
+    )
+    .unwrap();
     let message = stderr(&herdsim(&["run", path.to_str().unwrap()]));
-    assert!(message.contains("broken.toml:6: field `workload.operatons`") && message.contains("unknown field"), "{message}");
+    assert!(
+        message.contains("broken.toml:6: field `workload.operatons`") && message.contains("unknown field"),
+        "{message}"
+    );
 
     let unknown = herdsim(&["run", "no-such-scenario"]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(stderr(&unknown).contains("thundering-herd"), "the error lists the shipped scenarios");
+    assert!(
+        stderr(&unknown).contains("thundering-herd"),
+        "the error lists the shipped scenarios"
+    );
 
     let bad_set = herdsim(&["run", "thundering-herd", "--set", "instances.count=0"]);
     assert_eq!(bad_set.status.code(), Some(2));
-    assert!(stderr(&bad_set).contains("instances.count"), "{}", stderr(&bad_set));
+    assert!(
+        stderr(&bad_set).contains("instances.count"),
+        "{}",
+        stderr(&bad_set)
+    );
 }
 
 #[test]
 fn failed_expectations_exit_1() {
     let output = herdsim(&["run", "thundering-herd", "--small", "--set", "duration_s=10"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("FAILED: the workload did not finish"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("FAILED: the workload did not finish"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 /// The summary table `sweep` and `merge` print (everything from the header line on).
 fn summary_table(output: &Output) -> String {
     let text = stdout(output);
-    let start = text.find("   setting").unwrap_or_else(|| panic!("no summary in {text}"));
-    text[start..].lines().filter(|line| !line.starts_with("report:")).collect::<Vec<_>>().join("\n")
+    let start = text
+        .find("   setting")
+        .unwrap_or_else(|| panic!("no summary in {text}"));
+    text[start..]
+        .lines()
+        .filter(|line| !line.starts_with("report:"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
 fn sweep_streams_results_resumes_after_a_crash_and_shards_merge_to_the_same_summary() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let grid = ["sweep", "lost-responses", "--small", "--param", "client.backoff.jitter=full,decorrelated", "--param", "instances.workers=2,4", "--seeds", "0..3", "--jobs", "2"];
-    let full = herdsim(&[&grid[..], &["--out", &path("full.jsonl"), "--report", &path("report")]].concat());
+    let grid = [
+        "sweep",
+        "lost-responses",
+        "--small",
+        "--param",
+        "client.backoff.jitter=full,decorrelated",
+        "--param",
+        "instances.workers=2,4",
+        "--seeds",
+        "0..3",
+        "--jobs",
+        "2",
+    ];
+    let full = herdsim(
+        &[
+            &grid[..],
+            &["--out", &path("full.jsonl"), "--report", &path("report")],
+        ]
+        .concat(),
+    );
     assert!(full.status.success(), "{}{}", stdout(&full), stderr(&full));
     assert!(stdout(&full).contains("recommended:"), "{}", stdout(&full));
     let lines = std::fs::read_to_string(path("full.jsonl")).unwrap();
-    assert_eq!(lines.lines().count(), 12, "2 × 2 settings × 3 seeds, one line each");
+    assert_eq!(
+        lines.lines().count(),
+        12,
+        "2 × 2 settings × 3 seeds, one line each"
+    );
     let report = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
-    assert!(report.contains("Recommended") && report.contains("frontier.svg") && report.contains("herdsim sweep lost-responses"), "{report}");
-    assert!(std::fs::read_to_string(dir.path().join("report/frontier.svg")).unwrap().starts_with("<svg"));
+    assert!(
+        report.contains("Recommended")
+            && report.contains("frontier.svg")
+            && report.contains("herdsim sweep lost-responses"),
+        "{report}"
+    );
+    assert!(std::fs::read_to_string(dir.path().join("report/frontier.svg"))
+        .unwrap()
+        .starts_with("<svg"));
 
     // A sweep killed after 5 runs, in the middle of writing the 6th line.
-    let kept: String = lines.lines().take(5).map(|line| format!("{line}\n")).collect::<String>() + &lines.lines().nth(5).unwrap()[..40];
+    let kept: String = lines
+        .lines()
+        .take(5)
+        .map(|line| format!("{line}\n"))
+        .collect::<String>()
+        + &lines.lines().nth(5).unwrap()[..40];
     std::fs::write(path("crashed.jsonl"), kept).unwrap();
     let refused = herdsim(&[&grid[..], &["--out", &path("crashed.jsonl")]].concat());
-    assert_eq!(refused.status.code(), Some(2), "an existing results file is never overwritten");
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "an existing results file is never overwritten"
+    );
     let resumed = herdsim(&[&grid[..], &["--out", &path("crashed.jsonl"), "--resume"]].concat());
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(stdout(&resumed).contains("7 to do"), "{}", stdout(&resumed));
-    assert_eq!(summary_table(&resumed), summary_table(&full), "resuming gives the same summary");
+    assert_eq!(
+        summary_table(&resumed),
+        summary_table(&full),
+        "resuming gives the same summary"
+    );
 
     let mut shard_files = Vec::new();
     for shard in ["0/2", "1/2"] {
         let out = path(&format!("shard-{}.jsonl", &shard[..1]));
-        assert!(herdsim(&[&grid[..], &["--shard", shard, "--out", &out]].concat()).status.success());
+        assert!(herdsim(&[&grid[..], &["--shard", shard, "--out", &out]].concat())
+            .status
+            .success());
         shard_files.push(out);
     }
     let merged = herdsim(&["merge", &shard_files[0], &shard_files[1]]);
     assert!(merged.status.success(), "{}", stderr(&merged));
-    assert_eq!(summary_table(&merged), summary_table(&full), "shards merge into the same summary");
+    assert_eq!(
+        summary_table(&merged),
+        summary_table(&full),
+        "shards merge into the same summary"
+    );
 
-    let other = herdsim(&["sweep", "thundering-herd", "--small", "--seeds", "1", "--out", &path("other.jsonl")]);
+    let other = herdsim(&[
+        "sweep",
+        "thundering-herd",
+        "--small",
+        "--seeds",
+        "1",
+        "--out",
+        &path("other.jsonl"),
+    ]);
     assert!(other.status.success());
     let mixed = herdsim(&["merge", &shard_files[0], &path("other.jsonl")]);
-    assert_eq!(mixed.status.code(), Some(2), "results of different sweeps are not mixed");
-    let bad = herdsim(&["sweep", "lost-responses", "--param", "client.backoff.jitter=sideways", "--out", &path("bad.jsonl")]);
+    assert_eq!(
+        mixed.status.code(),
+        Some(2),
+        "results of different sweeps are not mixed"
+    );
+    let bad = herdsim(&[
+        "sweep",
+        "lost-responses",
+        "--param",
+        "client.backoff.jitter=sideways",
+        "--out",
+        &path("bad.jsonl"),
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("jitter=sideways"), "{}", stderr(&bad));
 }
@@ -194,21 +351,47 @@ fn sweep_streams_results_resumes_after_a_crash_and_shards_merge_to_the_same_summ
 fn compare_runs_every_preset_and_run_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let report_dir = dir.path().join("cmp");
-    let output = herdsim(&["compare", "short-retry-after", "--small", "--seeds", "2", "--report", report_dir.to_str().unwrap()]);
+    let output = herdsim(&[
+        "compare",
+        "short-retry-after",
+        "--small",
+        "--seeds",
+        "2",
+        "--report",
+        report_dir.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
     let text = stdout(&output);
     for preset in herd_client::Preset::ALL {
-        assert!(text.lines().any(|line| line.starts_with(preset.name())), "{} missing:\n{text}", preset.name());
+        assert!(
+            text.lines().any(|line| line.starts_with(preset.name())),
+            "{} missing:\n{text}",
+            preset.name()
+        );
     }
     assert!(report_dir.join("compare.svg").exists() && report_dir.join("report.md").exists());
 
     let run_dir = dir.path().join("run");
-    let run = herdsim(&["run", "maintenance-window", "--small", "--report", run_dir.to_str().unwrap()]);
+    let run = herdsim(&[
+        "run",
+        "maintenance-window",
+        "--small",
+        "--report",
+        run_dir.to_str().unwrap(),
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
-    assert!(report.contains("herdsim run maintenance-window --seed 1 --small --report"), "{report}");
+    assert!(
+        report.contains("herdsim run maintenance-window --seed 1 --small --report"),
+        "{report}"
+    );
     for chart in ["requests.svg", "swimlanes.svg", "backoff.svg"] {
         assert!(report.contains(chart), "{chart} not in the report");
-        assert!(std::fs::read_to_string(run_dir.join(chart)).unwrap().contains("<svg"), "{chart}");
+        assert!(
+            std::fs::read_to_string(run_dir.join(chart))
+                .unwrap()
+                .contains("<svg"),
+            "{chart}"
+        );
     }
 }

@@ -30,7 +30,11 @@ where
         GatewayPlatform::Cxone => Platform::Cxone,
     };
     let gateway = Arc::new(Mutex::new(Gateway::new(config, 3).unwrap()));
-    let mut sim = turmoil::Builder::new().rng_seed(3).epoch(epoch).simulation_duration(Duration::from_secs(3_600)).build();
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(3)
+        .epoch(epoch)
+        .simulation_duration(Duration::from_secs(3_600))
+        .build();
     let served = gateway.clone();
     sim.host("gateway", move || {
         let service = GatewayService::new(served.clone(), Arc::new(TurmoilClock));
@@ -41,9 +45,18 @@ where
         }
     });
     sim.client("app", async move {
-        let config = ClientConfig { platform, ..client_config };
+        let config = ClientConfig {
+            platform,
+            ..client_config
+        };
         let observer = Arc::new(CollectingObserver::default());
-        let client = Client::new(config, Credentials::example(platform), Arc::new(HyperTransport::turmoil()), Arc::new(TokioClock::with_epoch(epoch)), observer)?;
+        let client = Client::new(
+            config,
+            Credentials::example(platform),
+            Arc::new(HyperTransport::turmoil()),
+            Arc::new(TokioClock::with_epoch(epoch)),
+            observer,
+        )?;
         body(client.worker(0, 3)).await
     });
     sim.run().expect("simulation completes");
@@ -53,14 +66,32 @@ where
 #[test]
 fn paging_walks_every_user_on_both_platforms() {
     for platform in [GatewayPlatform::Genesys, GatewayPlatform::Cxone] {
-        let config = GatewayConfig { platform, limits: Some(vec![]), data: herd_sim::config::DataConfig { users: 230, ..Default::default() }, ..GatewayConfig::default() };
+        let config = GatewayConfig {
+            platform,
+            limits: Some(vec![]),
+            data: herd_sim::config::DataConfig {
+                users: 230,
+                ..Default::default()
+            },
+            ..GatewayConfig::default()
+        };
         let seen = Arc::new(Mutex::new(0usize));
         let count = seen.clone();
-        simulate(config, ClientConfig { page_size: 100, ..ClientConfig::default() }, move |mut worker| async move {
-            let users = worker.list_all("list", Priority::Normal).await.map_err(|result| format!("{result:?}"))?;
-            *count.lock().unwrap() = users.len();
-            Ok(())
-        });
+        simulate(
+            config,
+            ClientConfig {
+                page_size: 100,
+                ..ClientConfig::default()
+            },
+            move |mut worker| async move {
+                let users = worker
+                    .list_all("list", Priority::Normal)
+                    .await
+                    .map_err(|result| format!("{result:?}"))?;
+                *count.lock().unwrap() = users.len();
+                Ok(())
+            },
+        );
         assert_eq!(*seen.lock().unwrap(), 230, "{platform:?}");
     }
 }
@@ -68,14 +99,24 @@ fn paging_walks_every_user_on_both_platforms() {
 #[test]
 fn bulk_update_survives_lost_responses_with_one_outcome_per_item() {
     let config = GatewayConfig {
-        limits: Some(vec![LimitRule { limit: 20, ..LimitRule::genesys_token_default() }]),
-        faults: vec![Fault::LostResponse { from_s: 0, until_s: None, rate: 0.3 }],
+        limits: Some(vec![LimitRule {
+            limit: 20,
+            ..LimitRule::genesys_token_default()
+        }]),
+        faults: vec![Fault::LostResponse {
+            from_s: 0,
+            until_s: None,
+            rate: 0.3,
+        }],
         ..GatewayConfig::default()
     };
     let results = Arc::new(Mutex::new(Vec::new()));
     let sink = results.clone();
     let gateway = simulate(config, ClientConfig::default(), move |mut worker| async move {
-        let users = worker.list_all("list", Priority::High).await.map_err(|result| format!("{result:?}"))?;
+        let users = worker
+            .list_all("list", Priority::High)
+            .await
+            .map_err(|result| format!("{result:?}"))?;
         let items: Vec<BulkItem> = users
             .iter()
             .map(|user| BulkItem {
@@ -91,34 +132,72 @@ fn bulk_update_survives_lost_responses_with_one_outcome_per_item() {
     let results = results.lock().unwrap();
     assert_eq!(results.len(), 100);
     let indexes: Vec<usize> = results.iter().map(|r| r.index).collect();
-    assert_eq!(indexes, (0..100).collect::<Vec<_>>(), "one outcome per item, in order");
-    assert!(results.iter().all(|r| r.outcome == Outcome::Ok), "{:?}", results.iter().find(|r| r.outcome != Outcome::Ok));
+    assert_eq!(
+        indexes,
+        (0..100).collect::<Vec<_>>(),
+        "one outcome per item, in order"
+    );
+    assert!(
+        results.iter().all(|r| r.outcome == Outcome::Ok),
+        "{:?}",
+        results.iter().find(|r| r.outcome != Outcome::Ok)
+    );
     let gateway = gateway.lock().unwrap();
     for result in results.iter() {
         let user = gateway.directory().get(&result.id).unwrap();
         assert_eq!(user.fields.get("department"), Some(&json!("Support")));
         // A lost response's write is found applied on re-read, never written twice.
-        assert_eq!(gateway.ledger().applied(WriteOp::UpdateUser, &result.id), 1, "{}", result.id);
+        assert_eq!(
+            gateway.ledger().applied(WriteOp::UpdateUser, &result.id),
+            1,
+            "{}",
+            result.id
+        );
     }
 }
 
 fn creates_under_lost_responses(idempotency_keys: bool) -> u64 {
-    let config = GatewayConfig { limits: Some(vec![]), faults: vec![Fault::LostResponse { from_s: 0, until_s: None, rate: 0.4 }], ..GatewayConfig::default() };
-    let client_config = ClientConfig { idempotency_keys, ..ClientConfig::default() };
+    let config = GatewayConfig {
+        limits: Some(vec![]),
+        faults: vec![Fault::LostResponse {
+            from_s: 0,
+            until_s: None,
+            rate: 0.4,
+        }],
+        ..GatewayConfig::default()
+    };
+    let client_config = ClientConfig {
+        idempotency_keys,
+        ..ClientConfig::default()
+    };
     let gateway = simulate(config, client_config, |mut worker| async move {
         for n in 0..40 {
-            let result = worker.create_evaluation(&format!("create-{n}"), &format!("conv-{n}"), json!({"evaluationForm": {"id": "f"}}), Priority::Normal).await;
+            let result = worker
+                .create_evaluation(
+                    &format!("create-{n}"),
+                    &format!("conv-{n}"),
+                    json!({"evaluationForm": {"id": "f"}}),
+                    Priority::Normal,
+                )
+                .await;
             assert_eq!(result.outcome, Outcome::Ok);
         }
         Ok(())
     });
     let gateway = gateway.lock().unwrap();
-    assert_eq!(gateway.ledger().distinct_keys(WriteOp::CreateEvaluation), 40, "no create lost");
+    assert_eq!(
+        gateway.ledger().distinct_keys(WriteOp::CreateEvaluation),
+        40,
+        "no create lost"
+    );
     gateway.ledger().duplicate_creates()
 }
 
 #[test]
 fn idempotency_keys_prevent_duplicate_creates() {
     assert_eq!(creates_under_lost_responses(true), 0);
-    assert!(creates_under_lost_responses(false) > 0, "without keys, retried creates are duplicated");
+    assert!(
+        creates_under_lost_responses(false) > 0,
+        "without keys, retried creates are duplicated"
+    );
 }

@@ -19,7 +19,11 @@ struct Case {
 
 impl Case {
     fn new(name: &'static str, seed: u64, overrides: &[String]) -> Case {
-        Case { name, overrides: overrides.to_vec(), seed }
+        Case {
+            name,
+            overrides: overrides.to_vec(),
+            seed,
+        }
     }
 
     fn scenario(&self) -> Scenario {
@@ -42,8 +46,15 @@ impl Case {
 
 /// 12 cases per property (each is a whole run); `PROPTEST_CASES=500` for a deeper search.
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(12);
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(12);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 /// `workers` workers, `operations` items over as many users, at 20 requests per minute per
@@ -60,10 +71,22 @@ fn slow_work_overrides(workers: u32, operations: u64) -> Vec<String> {
 /// Every item ends with exactly one outcome (a second one fails the run), and every write
 /// reported ok is in the gateway's ledger.
 fn assert_complete(case: &Case, run: &Run) {
-    assert_eq!(run.end, RunEnd::Completed, "{}: {:?} {:?}", case.replay(), run.end, run.error);
+    assert_eq!(
+        run.end,
+        RunEnd::Completed,
+        "{}: {:?} {:?}",
+        case.replay(),
+        run.end,
+        run.error
+    );
     assert_eq!(run.metrics.lost, 0, "{}", case.replay());
     assert_eq!(run.metrics.lost_writes, 0, "{}", case.replay());
-    assert_eq!(run.metrics.ok + run.metrics.failed + run.metrics.gave_up, run.metrics.items, "{}", case.replay());
+    assert_eq!(
+        run.metrics.ok + run.metrics.failed + run.metrics.gave_up,
+        run.metrics.items,
+        "{}",
+        case.replay()
+    );
 }
 
 proptest! {
@@ -211,7 +234,12 @@ proptest! {
 /// is not vacuous.
 #[test]
 fn without_idempotency_keys_lost_responses_duplicate_creates() {
-    let overrides = ["instances.workers=5".to_string(), "workload.operations=60".to_string(), "client.idempotency_keys=false".to_string(), "expect.max_duplicates=1000".to_string()];
+    let overrides = [
+        "instances.workers=5".to_string(),
+        "workload.operations=60".to_string(),
+        "client.idempotency_keys=false".to_string(),
+        "expect.max_duplicates=1000".to_string(),
+    ];
     let case = Case::new("lost-responses", 3, &overrides);
     let (_, run) = case.run();
     assert_complete(&case, &run);
@@ -222,7 +250,15 @@ fn without_idempotency_keys_lost_responses_duplicate_creates() {
 /// metric shows it: the no-early-sends property above can fail.
 #[test]
 fn a_preset_without_shared_retry_after_sends_early_and_the_metric_shows_it() {
-    let case = Case::new("short-retry-after", 1, &["preset=\"genesys-java\"".to_string(), "workload.operations=120".to_string(), "instances.workers=10".to_string()]);
+    let case = Case::new(
+        "short-retry-after",
+        1,
+        &[
+            "preset=\"genesys-java\"".to_string(),
+            "workload.operations=120".to_string(),
+            "instances.workers=10".to_string(),
+        ],
+    );
     let (_, run) = case.run();
     assert!(run.metrics.sends_before_retry_after > 0, "{}", case.replay());
 }
@@ -237,7 +273,8 @@ fn instances_share_the_buckets_of_their_oauth_client_only() {
         "workload.operations=80".to_string(),
         "gateway.limits=[{ name = \"client.rate.per.minute\", limit = 20, key = [\"client\"] }]".to_string(),
         "gateway.background=[]".to_string(),
-        "gateway.clients=[{ id = \"app-a\", secret = \"a\" }, { id = \"app-b\", secret = \"b\" }]".to_string(),
+        "gateway.clients=[{ id = \"app-a\", secret = \"a\" }, { id = \"app-b\", secret = \"b\" }]"
+            .to_string(),
     ];
     let run = |clients: &str| {
         let mut overrides = base.to_vec();
@@ -250,5 +287,8 @@ fn instances_share_the_buckets_of_their_oauth_client_only() {
     let shared = run("[\"app-a\"]");
     let separate = run("[\"app-a\", \"app-b\"]");
     // 80 reads at 20/min: three more windows on one client, one more on two.
-    assert!(shared > 175.0 && separate < 125.0, "one client {shared} s, two clients {separate} s");
+    assert!(
+        shared > 175.0 && separate < 125.0,
+        "one client {shared} s, two clients {separate} s"
+    );
 }

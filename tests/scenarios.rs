@@ -18,7 +18,13 @@ fn timelines_and_metrics_of_the_shipped_scenarios() {
         let scenario = small(path);
         let run = world::run(&scenario, scenario.seed, &mut |_| {});
         assert!(run.failures.is_empty(), "{}: {:?}", scenario.name, run.failures);
-        let header = format!("{} seed {} small, {} events, sha256 {}\n", scenario.name, scenario.seed, run.trace.lines().len(), run.trace.hash());
+        let header = format!(
+            "{} seed {} small, {} events, sha256 {}\n",
+            scenario.name,
+            scenario.seed,
+            run.trace.lines().len(),
+            run.trace.hash()
+        );
         insta::assert_snapshot!("timeline", format!("{header}{}", run.trace.timeline()));
         insta::assert_yaml_snapshot!("metrics", run.metrics);
     });

@@ -21,21 +21,45 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Five requests per second per token.
 fn per_second_config() -> GatewayConfig {
-    let rule = LimitRule { name: "token.rate.per.second".into(), limit: 5, window_ms: 1_000, key: vec![KeyPart::Token], ..LimitRule::genesys_token_default() };
-    GatewayConfig { limits: Some(vec![rule]), ..GatewayConfig::default() }
+    let rule = LimitRule {
+        name: "token.rate.per.second".into(),
+        limit: 5,
+        window_ms: 1_000,
+        key: vec![KeyPart::Token],
+        ..LimitRule::genesys_token_default()
+    };
+    GatewayConfig {
+        limits: Some(vec![rule]),
+        ..GatewayConfig::default()
+    }
 }
 
 /// A server on a free loopback port; dropping the sender stops it.
-async fn start(config: GatewayConfig, options: ServeOptions) -> (String, Arc<Mutex<Gateway>>, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<serve::ServeStats>) {
+async fn start(
+    config: GatewayConfig,
+    options: ServeOptions,
+) -> (
+    String,
+    Arc<Mutex<Gateway>>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<serve::ServeStats>,
+) {
     let gateway = Arc::new(Mutex::new(Gateway::new(config, 1).unwrap()));
     let clock = serve::server_clock();
     let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(Arc::new(|_| {}));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve_tcp(listener, service, clock, options, None, async move {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve::serve_tcp(
+        listener,
+        service,
+        clock,
+        options,
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     (address, gateway, stop, server)
 }
 
@@ -43,9 +67,28 @@ async fn start(config: GatewayConfig, options: ServeOptions) -> (String, Arc<Mut
 async fn the_rust_client_gets_every_read_through_429s_over_loopback() {
     let (address, gateway, stop, server) = start(per_second_config(), ServeOptions::default()).await;
     let observer = Arc::new(CollectingObserver::default());
-    let config = ClientConfig { platform: Platform::Genesys, base_url: format!("http://{address}"), concurrency: 4, ..ClientConfig::default() };
-    let client = Client::new(config, Credentials::example(Platform::Genesys), Arc::new(HyperTransport::http()), Arc::new(TokioClock::real()), observer.clone()).unwrap();
-    let user = gateway.lock().unwrap().directory().ids().next().unwrap().to_string();
+    let config = ClientConfig {
+        platform: Platform::Genesys,
+        base_url: format!("http://{address}"),
+        concurrency: 4,
+        ..ClientConfig::default()
+    };
+    let client = Client::new(
+        config,
+        Credentials::example(Platform::Genesys),
+        Arc::new(HyperTransport::http()),
+        Arc::new(TokioClock::real()),
+        observer.clone(),
+    )
+    .unwrap();
+    let user = gateway
+        .lock()
+        .unwrap()
+        .directory()
+        .ids()
+        .next()
+        .unwrap()
+        .to_string();
     let mut workers = Vec::new();
     for id in 0..4u64 {
         let mut worker = client.worker(id, 7);
@@ -53,7 +96,8 @@ async fn the_rust_client_gets_every_read_through_429s_over_loopback() {
         workers.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
             for n in 0..3 {
-                let op = Operation::get(format!("read-{id}-{n}"), path.clone(), "users.read").with_priority(Priority::Normal);
+                let op = Operation::get(format!("read-{id}-{n}"), path.clone(), "users.read")
+                    .with_priority(Priority::Normal);
                 outcomes.push(worker.execute(op).await.outcome);
             }
             outcomes
@@ -61,15 +105,31 @@ async fn the_rust_client_gets_every_read_through_429s_over_loopback() {
     }
     let started = std::time::Instant::now();
     for worker in workers {
-        let outcomes = tokio::time::timeout(Duration::from_secs(20), worker).await.expect("bounded").unwrap();
-        assert!(outcomes.iter().all(|outcome| *outcome == Outcome::Ok), "{outcomes:?}");
+        let outcomes = tokio::time::timeout(Duration::from_secs(20), worker)
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert!(
+            outcomes.iter().all(|outcome| *outcome == Outcome::Ok),
+            "{outcomes:?}"
+        );
     }
     let events = observer.take();
     let count = |f: fn(&EventKind) -> bool| events.iter().filter(|event| f(&event.kind)).count();
-    assert_eq!(count(|k| matches!(k, EventKind::TokenRequest { .. })), 1, "one token for every worker");
-    assert!(count(|k| matches!(k, EventKind::Response { status: 429, .. })) > 0, "12 reads at 5/s meet 429s");
+    assert_eq!(
+        count(|k| matches!(k, EventKind::TokenRequest { .. })),
+        1,
+        "one token for every worker"
+    );
+    assert!(
+        count(|k| matches!(k, EventKind::Response { status: 429, .. })) > 0,
+        "12 reads at 5/s meet 429s"
+    );
     assert!(gateway.lock().unwrap().stats().rate_limited > 0);
-    assert!(started.elapsed() >= Duration::from_millis(900), "the client waited out Retry-After in real time");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the client waited out Retry-After in real time"
+    );
     stop.send(()).unwrap();
     server.await.unwrap();
 }
@@ -102,11 +162,21 @@ print("token, 429 with Retry-After %s, then 200" % retry_after)
 /// `herdsim serve ARGS --addr 127.0.0.1:0`: the process, its stdout after the first line, and
 /// the base URL that line names.
 fn spawn_serve(args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStdout>, String) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim")).arg("serve").args(args).args(["--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim"))
+        .arg("serve")
+        .args(args)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdout = BufReader::new(server.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    let base = first.split_whitespace().find(|word| word.starts_with("http://")).unwrap_or_else(|| panic!("no address in {first:?}")).to_string();
+    let base = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
     (server, stdout, base)
 }
 
@@ -120,20 +190,43 @@ fn a_plain_python_client_gets_a_token_hits_429_and_is_served_after_waiting() {
     )
     .unwrap();
     let record = dir.path().join("served.jsonl");
-    let (mut server, mut stdout, base) = spawn_serve(&[scenario.to_str().unwrap(), "--record", record.to_str().unwrap()]);
-    let python = Command::new("python3").args(["-c", PYTHON_CLIENT, &base]).output().expect("python3 runs (CPython is on the machine)");
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let (mut server, mut stdout, base) =
+        spawn_serve(&[scenario.to_str().unwrap(), "--record", record.to_str().unwrap()]);
+    let python = Command::new("python3")
+        .args(["-c", PYTHON_CLIENT, &base])
+        .output()
+        .expect("python3 runs (CPython is on the machine)");
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
     let status = server.wait().unwrap();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    assert!(python.status.success(), "python: {}{}", String::from_utf8_lossy(&python.stdout), String::from_utf8_lossy(&python.stderr));
+    assert!(
+        python.status.success(),
+        "python: {}{}",
+        String::from_utf8_lossy(&python.stdout),
+        String::from_utf8_lossy(&python.stderr)
+    );
     assert!(String::from_utf8_lossy(&python.stdout).contains("then 200"));
     assert!(status.success(), "the server stops cleanly on SIGTERM");
-    assert!(rest.contains(" 429 ") && rest.contains("/oauth/token 200"), "one log line per request:\n{rest}");
-    assert!(rest.contains("final:") && rest.contains("rate-limited"), "a final summary:\n{rest}");
+    assert!(
+        rest.contains(" 429 ") && rest.contains("/oauth/token 200"),
+        "one log line per request:\n{rest}"
+    );
+    assert!(
+        rest.contains("final:") && rest.contains("rate-limited"),
+        "a final summary:\n{rest}"
+    );
     let trace = std::fs::read_to_string(&record).unwrap();
-    assert!(trace.contains("\"event\":\"rate_limited\"") && trace.contains("\"event\":\"token_issued\""), "{trace}");
-    assert!(!trace.contains("herd-secret") && !rest.contains("herd-secret"), "no secret in logs or traces");
+    assert!(
+        trace.contains("\"event\":\"rate_limited\"") && trace.contains("\"event\":\"token_issued\""),
+        "{trace}"
+    );
+    assert!(
+        !trace.contains("herd-secret") && !rest.contains("herd-secret"),
+        "no secret in logs or traces"
+    );
 }
 
 /// Sends raw bytes and reads what comes back until the server closes or 3 s pass.
@@ -147,30 +240,70 @@ async fn raw(address: &str, bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_a_crash() {
-    let options = ServeOptions { max_connections: 64, header_read_timeout: Duration::from_millis(1_500), shutdown_grace: Duration::from_millis(200) };
+    let options = ServeOptions {
+        max_connections: 64,
+        header_read_timeout: Duration::from_millis(1_500),
+        shutdown_grace: Duration::from_millis(200),
+    };
     let (address, _gateway, stop, server) = start(GatewayConfig::default(), options).await;
-    assert!(raw(&address, b"garbage\r\n\r\n").await.starts_with("HTTP/1.1 400"), "malformed HTTP gets 400");
-    let huge = format!("GET /api/v2/users HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "a".repeat(100_000));
+    assert!(
+        raw(&address, b"garbage\r\n\r\n")
+            .await
+            .starts_with("HTTP/1.1 400"),
+        "malformed HTTP gets 400"
+    );
+    let huge = format!(
+        "GET /api/v2/users HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
     let answer = raw(&address, huge.as_bytes()).await;
-    assert!(answer.starts_with("HTTP/1.1 431"), "a huge head is refused: {answer:.60}");
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "a huge head is refused: {answer:.60}"
+    );
     let body = vec![b'x'; 600_000];
-    let mut oversized = format!("POST /api/v2/users/bulk HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut oversized = format!(
+        "POST /api/v2/users/bulk HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     oversized.extend_from_slice(&body);
-    assert!(raw(&address, &oversized).await.starts_with("HTTP/1.1 413"), "a body over max_body_bytes gets 413");
+    assert!(
+        raw(&address, &oversized).await.starts_with("HTTP/1.1 413"),
+        "a body over max_body_bytes gets 413"
+    );
 
     // A slow client holds half a request head; it is cut off, and others are served meanwhile.
     let mut slow = TcpStream::connect(&address).await.unwrap();
     slow.write_all(b"GET /api/v2/users HTTP/1.1\r\n").await.unwrap();
-    assert!(raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.starts_with("HTTP/1.1 401"));
+    assert!(raw(
+        &address,
+        b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .await
+    .starts_with("HTTP/1.1 401"));
     let mut rest = Vec::new();
     let cut = tokio::time::timeout(Duration::from_secs(6), slow.read_to_end(&mut rest)).await;
-    assert!(cut.is_ok(), "the slow client is disconnected after the header timeout");
+    assert!(
+        cut.is_ok(),
+        "the slow client is disconnected after the header timeout"
+    );
 
     // Many clients at once, within the bound: every one is answered.
-    let answers: Vec<_> = (0..50).map(|_| tokio::spawn({
-        let address = address.clone();
-        async move { raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await }
-    })).collect();
+    let answers: Vec<_> = (0..50)
+        .map(|_| {
+            tokio::spawn({
+                let address = address.clone();
+                async move {
+                    raw(
+                        &address,
+                        b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+                    )
+                    .await
+                }
+            })
+        })
+        .collect();
     for answer in answers {
         assert!(answer.await.unwrap().starts_with("HTTP/1.1 401"));
     }
@@ -181,10 +314,21 @@ async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let refused = raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\n\r\n").await;
-    assert!(refused.starts_with("HTTP/1.1 503"), "over the connection bound: {refused:.60}");
+    assert!(
+        refused.starts_with("HTTP/1.1 503"),
+        "over the connection bound: {refused:.60}"
+    );
     drop(held);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(raw(&address, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.starts_with("HTTP/1.1 401"), "still serving");
+    assert!(
+        raw(
+            &address,
+            b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        .await
+        .starts_with("HTTP/1.1 401"),
+        "still serving"
+    );
     stop.send(()).unwrap();
     let stats = server.await.unwrap();
     assert!(stats.refused >= 1 && stats.connections >= 118, "{stats:?}");
@@ -194,15 +338,31 @@ async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_
 fn serve_logs_requests_as_json_lines_when_asked() {
     let (mut server, mut stdout, base) = spawn_serve(&["thundering-herd", "--log-format", "json"]);
     let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
-    std::io::Write::write_all(&mut stream, b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
     assert!(server.wait().unwrap().success());
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    let line = rest.lines().find(|line| line.starts_with('{')).unwrap_or_else(|| panic!("no JSON line in {rest}"));
+    let line = rest
+        .lines()
+        .find(|line| line.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in {rest}"));
     let value: serde_json::Value = serde_json::from_str(line).unwrap();
-    assert_eq!((value["method"].as_str(), value["target"].as_str(), value["status"].as_u64()), (Some("GET"), Some("/api/v2/users"), Some(401)));
+    assert_eq!(
+        (
+            value["method"].as_str(),
+            value["target"].as_str(),
+            value["status"].as_u64()
+        ),
+        (Some("GET"), Some("/api/v2/users"), Some(401))
+    );
 }

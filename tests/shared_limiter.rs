@@ -27,18 +27,38 @@ fn shared_limiter_scenario(overrides: &[&str]) -> Scenario {
 #[test]
 fn in_simulation_a_shared_limiter_removes_the_429s_of_instances_sharing_a_bucket() {
     let with = world::run(&shared_limiter_scenario(&[]), 1, &mut |_| {});
-    let without = world::run(&shared_limiter_scenario(&["shared_limiter.kind=\"none\""]), 1, &mut |_| {});
+    let without = world::run(
+        &shared_limiter_scenario(&["shared_limiter.kind=\"none\""]),
+        1,
+        &mut |_| {},
+    );
     assert!(with.failures.is_empty() && without.failures.is_empty());
-    assert!(without.metrics.responses_429 >= 20, "four instances overdraw the bucket alone: {}", without.metrics.responses_429);
-    assert!(with.metrics.responses_429 <= 2, "the shared limiter keeps them under it: {}", with.metrics.responses_429);
-    assert!(with.metrics.makespan_s <= without.metrics.makespan_s + 1.0, "and costs no time: {} s against {} s", with.metrics.makespan_s, without.metrics.makespan_s);
+    assert!(
+        without.metrics.responses_429 >= 20,
+        "four instances overdraw the bucket alone: {}",
+        without.metrics.responses_429
+    );
+    assert!(
+        with.metrics.responses_429 <= 2,
+        "the shared limiter keeps them under it: {}",
+        with.metrics.responses_429
+    );
+    assert!(
+        with.metrics.makespan_s <= without.metrics.makespan_s + 1.0,
+        "and costs no time: {} s against {} s",
+        with.metrics.makespan_s,
+        without.metrics.makespan_s
+    );
 }
 
 #[test]
 fn in_simulation_an_unreachable_store_falls_back_to_local_pacing_and_never_stalls() {
     // The store is down from 50 s to 90 s: every instance notices, paces locally, and
     // uses the store again when it is back.
-    let scenario = shared_limiter_scenario(&["shared_limiter.outages=[{ from_s = 50, until_s = 90 }]", "workload.operations=900"]);
+    let scenario = shared_limiter_scenario(&[
+        "shared_limiter.outages=[{ from_s = 50, until_s = 90 }]",
+        "workload.operations=900",
+    ]);
     let run = world::run(&scenario, 3, &mut |_| {});
     assert!(run.failures.is_empty(), "{:?}", run.failures);
     let mut down = std::collections::BTreeSet::new();
@@ -58,7 +78,11 @@ fn in_simulation_an_unreachable_store_falls_back_to_local_pacing_and_never_stall
     }
     assert_eq!(down.len(), 4, "every instance saw the outage");
     assert_eq!(up.len(), 4, "and the store come back");
-    assert!(run.metrics.makespan_s < 200.0, "900 reads at 300/min finish in about two minutes, not stalled: {}", run.metrics.makespan_s);
+    assert!(
+        run.metrics.makespan_s < 200.0,
+        "900 reads at 300/min finish in about two minutes, not stalled: {}",
+        run.metrics.makespan_s
+    );
 }
 
 /// A `redis-server` on a free loopback port, stopped on drop.
@@ -69,18 +93,37 @@ struct RedisServer {
 
 impl RedisServer {
     fn start() -> RedisServer {
-        let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = StdListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it: apt-get install redis-server)");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        RedisServer { child, url: format!("redis://127.0.0.1:{port}/") }
+        RedisServer {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        }
     }
 }
 
@@ -108,7 +151,10 @@ async fn redis_reserves_slots_atomically_across_limiters_with_either_algorithm()
     }
     let expected = [0, 0, 100, 200, 300, 400];
     for (slot, expected) in slots.iter().zip(expected) {
-        assert!((slot - expected).abs() <= 40, "slots {slots:?}, expected about {expected:?}");
+        assert!(
+            (slot - expected).abs() <= 40,
+            "slots {slots:?}, expected about {expected:?}"
+        );
     }
     // A sliding log of 3 per second: three at once, the fourth a second after the first.
     let log = RedisLimiter::new(&redis.url, SharedRate::sliding_log(3, 1_000), "test-log").unwrap();
@@ -118,9 +164,16 @@ async fn redis_reserves_slots_atomically_across_limiters_with_either_algorithm()
         let wait = log.reserve("herd-app").await.unwrap();
         slots.push((started.elapsed() + wait).as_millis() as i64);
     }
-    assert!(slots[..3].iter().all(|slot| *slot <= 40) && (960..=1_040).contains(&slots[3]) && (960..=1_040).contains(&slots[4]), "{slots:?}");
+    assert!(
+        slots[..3].iter().all(|slot| *slot <= 40)
+            && (960..=1_040).contains(&slots[3])
+            && (960..=1_040).contains(&slots[4]),
+        "{slots:?}"
+    );
     // Many concurrent reservations: never more than the limit in any window of slots.
-    let log = Arc::new(RedisLimiter::new(&redis.url, SharedRate::sliding_log(5, 1_000), "test-concurrent").unwrap());
+    let log = Arc::new(
+        RedisLimiter::new(&redis.url, SharedRate::sliding_log(5, 1_000), "test-concurrent").unwrap(),
+    );
     let started = Instant::now();
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -147,7 +200,11 @@ async fn redis_reserves_slots_atomically_across_limiters_with_either_algorithm()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_or_silent_redis_never_stalls_the_client() {
     // Nothing listens on this port (connection refused), and this one accepts but never answers.
-    let closed = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let silent_port = silent.local_addr().unwrap().port();
     let held = Arc::new(Mutex::new(Vec::new()));
@@ -158,23 +215,56 @@ async fn an_unreachable_or_silent_redis_never_stalls_the_client() {
         }
     });
     for port in [closed, silent_port] {
-        let limiter = RedisLimiter::new(&format!("redis://127.0.0.1:{port}/"), SharedRate::gcra(600, 1), "dead").unwrap();
+        let limiter = RedisLimiter::new(
+            &format!("redis://127.0.0.1:{port}/"),
+            SharedRate::gcra(600, 1),
+            "dead",
+        )
+        .unwrap();
         let stub = InMemoryTransport::new(|request: herd_client::transport::HttpRequest| async move {
-            let body = if request.url.ends_with("/oauth/token") { r#"{"access_token":"t","token_type":"bearer","expires_in":86399}"# } else { r#"{"id":"u"}"# };
-            Ok(HttpResponse { status: 200, headers: vec![("content-type".into(), "application/json".into())], body: body.as_bytes().to_vec() })
+            let body = if request.url.ends_with("/oauth/token") {
+                r#"{"access_token":"t","token_type":"bearer","expires_in":86399}"#
+            } else {
+                r#"{"id":"u"}"#
+            };
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.as_bytes().to_vec(),
+            })
         });
         let observer = Arc::new(CollectingObserver::default());
-        let client = Client::new(ClientConfig::default(), Credentials::example(Platform::Genesys), Arc::new(stub), Arc::new(TokioClock::real()), observer.clone())
-            .unwrap()
-            .with_shared_limiter(Arc::new(limiter));
+        let client = Client::new(
+            ClientConfig::default(),
+            Credentials::example(Platform::Genesys),
+            Arc::new(stub),
+            Arc::new(TokioClock::real()),
+            observer.clone(),
+        )
+        .unwrap()
+        .with_shared_limiter(Arc::new(limiter));
         let mut worker = client.worker(0, 1);
         let started = Instant::now();
         for n in 0..20 {
-            let result = worker.execute(Operation::get(format!("read-{n}"), "/api/v2/users/u", "users.read")).await;
+            let result = worker
+                .execute(Operation::get(
+                    format!("read-{n}"),
+                    "/api/v2/users/u",
+                    "users.read",
+                ))
+                .await;
             assert_eq!(result.outcome, Outcome::Ok);
         }
-        assert!(started.elapsed() < Duration::from_secs(2), "port {port}: one timeout, then local pacing: {:?}", started.elapsed());
-        let downs = observer.take().iter().filter(|event| matches!(event.kind, EventKind::SharedLimiter { available: false })).count();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "port {port}: one timeout, then local pacing: {:?}",
+            started.elapsed()
+        );
+        let downs = observer
+            .take()
+            .iter()
+            .filter(|event| matches!(event.kind, EventKind::SharedLimiter { available: false }))
+            .count();
         assert_eq!(downs, 1, "port {port}: the outage is noticed once");
     }
 }
@@ -183,40 +273,87 @@ async fn an_unreachable_or_silent_redis_never_stalls_the_client() {
 async fn instances_coordinate_through_redis_against_the_real_time_gateway() {
     let redis = RedisServer::start();
     // The platform: 10 requests per second per OAuth client, shared by three instances.
-    let rule = LimitRule { name: "client.rate.per.second".into(), limit: 10, window_ms: 1_000, key: vec![KeyPart::Client], ..LimitRule::genesys_token_default() };
+    let rule = LimitRule {
+        name: "client.rate.per.second".into(),
+        limit: 10,
+        window_ms: 1_000,
+        key: vec![KeyPart::Client],
+        ..LimitRule::genesys_token_default()
+    };
     let run = |shared: Option<SharedRate>, prefix: &'static str| {
         let (rule, url) = (rule.clone(), redis.url.clone());
         async move {
-            let gateway = Arc::new(Mutex::new(Gateway::new(GatewayConfig { limits: Some(vec![rule]), ..GatewayConfig::default() }, 1).unwrap()));
+            let gateway = Arc::new(Mutex::new(
+                Gateway::new(
+                    GatewayConfig {
+                        limits: Some(vec![rule]),
+                        ..GatewayConfig::default()
+                    },
+                    1,
+                )
+                .unwrap(),
+            ));
             let clock = serve::server_clock();
-            let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(Arc::new(|_| {}));
+            let service =
+                GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(Arc::new(|_| {}));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(serve::serve_tcp(listener, service, clock, ServeOptions::default(), None, async move {
-                let _ = stopped.await;
-            }));
-            let user = gateway.lock().unwrap().directory().ids().next().unwrap().to_string();
+            let server = tokio::spawn(serve::serve_tcp(
+                listener,
+                service,
+                clock,
+                ServeOptions::default(),
+                None,
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            let user = gateway
+                .lock()
+                .unwrap()
+                .directory()
+                .ids()
+                .next()
+                .unwrap()
+                .to_string();
             let mut tasks = Vec::new();
             for instance in 0..3u64 {
-                let config = ClientConfig { base_url: format!("http://{address}"), concurrency: 3, ..ClientConfig::default() };
-                let mut client = Client::new(config, Credentials::example(Platform::Genesys), Arc::new(HyperTransport::http()), Arc::new(TokioClock::real()), Arc::new(CollectingObserver::default())).unwrap();
+                let config = ClientConfig {
+                    base_url: format!("http://{address}"),
+                    concurrency: 3,
+                    ..ClientConfig::default()
+                };
+                let mut client = Client::new(
+                    config,
+                    Credentials::example(Platform::Genesys),
+                    Arc::new(HyperTransport::http()),
+                    Arc::new(TokioClock::real()),
+                    Arc::new(CollectingObserver::default()),
+                )
+                .unwrap();
                 if let Some(rate) = shared {
-                    client = client.with_shared_limiter(Arc::new(RedisLimiter::new(&url, rate, prefix).unwrap()));
+                    client =
+                        client.with_shared_limiter(Arc::new(RedisLimiter::new(&url, rate, prefix).unwrap()));
                 }
                 for worker in 0..3u64 {
                     let mut worker = client.worker(instance * 3 + worker, 9);
                     let path = format!("/api/v2/users/{user}");
                     tasks.push(tokio::spawn(async move {
                         for n in 0..3 {
-                            let result = worker.execute(Operation::get(format!("read-{n}"), path.clone(), "users.read")).await;
+                            let result = worker
+                                .execute(Operation::get(format!("read-{n}"), path.clone(), "users.read"))
+                                .await;
                             assert_eq!(result.outcome, Outcome::Ok);
                         }
                     }));
                 }
             }
             for task in tasks {
-                tokio::time::timeout(Duration::from_secs(30), task).await.expect("bounded").unwrap();
+                tokio::time::timeout(Duration::from_secs(30), task)
+                    .await
+                    .expect("bounded")
+                    .unwrap();
             }
             let rejected = gateway.lock().unwrap().stats().rate_limited;
             stop.send(()).unwrap();
@@ -227,6 +364,12 @@ async fn instances_coordinate_through_redis_against_the_real_time_gateway() {
     let alone = run(None, "unused").await;
     // A fifth of a second more than the platform's window absorbs loopback and scheduling delays.
     let coordinated = run(Some(SharedRate::sliding_log(10, 1_200)), "coordinated").await;
-    assert!(alone >= 5, "27 reads by three uncoordinated instances meet the 10/s bucket: {alone} rejected");
-    assert!(coordinated <= 1, "through Redis they stay under it: {coordinated} rejected");
+    assert!(
+        alone >= 5,
+        "27 reads by three uncoordinated instances meet the 10/s bucket: {alone} rejected"
+    );
+    assert!(
+        coordinated <= 1,
+        "through Redis they stay under it: {coordinated} rejected"
+    );
 }

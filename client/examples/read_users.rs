@@ -20,20 +20,41 @@ use herd_client::{Client, ClientConfig, Credentials, Platform, Preset};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = |name: &str| std::env::var(name).map_err(|_| format!("set {name}"));
     let base_url = env("GENESYS_BASE_URL")?;
-    let credentials = Credentials::ClientCredentials { client_id: env("GENESYS_CLIENT_ID")?, client_secret: Secret::new(env("GENESYS_CLIENT_SECRET")?) };
+    let credentials = Credentials::ClientCredentials {
+        client_id: env("GENESYS_CLIENT_ID")?,
+        client_secret: Secret::new(env("GENESYS_CLIENT_SECRET")?),
+    };
     let how_many: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(5);
 
     // herdsim's own policy; `Preset::GenesysJava` etc. configure the same engine as the SDKs do.
-    let config = Preset::Herdsim.apply(&ClientConfig { platform: Platform::Genesys, base_url, ..ClientConfig::default() });
-    let client = Client::new(config, credentials, Arc::new(HyperTransport::https()), Arc::new(TokioClock::real()), Arc::new(NoopObserver))?;
+    let config = Preset::Herdsim.apply(&ClientConfig {
+        platform: Platform::Genesys,
+        base_url,
+        ..ClientConfig::default()
+    });
+    let client = Client::new(
+        config,
+        credentials,
+        Arc::new(HyperTransport::https()),
+        Arc::new(TokioClock::real()),
+        Arc::new(NoopObserver),
+    )?;
     let mut worker = client.worker(0, rand::random());
     match worker.list_all("users", Priority::Normal).await {
         Ok(users) => {
             for user in users.iter().take(how_many) {
-                println!("{} {}", user["id"].as_str().unwrap_or("?"), user["name"].as_str().unwrap_or("?"));
+                println!(
+                    "{} {}",
+                    user["id"].as_str().unwrap_or("?"),
+                    user["name"].as_str().unwrap_or("?")
+                );
             }
             Ok(())
         }
-        Err(result) => Err(format!("listing users ended {:?} (last status {:?})", result.outcome, result.status).into()),
+        Err(result) => Err(format!(
+            "listing users ended {:?} (last status {:?})",
+            result.outcome, result.status
+        )
+        .into()),
     }
 }

@@ -48,21 +48,39 @@ impl Worker {
         // Bounded: a gateway that links pages in a cycle cannot keep us forever.
         for page in 0..1_000_000u64 {
             let Some(path) = next.take() else { return Ok(items) };
-            let op = Operation::get(format!("{op_prefix}#page{page}"), path, "users.read").with_priority(priority);
+            let op =
+                Operation::get(format!("{op_prefix}#page{page}"), path, "users.read").with_priority(priority);
             let result = self.execute(op).await;
-            let Some(body) = result.body.as_ref().filter(|_| result.is_ok()) else { return Err(result) };
+            let Some(body) = result.body.as_ref().filter(|_| result.is_ok()) else {
+                return Err(result);
+            };
             let (page_items, link) = platform.page(body);
             if page_items.is_empty() && link.is_some() {
-                return Err(OpResult { outcome: Outcome::Failed, ..result });
+                return Err(OpResult {
+                    outcome: Outcome::Failed,
+                    ..result
+                });
             }
             items.extend(page_items);
             next = link;
         }
-        Err(OpResult { outcome: Outcome::GaveUp(GiveUp::AttemptsExhausted), attempts: 0, status: None, body: None })
+        Err(OpResult {
+            outcome: Outcome::GaveUp(GiveUp::AttemptsExhausted),
+            attempts: 0,
+            status: None,
+            body: None,
+        })
     }
 
     /// A versioned update of one user (Genesys `PATCH`, CXone `PUT`).
-    pub async fn update_user(&mut self, op_id: &str, id: &str, fields: Value, version: Option<u64>, priority: Priority) -> OpResult {
+    pub async fn update_user(
+        &mut self,
+        op_id: &str,
+        id: &str,
+        fields: Value,
+        version: Option<u64>,
+        priority: Priority,
+    ) -> OpResult {
         let platform = self.client().config().platform;
         let op = Operation {
             id: op_id.to_string(),
@@ -77,7 +95,13 @@ impl Worker {
     }
 
     /// A Genesys quality evaluation for a conversation: a create, with an idempotency key.
-    pub async fn create_evaluation(&mut self, op_id: &str, conversation_id: &str, body: Value, priority: Priority) -> OpResult {
+    pub async fn create_evaluation(
+        &mut self,
+        op_id: &str,
+        conversation_id: &str,
+        body: Value,
+        priority: Priority,
+    ) -> OpResult {
         let op = Operation {
             id: op_id.to_string(),
             priority,
@@ -93,11 +117,25 @@ impl Worker {
     /// Genesys `PATCH /api/v2/users/bulk` in chunks of `bulk_max`. Items that fail with a
     /// retryable status, or conflict, go into a later chunk (conflicts re-read first); each item
     /// ends with exactly one outcome, none lost or doubled.
-    pub async fn bulk_update_users(&mut self, op_prefix: &str, items: Vec<BulkItem>, priority: Priority) -> Vec<ItemResult> {
+    pub async fn bulk_update_users(
+        &mut self,
+        op_prefix: &str,
+        items: Vec<BulkItem>,
+        priority: Priority,
+    ) -> Vec<ItemResult> {
         let config = self.client().config().clone();
-        assert_eq!(config.platform, Platform::Genesys, "bulk user updates are a Genesys endpoint");
+        assert_eq!(
+            config.platform,
+            Platform::Genesys,
+            "bulk user updates are a Genesys endpoint"
+        );
         let max_tries = config.retry.max_attempts;
-        let mut pending: VecDeque<(usize, BulkItem, u32)> = items.iter().cloned().enumerate().map(|(index, item)| (index, item, 0)).collect();
+        let mut pending: VecDeque<(usize, BulkItem, u32)> = items
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(index, item)| (index, item, 0))
+            .collect();
         let mut done: BTreeMap<usize, ItemResult> = BTreeMap::new();
         let mut chunk_number = 0u64;
         while !pending.is_empty() {
@@ -106,7 +144,8 @@ impl Worker {
             for (index, item, tries) in &mut chunk {
                 *tries += 1;
                 if item.version.is_none() {
-                    self.read_version(op_prefix, *index, item, *tries, priority, &mut done).await;
+                    self.read_version(op_prefix, *index, item, *tries, priority, &mut done)
+                        .await;
                 }
             }
             chunk.retain(|(index, _, _)| !done.contains_key(index));
@@ -133,15 +172,30 @@ impl Worker {
             };
             chunk_number += 1;
             let result = self.execute(op).await;
-            let results = result.body.as_ref().filter(|_| result.is_ok()).and_then(|body| body["results"].as_array().cloned());
+            let results = result
+                .body
+                .as_ref()
+                .filter(|_| result.is_ok())
+                .and_then(|body| body["results"].as_array().cloned());
             let Some(results) = results else {
                 for (index, item, tries) in chunk {
-                    done.insert(index, ItemResult { index, id: item.id, outcome: result.outcome, tries, status: result.status });
+                    done.insert(
+                        index,
+                        ItemResult {
+                            index,
+                            id: item.id,
+                            outcome: result.outcome,
+                            tries,
+                            status: result.status,
+                        },
+                    );
                 }
                 continue;
             };
             for (position, (index, mut item, tries)) in chunk.into_iter().enumerate() {
-                let entry = results.get(position).filter(|entry| entry["id"].as_str() == Some(item.id.as_str()));
+                let entry = results
+                    .get(position)
+                    .filter(|entry| entry["id"].as_str() == Some(item.id.as_str()));
                 let status = entry.and_then(|entry| entry["status"].as_u64()).map(|s| s as u16);
                 let success = entry.is_some_and(|entry| entry["success"].as_bool() == Some(true));
                 let retry = match status {
@@ -162,25 +216,73 @@ impl Worker {
                     (false, true) => Outcome::GaveUp(GiveUp::AttemptsExhausted),
                     (false, false) => Outcome::Failed,
                 };
-                done.insert(index, ItemResult { index, id: item.id, outcome, tries, status });
+                done.insert(
+                    index,
+                    ItemResult {
+                        index,
+                        id: item.id,
+                        outcome,
+                        tries,
+                        status,
+                    },
+                );
             }
         }
-        assert_eq!(done.len(), items.len(), "every bulk item ends with exactly one outcome");
+        assert_eq!(
+            done.len(),
+            items.len(),
+            "every bulk item ends with exactly one outcome"
+        );
         done.into_values().collect()
     }
 
     /// Reads an item's version; an item that already holds its fields is done (its write landed).
-    async fn read_version(&mut self, op_prefix: &str, index: usize, item: &mut BulkItem, tries: u32, priority: Priority, done: &mut BTreeMap<usize, ItemResult>) {
+    async fn read_version(
+        &mut self,
+        op_prefix: &str,
+        index: usize,
+        item: &mut BulkItem,
+        tries: u32,
+        priority: Priority,
+        done: &mut BTreeMap<usize, ItemResult>,
+    ) {
         let platform = self.client().config().platform;
-        let op = Operation::get(format!("{op_prefix}#read{index}.{tries}"), platform.user_path(&item.id), "users.read").with_priority(priority);
+        let op = Operation::get(
+            format!("{op_prefix}#read{index}.{tries}"),
+            platform.user_path(&item.id),
+            "users.read",
+        )
+        .with_priority(priority);
         let result = self.execute(op).await;
         let Some(current) = result.body.as_ref().filter(|_| result.is_ok()) else {
-            done.insert(index, ItemResult { index, id: item.id.clone(), outcome: result.outcome, tries, status: result.status });
+            done.insert(
+                index,
+                ItemResult {
+                    index,
+                    id: item.id.clone(),
+                    outcome: result.outcome,
+                    tries,
+                    status: result.status,
+                },
+            );
             return;
         };
-        let applied = item.fields.as_object().is_some_and(|fields| fields.iter().all(|(name, value)| current.get(name) == Some(value)));
+        let applied = item.fields.as_object().is_some_and(|fields| {
+            fields
+                .iter()
+                .all(|(name, value)| current.get(name) == Some(value))
+        });
         if applied {
-            done.insert(index, ItemResult { index, id: item.id.clone(), outcome: Outcome::Ok, tries, status: Some(200) });
+            done.insert(
+                index,
+                ItemResult {
+                    index,
+                    id: item.id.clone(),
+                    outcome: Outcome::Ok,
+                    tries,
+                    status: Some(200),
+                },
+            );
         } else {
             item.version = current["version"].as_u64();
         }
@@ -189,7 +291,12 @@ impl Worker {
     /// CXone `POST /agents` in chunks of `bulk_max` with per-item results; each chunk carries an
     /// idempotency key (when configured), so a retried chunk whose response was lost is not
     /// applied twice by a gateway that honours keys.
-    pub async fn create_agents(&mut self, op_prefix: &str, agents: Vec<Value>, priority: Priority) -> Vec<ItemResult> {
+    pub async fn create_agents(
+        &mut self,
+        op_prefix: &str,
+        agents: Vec<Value>,
+        priority: Priority,
+    ) -> Vec<ItemResult> {
         let config = self.client().config().clone();
         let mut results = Vec::with_capacity(agents.len());
         for (chunk_number, chunk) in agents.chunks(config.bulk_max as usize).enumerate() {
@@ -204,7 +311,11 @@ impl Worker {
                 create: true,
             };
             let result = self.execute(op).await;
-            let item_results = result.body.as_ref().filter(|_| result.is_ok()).and_then(|body| body["agentResults"].as_array().cloned());
+            let item_results = result
+                .body
+                .as_ref()
+                .filter(|_| result.is_ok())
+                .and_then(|body| body["agentResults"].as_array().cloned());
             for (offset, agent) in chunk.iter().enumerate() {
                 let id = agent["userName"].as_str().unwrap_or("").to_string();
                 let entry = item_results.as_ref().and_then(|entries| entries.get(offset));
@@ -214,10 +325,20 @@ impl Worker {
                     None if result.is_ok() => Outcome::Failed,
                     None => result.outcome,
                 };
-                results.push(ItemResult { index: first + offset, id, outcome, tries: result.attempts, status: result.status });
+                results.push(ItemResult {
+                    index: first + offset,
+                    id,
+                    outcome,
+                    tries: result.attempts,
+                    status: result.status,
+                });
             }
         }
-        assert_eq!(results.len(), agents.len(), "every agent ends with exactly one outcome");
+        assert_eq!(
+            results.len(),
+            agents.len(),
+            "every agent ends with exactly one outcome"
+        );
         results
     }
 }

@@ -27,8 +27,8 @@ use crate::policy::breaker::{CircuitBreaker, Permit};
 use crate::policy::budget::{RetryBudget, RetryKind, Withdrawal};
 use crate::policy::idempotency::idempotency_key;
 use crate::policy::pacing::{PaceReason, Pacer};
-use crate::shared::SharedLimiter;
 use crate::policy::retry::{Class, Decision, Failure, GiveUp};
+use crate::shared::SharedLimiter;
 use crate::token::{Token, TokenCache};
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
@@ -42,7 +42,10 @@ pub enum OpBody {
     /// A versioned update: `fields` plus the `version` the client believes current. When the
     /// version is unknown (or after a 409) the resource is read first; if it already holds
     /// `fields`, the update is done (a lost response's write took effect).
-    Versioned { fields: Value, version: Option<u64> },
+    Versioned {
+        fields: Value,
+        version: Option<u64>,
+    },
 }
 
 /// One business operation.
@@ -63,7 +66,15 @@ pub struct Operation {
 
 impl Operation {
     pub fn get(id: impl Into<String>, path: impl Into<String>, family: impl Into<String>) -> Operation {
-        Operation { id: id.into(), priority: Priority::Normal, method: "GET".into(), path: path.into(), family: family.into(), body: None, create: false }
+        Operation {
+            id: id.into(),
+            priority: Priority::Normal,
+            method: "GET".into(),
+            path: path.into(),
+            family: family.into(),
+            body: None,
+            create: false,
+        }
     }
 
     pub fn with_priority(mut self, priority: Priority) -> Operation {
@@ -139,16 +150,33 @@ impl Client {
         config.validate()?;
         let tokens = TokenCache::new(&config.token, credentials.clone(), config.token_url());
         let gate = PriorityGate::new(config.concurrency as usize, config.queue_max as usize);
-        let shared = Shared { budget: RetryBudget::new(&config.budget), buckets: BTreeMap::new(), shared_limiter_down_until: None };
+        let shared = Shared {
+            budget: RetryBudget::new(&config.budget),
+            buckets: BTreeMap::new(),
+            shared_limiter_down_until: None,
+        };
         let namespace = credentials.client_id().to_string();
-        Ok(Client { inner: Arc::new(Inner { config, transport, clock, observer, tokens, gate, shared: Mutex::new(shared), namespace, shared_limiter: None }) })
+        Ok(Client {
+            inner: Arc::new(Inner {
+                config,
+                transport,
+                clock,
+                observer,
+                tokens,
+                gate,
+                shared: Mutex::new(shared),
+                namespace,
+                shared_limiter: None,
+            }),
+        })
     }
 
     /// Reserves every request's slot in `limiter` first (a rate shared with other instances of
     /// the same OAuth client), falling back to local pacing while it is unreachable. Call it
     /// before making workers.
     pub fn with_shared_limiter(mut self, limiter: Arc<dyn SharedLimiter>) -> Client {
-        let inner = Arc::get_mut(&mut self.inner).expect("with_shared_limiter is called before the client is shared");
+        let inner =
+            Arc::get_mut(&mut self.inner).expect("with_shared_limiter is called before the client is shared");
         inner.shared_limiter = Some(limiter);
         self
     }
@@ -161,12 +189,21 @@ impl Client {
     pub fn worker(&self, id: u64, seed: u64) -> Worker {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(id);
-        Worker { client: self.clone(), id, rng }
+        Worker {
+            client: self.clone(),
+            id,
+            rng,
+        }
     }
 
     /// Breaker openings over all buckets so far.
     pub fn breaker_openings(&self) -> u64 {
-        self.inner.shared().buckets.values().map(|bucket| bucket.breaker.openings()).sum()
+        self.inner
+            .shared()
+            .buckets
+            .values()
+            .map(|bucket| bucket.breaker.openings())
+            .sum()
     }
 }
 
@@ -176,7 +213,12 @@ impl Inner {
     }
 
     fn emit(&self, worker: u64, op: &str, kind: EventKind) {
-        let event = ClientEvent { at: self.clock.now(), worker, op: op.to_string(), kind };
+        let event = ClientEvent {
+            at: self.clock.now(),
+            worker,
+            op: op.to_string(),
+            kind,
+        };
         tracing::debug!(target: "herd_client", worker = event.worker, op = %event.op, event = ?event.kind);
         self.observer.on_event(&event);
     }
@@ -195,8 +237,15 @@ impl Shared {
 
 /// What one attempt produced.
 enum AttemptEnd {
-    Success { status: u16, body: Option<Value> },
-    Failure { failure: Failure, retry_after: Option<Duration>, body: Option<Value> },
+    Success {
+        status: u16,
+        body: Option<Value>,
+    },
+    Failure {
+        failure: Failure,
+        retry_after: Option<Duration>,
+        body: Option<Value>,
+    },
 }
 
 /// One operation's progress.
@@ -234,12 +283,34 @@ impl Worker {
         let inner = self.inner();
         let queued_at = inner.clock.now();
         let Ok(_permit) = inner.gate.acquire(op.priority).await else {
-            return self.finish(&op, OpResult { outcome: Outcome::GaveUp(GiveUp::QueueFull), attempts: 0, status: None, body: None });
+            return self.finish(
+                &op,
+                OpResult {
+                    outcome: Outcome::GaveUp(GiveUp::QueueFull),
+                    attempts: 0,
+                    status: None,
+                    body: None,
+                },
+            );
         };
         let started = inner.clock.now();
-        inner.emit(self.id, &op.id, EventKind::Queued { priority: op.priority, waited_ms: (started - queued_at).as_millis() as u64 });
+        inner.emit(
+            self.id,
+            &op.id,
+            EventKind::Queued {
+                priority: op.priority,
+                waited_ms: (started - queued_at).as_millis() as u64,
+            },
+        );
         inner.shared().budget.on_request(started);
-        let mut run = Run { attempt: 0, started, backoff: Backoff::new(inner.config.backoff.clone()), withdrawal: None, token_refreshes: 0, last_status: None };
+        let mut run = Run {
+            attempt: 0,
+            started,
+            backoff: Backoff::new(inner.config.backoff.clone()),
+            withdrawal: None,
+            token_refreshes: 0,
+            last_status: None,
+        };
         loop {
             run.attempt += 1;
             let permit = match self.admit(&op, &run).await {
@@ -247,8 +318,17 @@ impl Worker {
                 Err(reason) => return self.give_up(&op, &run, reason),
             };
             self.pace(&op).await;
-            let end = match inner.tokens.get(&*inner.transport, &*inner.clock, &|kind| inner.emit(self.id, "", kind)).await {
-                Ok(token) => self.attempt(&mut op, &run, &token).await.map(|end| (end, Some(token))),
+            let end = match inner
+                .tokens
+                .get(&*inner.transport, &*inner.clock, &|kind| {
+                    inner.emit(self.id, "", kind)
+                })
+                .await
+            {
+                Ok(token) => self
+                    .attempt(&mut op, &run, &token)
+                    .await
+                    .map(|end| (end, Some(token))),
                 Err(error) => {
                     let failure = match (error.status, error.transport) {
                         (Some(status), _) => Failure::Status { status },
@@ -256,7 +336,14 @@ impl Worker {
                         (None, Some(TransportError::Lost)) => Failure::Lost,
                         (None, _) => Failure::Connect,
                     };
-                    Ok((AttemptEnd::Failure { failure, retry_after: error.retry_after, body: None }, None))
+                    Ok((
+                        AttemptEnd::Failure {
+                            failure,
+                            retry_after: error.retry_after,
+                            body: None,
+                        },
+                        None,
+                    ))
                 }
             };
             let (end, token) = match end {
@@ -269,24 +356,55 @@ impl Worker {
             match end {
                 AttemptEnd::Success { status, body } => {
                     self.settle_breaker(&op, permit, false);
-                    inner.shared().budget.on_success(inner.clock.now(), run.withdrawal);
-                    return self.finish(&op, OpResult { outcome: Outcome::Ok, attempts: run.attempt, status: Some(status), body });
+                    inner
+                        .shared()
+                        .budget
+                        .on_success(inner.clock.now(), run.withdrawal);
+                    return self.finish(
+                        &op,
+                        OpResult {
+                            outcome: Outcome::Ok,
+                            attempts: run.attempt,
+                            status: Some(status),
+                            body,
+                        },
+                    );
                 }
-                AttemptEnd::Failure { failure, retry_after, body } => {
+                AttemptEnd::Failure {
+                    failure,
+                    retry_after,
+                    body,
+                } => {
                     let status = match failure {
                         Failure::Status { status } => Some(status),
                         _ => None,
                     };
                     run.last_status = status;
-                    let counts = inner.shared().bucket(&inner.config, &op.family).breaker.counts_as_failure(status);
+                    let counts = inner
+                        .shared()
+                        .bucket(&inner.config, &op.family)
+                        .breaker
+                        .counts_as_failure(status);
                     self.settle_breaker(&op, permit, counts && token.is_some());
                     let versioned = matches!(op.body, Some(OpBody::Versioned { .. }));
-                    let class = if token.is_none() && status == Some(401) { Class::Final } else { inner.config.retry.classify(failure, versioned) };
+                    let class = if token.is_none() && status == Some(401) {
+                        Class::Final
+                    } else {
+                        inner.config.retry.classify(failure, versioned)
+                    };
                     if class == Class::Unauthorized {
-                        if let Some(token) = token.filter(|_| run.token_refreshes < inner.config.retry.max_token_refreshes) {
+                        if let Some(token) =
+                            token.filter(|_| run.token_refreshes < inner.config.retry.max_token_refreshes)
+                        {
                             run.token_refreshes += 1;
                             if inner.tokens.invalidate(token.generation) {
-                                inner.emit(self.id, &op.id, EventKind::TokenInvalidated { generation: token.generation });
+                                inner.emit(
+                                    self.id,
+                                    &op.id,
+                                    EventKind::TokenInvalidated {
+                                        generation: token.generation,
+                                    },
+                                );
                             }
                             continue;
                         }
@@ -296,7 +414,10 @@ impl Worker {
                             *version = None;
                         }
                     }
-                    if let Some(done) = self.retry_or_stop(&op, &mut run, failure, class, retry_after, body).await {
+                    if let Some(done) = self
+                        .retry_or_stop(&op, &mut run, failure, class, retry_after, body)
+                        .await
+                    {
                         return done;
                     }
                 }
@@ -309,20 +430,43 @@ impl Worker {
         let inner = self.inner();
         for _ in 0..BREAKER_WAITS_MAX {
             let now = inner.clock.now();
-            let (admitted, transition) = inner.shared().bucket(&inner.config, &op.family).breaker.admit(now, run.attempt > 1);
+            let (admitted, transition) = inner
+                .shared()
+                .bucket(&inner.config, &op.family)
+                .breaker
+                .admit(now, run.attempt > 1);
             if let Some(transition) = transition {
-                inner.emit(self.id, &op.id, EventKind::BreakerTransition { family: op.family.clone(), from: transition.from, to: transition.to });
+                inner.emit(
+                    self.id,
+                    &op.id,
+                    EventKind::BreakerTransition {
+                        family: op.family.clone(),
+                        from: transition.from,
+                        to: transition.to,
+                    },
+                );
             }
             let until = match admitted {
                 Ok(permit) => return Ok(permit),
                 Err(until) => until,
             };
-            let deadline = inner.config.retry.deadline_ms.map(|ms| run.started + Duration::from_millis(ms));
+            let deadline = inner
+                .config
+                .retry
+                .deadline_ms
+                .map(|ms| run.started + Duration::from_millis(ms));
             if !inner.config.wait_when_open || deadline.is_some_and(|deadline| until > deadline) {
                 return Err(GiveUp::CircuitOpen);
             }
             let delay = until.saturating_sub(now).max(Duration::from_millis(1));
-            inner.emit(self.id, &op.id, EventKind::BreakerWait { family: op.family.clone(), delay_ms: delay.as_millis() as u64 });
+            inner.emit(
+                self.id,
+                &op.id,
+                EventKind::BreakerWait {
+                    family: op.family.clone(),
+                    delay_ms: delay.as_millis() as u64,
+                },
+            );
             tokio::time::sleep(delay).await;
         }
         Err(GiveUp::CircuitOpen)
@@ -331,9 +475,21 @@ impl Worker {
     fn settle_breaker(&self, op: &Operation, permit: Permit, failed: bool) {
         let inner = self.inner();
         let now = inner.clock.now();
-        let transition = inner.shared().bucket(&inner.config, &op.family).breaker.record(now, permit, failed);
+        let transition = inner
+            .shared()
+            .bucket(&inner.config, &op.family)
+            .breaker
+            .record(now, permit, failed);
         if let Some(transition) = transition {
-            inner.emit(self.id, &op.id, EventKind::BreakerTransition { family: op.family.clone(), from: transition.from, to: transition.to });
+            inner.emit(
+                self.id,
+                &op.id,
+                EventKind::BreakerTransition {
+                    family: op.family.clone(),
+                    from: transition.from,
+                    to: transition.to,
+                },
+            );
         }
     }
 
@@ -357,15 +513,35 @@ impl Worker {
             wait
         };
         if let Some((delay, reason)) = reserved {
-            inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: delay.as_millis() as u64, reason });
+            inner.emit(
+                self.id,
+                &op.id,
+                EventKind::Paced {
+                    family: op.family.clone(),
+                    delay_ms: delay.as_millis() as u64,
+                    reason,
+                },
+            );
             tokio::time::sleep(delay).await;
         }
         // Bounded: each round sleeps past a closing time that only a newer 429 can extend.
         for _ in 0..1_000 {
             let now = inner.clock.now();
-            let wait = inner.shared().bucket(&inner.config, &op.family).pacer.closed_wait(now, &mut self.rng);
+            let wait = inner
+                .shared()
+                .bucket(&inner.config, &op.family)
+                .pacer
+                .closed_wait(now, &mut self.rng);
             let Some(delay) = wait else { return };
-            inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: delay.as_millis() as u64, reason: PaceReason::RetryAfter });
+            inner.emit(
+                self.id,
+                &op.id,
+                EventKind::Paced {
+                    family: op.family.clone(),
+                    delay_ms: delay.as_millis() as u64,
+                    reason: PaceReason::RetryAfter,
+                },
+            );
             tokio::time::sleep(delay).await;
         }
     }
@@ -375,15 +551,22 @@ impl Worker {
     /// `shared.retry_after_failure_ms`; local pacing goes on meanwhile.
     async fn reserve_shared(&mut self, op: &Operation) {
         let inner = self.inner();
-        let Some(limiter) = inner.shared_limiter.clone() else { return };
+        let Some(limiter) = inner.shared_limiter.clone() else {
+            return;
+        };
         let config = &inner.config.shared;
         let now = inner.clock.now();
         let was_down = inner.shared().shared_limiter_down_until;
         if was_down.is_some_and(|until| now < until) {
             return;
         }
-        let key = if config.per_family { format!("{}:{}", inner.namespace, op.family) } else { inner.namespace.clone() };
-        let reply = tokio::time::timeout(Duration::from_millis(config.timeout_ms), limiter.reserve(&key)).await;
+        let key = if config.per_family {
+            format!("{}:{}", inner.namespace, op.family)
+        } else {
+            inner.namespace.clone()
+        };
+        let reply =
+            tokio::time::timeout(Duration::from_millis(config.timeout_ms), limiter.reserve(&key)).await;
         match reply {
             Ok(Ok(wait)) => {
                 if was_down.is_some() {
@@ -391,7 +574,15 @@ impl Worker {
                     inner.emit(self.id, &op.id, EventKind::SharedLimiter { available: true });
                 }
                 if !wait.is_zero() {
-                    inner.emit(self.id, &op.id, EventKind::Paced { family: op.family.clone(), delay_ms: wait.as_millis() as u64, reason: PaceReason::Shared });
+                    inner.emit(
+                        self.id,
+                        &op.id,
+                        EventKind::Paced {
+                            family: op.family.clone(),
+                            delay_ms: wait.as_millis() as u64,
+                            reason: PaceReason::Shared,
+                        },
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -407,16 +598,48 @@ impl Worker {
 
     /// Sends one attempt (reading the version first for a versioned update that needs it).
     /// `Err` ends the operation at once (a versioned update found already applied).
-    async fn attempt(&mut self, op: &mut Operation, run: &Run, token: &Token) -> Result<AttemptEnd, OpResult> {
-        if let Some(OpBody::Versioned { fields, version: None }) = op.body.clone() {
-            let read = self.send(op, run, token, "GET", &op.path.clone(), Vec::new(), None).await;
-            let AttemptEnd::Success { body: Some(current), .. } = read else { return Ok(read) };
-            let applied = fields.as_object().is_some_and(|fields| fields.iter().all(|(name, value)| current.get(name) == Some(value)));
+    async fn attempt(
+        &mut self,
+        op: &mut Operation,
+        run: &Run,
+        token: &Token,
+    ) -> Result<AttemptEnd, OpResult> {
+        if let Some(OpBody::Versioned {
+            fields,
+            version: None,
+        }) = op.body.clone()
+        {
+            let read = self
+                .send(op, run, token, "GET", &op.path.clone(), Vec::new(), None)
+                .await;
+            let AttemptEnd::Success {
+                body: Some(current), ..
+            } = read
+            else {
+                return Ok(read);
+            };
+            let applied = fields.as_object().is_some_and(|fields| {
+                fields
+                    .iter()
+                    .all(|(name, value)| current.get(name) == Some(value))
+            });
             if applied {
-                return Err(OpResult { outcome: Outcome::Ok, attempts: run.attempt, status: Some(200), body: Some(current) });
+                return Err(OpResult {
+                    outcome: Outcome::Ok,
+                    attempts: run.attempt,
+                    status: Some(200),
+                    body: Some(current),
+                });
             }
             let version = current.get("version").and_then(Value::as_u64);
-            self.inner().emit(self.id, &op.id, EventKind::ConflictReread { attempt: run.attempt, version });
+            self.inner().emit(
+                self.id,
+                &op.id,
+                EventKind::ConflictReread {
+                    attempt: run.attempt,
+                    version,
+                },
+            );
             op.body = Some(OpBody::Versioned { fields, version });
         }
         let (body, key) = match &op.body {
@@ -427,27 +650,60 @@ impl Worker {
                 if let Some(version) = version {
                     object.insert("version".into(), Value::from(*version));
                 }
-                (serde_json::to_vec(&Value::Object(object)).expect("JSON serializes"), None::<String>)
+                (
+                    serde_json::to_vec(&Value::Object(object)).expect("JSON serializes"),
+                    None::<String>,
+                )
             }
         };
         let inner = self.inner();
-        let key = key.or_else(|| (op.create && inner.config.idempotency_keys).then(|| idempotency_key(&inner.namespace, &op.id, &body)));
+        let key = key.or_else(|| {
+            (op.create && inner.config.idempotency_keys)
+                .then(|| idempotency_key(&inner.namespace, &op.id, &body))
+        });
         let (method, path) = (op.method.clone(), op.path.clone());
         Ok(self.send(op, run, token, &method, &path, body, key).await)
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn send(&mut self, op: &Operation, run: &Run, token: &Token, method: &str, path: &str, body: Vec<u8>, idempotency_key: Option<String>) -> AttemptEnd {
+    async fn send(
+        &mut self,
+        op: &Operation,
+        run: &Run,
+        token: &Token,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        idempotency_key: Option<String>,
+    ) -> AttemptEnd {
         let inner = self.inner();
-        let mut headers = vec![("authorization".to_string(), format!("Bearer {}", token.value.expose()))];
+        let mut headers = vec![(
+            "authorization".to_string(),
+            format!("Bearer {}", token.value.expose()),
+        )];
         if !body.is_empty() {
             headers.push(("content-type".into(), "application/json".into()));
         }
         if let Some(key) = idempotency_key {
             headers.push(("idempotency-key".into(), key));
         }
-        let request = HttpRequest { method: method.to_string(), url: format!("{}{}", inner.config.base_url.trim_end_matches('/'), path), headers, body };
-        inner.emit(self.id, &op.id, EventKind::Attempt { attempt: run.attempt, method: method.to_string(), path: path.to_string(), family: op.family.clone(), token_generation: token.generation });
+        let request = HttpRequest {
+            method: method.to_string(),
+            url: format!("{}{}", inner.config.base_url.trim_end_matches('/'), path),
+            headers,
+            body,
+        };
+        inner.emit(
+            self.id,
+            &op.id,
+            EventKind::Attempt {
+                attempt: run.attempt,
+                method: method.to_string(),
+                path: path.to_string(),
+                family: op.family.clone(),
+                token_generation: token.generation,
+            },
+        );
         inner.shared().bucket(&inner.config, &op.family).in_flight += 1;
         let sent_at = inner.clock.now();
         let timeout = Duration::from_millis(inner.config.attempt_timeout_ms);
@@ -463,18 +719,35 @@ impl Worker {
         match result {
             Err(error) => {
                 drop(shared);
-                inner.emit(self.id, &op.id, EventKind::TransportFailed { attempt: run.attempt, error, latency_ms });
+                inner.emit(
+                    self.id,
+                    &op.id,
+                    EventKind::TransportFailed {
+                        attempt: run.attempt,
+                        error,
+                        latency_ms,
+                    },
+                );
                 let failure = match error {
                     TransportError::Connect | TransportError::Invalid => Failure::Connect,
                     TransportError::Timeout => Failure::Timeout,
                     TransportError::Lost => Failure::Lost,
                 };
-                AttemptEnd::Failure { failure, retry_after: None, body: None }
+                AttemptEnd::Failure {
+                    failure,
+                    retry_after: None,
+                    body: None,
+                }
             }
             Ok(response) => {
-                let HttpResponse { status, headers, body } = response;
+                let HttpResponse {
+                    status,
+                    headers,
+                    body,
+                } = response;
                 let wall = inner.clock.wall();
-                let retry_after = header(&headers, "retry-after").and_then(|value| parse_retry_after(value, wall));
+                let retry_after =
+                    header(&headers, "retry-after").and_then(|value| parse_retry_after(value, wall));
                 bucket.pacer.on_rate_limit(now, parse_rate_limit(&headers, wall));
                 if status == 429 {
                     if let Some(wait) = retry_after {
@@ -486,36 +759,88 @@ impl Worker {
                 }
                 drop(shared);
                 let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
-                inner.emit(self.id, &op.id, EventKind::Response { attempt: run.attempt, status, latency_ms, retry_after_ms });
+                inner.emit(
+                    self.id,
+                    &op.id,
+                    EventKind::Response {
+                        attempt: run.attempt,
+                        status,
+                        latency_ms,
+                        retry_after_ms,
+                    },
+                );
                 let body = serde_json::from_slice(&body).ok();
                 if (200..300).contains(&status) {
                     AttemptEnd::Success { status, body }
                 } else {
-                    AttemptEnd::Failure { failure: Failure::Status { status }, retry_after, body }
+                    AttemptEnd::Failure {
+                        failure: Failure::Status { status },
+                        retry_after,
+                        body,
+                    }
                 }
             }
         }
     }
 
     /// After a failed attempt: sleeps and returns `None` to retry, or the operation's result.
-    async fn retry_or_stop(&mut self, op: &Operation, run: &mut Run, failure: Failure, class: Class, retry_after: Option<Duration>, body: Option<Value>) -> Option<OpResult> {
+    async fn retry_or_stop(
+        &mut self,
+        op: &Operation,
+        run: &mut Run,
+        failure: Failure,
+        class: Class,
+        retry_after: Option<Duration>,
+        body: Option<Value>,
+    ) -> Option<OpResult> {
         let inner = self.inner();
         let now = inner.clock.now();
-        let decision = inner.config.retry.decide(run.attempt, failure, class, retry_after, now - run.started, &mut run.backoff, &mut self.rng);
+        let decision = inner.config.retry.decide(
+            run.attempt,
+            failure,
+            class,
+            retry_after,
+            now - run.started,
+            &mut run.backoff,
+            &mut self.rng,
+        );
         let (delay, class) = match decision {
             Decision::GiveUp(GiveUp::NotRetryable) => {
-                return Some(self.finish(op, OpResult { outcome: Outcome::Failed, attempts: run.attempt, status: run.last_status, body }));
+                return Some(self.finish(
+                    op,
+                    OpResult {
+                        outcome: Outcome::Failed,
+                        attempts: run.attempt,
+                        status: run.last_status,
+                        body,
+                    },
+                ));
             }
             Decision::GiveUp(reason) => return Some(self.give_up(op, run, reason)),
             Decision::Retry { delay, class, .. } => (delay, class),
         };
-        let kind = if failure == Failure::Timeout { RetryKind::Timeout } else { RetryKind::Ordinary };
+        let kind = if failure == Failure::Timeout {
+            RetryKind::Timeout
+        } else {
+            RetryKind::Ordinary
+        };
         // A retry that waits the server's own Retry-After adds no load before the server asked
         // for it: it spends no budget (unless the configuration says it should).
-        let told_when = retry_after.is_some() && inner.config.retry.honour_retry_after && inner.config.retry.budget_exempt_retry_after;
+        let told_when = retry_after.is_some()
+            && inner.config.retry.honour_retry_after
+            && inner.config.retry.budget_exempt_retry_after;
         if told_when {
             let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
-            inner.emit(self.id, &op.id, EventKind::Retry { attempt: run.attempt, delay_ms: delay.as_millis() as u64, class, retry_after_ms });
+            inner.emit(
+                self.id,
+                &op.id,
+                EventKind::Retry {
+                    attempt: run.attempt,
+                    delay_ms: delay.as_millis() as u64,
+                    class,
+                    retry_after_ms,
+                },
+            );
             tokio::time::sleep(delay).await;
             return None;
         }
@@ -529,16 +854,35 @@ impl Worker {
             }
             withdrawal
         };
-        let Some(withdrawal) = withdrawal else { return Some(self.give_up(op, run, GiveUp::BudgetExhausted)) };
+        let Some(withdrawal) = withdrawal else {
+            return Some(self.give_up(op, run, GiveUp::BudgetExhausted));
+        };
         run.withdrawal = Some(withdrawal);
         let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
-        inner.emit(self.id, &op.id, EventKind::Retry { attempt: run.attempt, delay_ms: delay.as_millis() as u64, class, retry_after_ms });
+        inner.emit(
+            self.id,
+            &op.id,
+            EventKind::Retry {
+                attempt: run.attempt,
+                delay_ms: delay.as_millis() as u64,
+                class,
+                retry_after_ms,
+            },
+        );
         tokio::time::sleep(delay).await;
         None
     }
 
     fn give_up(&self, op: &Operation, run: &Run, reason: GiveUp) -> OpResult {
-        self.finish(op, OpResult { outcome: Outcome::GaveUp(reason), attempts: run.attempt, status: run.last_status, body: None })
+        self.finish(
+            op,
+            OpResult {
+                outcome: Outcome::GaveUp(reason),
+                attempts: run.attempt,
+                status: run.last_status,
+                body: None,
+            },
+        )
     }
 
     fn finish(&self, op: &Operation, result: OpResult) -> OpResult {
@@ -547,7 +891,16 @@ impl Worker {
             Outcome::Failed => (OutcomeKind::Failed, None),
             Outcome::GaveUp(reason) => (OutcomeKind::GaveUp, Some(reason)),
         };
-        self.inner().emit(self.id, &op.id, EventKind::Done { outcome, attempts: result.attempts, status: result.status, reason });
+        self.inner().emit(
+            self.id,
+            &op.id,
+            EventKind::Done {
+                outcome,
+                attempts: result.attempts,
+                status: result.status,
+                reason,
+            },
+        );
         result
     }
 }

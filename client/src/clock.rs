@@ -24,7 +24,10 @@ pub struct TokioClock {
 impl TokioClock {
     /// A clock whose wall time starts at `epoch` (a simulation's epoch).
     pub fn with_epoch(epoch: SystemTime) -> TokioClock {
-        TokioClock { origin: tokio::time::Instant::now(), epoch }
+        TokioClock {
+            origin: tokio::time::Instant::now(),
+            epoch,
+        }
     }
 
     /// A clock for real use: the wall clock starts at the system's time. Never use in a simulation.
@@ -51,7 +54,10 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(epoch: SystemTime) -> ManualClock {
-        ManualClock { now: Arc::new(Mutex::new(Duration::ZERO)), epoch }
+        ManualClock {
+            now: Arc::new(Mutex::new(Duration::ZERO)),
+            epoch,
+        }
     }
 
     pub fn advance(&self, by: Duration) {

@@ -60,7 +60,13 @@ impl Default for ClientConfig {
             page_size: 100,
             retry: RetryConfig::default(),
             backoff: BackoffConfig::default(),
-            budget: BudgetConfig::TokenBucket { capacity: 500, retry_cost: 5, timeout_cost: 10, success_reward: 1, refill_per_s: 1 },
+            budget: BudgetConfig::TokenBucket {
+                capacity: 500,
+                retry_cost: 5,
+                timeout_cost: 10,
+                success_reward: 1,
+                refill_per_s: 1,
+            },
             breaker: BreakerConfig::default(),
             pacing: PacingConfig::default(),
             // CUBIC collapses to its 0.5 rps floor after a long Retry-After pause (the measured
@@ -89,16 +95,26 @@ impl std::error::Error for ConfigError {}
 
 impl ClientConfig {
     pub fn token_url(&self) -> String {
-        self.token_url.clone().unwrap_or_else(|| self.platform.token_url(&self.base_url))
+        self.token_url
+            .clone()
+            .unwrap_or_else(|| self.platform.token_url(&self.base_url))
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let error = |field, message: &str| Err(ConfigError { field, message: message.to_string() });
+        let error = |field, message: &str| {
+            Err(ConfigError {
+                field,
+                message: message.to_string(),
+            })
+        };
         if self.concurrency == 0 {
             return error("concurrency", "must be at least 1");
         }
         if self.retry.max_attempts == 0 {
-            return error("retry.max_attempts", "must be at least 1 (the first attempt counts)");
+            return error(
+                "retry.max_attempts",
+                "must be at least 1 (the first attempt counts)",
+            );
         }
         if self.bulk_max == 0 || self.page_size == 0 {
             return error("bulk_max", "bulk_max and page_size must be positive");
@@ -127,10 +143,21 @@ mod tests {
         assert_eq!(config.token_url(), "http://gateway/oauth/token");
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<ClientConfig>(&text).unwrap(), config);
-        let partial: ClientConfig = toml::from_str("concurrency = 4\n[backoff]\njitter = \"decorrelated\"\ncap_ms = 2000\n").unwrap();
-        assert_eq!((partial.concurrency, partial.backoff.cap_ms, partial.backoff.base_ms), (4, 2_000, 500));
+        let partial: ClientConfig =
+            toml::from_str("concurrency = 4\n[backoff]\njitter = \"decorrelated\"\ncap_ms = 2000\n").unwrap();
+        assert_eq!(
+            (
+                partial.concurrency,
+                partial.backoff.cap_ms,
+                partial.backoff.base_ms
+            ),
+            (4, 2_000, 500)
+        );
         assert!(toml::from_str::<ClientConfig>("concurency = 4").is_err());
-        let bad = ClientConfig { concurrency: 0, ..ClientConfig::default() };
+        let bad = ClientConfig {
+            concurrency: 0,
+            ..ClientConfig::default()
+        };
         assert_eq!(bad.validate().unwrap_err().field, "concurrency");
     }
 }

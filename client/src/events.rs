@@ -40,23 +40,78 @@ pub enum OutcomeKind {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    Queued { priority: Priority, waited_ms: u64 },
-    Paced { family: String, delay_ms: u64, reason: PaceReason },
-    BreakerWait { family: String, delay_ms: u64 },
-    BreakerTransition { family: String, from: BreakerState, to: BreakerState },
-    Attempt { attempt: u32, method: String, path: String, family: String, token_generation: u64 },
-    Response { attempt: u32, status: u16, latency_ms: u64, retry_after_ms: Option<u64> },
-    TransportFailed { attempt: u32, error: TransportError, latency_ms: u64 },
-    Retry { attempt: u32, delay_ms: u64, class: Class, retry_after_ms: Option<u64> },
-    BudgetDenied { level: Option<u64> },
-    TokenRequest { generation: u64 },
-    TokenIssued { generation: u64, expires_in_s: u64 },
-    TokenFailed { status: Option<u16> },
-    TokenInvalidated { generation: u64 },
-    ConflictReread { attempt: u32, version: Option<u64> },
+    Queued {
+        priority: Priority,
+        waited_ms: u64,
+    },
+    Paced {
+        family: String,
+        delay_ms: u64,
+        reason: PaceReason,
+    },
+    BreakerWait {
+        family: String,
+        delay_ms: u64,
+    },
+    BreakerTransition {
+        family: String,
+        from: BreakerState,
+        to: BreakerState,
+    },
+    Attempt {
+        attempt: u32,
+        method: String,
+        path: String,
+        family: String,
+        token_generation: u64,
+    },
+    Response {
+        attempt: u32,
+        status: u16,
+        latency_ms: u64,
+        retry_after_ms: Option<u64>,
+    },
+    TransportFailed {
+        attempt: u32,
+        error: TransportError,
+        latency_ms: u64,
+    },
+    Retry {
+        attempt: u32,
+        delay_ms: u64,
+        class: Class,
+        retry_after_ms: Option<u64>,
+    },
+    BudgetDenied {
+        level: Option<u64>,
+    },
+    TokenRequest {
+        generation: u64,
+    },
+    TokenIssued {
+        generation: u64,
+        expires_in_s: u64,
+    },
+    TokenFailed {
+        status: Option<u16>,
+    },
+    TokenInvalidated {
+        generation: u64,
+    },
+    ConflictReread {
+        attempt: u32,
+        version: Option<u64>,
+    },
     /// The shared limiter became unreachable (local pacing from now) or reachable again.
-    SharedLimiter { available: bool },
-    Done { outcome: OutcomeKind, attempts: u32, status: Option<u16>, reason: Option<GiveUp> },
+    SharedLimiter {
+        available: bool,
+    },
+    Done {
+        outcome: OutcomeKind,
+        attempts: u32,
+        status: Option<u16>,
+        reason: Option<GiveUp>,
+    },
 }
 
 /// Receives every event, in the order the client made them.

@@ -67,7 +67,9 @@ impl PriorityGate {
             let queued: usize = state.waiting.iter().map(VecDeque::len).sum();
             if state.available > 0 && queued == 0 {
                 state.available -= 1;
-                return Ok(GatePermit { gate: Some(self.clone()) });
+                return Ok(GatePermit {
+                    gate: Some(self.clone()),
+                });
             }
             if queued >= state.queue_max {
                 return Err(QueueFull);
@@ -82,14 +84,22 @@ impl PriorityGate {
 
     /// How many operations wait.
     pub fn queued(&self) -> usize {
-        self.state.lock().expect("gate lock").waiting.iter().map(VecDeque::len).sum()
+        self.state
+            .lock()
+            .expect("gate lock")
+            .waiting
+            .iter()
+            .map(VecDeque::len)
+            .sum()
     }
 
     fn release(&self) {
         let mut state = self.state.lock().expect("gate lock");
         for queue in 0..3 {
             while let Some(sender) = state.waiting[queue].pop_front() {
-                match sender.send(GatePermit { gate: Some(self.clone()) }) {
+                match sender.send(GatePermit {
+                    gate: Some(self.clone()),
+                }) {
                     Ok(()) => return,
                     // The waiter is gone: defuse the permit and try the next one.
                     Err(mut permit) => permit.gate = None,
@@ -118,7 +128,12 @@ mod tests {
         let held = gate.acquire(Priority::Normal).await.unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for (name, priority) in [("low", Priority::Low), ("normal-1", Priority::Normal), ("high", Priority::High), ("normal-2", Priority::Normal)] {
+        for (name, priority) in [
+            ("low", Priority::Low),
+            ("normal-1", Priority::Normal),
+            ("high", Priority::High),
+            ("normal-2", Priority::Normal),
+        ] {
             let (gate, order) = (gate.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire(priority).await.unwrap();
@@ -133,7 +148,10 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(*order.lock().unwrap(), vec!["high", "normal-1", "normal-2", "low"]);
+        assert_eq!(
+            *order.lock().unwrap(),
+            vec!["high", "normal-1", "normal-2", "low"]
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -148,7 +166,8 @@ mod tests {
         waiter.abort();
         let _ = waiter.await;
         drop(held);
-        let again = tokio::time::timeout(std::time::Duration::from_secs(1), gate.acquire(Priority::Low)).await;
+        let again =
+            tokio::time::timeout(std::time::Duration::from_secs(1), gate.acquire(Priority::Low)).await;
         assert!(again.is_ok(), "the permit came back");
     }
 }

@@ -13,7 +13,10 @@ use std::time::{Duration, SystemTime};
 pub type Headers = [(String, String)];
 
 pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
 }
 
 /// The longest wait any header is taken to ask for (a year); longer is treated as garbage.
@@ -69,7 +72,9 @@ pub struct RateLimitInfo {
 
 /// Reads whichever rate-limit dialect the response carries; `None` when it carries none.
 pub fn parse_rate_limit(headers: &Headers, wall_now: SystemTime) -> Option<RateLimitInfo> {
-    ietf(headers).or_else(|| inin(headers)).or_else(|| x_rate_limit(headers, wall_now))
+    ietf(headers)
+        .or_else(|| inin(headers))
+        .or_else(|| x_rate_limit(headers, wall_now))
 }
 
 fn number(value: Option<&str>) -> Option<u64> {
@@ -91,7 +96,12 @@ fn ietf(headers: &Headers) -> Option<RateLimitInfo> {
     }
     let remaining = number(header(headers, "RateLimit-Remaining"))?;
     let reset_after = seconds(number(header(headers, "RateLimit-Reset"))?)?;
-    Some(RateLimitInfo { dialect: Dialect::Ietf, limit: number(header(headers, "RateLimit-Limit")), remaining, reset_after })
+    Some(RateLimitInfo {
+        dialect: Dialect::Ietf,
+        limit: number(header(headers, "RateLimit-Limit")),
+        remaining,
+        reset_after,
+    })
 }
 
 /// `"name";r=12;t=41, "other";r=5;t=3`: the item with the least headroom wins.
@@ -108,7 +118,12 @@ fn ietf_structured(value: &str) -> Option<RateLimitInfo> {
                     _ => {}
                 }
             }
-            Some(RateLimitInfo { dialect: Dialect::Ietf, limit: None, remaining: remaining?, reset_after: reset? })
+            Some(RateLimitInfo {
+                dialect: Dialect::Ietf,
+                limit: None,
+                remaining: remaining?,
+                reset_after: reset?,
+            })
         })
         .min_by_key(|info| (info.remaining, std::cmp::Reverse(info.reset_after)))
 }
@@ -116,27 +131,42 @@ fn ietf_structured(value: &str) -> Option<RateLimitInfo> {
 /// Draft-07: `RateLimit: limit=100, remaining=50, reset=5`.
 fn ietf_draft7(value: &str, headers: &Headers) -> Option<RateLimitInfo> {
     let field = |name: &str| {
-        value.split(',').find_map(|part| match part.trim().split_once('=') {
-            Some((n, v)) if n.trim() == name => number(Some(v)),
-            _ => None,
-        })
+        value
+            .split(',')
+            .find_map(|part| match part.trim().split_once('=') {
+                Some((n, v)) if n.trim() == name => number(Some(v)),
+                _ => None,
+            })
     };
     let limit = field("limit").or_else(|| number(header(headers, "RateLimit-Limit")));
-    Some(RateLimitInfo { dialect: Dialect::Ietf, limit, remaining: field("remaining")?, reset_after: seconds(field("reset")?)? })
+    Some(RateLimitInfo {
+        dialect: Dialect::Ietf,
+        limit,
+        remaining: field("remaining")?,
+        reset_after: seconds(field("reset")?)?,
+    })
 }
 
 fn inin(headers: &Headers) -> Option<RateLimitInfo> {
     let allowed = number(header(headers, "inin-ratelimit-allowed"))?;
     let count = number(header(headers, "inin-ratelimit-count"))?;
     let reset_after = seconds(number(header(headers, "inin-ratelimit-reset"))?)?;
-    Some(RateLimitInfo { dialect: Dialect::Inin, limit: Some(allowed), remaining: allowed.saturating_sub(count), reset_after })
+    Some(RateLimitInfo {
+        dialect: Dialect::Inin,
+        limit: Some(allowed),
+        remaining: allowed.saturating_sub(count),
+        reset_after,
+    })
 }
 
 /// Values above this are epoch seconds (2001-09-09); below, seconds until the reset.
 const EPOCH_THRESHOLD_S: u64 = 1_000_000_000;
 
 fn x_rate_limit(headers: &Headers, wall_now: SystemTime) -> Option<RateLimitInfo> {
-    let pick = |suffix: &str| header(headers, &format!("X-Rate-Limit-{suffix}")).or_else(|| header(headers, &format!("X-RateLimit-{suffix}")));
+    let pick = |suffix: &str| {
+        header(headers, &format!("X-Rate-Limit-{suffix}"))
+            .or_else(|| header(headers, &format!("X-RateLimit-{suffix}")))
+    };
     let remaining = number(pick("Remaining"))?;
     let reset = number(pick("Reset"))?;
     let reset_after = if reset >= EPOCH_THRESHOLD_S {
@@ -145,7 +175,12 @@ fn x_rate_limit(headers: &Headers, wall_now: SystemTime) -> Option<RateLimitInfo
     } else {
         seconds(reset)?
     };
-    (reset_after <= LONGEST).then_some(RateLimitInfo { dialect: Dialect::XRateLimit, limit: number(pick("Limit")), remaining, reset_after })
+    (reset_after <= LONGEST).then_some(RateLimitInfo {
+        dialect: Dialect::XRateLimit,
+        limit: number(pick("Limit")),
+        remaining,
+        reset_after,
+    })
 }
 
 #[cfg(test)]
@@ -160,7 +195,10 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -195,17 +233,61 @@ mod tests {
     fn dialects() {
         let cases: Vec<(Vec<(String, String)>, Expected)> = vec![
             (headers(&[]), None),
-            (headers(&[("inin-ratelimit-allowed", "180"), ("inin-ratelimit-count", "1"), ("inin-ratelimit-reset", "61")]), Some((Dialect::Inin, Some(180), 179, 61))),
-            (headers(&[("X-Rate-Limit-Limit", "300"), ("X-Rate-Limit-Remaining", "12"), ("X-Rate-Limit-Reset", "1767225660")]), Some((Dialect::XRateLimit, Some(300), 12, 60))),
-            (headers(&[("x-ratelimit-remaining", "3"), ("x-ratelimit-reset", "9")]), Some((Dialect::XRateLimit, None, 3, 9))),
-            (headers(&[("RateLimit-Policy", "\"t\";q=300;w=60"), ("RateLimit", "\"t\";r=4;t=17")]), Some((Dialect::Ietf, None, 4, 17))),
-            (headers(&[("RateLimit", "\"a\";r=40;t=2, \"b\";r=4;t=30")]), Some((Dialect::Ietf, None, 4, 30))),
-            (headers(&[("RateLimit", "limit=100, remaining=50, reset=5")]), Some((Dialect::Ietf, Some(100), 50, 5))),
-            (headers(&[("RateLimit-Limit", "10"), ("RateLimit-Remaining", "0"), ("RateLimit-Reset", "3")]), Some((Dialect::Ietf, Some(10), 0, 3))),
-            (headers(&[("inin-ratelimit-allowed", "x"), ("inin-ratelimit-count", "1"), ("inin-ratelimit-reset", "61")]), None),
+            (
+                headers(&[
+                    ("inin-ratelimit-allowed", "180"),
+                    ("inin-ratelimit-count", "1"),
+                    ("inin-ratelimit-reset", "61"),
+                ]),
+                Some((Dialect::Inin, Some(180), 179, 61)),
+            ),
+            (
+                headers(&[
+                    ("X-Rate-Limit-Limit", "300"),
+                    ("X-Rate-Limit-Remaining", "12"),
+                    ("X-Rate-Limit-Reset", "1767225660"),
+                ]),
+                Some((Dialect::XRateLimit, Some(300), 12, 60)),
+            ),
+            (
+                headers(&[("x-ratelimit-remaining", "3"), ("x-ratelimit-reset", "9")]),
+                Some((Dialect::XRateLimit, None, 3, 9)),
+            ),
+            (
+                headers(&[
+                    ("RateLimit-Policy", "\"t\";q=300;w=60"),
+                    ("RateLimit", "\"t\";r=4;t=17"),
+                ]),
+                Some((Dialect::Ietf, None, 4, 17)),
+            ),
+            (
+                headers(&[("RateLimit", "\"a\";r=40;t=2, \"b\";r=4;t=30")]),
+                Some((Dialect::Ietf, None, 4, 30)),
+            ),
+            (
+                headers(&[("RateLimit", "limit=100, remaining=50, reset=5")]),
+                Some((Dialect::Ietf, Some(100), 50, 5)),
+            ),
+            (
+                headers(&[
+                    ("RateLimit-Limit", "10"),
+                    ("RateLimit-Remaining", "0"),
+                    ("RateLimit-Reset", "3"),
+                ]),
+                Some((Dialect::Ietf, Some(10), 0, 3)),
+            ),
+            (
+                headers(&[
+                    ("inin-ratelimit-allowed", "x"),
+                    ("inin-ratelimit-count", "1"),
+                    ("inin-ratelimit-reset", "61"),
+                ]),
+                None,
+            ),
         ];
         for (given, expected) in cases {
-            let parsed = parse_rate_limit(&given, wall()).map(|i| (i.dialect, i.limit, i.remaining, i.reset_after.as_secs()));
+            let parsed = parse_rate_limit(&given, wall())
+                .map(|i| (i.dialect, i.limit, i.remaining, i.reset_after.as_secs()));
             assert_eq!(parsed, expected, "{given:?}");
         }
     }

@@ -22,15 +22,25 @@ pub const CXONE_API: &str = "/inContactAPI/services/v31.0";
 #[serde(tag = "grant", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Credentials {
     /// Genesys: `client_credentials` with Basic auth.
-    ClientCredentials { client_id: String, client_secret: Secret },
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
     /// CXone: `password` grant with an access key; Basic client authentication.
-    Password { client_id: String, client_secret: Secret, access_key_id: String, access_key_secret: Secret },
+    Password {
+        client_id: String,
+        client_secret: Secret,
+        access_key_id: String,
+        access_key_secret: Secret,
+    },
 }
 
 impl Credentials {
     pub fn client_id(&self) -> &str {
         match self {
-            Credentials::ClientCredentials { client_id, .. } | Credentials::Password { client_id, .. } => client_id,
+            Credentials::ClientCredentials { client_id, .. } | Credentials::Password { client_id, .. } => {
+                client_id
+            }
         }
     }
 
@@ -72,7 +82,10 @@ impl Platform {
     pub fn page(self, body: &Value) -> (Vec<Value>, Option<String>) {
         let (items, next) = match self {
             Platform::Genesys => (&body["entities"], body.get("nextUri")),
-            Platform::Cxone => (&body["agents"], body.get("_links").and_then(|links| links.get("next"))),
+            Platform::Cxone => (
+                &body["agents"],
+                body.get("_links").and_then(|links| links.get("next")),
+            ),
         };
         let items = items.as_array().cloned().unwrap_or_default();
         (items, next.and_then(Value::as_str).map(relative))
@@ -104,7 +117,9 @@ impl Platform {
 /// Links may be absolute (`https://host/path?q`) or relative; the client keeps the path and query.
 fn relative(link: &str) -> String {
     match link.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/".to_string(), |at| rest[at..].to_string()),
+        Some((_, rest)) => rest
+            .find('/')
+            .map_or("/".to_string(), |at| rest[at..].to_string()),
         None => link.to_string(),
     }
 }
@@ -116,13 +131,26 @@ mod tests {
 
     #[test]
     fn token_urls_and_links() {
-        assert_eq!(Platform::Genesys.token_url("https://api.mypurecloud.com"), "https://login.mypurecloud.com/oauth/token");
-        assert_eq!(Platform::Genesys.token_url("http://gateway/"), "http://gateway/oauth/token");
-        assert_eq!(Platform::Cxone.token_url("https://cxone.niceincontact.com"), "https://cxone.niceincontact.com/auth/token");
+        assert_eq!(
+            Platform::Genesys.token_url("https://api.mypurecloud.com"),
+            "https://login.mypurecloud.com/oauth/token"
+        );
+        assert_eq!(
+            Platform::Genesys.token_url("http://gateway/"),
+            "http://gateway/oauth/token"
+        );
+        assert_eq!(
+            Platform::Cxone.token_url("https://cxone.niceincontact.com"),
+            "https://cxone.niceincontact.com/auth/token"
+        );
         let (items, next) = Platform::Cxone.page(&json!({"agents": [{"agentId": 1}], "_links": {"next": "https://api-na1.niceincontact.com/inContactAPI/services/v31.0/agents?skip=1&top=1"}}));
         assert_eq!(items.len(), 1);
-        assert_eq!(next.as_deref(), Some("/inContactAPI/services/v31.0/agents?skip=1&top=1"));
-        let (_, next) = Platform::Genesys.page(&json!({"entities": [], "nextUri": "/api/v2/users?pageSize=1&pageNumber=2"}));
+        assert_eq!(
+            next.as_deref(),
+            Some("/inContactAPI/services/v31.0/agents?skip=1&top=1")
+        );
+        let (_, next) = Platform::Genesys
+            .page(&json!({"entities": [], "nextUri": "/api/v2/users?pageSize=1&pageNumber=2"}));
         assert_eq!(next.as_deref(), Some("/api/v2/users?pageSize=1&pageNumber=2"));
         assert_eq!(Platform::Genesys.page(&json!({"entities": []})).1, None);
     }

@@ -112,8 +112,18 @@ impl Preset {
 /// token refreshed only when it expires or on 401 — what the SDKs and libraries do.
 fn bare(config: &mut ClientConfig) {
     config.budget = BudgetConfig::None;
-    config.breaker = BreakerConfig { mode: BreakerMode::Disabled, ..BreakerConfig::default() };
-    config.pacing = PacingConfig { from_headers: false, share_retry_after: false, spread_ms: 0, limit_per_min: None, burst: 1, escalation_cap_ms: 0 };
+    config.breaker = BreakerConfig {
+        mode: BreakerMode::Disabled,
+        ..BreakerConfig::default()
+    };
+    config.pacing = PacingConfig {
+        from_headers: false,
+        share_retry_after: false,
+        spread_ms: 0,
+        limit_per_min: None,
+        burst: 1,
+        escalation_cap_ms: 0,
+    };
     config.adaptive = AdaptiveConfig { enabled: false };
     config.token = TokenConfig { refresh_margin_s: 0 };
     config.idempotency_keys = false;
@@ -143,7 +153,12 @@ fn genesys_java(config: &mut ClientConfig) {
         reread_on_conflict: false,
         ..RetryConfig::default()
     };
-    config.backoff = BackoffConfig { strategy: Strategy::GenesysStepped, jitter: Jitter::None, step_interval_ms: 300_000, ..BackoffConfig::default() };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::GenesysStepped,
+        jitter: Jitter::None,
+        step_interval_ms: 300_000,
+        ..BackoffConfig::default()
+    };
 }
 
 /// SDKC `purecloudgo/templates/apiclient.mustache` with hashicorp/go-retryablehttp: 429 retried
@@ -163,7 +178,13 @@ fn genesys_go(config: &mut ClientConfig) {
         reread_on_conflict: false,
         ..RetryConfig::default()
     };
-    config.backoff = BackoffConfig { strategy: Strategy::Exponential, jitter: Jitter::None, base_ms: 1_000, cap_ms: 30_000, ..BackoffConfig::default() };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::Exponential,
+        jitter: Jitter::None,
+        base_ms: 1_000,
+        cap_ms: 30_000,
+        ..BackoffConfig::default()
+    };
 }
 
 /// SDKC `purecloudpython/templates/rest.mustache` builds `urllib3.util.Retry()`: total 10,
@@ -181,7 +202,11 @@ fn genesys_python(config: &mut ClientConfig) {
         reread_on_conflict: false,
         ..RetryConfig::default()
     };
-    config.backoff = BackoffConfig { strategy: Strategy::None, jitter: Jitter::None, ..BackoffConfig::default() };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::None,
+        jitter: Jitter::None,
+        ..BackoffConfig::default()
+    };
 }
 
 /// nice-devone/nice-cxone-agent-sdk: `RetryOptions.default()` = 3 attempts, `retryInterval` 1000 ms,
@@ -198,9 +223,19 @@ fn cxone_agent_sdk(config: &mut ClientConfig) {
         reread_on_conflict: false,
         ..RetryConfig::default()
     };
-    config.backoff = BackoffConfig { strategy: Strategy::Constant, jitter: Jitter::None, base_ms: 1_000, cap_ms: 1_000, ..BackoffConfig::default() };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::Constant,
+        jitter: Jitter::None,
+        base_ms: 1_000,
+        cap_ms: 1_000,
+        ..BackoffConfig::default()
+    };
     config.breaker = BreakerConfig {
-        mode: BreakerMode::FailureRate { threshold_pct: 20, window_ms: 10_000, min_calls: 20 },
+        mode: BreakerMode::FailureRate {
+            threshold_pct: 20,
+            window_ms: 10_000,
+            min_calls: 20,
+        },
         open_ms: 10_000,
         half_open_probes: 1,
         scope: BreakerScope::All,
@@ -224,16 +259,40 @@ fn aws_standard(config: &mut ClientConfig) {
         reread_on_conflict: false,
         ..RetryConfig::default()
     };
-    config.backoff = BackoffConfig { strategy: Strategy::Exponential, jitter: Jitter::Full, base_ms: 1_000, cap_ms: 20_000, ..BackoffConfig::default() };
-    config.budget = BudgetConfig::TokenBucket { capacity: 500, retry_cost: 5, timeout_cost: 10, success_reward: 1, refill_per_s: 0 };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::Exponential,
+        jitter: Jitter::Full,
+        base_ms: 1_000,
+        cap_ms: 20_000,
+        ..BackoffConfig::default()
+    };
+    config.budget = BudgetConfig::TokenBucket {
+        capacity: 500,
+        retry_cost: 5,
+        timeout_cost: 10,
+        success_reward: 1,
+        refill_per_s: 0,
+    };
 }
 
 /// Exponential backoff as most hand-written loops do it: doubling from 500 ms to 30 s, no jitter,
 /// Retry-After ignored (the "exponential" column of the AWS backoff study).
 fn exponential_no_jitter(config: &mut ClientConfig) {
     bare(config);
-    config.retry = RetryConfig { honour_retry_after: false, retry_after_max_s: None, retry_after_jitter_ms: 0, reread_on_conflict: false, ..RetryConfig::default() };
-    config.backoff = BackoffConfig { strategy: Strategy::Exponential, jitter: Jitter::None, base_ms: 500, cap_ms: 30_000, ..BackoffConfig::default() };
+    config.retry = RetryConfig {
+        honour_retry_after: false,
+        retry_after_max_s: None,
+        retry_after_jitter_ms: 0,
+        reread_on_conflict: false,
+        ..RetryConfig::default()
+    };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::Exponential,
+        jitter: Jitter::None,
+        base_ms: 500,
+        cap_ms: 30_000,
+        ..BackoffConfig::default()
+    };
 }
 
 /// The tutorials' client (the claims platform-facts.md refutes): 5 tries, 1 s doubling plus 10 %
@@ -241,10 +300,33 @@ fn exponential_no_jitter(config: &mut ClientConfig) {
 /// presumed one-hour expiry.
 fn tutorial(config: &mut ClientConfig) {
     bare(config);
-    config.retry = RetryConfig { max_attempts: 5, deadline_ms: None, retry_after_max_s: None, retry_after_jitter_ms: 0, reread_on_conflict: false, ..RetryConfig::default() };
-    config.backoff = BackoffConfig { strategy: Strategy::Exponential, jitter: Jitter::Additive, base_ms: 1_000, cap_ms: 60_000, additive_jitter_pct: 10, ..BackoffConfig::default() };
-    config.pacing = PacingConfig { from_headers: true, share_retry_after: false, spread_ms: 0, limit_per_min: None, burst: 1, escalation_cap_ms: 0 };
-    config.token = TokenConfig { refresh_margin_s: 300 };
+    config.retry = RetryConfig {
+        max_attempts: 5,
+        deadline_ms: None,
+        retry_after_max_s: None,
+        retry_after_jitter_ms: 0,
+        reread_on_conflict: false,
+        ..RetryConfig::default()
+    };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::Exponential,
+        jitter: Jitter::Additive,
+        base_ms: 1_000,
+        cap_ms: 60_000,
+        additive_jitter_pct: 10,
+        ..BackoffConfig::default()
+    };
+    config.pacing = PacingConfig {
+        from_headers: true,
+        share_retry_after: false,
+        spread_ms: 0,
+        limit_per_min: None,
+        burst: 1,
+        escalation_cap_ms: 0,
+    };
+    config.token = TokenConfig {
+        refresh_margin_s: 300,
+    };
 }
 
 #[cfg(test)]
@@ -253,7 +335,11 @@ mod tests {
 
     #[test]
     fn every_preset_validates_keeps_deployment_and_has_a_unique_name() {
-        let base = ClientConfig { concurrency: 7, base_url: "http://x".into(), ..ClientConfig::default() };
+        let base = ClientConfig {
+            concurrency: 7,
+            base_url: "http://x".into(),
+            ..ClientConfig::default()
+        };
         let mut names = Vec::new();
         for preset in Preset::ALL {
             let config = preset.apply(&base);
@@ -270,7 +356,10 @@ mod tests {
     fn presets_carry_their_sources_numbers() {
         let java = Preset::GenesysJava.apply(&ClientConfig::default());
         assert_eq!(java.retry.statuses, vec![429, 502, 503, 504]);
-        assert_eq!((java.retry.retry_after_default_ms, java.retry.retry_after_max_s), (Some(3_000), Some(180)));
+        assert_eq!(
+            (java.retry.retry_after_default_ms, java.retry.retry_after_max_s),
+            (Some(3_000), Some(180))
+        );
         let python = Preset::GenesysPython.apply(&ClientConfig::default());
         assert!(python.retry.require_retry_after);
         assert_eq!(python.retry.max_attempts, 11);
@@ -278,6 +367,15 @@ mod tests {
         assert!(go.retry.statuses.contains(&500) && !go.retry.statuses.contains(&501));
         let aws = Preset::AwsAdaptive.apply(&ClientConfig::default());
         assert!(aws.adaptive.enabled);
-        assert_eq!(aws.budget, BudgetConfig::TokenBucket { capacity: 500, retry_cost: 5, timeout_cost: 10, success_reward: 1, refill_per_s: 0 });
+        assert_eq!(
+            aws.budget,
+            BudgetConfig::TokenBucket {
+                capacity: 500,
+                retry_cost: 5,
+                timeout_cost: 10,
+                success_reward: 1,
+                refill_per_s: 0
+            }
+        );
     }
 }

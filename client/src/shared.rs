@@ -69,12 +69,22 @@ pub struct SharedRate {
 impl SharedRate {
     /// GCRA at `limit_per_min` with `burst`.
     pub fn gcra(limit_per_min: u64, burst: u64) -> SharedRate {
-        SharedRate { algorithm: SharedAlgorithm::Gcra, limit: limit_per_min, window_ms: 60_000, burst }
+        SharedRate {
+            algorithm: SharedAlgorithm::Gcra,
+            limit: limit_per_min,
+            window_ms: 60_000,
+            burst,
+        }
     }
 
     /// At most `limit` in any `window_ms`.
     pub fn sliding_log(limit: u64, window_ms: u64) -> SharedRate {
-        SharedRate { algorithm: SharedAlgorithm::SlidingLog, limit, window_ms, burst: limit }
+        SharedRate {
+            algorithm: SharedAlgorithm::SlidingLog,
+            limit,
+            window_ms,
+            burst: limit,
+        }
     }
 
     /// GCRA: the time between two slots.
@@ -106,7 +116,11 @@ impl SharedRate {
                 while state.log.front().is_some_and(|slot| *slot + window <= now) {
                     state.log.pop_front();
                 }
-                let slot = if state.log.len() < limit { now } else { now.max(state.log[state.log.len() - limit] + window) };
+                let slot = if state.log.len() < limit {
+                    now
+                } else {
+                    now.max(state.log[state.log.len() - limit] + window)
+                };
                 // Only the last `limit` slots can matter to a later reservation: bounded.
                 while state.log.len() >= limit {
                     state.log.pop_front();
@@ -139,7 +153,11 @@ pub struct SharedConfig {
 
 impl Default for SharedConfig {
     fn default() -> SharedConfig {
-        SharedConfig { timeout_ms: 50, retry_after_failure_ms: 5_000, per_family: false }
+        SharedConfig {
+            timeout_ms: 50,
+            retry_after_failure_ms: 5_000,
+            per_family: false,
+        }
     }
 }
 
@@ -153,7 +171,12 @@ pub struct MemoryLimiter {
 
 impl MemoryLimiter {
     pub fn new(rate: SharedRate, clock: Arc<dyn Clock>) -> MemoryLimiter {
-        MemoryLimiter { rate, clock, round_trip: Duration::ZERO, keys: Mutex::new(BTreeMap::new()) }
+        MemoryLimiter {
+            rate,
+            clock,
+            round_trip: Duration::ZERO,
+            keys: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// Each reservation takes this long (half there, half back), as a store over a network would.
@@ -172,7 +195,8 @@ impl SharedLimiter for MemoryLimiter {
             }
             let wait = {
                 let mut keys = self.keys.lock().expect("limiter lock");
-                self.rate.reserve(keys.entry(key.to_string()).or_default(), self.clock.now())
+                self.rate
+                    .reserve(keys.entry(key.to_string()).or_default(), self.clock.now())
             };
             if !half.is_zero() {
                 tokio::time::sleep(half).await;
@@ -251,9 +275,18 @@ return slot - now
 
     impl RedisLimiter {
         /// `url`: `redis://host:port/db`. Keys are `<prefix>:<key>`. Nothing connects yet.
-        pub fn new(url: &str, rate: SharedRate, prefix: impl Into<String>) -> Result<RedisLimiter, SharedLimitError> {
+        pub fn new(
+            url: &str,
+            rate: SharedRate,
+            prefix: impl Into<String>,
+        ) -> Result<RedisLimiter, SharedLimitError> {
             let client = redis::Client::open(url).map_err(|error| SharedLimitError(error.to_string()))?;
-            Ok(RedisLimiter { client, rate, prefix: prefix.into(), connection: tokio::sync::Mutex::new(None) })
+            Ok(RedisLimiter {
+                client,
+                rate,
+                prefix: prefix.into(),
+                connection: tokio::sync::Mutex::new(None),
+            })
         }
 
         async fn connection(&self) -> Result<MultiplexedConnection, SharedLimitError> {
@@ -261,7 +294,11 @@ return slot - now
             if let Some(connection) = cached.as_ref() {
                 return Ok(connection.clone());
             }
-            let connection = self.client.get_multiplexed_async_connection().await.map_err(|error| SharedLimitError(error.to_string()))?;
+            let connection = self
+                .client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(|error| SharedLimitError(error.to_string()))?;
             *cached = Some(connection.clone());
             Ok(connection)
         }
@@ -278,12 +315,26 @@ return slot - now
                 let key = format!("{}:{key}", self.prefix);
                 let reply: Result<i64, _> = match self.rate.algorithm {
                     SharedAlgorithm::Gcra => {
-                        let (interval, tolerance) = (self.rate.interval().as_micros() as u64, self.rate.tolerance().as_micros() as u64);
-                        GCRA_SCRIPT.key(&key).arg(interval).arg(tolerance).invoke_async(&mut connection).await
+                        let (interval, tolerance) = (
+                            self.rate.interval().as_micros() as u64,
+                            self.rate.tolerance().as_micros() as u64,
+                        );
+                        GCRA_SCRIPT
+                            .key(&key)
+                            .arg(interval)
+                            .arg(tolerance)
+                            .invoke_async(&mut connection)
+                            .await
                     }
                     SharedAlgorithm::SlidingLog => {
                         let window = self.rate.window().as_micros() as u64;
-                        SLIDING_LOG_SCRIPT.key(&key).key(format!("{key}:seq")).arg(window).arg(self.rate.limit.max(1)).invoke_async(&mut connection).await
+                        SLIDING_LOG_SCRIPT
+                            .key(&key)
+                            .key(format!("{key}:seq"))
+                            .arg(window)
+                            .arg(self.rate.limit.max(1))
+                            .invoke_async(&mut connection)
+                            .await
                     }
                 };
                 match reply {
@@ -310,10 +361,14 @@ mod tests {
     fn gcra_spaces_slots_after_a_burst() {
         let rate = SharedRate::gcra(600, 3);
         let mut state = KeyState::default();
-        let waits: Vec<u64> = (0..6).map(|_| rate.reserve(&mut state, ms(1_000)).as_millis() as u64).collect();
+        let waits: Vec<u64> = (0..6)
+            .map(|_| rate.reserve(&mut state, ms(1_000)).as_millis() as u64)
+            .collect();
         assert_eq!(waits, vec![0, 0, 0, 100, 200, 300]);
         // Idle time refills the burst, and no more than the burst.
-        let later: Vec<u64> = (0..4).map(|_| rate.reserve(&mut state, ms(10_000)).as_millis() as u64).collect();
+        let later: Vec<u64> = (0..4)
+            .map(|_| rate.reserve(&mut state, ms(10_000)).as_millis() as u64)
+            .collect();
         assert_eq!(later, vec![0, 0, 0, 100]);
     }
 
@@ -322,18 +377,26 @@ mod tests {
         let rate = SharedRate::sliding_log(3, 1_000);
         let mut state = KeyState::default();
         let at = |state: &mut KeyState, now: u64| rate.reserve(state, ms(now)).as_millis() as u64;
-        assert_eq!((at(&mut state, 0), at(&mut state, 100), at(&mut state, 200)), (0, 0, 0));
+        assert_eq!(
+            (at(&mut state, 0), at(&mut state, 100), at(&mut state, 200)),
+            (0, 0, 0)
+        );
         // The fourth slot is the first one's, freed at 1000; the fifth the second's, at 1100.
         assert_eq!((at(&mut state, 300), at(&mut state, 300)), (700, 800));
         assert!(state.log.len() <= 3, "bounded by the limit");
         // Never more than 3 slots in any window, whatever the pattern of asks.
         let mut slots = Vec::new();
         let mut state = KeyState::default();
-        for now in [0u64, 0, 5, 5, 5, 400, 900, 1_000, 1_000, 2_500, 2_500, 2_500, 2_500] {
+        for now in [
+            0u64, 0, 5, 5, 5, 400, 900, 1_000, 1_000, 2_500, 2_500, 2_500, 2_500,
+        ] {
             slots.push(now + at(&mut state, now));
         }
         for (index, slot) in slots.iter().enumerate() {
-            let in_window = slots.iter().filter(|other| **other >= *slot && **other < slot + 1_000).count();
+            let in_window = slots
+                .iter()
+                .filter(|other| **other >= *slot && **other < slot + 1_000)
+                .count();
             assert!(in_window <= 3, "window from {slot}: {slots:?} (at {index})");
         }
     }
@@ -351,6 +414,10 @@ mod tests {
         assert_eq!(waits[0], Duration::ZERO);
         assert!(waits[1] > ms(990) && waits[1] <= ms(1_000), "{waits:?}");
         assert!(waits[2] > ms(1_990) && waits[2] <= ms(2_000), "{waits:?}");
-        assert_eq!(limiter.reserve("other-app").await.unwrap(), Duration::ZERO, "keys are independent");
+        assert_eq!(
+            limiter.reserve("other-app").await.unwrap(),
+            Duration::ZERO,
+            "keys are independent"
+        );
     }
 }

@@ -47,7 +47,9 @@ pub struct Token {
 pub enum TokenStep {
     Use(Token),
     /// Fetch a token (with this refresh token when there is one); then `on_fetched`/`on_failed`.
-    Fetch { refresh_token: Option<Secret> },
+    Fetch {
+        refresh_token: Option<Secret>,
+    },
     /// Another caller is fetching: wait for it.
     Wait,
 }
@@ -106,25 +108,37 @@ impl TokenState {
     pub fn poll(&mut self, now: Duration) -> TokenStep {
         let valid = self.held.as_ref().filter(|held| now < held.expires_at);
         match valid {
-            Some(held) if now + self.margin < held.expires_at || self.fetching => {
-                TokenStep::Use(Token { value: held.value.clone(), generation: self.generation })
-            }
+            Some(held) if now + self.margin < held.expires_at || self.fetching => TokenStep::Use(Token {
+                value: held.value.clone(),
+                generation: self.generation,
+            }),
             None if self.fetching => TokenStep::Wait,
             _ => {
                 self.fetching = true;
-                TokenStep::Fetch { refresh_token: self.held.as_ref().and_then(|held| held.refresh_token.clone()) }
+                TokenStep::Fetch {
+                    refresh_token: self.held.as_ref().and_then(|held| held.refresh_token.clone()),
+                }
             }
         }
     }
 
     pub fn on_fetched(&mut self, now: Duration, grant: Grant) -> Token {
         assert!(self.fetching, "a fetch nobody started");
-        let lifetime = grant.jwt_expires_in.map_or(grant.expires_in, |jwt| jwt.min(grant.expires_in));
+        let lifetime = grant
+            .jwt_expires_in
+            .map_or(grant.expires_in, |jwt| jwt.min(grant.expires_in));
         self.generation += 1;
-        self.held = Some(Held { value: grant.access_token.clone(), expires_at: now + lifetime, refresh_token: grant.refresh_token });
+        self.held = Some(Held {
+            value: grant.access_token.clone(),
+            expires_at: now + lifetime,
+            refresh_token: grant.refresh_token,
+        });
         self.fetching = false;
         self.last_error = None;
-        Token { value: grant.access_token, generation: self.generation }
+        Token {
+            value: grant.access_token,
+            generation: self.generation,
+        }
     }
 
     /// The fetch failed; a refresh token that failed is dropped (the next fetch uses the grant).
@@ -167,7 +181,12 @@ pub struct TokenCache {
 
 impl TokenCache {
     pub fn new(config: &TokenConfig, credentials: Credentials, token_url: String) -> TokenCache {
-        TokenCache { state: Mutex::new(TokenState::new(config)), notify: Notify::new(), credentials, token_url }
+        TokenCache {
+            state: Mutex::new(TokenState::new(config)),
+            notify: Notify::new(),
+            credentials,
+            token_url,
+        }
     }
 
     pub fn invalidate(&self, generation: u64) -> bool {
@@ -175,7 +194,12 @@ impl TokenCache {
     }
 
     /// A usable token, fetching one if needed. `emit` receives the token events.
-    pub async fn get(&self, transport: &dyn Transport, clock: &dyn Clock, emit: &(dyn Fn(EventKind) + Sync)) -> Result<Token, TokenError> {
+    pub async fn get(
+        &self,
+        transport: &dyn Transport,
+        clock: &dyn Clock,
+        emit: &(dyn Fn(EventKind) + Sync),
+    ) -> Result<Token, TokenError> {
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
@@ -218,7 +242,10 @@ impl TokenCache {
                     self.notify.notify_waiters();
                     return match outcome {
                         Ok((token, expires_in_s)) => {
-                            emit(EventKind::TokenIssued { generation: token.generation, expires_in_s });
+                            emit(EventKind::TokenIssued {
+                                generation: token.generation,
+                                expires_in_s,
+                            });
                             Ok(token)
                         }
                         Err(error) => {
@@ -231,15 +258,25 @@ impl TokenCache {
         }
     }
 
-    async fn fetch(&self, transport: &dyn Transport, clock: &dyn Clock, refresh_token: Option<Secret>) -> Result<Grant, TokenError> {
+    async fn fetch(
+        &self,
+        transport: &dyn Transport,
+        clock: &dyn Clock,
+        refresh_token: Option<Secret>,
+    ) -> Result<Grant, TokenError> {
         let request = token_request(&self.credentials, &self.token_url, refresh_token.as_ref());
-        let response = transport
-            .send(request)
-            .await
-            .map_err(|error| TokenError { status: None, transport: Some(error), retry_after: None })?;
+        let response = transport.send(request).await.map_err(|error| TokenError {
+            status: None,
+            transport: Some(error),
+            retry_after: None,
+        })?;
         let retry_after = crate::headers::header(&response.headers, "retry-after")
             .and_then(|value| crate::headers::parse_retry_after(value, clock.wall()));
-        let failed = TokenError { status: Some(response.status), transport: None, retry_after };
+        let failed = TokenError {
+            status: Some(response.status),
+            transport: None,
+            retry_after,
+        };
         if response.status != 200 {
             return Err(failed);
         }
@@ -248,21 +285,62 @@ impl TokenCache {
 }
 
 /// The token request of a grant (`client_credentials`, `password`, or `refresh_token`).
-pub fn token_request(credentials: &Credentials, token_url: &str, refresh_token: Option<&Secret>) -> HttpRequest {
+pub fn token_request(
+    credentials: &Credentials,
+    token_url: &str,
+    refresh_token: Option<&Secret>,
+) -> HttpRequest {
     let basic = |id: &str, secret: &Secret| {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{}", secret.expose())))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{}", secret.expose()))
+        )
     };
-    let form = |pairs: &[(&str, &str)]| form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    let form = |pairs: &[(&str, &str)]| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
     let (authorization, body) = match (credentials, refresh_token) {
-        (Credentials::ClientCredentials { client_id, client_secret }, _) => {
-            (basic(client_id, client_secret), form(&[("grant_type", "client_credentials")]))
-        }
-        (Credentials::Password { client_id, client_secret, .. }, Some(refresh)) => {
-            (basic(client_id, client_secret), form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.expose())]))
-        }
-        (Credentials::Password { client_id, client_secret, access_key_id, access_key_secret }, None) => (
+        (
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            },
+            _,
+        ) => (
             basic(client_id, client_secret),
-            form(&[("grant_type", "password"), ("username", access_key_id), ("password", access_key_secret.expose())]),
+            form(&[("grant_type", "client_credentials")]),
+        ),
+        (
+            Credentials::Password {
+                client_id,
+                client_secret,
+                ..
+            },
+            Some(refresh),
+        ) => (
+            basic(client_id, client_secret),
+            form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.expose()),
+            ]),
+        ),
+        (
+            Credentials::Password {
+                client_id,
+                client_secret,
+                access_key_id,
+                access_key_secret,
+            },
+            None,
+        ) => (
+            basic(client_id, client_secret),
+            form(&[
+                ("grant_type", "password"),
+                ("username", access_key_id),
+                ("password", access_key_secret.expose()),
+            ]),
         ),
     };
     HttpRequest {
@@ -281,18 +359,28 @@ pub fn parse_grant(body: &[u8], wall_now: SystemTime) -> Option<Grant> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let access_token = value.get("access_token")?.as_str()?.to_string();
     let expires_in = Duration::from_secs(value.get("expires_in")?.as_u64()?);
-    let refresh_token = value.get("refresh_token").and_then(|v| v.as_str()).map(Secret::new);
+    let refresh_token = value
+        .get("refresh_token")
+        .and_then(|v| v.as_str())
+        .map(Secret::new);
     let jwt_expires_in = jwt_exp(&access_token).map(|exp| {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(exp);
         at.duration_since(wall_now).unwrap_or(Duration::ZERO)
     });
-    Some(Grant { access_token: Secret::new(access_token), expires_in, refresh_token, jwt_expires_in })
+    Some(Grant {
+        access_token: Secret::new(access_token),
+        expires_in,
+        refresh_token,
+        jwt_expires_in,
+    })
 }
 
 /// The `exp` claim of a JWT; `None` for an opaque token or a malformed one.
 fn jwt_exp(token: &str) -> Option<u64> {
     let mut parts = token.split('.');
-    let (_, payload, _, None) = (parts.next()?, parts.next()?, parts.next()?, parts.next()) else { return None };
+    let (_, payload, _, None) = (parts.next()?, parts.next()?, parts.next()?, parts.next()) else {
+        return None;
+    };
     let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     claims.get("exp")?.as_u64()
 }
@@ -303,7 +391,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn grant(expires_in_s: u64) -> Grant {
-        Grant { access_token: Secret::new("t"), expires_in: Duration::from_secs(expires_in_s), refresh_token: None, jwt_expires_in: None }
+        Grant {
+            access_token: Secret::new("t"),
+            expires_in: Duration::from_secs(expires_in_s),
+            refresh_token: None,
+            jwt_expires_in: None,
+        }
     }
 
     fn s(v: u64) -> Duration {
@@ -320,9 +413,15 @@ mod tests {
         assert!(matches!(state.poll(s(200)), TokenStep::Use(_)));
         // Within the margin: the first caller fetches, the others keep using the valid token.
         assert!(matches!(state.poll(s(250)), TokenStep::Fetch { .. }));
-        assert!(matches!(state.poll(s(251)), TokenStep::Use(Token { generation: 1, .. })));
+        assert!(matches!(
+            state.poll(s(251)),
+            TokenStep::Use(Token { generation: 1, .. })
+        ));
         state.on_fetched(s(252), grant(300));
-        assert!(matches!(state.poll(s(253)), TokenStep::Use(Token { generation: 2, .. })));
+        assert!(matches!(
+            state.poll(s(253)),
+            TokenStep::Use(Token { generation: 2, .. })
+        ));
     }
 
     #[test]
@@ -331,11 +430,20 @@ mod tests {
         state.poll(s(0));
         state.on_fetched(s(0), grant(3_600));
         assert!(state.invalidate(1));
-        assert!(!state.invalidate(1), "the second 401 for the same token does nothing");
+        assert!(
+            !state.invalidate(1),
+            "the second 401 for the same token does nothing"
+        );
         assert!(matches!(state.poll(s(1)), TokenStep::Fetch { .. }));
         state.on_fetched(s(1), grant(3_600));
-        assert!(!state.invalidate(1), "a late 401 for the old token keeps the new one");
-        assert!(matches!(state.poll(s(2)), TokenStep::Use(Token { generation: 2, .. })));
+        assert!(
+            !state.invalidate(1),
+            "a late 401 for the old token keeps the new one"
+        );
+        assert!(matches!(
+            state.poll(s(2)),
+            TokenStep::Use(Token { generation: 2, .. })
+        ));
     }
 
     #[test]
@@ -349,21 +457,49 @@ mod tests {
         let mut state = TokenState::new(&TokenConfig { refresh_margin_s: 0 });
         state.poll(s(0));
         state.on_fetched(s(0), grant);
-        assert!(matches!(state.poll(s(100)), TokenStep::Fetch { refresh_token: Some(_) }));
-        assert_eq!(parse_grant(b"{\"access_token\":\"opaque\",\"expires_in\":86399}", wall).unwrap().jwt_expires_in, None);
+        assert!(matches!(
+            state.poll(s(100)),
+            TokenStep::Fetch {
+                refresh_token: Some(_)
+            }
+        ));
+        assert_eq!(
+            parse_grant(b"{\"access_token\":\"opaque\",\"expires_in\":86399}", wall)
+                .unwrap()
+                .jwt_expires_in,
+            None
+        );
         assert_eq!(parse_grant(b"<html>", wall), None);
     }
 
     #[test]
     fn grants_are_formed_per_platform() {
-        let cc = token_request(&Credentials::example(crate::platform::Platform::Genesys), "http://g/oauth/token", None);
+        let cc = token_request(
+            &Credentials::example(crate::platform::Platform::Genesys),
+            "http://g/oauth/token",
+            None,
+        );
         assert_eq!(cc.body, b"grant_type=client_credentials");
         assert_eq!(cc.headers[0].1, "Basic aGVyZC1hcHA6aGVyZC1zZWNyZXQ=");
-        let pw = token_request(&Credentials::example(crate::platform::Platform::Cxone), "http://g/auth/token", None);
-        assert_eq!(String::from_utf8(pw.body).unwrap(), "grant_type=password&username=herd-key&password=herd-key-secret");
+        let pw = token_request(
+            &Credentials::example(crate::platform::Platform::Cxone),
+            "http://g/auth/token",
+            None,
+        );
+        assert_eq!(
+            String::from_utf8(pw.body).unwrap(),
+            "grant_type=password&username=herd-key&password=herd-key-secret"
+        );
         let refresh = Secret::new("r 1");
-        let rt = token_request(&Credentials::example(crate::platform::Platform::Cxone), "http://g/auth/token", Some(&refresh));
-        assert_eq!(String::from_utf8(rt.body).unwrap(), "grant_type=refresh_token&refresh_token=r+1");
+        let rt = token_request(
+            &Credentials::example(crate::platform::Platform::Cxone),
+            "http://g/auth/token",
+            Some(&refresh),
+        );
+        assert_eq!(
+            String::from_utf8(rt.body).unwrap(),
+            "grant_type=refresh_token&refresh_token=r+1"
+        );
     }
 
     proptest! {

@@ -55,7 +55,8 @@ pub trait Transport: Send + Sync + 'static {
 
 /// Any async function from request to response: stubs in tests, or a gateway core called directly.
 pub struct InMemoryTransport {
-    handler: Box<dyn Fn(HttpRequest) -> BoxFuture<'static, Result<HttpResponse, TransportError>> + Send + Sync>,
+    handler:
+        Box<dyn Fn(HttpRequest) -> BoxFuture<'static, Result<HttpResponse, TransportError>> + Send + Sync>,
 }
 
 impl InMemoryTransport {
@@ -64,7 +65,9 @@ impl InMemoryTransport {
         F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<HttpResponse, TransportError>> + Send + 'static,
     {
-        InMemoryTransport { handler: Box::new(move |request| Box::pin(handler(request))) }
+        InMemoryTransport {
+            handler: Box::new(move |request| Box::pin(handler(request))),
+        }
     }
 }
 
@@ -115,11 +118,15 @@ impl HyperTransport<hyper_rustls::HttpsConnector<hyper_util::client::legacy::con
 impl<C: Connect + Clone + Send + Sync + 'static> Transport for HyperTransport<C> {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
-            let mut builder = hyper::Request::builder().method(request.method.as_str()).uri(request.url.as_str());
+            let mut builder = hyper::Request::builder()
+                .method(request.method.as_str())
+                .uri(request.url.as_str());
             for (name, value) in &request.headers {
                 builder = builder.header(name.as_str(), value.as_str());
             }
-            let request = builder.body(Full::new(Bytes::from(request.body))).map_err(|_| TransportError::Invalid)?;
+            let request = builder
+                .body(Full::new(Bytes::from(request.body)))
+                .map_err(|_| TransportError::Invalid)?;
             let response = self.client.request(request).await.map_err(|error| {
                 if error.is_connect() {
                     TransportError::Connect
@@ -131,10 +138,25 @@ impl<C: Connect + Clone + Send + Sync + 'static> Transport for HyperTransport<C>
             let headers = response
                 .headers()
                 .iter()
-                .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_string(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
-            let body = response.into_body().collect().await.map_err(|_| TransportError::Lost)?.to_bytes().to_vec();
-            Ok(HttpResponse { status, headers, body })
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|_| TransportError::Lost)?
+                .to_bytes()
+                .to_vec();
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
         })
     }
 }
@@ -172,7 +194,10 @@ mod simulated {
 
         fn call(&mut self, uri: Uri) -> Self::Future {
             Box::pin(async move {
-                let host = uri.host().ok_or_else(|| std::io::Error::other("no host in URI"))?.to_string();
+                let host = uri
+                    .host()
+                    .ok_or_else(|| std::io::Error::other("no host in URI"))?
+                    .to_string();
                 let port = uri.port_u16().unwrap_or(80);
                 let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await?;
                 Ok(TokioIo::new(TurmoilStream(stream)))
@@ -187,13 +212,21 @@ mod simulated {
     }
 
     impl AsyncRead for TurmoilStream {
-        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
             Pin::new(&mut self.0).poll_read(cx, buf)
         }
     }
 
     impl AsyncWrite for TurmoilStream {
-        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
             Pin::new(&mut self.0).poll_write(cx, buf)
         }
         fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

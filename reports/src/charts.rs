@@ -28,7 +28,11 @@ pub type RateSteps = Vec<(f64, f64)>;
 /// Requests per second at the gateway, stacked: admitted, rate-limited, faulted; with the
 /// allowed average rate as a step line.
 pub fn requests_per_second(trace: &Trace, allowed: &RateSteps, path: &Path) -> ChartResult {
-    let end_s = trace.records().last().map_or(1.0, |record| record.at().as_micros() as f64 / 1e6).max(1.0);
+    let end_s = trace
+        .records()
+        .last()
+        .map_or(1.0, |record| record.at().as_micros() as f64 / 1e6)
+        .max(1.0);
     let bucket_s = (end_s / 240.0).ceil().max(1.0);
     let mut buckets: BTreeMap<u64, [f64; 3]> = BTreeMap::new();
     for record in trace.records() {
@@ -42,27 +46,42 @@ pub fn requests_per_second(trace: &Trace, allowed: &RateSteps, path: &Path) -> C
         let bucket = (event.at.as_micros() as f64 / 1e6 / bucket_s) as u64;
         buckets.entry(bucket).or_insert([0.0; 3])[slot] += 1.0 / bucket_s;
     }
-    let peak = buckets.values().map(|counts| counts.iter().sum::<f64>()).fold(0.0, f64::max);
+    let peak = buckets
+        .values()
+        .map(|counts| counts.iter().sum::<f64>())
+        .fold(0.0, f64::max);
     let allowed_peak = allowed.iter().map(|(_, rate)| *rate).fold(0.0, f64::max);
     let top = (peak.max(allowed_peak) * 1.1).max(1.0);
 
     let root = SVGBackend::new(path, (960, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Requests per second at the gateway ({bucket_s:.0} s buckets)"), ("sans-serif", 18))
+        .caption(
+            format!("Requests per second at the gateway ({bucket_s:.0} s buckets)"),
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..end_s, 0f64..top)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("simulated time (s)").y_desc("requests / s").light_line_style(WHITE.mix(0.0)).draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .y_desc("requests / s")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
     let colors = [ADMITTED, REJECTED, FAULTED];
     let names = ["admitted", "rate-limited (429)", "fault (5xx, 429 without limit)"];
     for (slot, (color, name)) in colors.iter().zip(names).enumerate() {
         let bars = buckets.iter().map(|(bucket, counts)| {
             let x0 = *bucket as f64 * bucket_s;
             let below: f64 = counts[..slot].iter().sum();
-            Rectangle::new([(x0, below), (x0 + bucket_s * 0.9, below + counts[slot])], color.filled())
+            Rectangle::new(
+                [(x0, below), (x0 + bucket_s * 0.9, below + counts[slot])],
+                color.filled(),
+            )
         });
         let color = *color;
         chart
@@ -84,7 +103,13 @@ pub fn requests_per_second(trace: &Trace, allowed: &RateSteps, path: &Path) -> C
             .label("allowed average rate")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], LIMIT.stroke_width(2)));
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -100,18 +125,28 @@ pub fn swimlanes(trace: &Trace, max_lanes: usize, path: &Path) -> ChartResult {
             }
         }
     }
-    let end_s = trace.records().last().map_or(1.0, |record| record.at().as_micros() as f64 / 1e6).max(0.001);
+    let end_s = trace
+        .records()
+        .last()
+        .map_or(1.0, |record| record.at().as_micros() as f64 / 1e6)
+        .max(0.001);
     let height = (lanes.len() as u32 * 16 + 90).clamp(160, 1200);
     let root = SVGBackend::new(path, (960, height)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Workers: attempts (bars, by answer) and waits (grey)", ("sans-serif", 18))
+        .caption(
+            "Workers: attempts (bars, by answer) and waits (grey)",
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..end_s, 0f64..lanes.len().max(1) as f64)
         .map_err(err)?;
-    let names: BTreeMap<usize, String> = lanes.iter().map(|((instance, worker), lane)| (*lane, format!("i{instance} w{worker}"))).collect();
+    let names: BTreeMap<usize, String> = lanes
+        .iter()
+        .map(|((instance, worker), lane)| (*lane, format!("i{instance} w{worker}")))
+        .collect();
     chart
         .configure_mesh()
         .x_desc("simulated time (s)")
@@ -124,8 +159,12 @@ pub fn swimlanes(trace: &Trace, max_lanes: usize, path: &Path) -> ChartResult {
     let mut bars = Vec::new();
     let mut waits = Vec::new();
     for record in trace.records() {
-        let Record::Client { at, instance, event } = record else { continue };
-        let Some(&lane) = lanes.get(&(*instance, event.worker)) else { continue };
+        let Record::Client { at, instance, event } = record else {
+            continue;
+        };
+        let Some(&lane) = lanes.get(&(*instance, event.worker)) else {
+            continue;
+        };
         let t = at.as_micros() as f64 / 1e6;
         let y = lane as f64;
         match &event.kind {
@@ -146,14 +185,25 @@ pub fn swimlanes(trace: &Trace, max_lanes: usize, path: &Path) -> ChartResult {
                 let from = sent.remove(&(*instance, event.worker)).unwrap_or(t);
                 bars.push((from, t.max(from + end_s / 2000.0), y, FAULTED));
             }
-            ClientEventKind::Retry { delay_ms, .. } | ClientEventKind::Paced { delay_ms, .. } | ClientEventKind::BreakerWait { delay_ms, .. } => {
+            ClientEventKind::Retry { delay_ms, .. }
+            | ClientEventKind::Paced { delay_ms, .. }
+            | ClientEventKind::BreakerWait { delay_ms, .. } => {
                 waits.push((t, (t + *delay_ms as f64 / 1000.0).min(end_s), y));
             }
             _ => {}
         }
     }
-    chart.draw_series(waits.into_iter().map(|(from, to, y)| PathElement::new(vec![(from, y + 0.5), (to, y + 0.5)], WAIT.stroke_width(1)))).map_err(err)?;
-    chart.draw_series(bars.into_iter().map(|(from, to, y, color)| Rectangle::new([(from, y + 0.2), (to, y + 0.8)], color.filled()))).map_err(err)?;
+    chart
+        .draw_series(waits.into_iter().map(|(from, to, y)| {
+            PathElement::new(vec![(from, y + 0.5), (to, y + 0.5)], WAIT.stroke_width(1))
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(
+            bars.into_iter()
+                .map(|(from, to, y, color)| Rectangle::new([(from, y + 0.2), (to, y + 0.8)], color.filled())),
+        )
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -181,13 +231,22 @@ pub fn backoff_histogram(trace: &Trace, path: &Path) -> ChartResult {
     let root = SVGBackend::new(path, (960, 360)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Backoff delays chosen ({} retries)", delays.len()), ("sans-serif", 18))
+        .caption(
+            format!("Backoff delays chosen ({} retries)", delays.len()),
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..max * 1.02, 0u32..top + top / 10 + 1)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("delay (s)").y_desc("retries").light_line_style(WHITE.mix(0.0)).draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("delay (s)")
+        .y_desc("retries")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
     chart
         .draw_series(counts.iter().enumerate().map(|(bin, count)| {
             let x0 = bin as f64 * width;
@@ -212,28 +271,59 @@ pub struct ScatterPoint {
 pub fn makespan_vs_wasted(title: &str, points: &[ScatterPoint], path: &Path) -> ChartResult {
     let max_x = points.iter().map(|p| p.wasted).fold(0.0, f64::max).max(1.0) * 1.25;
     let max_y = points.iter().map(|p| p.makespan_s).fold(0.0, f64::max).max(0.001);
-    let min_y = points.iter().map(|p| p.makespan_s).fold(f64::INFINITY, f64::min).max(0.001);
+    let min_y = points
+        .iter()
+        .map(|p| p.makespan_s)
+        .fold(f64::INFINITY, f64::min)
+        .max(0.001);
     let root = SVGBackend::new(path, (960, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut builder = ChartBuilder::on(&root);
-    builder.caption(title, ("sans-serif", 18)).margin(16).x_label_area_size(40).y_label_area_size(64);
+    builder
+        .caption(title, ("sans-serif", 18))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(64);
     if max_y / min_y > 20.0 {
-        let mut chart = builder.build_cartesian_2d(0f64..max_x, (min_y / 1.5..max_y * 1.5).log_scale()).map_err(err)?;
-        chart.configure_mesh().light_line_style(WHITE.mix(0.0)).x_desc("wasted attempts (median over seeds)").y_desc("makespan, s (median, log scale)").draw().map_err(err)?;
+        let mut chart = builder
+            .build_cartesian_2d(0f64..max_x, (min_y / 1.5..max_y * 1.5).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .x_desc("wasted attempts (median over seeds)")
+            .y_desc("makespan, s (median, log scale)")
+            .draw()
+            .map_err(err)?;
         draw_scatter(&mut chart, points)
     } else {
-        let mut chart = builder.build_cartesian_2d(0f64..max_x, 0f64..max_y * 1.15).map_err(err)?;
-        chart.configure_mesh().light_line_style(WHITE.mix(0.0)).x_desc("wasted attempts (median over seeds)").y_desc("makespan, s (median over seeds)").draw().map_err(err)?;
+        let mut chart = builder
+            .build_cartesian_2d(0f64..max_x, 0f64..max_y * 1.15)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .x_desc("wasted attempts (median over seeds)")
+            .y_desc("makespan, s (median over seeds)")
+            .draw()
+            .map_err(err)?;
         draw_scatter(&mut chart, points)
     }?;
     root.present().map_err(err)
 }
 
-fn draw_scatter<'a, Y>(chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>, points: &[ScatterPoint]) -> ChartResult
+fn draw_scatter<'a, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    points: &[ScatterPoint],
+) -> ChartResult
 where
     Y: Ranged<ValueType = f64>,
 {
-    let mut frontier: Vec<(f64, f64)> = points.iter().filter(|p| p.frontier).map(|p| (p.wasted, p.makespan_s)).collect();
+    let mut frontier: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.frontier)
+        .map(|p| (p.wasted, p.makespan_s))
+        .collect();
     frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
     chart
         .draw_series(LineSeries::new(frontier, ADMITTED.stroke_width(2)))
@@ -243,13 +333,23 @@ where
     for point in points {
         let color = if point.frontier { ADMITTED } else { WAIT };
         let ring = if point.recommended { 10 } else { 0 };
-        let label = if point.recommended { format!("{} (recommended)", point.label) } else { point.label.clone() };
+        let label = if point.recommended {
+            format!("{} (recommended)", point.label)
+        } else {
+            point.label.clone()
+        };
         let marker = EmptyElement::at((point.wasted, point.makespan_s))
             + Circle::new((0, 0), 5, color.filled())
             + Circle::new((0, 0), ring, REJECTED.stroke_width(3))
             + Text::new(label, (9, -4), ("sans-serif", 12).into_font().color(&BLACK));
         chart.draw_series(std::iter::once(marker)).map_err(err)?;
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }

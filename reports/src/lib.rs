@@ -36,13 +36,24 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 /// Returns the markdown file's path.
 pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> {
     create_dir(dir)?;
-    let RunReport { scenario, seed, command, run } = report;
+    let RunReport {
+        scenario,
+        seed,
+        command,
+        run,
+    } = report;
     let chart_error = |name: &'static str| move |error: String| format!("{name}: {error}");
-    charts::requests_per_second(&run.trace, &allowed_rate(scenario), &dir.join("requests.svg")).map_err(chart_error("requests.svg"))?;
+    charts::requests_per_second(&run.trace, &allowed_rate(scenario), &dir.join("requests.svg"))
+        .map_err(chart_error("requests.svg"))?;
     charts::backoff_histogram(&run.trace, &dir.join("backoff.svg")).map_err(chart_error("backoff.svg"))?;
     let lanes = scenario.total_workers() <= SWIMLANE_WORKERS_MAX;
     if lanes {
-        charts::swimlanes(&run.trace, SWIMLANE_WORKERS_MAX as usize, &dir.join("swimlanes.svg")).map_err(chart_error("swimlanes.svg"))?;
+        charts::swimlanes(
+            &run.trace,
+            SWIMLANE_WORKERS_MAX as usize,
+            &dir.join("swimlanes.svg"),
+        )
+        .map_err(chart_error("swimlanes.svg"))?;
     }
     let mut md = String::new();
     let _ = writeln!(md, "# {} — seed {seed}\n", scenario.name);
@@ -69,7 +80,10 @@ pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> 
         }
         md.push('\n');
     }
-    let _ = writeln!(md, "## Requests per second against the limit\n\n![requests per second](requests.svg)\n");
+    let _ = writeln!(
+        md,
+        "## Requests per second against the limit\n\n![requests per second](requests.svg)\n"
+    );
     let _ = writeln!(md, "Admitted, rate-limited and faulted requests per second at the gateway; the line is the average rate the first limit allows (all keys in use).\n");
     if lanes {
         let _ = writeln!(md, "## Workers\n\n![swimlanes](swimlanes.svg)\n");
@@ -85,7 +99,9 @@ pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> 
 /// key in use at once: one per instance for token-keyed rules, one per OAuth client in use for
 /// client-keyed ones.
 pub fn allowed_rate(scenario: &Scenario) -> RateSteps {
-    let Some(rule) = scenario.quota_rule() else { return Vec::new() };
+    let Some(rule) = scenario.quota_rule() else {
+        return Vec::new();
+    };
     let window_s = rule.window_ms as f64 / 1000.0;
     let keys = scenario.keys_in_use(&rule);
     // A token bucket refills `limit` per window too: the same average rate.
@@ -100,13 +116,21 @@ pub fn allowed_rate(scenario: &Scenario) -> RateSteps {
 /// Writes a sweep's `report.md` and `frontier.svg`. Returns the markdown file's path.
 pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) -> Result<PathBuf, String> {
     create_dir(dir)?;
-    let title = format!("{}: makespan against wasted attempts per setting", summary.scenario);
-    charts::makespan_vs_wasted(&title, &scatter(summary, sweep::label), &dir.join("frontier.svg")).map_err(|error| format!("frontier.svg: {error}"))?;
+    let title = format!(
+        "{}: makespan against wasted attempts per setting",
+        summary.scenario
+    );
+    charts::makespan_vs_wasted(&title, &scatter(summary, sweep::label), &dir.join("frontier.svg"))
+        .map_err(|error| format!("frontier.svg: {error}"))?;
     let mut md = String::new();
     let _ = writeln!(md, "# Sweep of {} over seeds {seeds}\n", summary.scenario);
     let _ = writeln!(md, "Regenerate: `{command}`\n");
     if let Some((index, reason)) = &summary.recommended {
-        let _ = writeln!(md, "**Recommended: `{}`** — {reason}.\n", sweep::label(&summary.points[*index].point));
+        let _ = writeln!(
+            md,
+            "**Recommended: `{}`** — {reason}.\n",
+            sweep::label(&summary.points[*index].point)
+        );
     }
     md.push_str(&markdown_table(summary));
     let _ = writeln!(md, "\n![makespan against wasted attempts](frontier.svg)\n");
@@ -121,16 +145,32 @@ pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) ->
 pub fn write_compare(dir: &Path, summary: &Summary, command: &str, seeds: &str) -> Result<PathBuf, String> {
     create_dir(dir)?;
     let title = format!("{}: every preset on the same seeds", summary.scenario);
-    charts::makespan_vs_wasted(&title, &scatter(summary, sweep::preset_of), &dir.join("compare.svg")).map_err(|error| format!("compare.svg: {error}"))?;
+    charts::makespan_vs_wasted(
+        &title,
+        &scatter(summary, sweep::preset_of),
+        &dir.join("compare.svg"),
+    )
+    .map_err(|error| format!("compare.svg: {error}"))?;
     let mut md = String::new();
-    let _ = writeln!(md, "# Presets compared on {} over seeds {seeds}\n", summary.scenario);
+    let _ = writeln!(
+        md,
+        "# Presets compared on {} over seeds {seeds}\n",
+        summary.scenario
+    );
     let _ = writeln!(md, "Regenerate: `{command}`\n");
     let _ = writeln!(md, "Every preset is the same engine configured as the library it names (see `client/src/presets.rs` for sources); the scenario's own `[client]` fields apply on top of each.\n");
     if let Some((index, reason)) = &summary.recommended {
-        let _ = writeln!(md, "**Best here: `{}`** — {reason}.\n", sweep::preset_of(&summary.points[*index].point));
+        let _ = writeln!(
+            md,
+            "**Best here: `{}`** — {reason}.\n",
+            sweep::preset_of(&summary.points[*index].point)
+        );
     }
     md.push_str(&markdown_table(summary));
-    let _ = writeln!(md, "\n![makespan against wasted attempts per preset](compare.svg)\n");
+    let _ = writeln!(
+        md,
+        "\n![makespan against wasted attempts per preset](compare.svg)\n"
+    );
     conflicts(&mut md, summary);
     let path = dir.join("report.md");
     write(&path, &md)?;
@@ -147,7 +187,10 @@ fn scatter(summary: &Summary, label: impl Fn(&sweep::Point) -> String) -> Vec<Sc
             wasted: point.wasted_attempts.median,
             makespan_s: point.makespan_s.median,
             frontier: point.frontier,
-            recommended: summary.recommended.as_ref().is_some_and(|(chosen, _)| *chosen == index),
+            recommended: summary
+                .recommended
+                .as_ref()
+                .is_some_and(|(chosen, _)| *chosen == index),
         })
         .collect()
 }
@@ -157,7 +200,13 @@ fn markdown_table(summary: &Summary) -> String {
         "| setting | runs | makespan s (median / p95) | attempts (median) | wasted (median / p95) | 429s (median) | ok (median) | gave up (median) | quota utilization | duplicates | fairness | failed runs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (index, point) in summary.points.iter().enumerate() {
-        let mark = match (summary.recommended.as_ref().is_some_and(|(chosen, _)| *chosen == index), point.frontier) {
+        let mark = match (
+            summary
+                .recommended
+                .as_ref()
+                .is_some_and(|(chosen, _)| *chosen == index),
+            point.frontier,
+        ) {
             (true, _) => " **(recommended)**",
             (false, true) => " (frontier)",
             _ => "",
@@ -186,7 +235,10 @@ fn markdown_table(summary: &Summary) -> String {
 
 fn conflicts(md: &mut String, summary: &Summary) {
     if !summary.conflicts.is_empty() {
-        let _ = writeln!(md, "## Nondeterminism\n\nThese runs appeared twice with different traces:\n");
+        let _ = writeln!(
+            md,
+            "## Nondeterminism\n\nThese runs appeared twice with different traces:\n"
+        );
         for conflict in &summary.conflicts {
             let _ = writeln!(md, "- {conflict}");
         }

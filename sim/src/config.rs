@@ -133,12 +133,19 @@ impl LimitRule {
 
     /// The limit in force at `at_s` seconds into the run.
     pub fn limit_at_s(&self, at_s: u64) -> u64 {
-        self.schedule.iter().rev().find(|change| change.at_s <= at_s).map_or(self.limit, |change| change.limit)
+        self.schedule
+            .iter()
+            .rev()
+            .find(|change| change.at_s <= at_s)
+            .map_or(self.limit, |change| change.limit)
     }
 
     /// The largest limit this rule ever has (bounds a sliding log's memory).
     pub fn limit_max(&self) -> u64 {
-        self.schedule.iter().map(|change| change.limit).fold(self.limit, u64::max)
+        self.schedule
+            .iter()
+            .map(|change| change.limit)
+            .fold(self.limit, u64::max)
     }
 }
 
@@ -284,7 +291,12 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> DataConfig {
-        DataConfig { users: 100, bulk_max: 50, page_size_max: 500, idempotency_keys: true }
+        DataConfig {
+            users: 100,
+            bulk_max: 50,
+            page_size_max: 500,
+            idempotency_keys: true,
+        }
     }
 }
 
@@ -333,7 +345,10 @@ impl OAuthClientConfig {
             id: "herd-app".to_string(),
             secret: "herd-secret".to_string(),
             token_ttl_s: None,
-            access_keys: vec![AccessKey { id: "herd-key".to_string(), secret: "herd-key-secret".to_string() }],
+            access_keys: vec![AccessKey {
+                id: "herd-key".to_string(),
+                secret: "herd-key-secret".to_string(),
+            }],
         }
     }
 }
@@ -355,13 +370,18 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn config_error(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError { field: field.into(), message: message.into() }
+    ConfigError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 impl GatewayConfig {
     /// The rules in force: the configured ones, or the platform default.
     pub fn effective_limits(&self) -> Vec<LimitRule> {
-        self.limits.clone().unwrap_or_else(|| vec![LimitRule::genesys_token_default()])
+        self.limits
+            .clone()
+            .unwrap_or_else(|| vec![LimitRule::genesys_token_default()])
     }
 
     /// The access token lifetime of a client on this platform.
@@ -386,15 +406,24 @@ impl GatewayConfig {
                 ));
             }
             if ttl_s == 0 {
-                return Err(config_error(format!("clients[{index}].token_ttl_s"), "must be positive"));
+                return Err(config_error(
+                    format!("clients[{index}].token_ttl_s"),
+                    "must be positive",
+                ));
             }
         }
         for (index, rule) in self.effective_limits().iter().enumerate() {
             let field = |name: &str| format!("limits[{index}].{name}");
             let name_ok = !rule.name.is_empty()
-                && rule.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+                && rule
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
             if !name_ok {
-                return Err(config_error(field("name"), "use letters, digits, '.', '-' and '_' only"));
+                return Err(config_error(
+                    field("name"),
+                    "use letters, digits, '.', '-' and '_' only",
+                ));
             }
             if rule.window_ms == 0 {
                 return Err(config_error(field("window_ms"), "must be positive"));
@@ -403,7 +432,10 @@ impl GatewayConfig {
                 return Err(config_error(field("key"), "needs at least one part"));
             }
             if rule.limit_max() > 1_000_000 {
-                return Err(config_error(field("limit"), "at most 1000000 per window (memory is bounded by it)"));
+                return Err(config_error(
+                    field("limit"),
+                    "at most 1000000 per window (memory is bounded by it)",
+                ));
             }
             if rule.burst == Some(0) {
                 return Err(config_error(field("burst"), "must be positive"));
@@ -420,30 +452,42 @@ impl GatewayConfig {
                 ));
             }
             if consumer.rate_per_min == 0 || consumer.rate_per_min > 600_000 {
-                return Err(config_error(format!("background[{index}].rate_per_min"), "must be in 1..=600000"));
+                return Err(config_error(
+                    format!("background[{index}].rate_per_min"),
+                    "must be in 1..=600000",
+                ));
             }
         }
         for (index, fault) in self.faults.iter().enumerate() {
             let rate = match fault {
                 Fault::ServerErrors { rate, status, .. } => {
                     if !(500..=599).contains(status) {
-                        return Err(config_error(format!("faults[{index}].status"), "must be a 5xx status"));
+                        return Err(config_error(
+                            format!("faults[{index}].status"),
+                            "must be a 5xx status",
+                        ));
                     }
                     Some(*rate)
                 }
-                Fault::Throttle { rate, .. } | Fault::Slow { rate, .. } | Fault::LostResponse { rate, .. } => {
-                    Some(*rate)
-                }
+                Fault::Throttle { rate, .. }
+                | Fault::Slow { rate, .. }
+                | Fault::LostResponse { rate, .. } => Some(*rate),
                 Fault::Maintenance { .. } | Fault::RevokeTokens { .. } => None,
             };
             if let Some(rate) = rate {
                 if !(0.0..=1.0).contains(&rate) {
-                    return Err(config_error(format!("faults[{index}].rate"), "must be within 0.0..=1.0"));
+                    return Err(config_error(
+                        format!("faults[{index}].rate"),
+                        "must be within 0.0..=1.0",
+                    ));
                 }
             }
         }
         if self.data.bulk_max == 0 || self.data.page_size_max == 0 {
-            return Err(config_error("data", "bulk_max and page_size_max must be positive"));
+            return Err(config_error(
+                "data",
+                "bulk_max and page_size_max must be positive",
+            ));
         }
         Ok(())
     }
@@ -460,7 +504,10 @@ mod tests {
         assert_eq!(config.token_ttl_s(&config.clients[0]), 86_399);
         let rules = config.effective_limits();
         assert_eq!((rules[0].limit, rules[0].window_ms), (300, 60_000));
-        let cxone = GatewayConfig { platform: Platform::Cxone, ..GatewayConfig::default() };
+        let cxone = GatewayConfig {
+            platform: Platform::Cxone,
+            ..GatewayConfig::default()
+        };
         assert_eq!(cxone.token_ttl_s(&cxone.clients[0]), 3_600);
     }
 
@@ -470,14 +517,25 @@ mod tests {
         config.clients[0].token_ttl_s = Some(100);
         assert_eq!(config.validate().unwrap_err().field, "clients[0].token_ttl_s");
         let mut config = GatewayConfig::default();
-        config.faults.push(Fault::Slow { from_s: 0, until_s: None, rate: 1.5, delay_ms: 10 });
+        config.faults.push(Fault::Slow {
+            from_s: 0,
+            until_s: None,
+            rate: 1.5,
+            delay_ms: 10,
+        });
         assert_eq!(config.validate().unwrap_err().field, "faults[0].rate");
     }
 
     #[test]
     fn capacity_schedule_applies_in_order() {
         let mut rule = LimitRule::genesys_token_default();
-        rule.schedule = vec![CapacityChange { at_s: 60, limit: 100 }, CapacityChange { at_s: 120, limit: 500 }];
+        rule.schedule = vec![
+            CapacityChange { at_s: 60, limit: 100 },
+            CapacityChange {
+                at_s: 120,
+                limit: 500,
+            },
+        ];
         assert_eq!(rule.limit_at_s(0), 300);
         assert_eq!(rule.limit_at_s(60), 100);
         assert_eq!(rule.limit_at_s(200), 500);
@@ -504,8 +562,17 @@ mod tests {
         let config: GatewayConfig = toml::from_str(text).unwrap();
         assert_eq!(config.platform, Platform::Cxone);
         assert_eq!(config.headers, HeaderDialect::XRateLimit);
-        assert_eq!(config.effective_limits()[0].key, vec![KeyPart::Client, KeyPart::Family]);
-        assert!(matches!(config.faults[0], Fault::Maintenance { retry_after_s: Some(30), .. }));
+        assert_eq!(
+            config.effective_limits()[0].key,
+            vec![KeyPart::Client, KeyPart::Family]
+        );
+        assert!(matches!(
+            config.faults[0],
+            Fault::Maintenance {
+                retry_after_s: Some(30),
+                ..
+            }
+        ));
         assert!(toml::from_str::<GatewayConfig>("platfrom = \"genesys\"").is_err());
     }
 }

@@ -22,7 +22,10 @@ pub enum UpdateError {
     /// Genesys requires `version` on `PATCH /api/v2/users/{id}`.
     MissingVersion,
     /// The version sent is not the current one (409).
-    Conflict { sent: u64, current: u64 },
+    Conflict {
+        sent: u64,
+        current: u64,
+    },
     /// The body is not a JSON object, or tries to change `id`.
     Invalid(&'static str),
 }
@@ -36,7 +39,11 @@ pub struct Directory {
 
 impl Directory {
     pub fn new(platform: Platform, count: u64) -> Directory {
-        let mut directory = Directory { platform, users: Vec::new(), index: BTreeMap::new() };
+        let mut directory = Directory {
+            platform,
+            users: Vec::new(),
+            index: BTreeMap::new(),
+        };
         for number in 0..count {
             let name = format!("User {number:05}");
             directory.insert(name, BTreeMap::new());
@@ -48,7 +55,12 @@ impl Directory {
     pub fn insert(&mut self, name: String, fields: BTreeMap<String, Value>) -> String {
         let id = Directory::id_for(self.platform, self.users.len() as u64);
         self.index.insert(id.clone(), self.users.len());
-        self.users.push(User { id: id.clone(), name, version: 1, fields });
+        self.users.push(User {
+            id: id.clone(),
+            name,
+            version: 1,
+            fields,
+        });
         id
     }
 
@@ -88,19 +100,26 @@ impl Directory {
     /// Applies a patch and returns the new version. `version` is compared when present, and
     /// required when `require_version`.
     pub fn update(&mut self, id: &str, patch: &Value, require_version: bool) -> Result<u64, UpdateError> {
-        let object = patch.as_object().ok_or(UpdateError::Invalid("the body must be a JSON object"))?;
+        let object = patch
+            .as_object()
+            .ok_or(UpdateError::Invalid("the body must be a JSON object"))?;
         let at = *self.index.get(id).ok_or(UpdateError::NotFound)?;
         let user = &mut self.users[at];
         match object.get("version").map(Value::as_u64) {
             Some(Some(sent)) if sent != user.version => {
-                return Err(UpdateError::Conflict { sent, current: user.version })
+                return Err(UpdateError::Conflict {
+                    sent,
+                    current: user.version,
+                })
             }
             Some(Some(_)) => {}
             Some(None) => return Err(UpdateError::Invalid("version must be a whole number")),
             None if require_version => return Err(UpdateError::MissingVersion),
             None => {}
         }
-        if object.get("id").is_some_and(|sent| sent.as_str() != Some(id) && sent.as_u64().map(|n| n.to_string()).as_deref() != Some(id)) {
+        if object.get("id").is_some_and(|sent| {
+            sent.as_str() != Some(id) && sent.as_u64().map(|n| n.to_string()).as_deref() != Some(id)
+        }) {
             return Err(UpdateError::Invalid("id cannot be changed"));
         }
         apply_fields(user, object);
@@ -158,14 +177,26 @@ mod tests {
     fn versioned_updates_conflict_on_stale_versions() {
         let mut directory = Directory::new(Platform::Genesys, 3);
         let id = directory.ids().nth(1).unwrap().to_string();
-        assert_eq!(directory.update(&id, &json!({"version": 1, "department": "Sales"}), true), Ok(2));
+        assert_eq!(
+            directory.update(&id, &json!({"version": 1, "department": "Sales"}), true),
+            Ok(2)
+        );
         assert_eq!(
             directory.update(&id, &json!({"version": 1, "department": "Ops"}), true),
             Err(UpdateError::Conflict { sent: 1, current: 2 })
         );
-        assert_eq!(directory.update(&id, &json!({"department": "Ops"}), true), Err(UpdateError::MissingVersion));
-        assert_eq!(directory.update("nobody", &json!({"version": 1}), true), Err(UpdateError::NotFound));
-        assert!(matches!(directory.update(&id, &json!([1]), true), Err(UpdateError::Invalid(_))));
+        assert_eq!(
+            directory.update(&id, &json!({"department": "Ops"}), true),
+            Err(UpdateError::MissingVersion)
+        );
+        assert_eq!(
+            directory.update("nobody", &json!({"version": 1}), true),
+            Err(UpdateError::NotFound)
+        );
+        assert!(matches!(
+            directory.update(&id, &json!([1]), true),
+            Err(UpdateError::Invalid(_))
+        ));
         let view = directory.view(directory.get(&id).unwrap());
         assert_eq!(view["department"], "Sales");
         assert_eq!(view["version"], 2);

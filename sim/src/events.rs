@@ -29,19 +29,48 @@ pub enum AuthFailure {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A token was issued (grant: `client_credentials`, `password` or `refresh_token`).
-    TokenIssued { client: String, token_seq: u64, grant: String, expires_in_s: u64 },
+    TokenIssued {
+        client: String,
+        token_seq: u64,
+        grant: String,
+        expires_in_s: u64,
+    },
     /// A token request was refused.
     TokenRefused { status: u16, error: String },
     /// A request was refused for its credentials.
-    Unauthorized { family: String, reason: AuthFailure, token_seq: Option<u64> },
+    Unauthorized {
+        family: String,
+        reason: AuthFailure,
+        token_seq: Option<u64>,
+    },
     /// A request passed every limiter. `remaining` is the tightest rule's headroom after it.
-    Admitted { family: String, token_seq: u64, status: u16, remaining: Option<u64> },
+    Admitted {
+        family: String,
+        token_seq: u64,
+        status: u16,
+        remaining: Option<u64>,
+    },
     /// A request was rejected by a limiter. `wait_ms` is the true wait; `retry_after_s` what was said.
-    RateLimited { family: String, token_seq: u64, rule: String, key: String, wait_ms: u64, retry_after_s: Option<u64> },
+    RateLimited {
+        family: String,
+        token_seq: u64,
+        rule: String,
+        key: String,
+        wait_ms: u64,
+        retry_after_s: Option<u64>,
+    },
     /// A scheduled or random fault changed the response.
-    Fault { family: String, fault: String, status: u16 },
+    Fault {
+        family: String,
+        fault: String,
+        status: u16,
+    },
     /// A write took effect (recorded in the ledger too).
-    WriteApplied { op: String, key: String, version: Option<u64> },
+    WriteApplied {
+        op: String,
+        key: String,
+        version: Option<u64>,
+    },
     /// A replayed idempotent create: no second write.
     IdempotentReplay { key: String },
     /// A versioned update came with a stale version.

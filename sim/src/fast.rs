@@ -39,11 +39,18 @@ impl Network {
     }
 
     fn is_partitioned(&self, instance: u32) -> bool {
-        self.partitioned.lock().expect("partition lock").contains(&instance)
+        self.partitioned
+            .lock()
+            .expect("partition lock")
+            .contains(&instance)
     }
 
     /// One request from `instance`: up the link, through the core, down the link.
-    async fn exchange(self: Arc<Self>, instance: u32, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+    async fn exchange(
+        self: Arc<Self>,
+        instance: u32,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, TransportError> {
         tokio::time::sleep(self.latency(instance)).await;
         if self.is_partitioned(instance) {
             // Nothing arrives: the client's attempt timeout decides, as with dropped segments.
@@ -62,13 +69,20 @@ impl Network {
         tokio::time::sleep(down).await;
         let mut headers = response.headers;
         headers.push(("date".to_string(), date));
-        Ok(HttpResponse { status: response.status, headers, body: response.body })
+        Ok(HttpResponse {
+            status: response.status,
+            headers,
+            body: response.body,
+        })
     }
 }
 
 /// `http://gateway/path?query` → the core's request for `/path?query`.
 fn to_core(request: HttpRequest) -> Request {
-    let after_scheme = request.url.split_once("://").map_or(request.url.as_str(), |(_, rest)| rest);
+    let after_scheme = request
+        .url
+        .split_once("://")
+        .map_or(request.url.as_str(), |(_, rest)| rest);
     let target = after_scheme.find('/').map_or("/", |slash| &after_scheme[slash..]);
     let mut core = Request::new(&request.method, target).body(request.body);
     core.headers = request.headers;
@@ -76,13 +90,22 @@ fn to_core(request: HttpRequest) -> Request {
 }
 
 /// Runs the world in the fast mode; returns how it ended, any host error, and the elapsed time.
-pub(crate) fn drive(shared: &mut Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut dyn FnMut(Duration)) -> (RunEnd, Option<String>, Duration) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
+pub(crate) fn drive(
+    shared: &mut Shared,
+    gateway: Arc<Mutex<Gateway>>,
+    progress: &mut dyn FnMut(Duration),
+) -> (RunEnd, Option<String>, Duration) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime");
     runtime.block_on(async {
         let origin = tokio::time::Instant::now();
         shared.clock = SimClock::Tokio(origin);
         let scenario = shared.scenario.clone();
-        let service = GatewayService::new(gateway, Arc::new(TokioClock::starting_now())).with_event_hook(trace_hook(shared.records.clone()));
+        let service = GatewayService::new(gateway, Arc::new(TokioClock::starting_now()))
+            .with_event_hook(trace_hook(shared.records.clone()));
         let timers = tokio::spawn(service.clone().run_timers());
         let rngs = (0..scenario.instances.count)
             .map(|instance| {
@@ -100,10 +123,13 @@ pub(crate) fn drive(shared: &mut Shared, gateway: Arc<Mutex<Gateway>>, progress:
         let shared_limiter = shared.shared_limiter();
         let start = |instance: u32| {
             let network = network.clone();
-            let transport: Arc<dyn Transport> = Arc::new(InMemoryTransport::new(move |request| network.clone().exchange(instance, request)));
+            let transport: Arc<dyn Transport> = Arc::new(InMemoryTransport::new(move |request| {
+                network.clone().exchange(instance, request)
+            }));
             tokio::spawn(InstanceSetup::new(shared, instance, shared_limiter.clone()).run(transport))
         };
-        let mut instances: Vec<Option<tokio::task::JoinHandle<Result<(), crate::world::HostError>>>> = (0..scenario.instances.count).map(|i| Some(start(i))).collect();
+        let mut instances: Vec<Option<tokio::task::JoinHandle<Result<(), crate::world::HostError>>>> =
+            (0..scenario.instances.count).map(|i| Some(start(i))).collect();
 
         let schedule = Schedule::new(&scenario);
         let limit = Duration::from_secs(scenario.duration_s);
@@ -111,14 +137,26 @@ pub(crate) fn drive(shared: &mut Shared, gateway: Arc<Mutex<Gateway>>, progress:
         let mut last_report = Duration::ZERO;
         let outcome = loop {
             let elapsed = origin.elapsed();
-            while let Some(action) = schedule.actions.get(applied).filter(|action| action.at <= elapsed) {
+            while let Some(action) = schedule
+                .actions
+                .get(applied)
+                .filter(|action| action.at <= elapsed)
+            {
                 let slot = &mut instances[action.instance as usize];
                 match action.kind {
                     NetworkAction::Partition => {
-                        network.partitioned.lock().expect("partition lock").insert(action.instance);
+                        network
+                            .partitioned
+                            .lock()
+                            .expect("partition lock")
+                            .insert(action.instance);
                     }
                     NetworkAction::Repair => {
-                        network.partitioned.lock().expect("partition lock").remove(&action.instance);
+                        network
+                            .partitioned
+                            .lock()
+                            .expect("partition lock")
+                            .remove(&action.instance);
                     }
                     NetworkAction::Crash => {
                         if let Some(handle) = slot.take() {
@@ -131,7 +169,11 @@ pub(crate) fn drive(shared: &mut Shared, gateway: Arc<Mutex<Gateway>>, progress:
                         }
                     }
                 }
-                shared.records.lock().expect("trace lock").push(action.record(elapsed));
+                shared
+                    .records
+                    .lock()
+                    .expect("trace lock")
+                    .push(action.record(elapsed));
                 applied += 1;
             }
             if shared.outcomes.lock().expect("outcomes lock").len() >= shared.total_items {
@@ -158,7 +200,10 @@ pub(crate) fn drive(shared: &mut Shared, gateway: Arc<Mutex<Gateway>>, progress:
                 last_report = elapsed;
                 progress(elapsed);
             }
-            let next_action = schedule.actions.get(applied).map_or(limit, |action| action.at.min(limit));
+            let next_action = schedule
+                .actions
+                .get(applied)
+                .map_or(limit, |action| action.at.min(limit));
             // Wake for the next scheduled action, the limit, the last outcome, or a host ending.
             let wake = next_action.min(elapsed + Duration::from_secs(1));
             tokio::select! {
@@ -182,10 +227,21 @@ mod tests {
 
     #[test]
     fn urls_become_core_targets() {
-        let request = |url: &str| HttpRequest { method: "GET".into(), url: url.into(), headers: vec![("a".into(), "b".into())], body: Vec::new() };
-        assert_eq!(to_core(request("http://gateway/api/v2/users?pageSize=5")).target, "/api/v2/users?pageSize=5");
+        let request = |url: &str| HttpRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![("a".into(), "b".into())],
+            body: Vec::new(),
+        };
+        assert_eq!(
+            to_core(request("http://gateway/api/v2/users?pageSize=5")).target,
+            "/api/v2/users?pageSize=5"
+        );
         assert_eq!(to_core(request("http://gateway")).target, "/");
         assert_eq!(to_core(request("/oauth/token")).target, "/oauth/token");
-        assert_eq!(to_core(request("http://gateway/x")).headers, vec![("a".to_string(), "b".to_string())]);
+        assert_eq!(
+            to_core(request("http://gateway/x")).headers,
+            vec![("a".to_string(), "b".to_string())]
+        );
     }
 }

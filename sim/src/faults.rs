@@ -38,9 +38,9 @@ impl FaultPlan {
     /// A maintenance window open at `now` (no draw: it applies to every request).
     pub fn maintenance(&self, now: SimTime) -> Option<Injected> {
         self.faults.iter().find_map(|fault| match fault {
-            Fault::Maintenance { retry_after_s, .. } if fault.active_at(now) => {
-                Some(Injected::Maintenance { retry_after_s: *retry_after_s })
-            }
+            Fault::Maintenance { retry_after_s, .. } if fault.active_at(now) => Some(Injected::Maintenance {
+                retry_after_s: *retry_after_s,
+            }),
             _ => None,
         })
     }
@@ -48,9 +48,18 @@ impl FaultPlan {
     /// Spurious edge throttling, before the limiters (it consumes no quota).
     pub fn throttle(&self, now: SimTime, rng: &mut ChaCha8Rng) -> Option<Injected> {
         self.first_drawn(now, rng, |fault| match fault {
-            Fault::Throttle { rate, retry_after_s, html, .. } => {
-                Some((*rate, Injected::Throttle { retry_after_s: *retry_after_s, html: *html }))
-            }
+            Fault::Throttle {
+                rate,
+                retry_after_s,
+                html,
+                ..
+            } => Some((
+                *rate,
+                Injected::Throttle {
+                    retry_after_s: *retry_after_s,
+                    html: *html,
+                },
+            )),
             _ => None,
         })
     }
@@ -58,9 +67,15 @@ impl FaultPlan {
     /// A 5xx for an admitted request (it consumed quota and has no side effect).
     pub fn server_error(&self, now: SimTime, rng: &mut ChaCha8Rng) -> Option<Injected> {
         self.first_drawn(now, rng, |fault| match fault {
-            Fault::ServerErrors { rate, status, html, .. } => {
-                Some((*rate, Injected::ServerError { status: *status, html: *html }))
-            }
+            Fault::ServerErrors {
+                rate, status, html, ..
+            } => Some((
+                *rate,
+                Injected::ServerError {
+                    status: *status,
+                    html: *html,
+                },
+            )),
             _ => None,
         })
     }
@@ -126,27 +141,66 @@ mod tests {
     #[test]
     fn windows_and_rates() {
         let plan = FaultPlan::new(vec![
-            Fault::Maintenance { from_s: 10, until_s: Some(20), retry_after_s: Some(5) },
-            Fault::ServerErrors { from_s: 0, until_s: None, rate: 1.0, status: 502, html: true },
-            Fault::Throttle { from_s: 0, until_s: Some(1), rate: 0.0, retry_after_s: None, html: false },
+            Fault::Maintenance {
+                from_s: 10,
+                until_s: Some(20),
+                retry_after_s: Some(5),
+            },
+            Fault::ServerErrors {
+                from_s: 0,
+                until_s: None,
+                rate: 1.0,
+                status: 502,
+                html: true,
+            },
+            Fault::Throttle {
+                from_s: 0,
+                until_s: Some(1),
+                rate: 0.0,
+                retry_after_s: None,
+                html: false,
+            },
             Fault::RevokeTokens { at_s: 30 },
             Fault::RevokeTokens { at_s: 7 },
         ]);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         assert_eq!(plan.maintenance(SimTime::from_secs(9)), None);
-        assert_eq!(plan.maintenance(SimTime::from_secs(10)), Some(Injected::Maintenance { retry_after_s: Some(5) }));
+        assert_eq!(
+            plan.maintenance(SimTime::from_secs(10)),
+            Some(Injected::Maintenance {
+                retry_after_s: Some(5)
+            })
+        );
         assert_eq!(plan.maintenance(SimTime::from_secs(20)), None);
-        assert_eq!(plan.server_error(SimTime::ZERO, &mut rng), Some(Injected::ServerError { status: 502, html: true }));
+        assert_eq!(
+            plan.server_error(SimTime::ZERO, &mut rng),
+            Some(Injected::ServerError {
+                status: 502,
+                html: true
+            })
+        );
         assert_eq!(plan.throttle(SimTime::ZERO, &mut rng), None);
-        assert_eq!(plan.revocation_times(), vec![SimTime::from_secs(7), SimTime::from_secs(30)]);
+        assert_eq!(
+            plan.revocation_times(),
+            vec![SimTime::from_secs(7), SimTime::from_secs(30)]
+        );
         assert!(!plan.lose_response(SimTime::ZERO, &mut rng));
     }
 
     #[test]
     fn a_rate_fires_about_as_often_as_configured() {
-        let plan = FaultPlan::new(vec![Fault::LostResponse { from_s: 0, until_s: None, rate: 0.25 }]);
+        let plan = FaultPlan::new(vec![Fault::LostResponse {
+            from_s: 0,
+            until_s: None,
+            rate: 0.25,
+        }]);
         let mut rng = ChaCha8Rng::seed_from_u64(42);
-        let fired = (0..10_000).filter(|_| plan.lose_response(SimTime::ZERO, &mut rng)).count();
-        assert!((2_300..2_700).contains(&fired), "fired {fired} of 10000 at rate 0.25");
+        let fired = (0..10_000)
+            .filter(|_| plan.lose_response(SimTime::ZERO, &mut rng))
+            .count();
+        assert!(
+            (2_300..2_700).contains(&fired),
+            "fired {fired} of 10000 at rate 0.25"
+        );
     }
 }

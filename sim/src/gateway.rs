@@ -178,10 +178,16 @@ impl Gateway {
         if self.stats.requests.is_multiple_of(PRUNE_EVERY_REQUESTS) || now >= self.pruned_at + PRUNE_EVERY {
             self.prune(now);
         }
-        let ctx = Ctx { now, request: self.stats.requests, correlation_id: self.uuid() };
+        let ctx = Ctx {
+            now,
+            request: self.stats.requests,
+            correlation_id: self.uuid(),
+        };
         let mut response = self.dispatch(&ctx, &request);
         if self.config.platform == Platform::Genesys {
-            response.headers.push(("ININ-Correlation-Id".to_string(), ctx.correlation_id));
+            response
+                .headers
+                .push(("ININ-Correlation-Id".to_string(), ctx.correlation_id));
         }
         response
     }
@@ -190,7 +196,12 @@ impl Gateway {
     /// if it has any. Limits, tokens and windows need none: they are evaluated at each request.
     pub fn next_wakeup(&self) -> Option<SimTime> {
         let revocation = self.revocations.get(self.revocations_done).copied();
-        let background = self.background.iter().filter(|state| state.next_at < state.until).map(|state| state.next_at).min();
+        let background = self
+            .background
+            .iter()
+            .filter(|state| state.next_at < state.until)
+            .map(|state| state.next_at)
+            .min();
         [revocation, background].into_iter().flatten().min()
     }
 
@@ -205,7 +216,11 @@ impl Gateway {
                 break;
             }
             let count = self.tokens.revoke_all(at);
-            self.events.push(GatewayEvent { at, request: 0, kind: EventKind::TokensRevoked { count } });
+            self.events.push(GatewayEvent {
+                at,
+                request: 0,
+                kind: EventKind::TokensRevoked { count },
+            });
             self.revocations_done += 1;
         }
         loop {
@@ -220,9 +235,20 @@ impl Gateway {
             let state = &mut self.background[index];
             let at = state.next_at;
             state.next_at = at + state.interval;
-            let (name, client, family, token_seq) =
-                (state.name.clone(), state.client.clone(), state.family.clone(), state.token_seq);
-            let check = self.limits.check(at, Subject { token_seq, client: &client, family: &family });
+            let (name, client, family, token_seq) = (
+                state.name.clone(),
+                state.client.clone(),
+                state.family.clone(),
+                state.token_seq,
+            );
+            let check = self.limits.check(
+                at,
+                Subject {
+                    token_seq,
+                    client: &client,
+                    family: &family,
+                },
+            );
             let admitted = check.admitted();
             if admitted {
                 self.limits.record(at, &check);
@@ -230,7 +256,14 @@ impl Gateway {
             } else {
                 self.stats.background_rejected += 1;
             }
-            self.events.push(GatewayEvent { at, request: 0, kind: EventKind::Background { consumer: name, admitted } });
+            self.events.push(GatewayEvent {
+                at,
+                request: 0,
+                kind: EventKind::Background {
+                    consumer: name,
+                    admitted,
+                },
+            });
         }
     }
 
@@ -238,11 +271,16 @@ impl Gateway {
         self.pruned_at = now;
         self.limits.prune(now);
         self.tokens.prune(now);
-        self.idempotency.retain(|_, entry| now < entry.stored_at + IDEMPOTENCY_TTL);
+        self.idempotency
+            .retain(|_, entry| now < entry.stored_at + IDEMPOTENCY_TTL);
     }
 
     fn emit(&mut self, ctx: &Ctx, kind: EventKind) {
-        self.events.push(GatewayEvent { at: ctx.now, request: ctx.request, kind });
+        self.events.push(GatewayEvent {
+            at: ctx.now,
+            request: ctx.request,
+            kind,
+        });
     }
 
     fn uuid(&mut self) -> String {
@@ -264,7 +302,12 @@ impl Gateway {
 
     fn dispatch(&mut self, ctx: &Ctx, request: &Request) -> Response {
         if request.body.len() as u64 > self.config.max_body_bytes {
-            return self.bad_request(ctx, 413, "request.entity.too.large", "The request body is too large");
+            return self.bad_request(
+                ctx,
+                413,
+                "request.entity.too.large",
+                "The request body is too large",
+            );
         }
         let route = match route(self.config.platform, &request.method, request.path()) {
             Ok(route) => route,
@@ -280,14 +323,24 @@ impl Gateway {
         if route == Route::Token {
             return self.token(ctx, request);
         }
-        let (token_seq, client) = match self.tokens.authenticate(ctx.now, request.header_value("authorization")) {
+        let (token_seq, client) = match self
+            .tokens
+            .authenticate(ctx.now, request.header_value("authorization"))
+        {
             Ok((token_seq, client)) => (token_seq, client.to_string()),
             Err((reason, token_seq)) => return self.unauthorized(ctx, family, reason, token_seq),
         };
         if let Some(throttle) = self.faults.throttle(ctx.now, &mut self.fault_rng) {
             return self.injected(ctx, family, throttle);
         }
-        let check = self.limits.check(ctx.now, Subject { token_seq, client: &client, family });
+        let check = self.limits.check(
+            ctx.now,
+            Subject {
+                token_seq,
+                client: &client,
+                family,
+            },
+        );
         if let Some(rejection) = check.binding_rejection() {
             let rejection = rejection.clone();
             let tightest = check.tightest().cloned();
@@ -298,8 +351,17 @@ impl Gateway {
         let headers = match self.config.headers {
             HeaderDialect::None => None,
             _ => {
-                let after = self.limits.check(ctx.now, Subject { token_seq, client: &client, family });
-                after.tightest().map(|tightest| self.rate_limit_headers(ctx.now, tightest))
+                let after = self.limits.check(
+                    ctx.now,
+                    Subject {
+                        token_seq,
+                        client: &client,
+                        family,
+                    },
+                );
+                after
+                    .tightest()
+                    .map(|tightest| self.rate_limit_headers(ctx.now, tightest))
             }
         };
         let mut response = match self.faults.server_error(ctx.now, &mut self.fault_rng) {
@@ -308,7 +370,15 @@ impl Gateway {
                 let response = self.serve(ctx, &route, request);
                 self.stats.admitted += 1;
                 let remaining = check.tightest().map(|t| t.verdict.remaining.saturating_sub(1));
-                self.emit(ctx, EventKind::Admitted { family: family.to_string(), token_seq, status: response.status, remaining });
+                self.emit(
+                    ctx,
+                    EventKind::Admitted {
+                        family: family.to_string(),
+                        token_seq,
+                        status: response.status,
+                        remaining,
+                    },
+                );
                 response
             }
         };
@@ -321,10 +391,24 @@ impl Gateway {
         let applied_write = route.is_write() && (200..300).contains(&response.status);
         if applied_write && self.faults.lose_response(ctx.now, &mut self.fault_rng) {
             self.stats.faults += 1;
-            self.emit(ctx, EventKind::Fault { family: route.family().to_string(), fault: "lost_response".into(), status: 0 });
+            self.emit(
+                ctx,
+                EventKind::Fault {
+                    family: route.family().to_string(),
+                    fault: "lost_response".into(),
+                    status: 0,
+                },
+            );
             response.delivery = Delivery::Lost;
         } else if let Some(delay_ms) = self.faults.slow_ms(ctx.now, &mut self.fault_rng) {
-            self.emit(ctx, EventKind::Fault { family: route.family().to_string(), fault: format!("slow_{delay_ms}ms"), status: response.status });
+            self.emit(
+                ctx,
+                EventKind::Fault {
+                    family: route.family().to_string(),
+                    fault: format!("slow_{delay_ms}ms"),
+                    status: response.status,
+                },
+            );
             response.delivery = Delivery::DelayedMs(delay_ms);
         }
         response
@@ -332,27 +416,55 @@ impl Gateway {
 
     fn token(&mut self, ctx: &Ctx, request: &Request) -> Response {
         let authorization = request.header_value("authorization");
-        match self.tokens.grant(&self.config, &mut self.id_rng, ctx.now, authorization, &request.body) {
+        match self.tokens.grant(
+            &self.config,
+            &mut self.id_rng,
+            ctx.now,
+            authorization,
+            &request.body,
+        ) {
             Ok(grant) => {
                 self.stats.tokens_issued += 1;
-                self.emit(ctx, EventKind::TokenIssued {
-                    client: grant.client,
-                    token_seq: grant.token_seq,
-                    grant: grant.grant.to_string(),
-                    expires_in_s: grant.expires_in_s,
-                });
+                self.emit(
+                    ctx,
+                    EventKind::TokenIssued {
+                        client: grant.client,
+                        token_seq: grant.token_seq,
+                        grant: grant.grant.to_string(),
+                        expires_in_s: grant.expires_in_s,
+                    },
+                );
                 Response::json(200, &grant.body)
             }
             Err(refused) => {
-                self.emit(ctx, EventKind::TokenRefused { status: refused.status, error: refused.error.to_string() });
+                self.emit(
+                    ctx,
+                    EventKind::TokenRefused {
+                        status: refused.status,
+                        error: refused.error.to_string(),
+                    },
+                );
                 Response::json(refused.status, &refused.body())
             }
         }
     }
 
-    fn unauthorized(&mut self, ctx: &Ctx, family: &str, reason: AuthFailure, token_seq: Option<u64>) -> Response {
+    fn unauthorized(
+        &mut self,
+        ctx: &Ctx,
+        family: &str,
+        reason: AuthFailure,
+        token_seq: Option<u64>,
+    ) -> Response {
         self.stats.unauthorized += 1;
-        self.emit(ctx, EventKind::Unauthorized { family: family.to_string(), reason, token_seq });
+        self.emit(
+            ctx,
+            EventKind::Unauthorized {
+                family: family.to_string(),
+                reason,
+                token_seq,
+            },
+        );
         match (self.config.platform, reason) {
             (Platform::Genesys, AuthFailure::Missing) => self.error_body(
                 ctx,
@@ -360,8 +472,13 @@ impl Gateway {
                 "authentication.required",
                 "No authentication bearer token specified in authorization header.",
             ),
-            (Platform::Genesys, _) => self.error_body(ctx, 401, "bad.credentials", "Invalid login credentials."),
-            (Platform::Cxone, _) => Response::json(401, &json!({"error": "invalid_token", "error_description": "The access token is invalid or has expired"})),
+            (Platform::Genesys, _) => {
+                self.error_body(ctx, 401, "bad.credentials", "Invalid login credentials.")
+            }
+            (Platform::Cxone, _) => Response::json(
+                401,
+                &json!({"error": "invalid_token", "error_description": "The access token is invalid or has expired"}),
+            ),
         }
     }
 
@@ -374,21 +491,33 @@ impl Gateway {
         tightest: Option<&RuleVerdict>,
     ) -> Response {
         self.stats.rate_limited += 1;
-        let true_retry_after_s = ctx.now.secs_until_ceil(rejection.verdict.retry_at).clamp(1, RETRY_AFTER_MAX_S);
-        let cap_s = self.limits.rules().nth(rejection.rule_index).and_then(|rule| rule.retry_after_max_s);
+        let true_retry_after_s = ctx
+            .now
+            .secs_until_ceil(rejection.verdict.retry_at)
+            .clamp(1, RETRY_AFTER_MAX_S);
+        let cap_s = self
+            .limits
+            .rules()
+            .nth(rejection.rule_index)
+            .and_then(|rule| rule.retry_after_max_s);
         let retry_after_s = cap_s.map_or(true_retry_after_s, |cap_s| true_retry_after_s.min(cap_s.max(1)));
         let wait_ms = (rejection.verdict.retry_at.min(SimTime::NEVER) - ctx.now).as_millis() as u64;
-        self.emit(ctx, EventKind::RateLimited {
-            family: family.to_string(),
-            token_seq,
-            rule: rejection.rule.clone(),
-            key: rejection.key.clone(),
-            wait_ms,
-            retry_after_s: Some(retry_after_s),
-        });
+        self.emit(
+            ctx,
+            EventKind::RateLimited {
+                family: family.to_string(),
+                token_seq,
+                rule: rejection.rule.clone(),
+                key: rejection.key.clone(),
+                wait_ms,
+                retry_after_s: Some(retry_after_s),
+            },
+        );
         let mut response = self.too_many_requests(ctx, Some(retry_after_s), false);
         if let Some(described) = tightest {
-            response.headers.extend(self.rate_limit_headers(ctx.now, described));
+            response
+                .headers
+                .extend(self.rate_limit_headers(ctx.now, described));
         }
         response
     }
@@ -399,22 +528,30 @@ impl Gateway {
         } else {
             let seconds = retry_after_s.map_or("a few".to_string(), |s| s.to_string());
             match self.config.platform {
-                Platform::Genesys => Response::json(429, &json!({
-                    "message": format!("Rate limit exceeded the maximum. Retry the request in [{seconds}] seconds"),
-                    "code": "too.many.requests.retry.after",
-                    "status": 429,
-                    "contextId": ctx.correlation_id,
-                    "details": [],
-                    "errors": [],
-                })),
-                Platform::Cxone => Response::json(429, &json!({
-                    "error": "Too Many Requests",
-                    "error_description": format!("Rate limit exceeded. Retry the request in {seconds} seconds"),
-                })),
+                Platform::Genesys => Response::json(
+                    429,
+                    &json!({
+                        "message": format!("Rate limit exceeded the maximum. Retry the request in [{seconds}] seconds"),
+                        "code": "too.many.requests.retry.after",
+                        "status": 429,
+                        "contextId": ctx.correlation_id,
+                        "details": [],
+                        "errors": [],
+                    }),
+                ),
+                Platform::Cxone => Response::json(
+                    429,
+                    &json!({
+                        "error": "Too Many Requests",
+                        "error_description": format!("Rate limit exceeded. Retry the request in {seconds} seconds"),
+                    }),
+                ),
             }
         };
         if let Some(seconds) = retry_after_s {
-            response.headers.push(("Retry-After".to_string(), seconds.to_string()));
+            response
+                .headers
+                .push(("Retry-After".to_string(), seconds.to_string()));
         }
         response
     }
@@ -423,9 +560,16 @@ impl Gateway {
         self.stats.faults += 1;
         let response = match fault {
             Injected::Maintenance { retry_after_s } => {
-                let mut response = self.error_body(ctx, 503, "service.unavailable", "The service is currently unavailable for maintenance");
+                let mut response = self.error_body(
+                    ctx,
+                    503,
+                    "service.unavailable",
+                    "The service is currently unavailable for maintenance",
+                );
                 if let Some(seconds) = retry_after_s {
-                    response.headers.push(("Retry-After".to_string(), seconds.to_string()));
+                    response
+                        .headers
+                        .push(("Retry-After".to_string(), seconds.to_string()));
                 }
                 response
             }
@@ -436,37 +580,61 @@ impl Gateway {
                 self.error_body(ctx, status, &code, "The server encountered an error")
             }
         };
-        self.emit(ctx, EventKind::Fault { family: family.to_string(), fault: fault.name().to_string(), status: response.status });
+        self.emit(
+            ctx,
+            EventKind::Fault {
+                family: family.to_string(),
+                fault: fault.name().to_string(),
+                status: response.status,
+            },
+        );
         response
     }
 
     fn bad_request(&mut self, ctx: &Ctx, status: u16, code: &str, message: &str) -> Response {
         self.stats.bad_requests += 1;
-        self.emit(ctx, EventKind::BadRequest { status, reason: code.to_string() });
+        self.emit(
+            ctx,
+            EventKind::BadRequest {
+                status,
+                reason: code.to_string(),
+            },
+        );
         self.error_body(ctx, status, code, message)
     }
 
     /// The platform's error body: Genesys `ErrorBody`, CXone `{error, error_description}`.
     fn error_body(&self, ctx: &Ctx, status: u16, code: &str, message: &str) -> Response {
         match self.config.platform {
-            Platform::Genesys => Response::json(status, &json!({
-                "message": message, "code": code, "status": status,
-                "contextId": ctx.correlation_id, "details": [], "errors": [],
-            })),
+            Platform::Genesys => Response::json(
+                status,
+                &json!({
+                    "message": message, "code": code, "status": status,
+                    "contextId": ctx.correlation_id, "details": [], "errors": [],
+                }),
+            ),
             Platform::Cxone => Response::json(status, &json!({"error": code, "error_description": message})),
         }
     }
 
     /// The rate-limit headers of the configured dialect for one rule's state.
     fn rate_limit_headers(&self, now: SimTime, described: &RuleVerdict) -> Vec<(String, String)> {
-        let Verdict { limit, remaining, reset_at, .. } = described.verdict;
+        let Verdict {
+            limit,
+            remaining,
+            reset_at,
+            ..
+        } = described.verdict;
         let reset_in_s = now.secs_until_ceil(reset_at).min(RETRY_AFTER_MAX_S);
         let header = |name: &str, value: String| (name.to_string(), value);
         match self.config.headers {
             HeaderDialect::None => Vec::new(),
             HeaderDialect::Inin => vec![
                 header("inin-ratelimit-allowed", limit.to_string()),
-                header("inin-ratelimit-count", limit.saturating_sub(remaining).to_string()),
+                header(
+                    "inin-ratelimit-count",
+                    limit.saturating_sub(remaining).to_string(),
+                ),
                 header("inin-ratelimit-reset", reset_in_s.to_string()),
             ],
             HeaderDialect::XRateLimit => {
@@ -480,8 +648,14 @@ impl Gateway {
             HeaderDialect::Ietf => {
                 let window_s = described.window_ms.div_ceil(1_000);
                 vec![
-                    header("RateLimit-Policy", format!("\"{}\";q={limit};w={window_s}", described.rule)),
-                    header("RateLimit", format!("\"{}\";r={remaining};t={reset_in_s}", described.rule)),
+                    header(
+                        "RateLimit-Policy",
+                        format!("\"{}\";q={limit};w={window_s}", described.rule),
+                    ),
+                    header(
+                        "RateLimit",
+                        format!("\"{}\";r={remaining};t={reset_in_s}", described.rule),
+                    ),
                 ]
             }
         }
@@ -502,7 +676,9 @@ impl Gateway {
             Route::BulkUpdateUsers => self.bulk_update_users(ctx, request),
             Route::CreateEvaluation(conversation) => {
                 let conversation = conversation.clone();
-                self.idempotent(ctx, request, |gateway, ctx, body| gateway.create_evaluation(ctx, &conversation, body))
+                self.idempotent(ctx, request, |gateway, ctx, body| {
+                    gateway.create_evaluation(ctx, &conversation, body)
+                })
             }
             Route::CreateAgents => self.idempotent(ctx, request, Gateway::create_agents),
         }
@@ -517,8 +693,14 @@ impl Gateway {
         let page_size_max = self.config.data.page_size_max;
         match self.config.platform {
             Platform::Genesys => {
-                let (Some(page_size), Some(page_number)) = (number("pageSize", 25), number("pageNumber", 1)) else {
-                    return self.bad_request(ctx, 400, "bad.request", "pageSize and pageNumber must be whole numbers");
+                let (Some(page_size), Some(page_number)) = (number("pageSize", 25), number("pageNumber", 1))
+                else {
+                    return self.bad_request(
+                        ctx,
+                        400,
+                        "bad.request",
+                        "pageSize and pageNumber must be whole numbers",
+                    );
                 };
                 if page_size == 0 || page_size > page_size_max || page_number == 0 {
                     return self.bad_request(ctx, 400, "bad.request", "pageSize or pageNumber out of range");
@@ -526,8 +708,12 @@ impl Gateway {
                 let page_count = total.div_ceil(page_size).max(1);
                 let uri = |n: u64| format!("/api/v2/users?pageSize={page_size}&pageNumber={n}");
                 let offset = (page_number - 1).saturating_mul(page_size);
-                let entities: Vec<Value> =
-                    self.directory.page(offset, page_size).iter().map(|user| self.directory.view(user)).collect();
+                let entities: Vec<Value> = self
+                    .directory
+                    .page(offset, page_size)
+                    .iter()
+                    .map(|user| self.directory.view(user))
+                    .collect();
                 let mut body = json!({
                     "entities": entities, "pageSize": page_size, "pageNumber": page_number,
                     "total": total, "pageCount": page_count,
@@ -549,8 +735,12 @@ impl Gateway {
                     return self.bad_request(ctx, 400, "bad.request", "top out of range");
                 }
                 let uri = |skip: u64| format!("{CXONE_PREFIX}/agents?skip={skip}&top={top}");
-                let agents: Vec<Value> =
-                    self.directory.page(skip, top).iter().map(|user| self.directory.view(user)).collect();
+                let agents: Vec<Value> = self
+                    .directory
+                    .page(skip, top)
+                    .iter()
+                    .map(|user| self.directory.view(user))
+                    .collect();
                 let mut links = json!({"self": uri(skip)});
                 if skip.saturating_add(top) < total {
                     links["next"] = json!(uri(skip + top));
@@ -561,13 +751,16 @@ impl Gateway {
                 let poll_time = std::time::UNIX_EPOCH
                     + Duration::from_secs(self.config.epoch_unix_s)
                     + ctx.now.as_duration();
-                Response::json(200, &json!({
-                    "businessUnitId": 4_600_001,
-                    "lastPollTime": httpdate::fmt_http_date(poll_time),
-                    "totalRecords": total,
-                    "agents": agents,
-                    "_links": links,
-                }))
+                Response::json(
+                    200,
+                    &json!({
+                        "businessUnitId": 4_600_001,
+                        "lastPollTime": httpdate::fmt_http_date(poll_time),
+                        "totalRecords": total,
+                        "agents": agents,
+                        "_links": links,
+                    }),
+                )
             }
         }
     }
@@ -577,18 +770,46 @@ impl Gateway {
         let require_version = self.config.platform == Platform::Genesys;
         match self.directory.update(id, patch, require_version) {
             Ok(version) => {
-                let view = self.directory.view(self.directory.get(id).expect("updated user exists"));
-                self.ledger.record(Write { at: ctx.now, request: ctx.request, op: WriteOp::UpdateUser, key: id.to_string(), version: Some(version) });
-                self.emit(ctx, EventKind::WriteApplied { op: WriteOp::UpdateUser.as_str().into(), key: id.to_string(), version: Some(version) });
+                let view = self
+                    .directory
+                    .view(self.directory.get(id).expect("updated user exists"));
+                self.ledger.record(Write {
+                    at: ctx.now,
+                    request: ctx.request,
+                    op: WriteOp::UpdateUser,
+                    key: id.to_string(),
+                    version: Some(version),
+                });
+                self.emit(
+                    ctx,
+                    EventKind::WriteApplied {
+                        op: WriteOp::UpdateUser.as_str().into(),
+                        key: id.to_string(),
+                        version: Some(version),
+                    },
+                );
                 Ok(view)
             }
             Err(UpdateError::Conflict { sent, current }) => {
                 self.stats.conflicts += 1;
-                self.emit(ctx, EventKind::Conflict { key: id.to_string(), sent, current });
-                Err((409, "conflict".into(), format!("The version supplied ({sent}) does not match the current version ({current})")))
+                self.emit(
+                    ctx,
+                    EventKind::Conflict {
+                        key: id.to_string(),
+                        sent,
+                        current,
+                    },
+                );
+                Err((
+                    409,
+                    "conflict".into(),
+                    format!("The version supplied ({sent}) does not match the current version ({current})"),
+                ))
             }
             Err(UpdateError::NotFound) => Err((404, "not.found".into(), "The user was not found".into())),
-            Err(UpdateError::MissingVersion) => Err((400, "bad.request".into(), "version is required".into())),
+            Err(UpdateError::MissingVersion) => {
+                Err((400, "bad.request".into(), "version is required".into()))
+            }
             Err(UpdateError::Invalid(why)) => Err((400, "bad.request".into(), why.into())),
         }
     }
@@ -602,7 +823,12 @@ impl Gateway {
 
     fn bulk_update_users(&mut self, ctx: &Ctx, request: &Request) -> Response {
         let Some(Value::Array(items)) = parse_json(&request.body) else {
-            return self.bad_request(ctx, 400, "bad.request", "The body must be a JSON array of user updates");
+            return self.bad_request(
+                ctx,
+                400,
+                "bad.request",
+                "The body must be a JSON array of user updates",
+            );
         };
         if items.is_empty() || items.len() as u64 > self.config.data.bulk_max {
             let message = format!("Max {} users can be updated at a time", self.config.data.bulk_max);
@@ -620,7 +846,10 @@ impl Gateway {
                 }
             }
         }
-        Response::json(200, &json!({"results": results, "errorCount": error_indexes.len(), "errorIndexes": error_indexes}))
+        Response::json(
+            200,
+            &json!({"results": results, "errorCount": error_indexes.len(), "errorIndexes": error_indexes}),
+        )
     }
 
     fn create_evaluation(&mut self, ctx: &Ctx, conversation: &str, body: &Value) -> Response {
@@ -629,12 +858,15 @@ impl Gateway {
         }
         let id = self.uuid();
         self.record_create(ctx, WriteOp::CreateEvaluation, conversation);
-        Response::json(200, &json!({
-            "id": id,
-            "conversation": {"id": conversation},
-            "status": "PENDING",
-            "selfUri": format!("/api/v2/quality/conversations/{conversation}/evaluations/{id}"),
-        }))
+        Response::json(
+            200,
+            &json!({
+                "id": id,
+                "conversation": {"id": conversation},
+                "status": "PENDING",
+                "selfUri": format!("/api/v2/quality/conversations/{conversation}/evaluations/{id}"),
+            }),
+        )
     }
 
     fn create_agents(&mut self, ctx: &Ctx, body: &Value) -> Response {
@@ -642,7 +874,10 @@ impl Gateway {
             return self.bad_request(ctx, 400, "bad.request", "The body must be {\"agents\": [...]}");
         };
         if agents.is_empty() || agents.len() as u64 > self.config.data.bulk_max {
-            let message = format!("Between 1 and {} agents can be created at a time", self.config.data.bulk_max);
+            let message = format!(
+                "Between 1 and {} agents can be created at a time",
+                self.config.data.bulk_max
+            );
             return self.bad_request(ctx, 400, "bad.request", &message);
         }
         let agents = agents.clone();
@@ -653,7 +888,13 @@ impl Gateway {
                 Some(user_name) if !user_name.is_empty() => {
                     let fields: BTreeMap<String, Value> = agent
                         .as_object()
-                        .map(|object| object.iter().filter(|(k, _)| *k != "userName").map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .map(|object| {
+                            object
+                                .iter()
+                                .filter(|(k, _)| *k != "userName")
+                                .map(|(k, v)| (k.clone(), v.clone()))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     let id = self.directory.insert(user_name.to_string(), fields);
                     self.record_create(ctx, WriteOp::CreateAgent, user_name);
@@ -669,13 +910,31 @@ impl Gateway {
     }
 
     fn record_create(&mut self, ctx: &Ctx, op: WriteOp, key: &str) {
-        self.ledger.record(Write { at: ctx.now, request: ctx.request, op, key: key.to_string(), version: None });
-        self.emit(ctx, EventKind::WriteApplied { op: op.as_str().into(), key: key.to_string(), version: None });
+        self.ledger.record(Write {
+            at: ctx.now,
+            request: ctx.request,
+            op,
+            key: key.to_string(),
+            version: None,
+        });
+        self.emit(
+            ctx,
+            EventKind::WriteApplied {
+                op: op.as_str().into(),
+                key: key.to_string(),
+                version: None,
+            },
+        );
     }
 
     /// Runs a create under the request's `Idempotency-Key`, when the gateway honours them: the same
     /// key with the same body replays the stored response; with another body it is refused (422).
-    fn idempotent(&mut self, ctx: &Ctx, request: &Request, create: impl FnOnce(&mut Gateway, &Ctx, &Value) -> Response) -> Response {
+    fn idempotent(
+        &mut self,
+        ctx: &Ctx,
+        request: &Request,
+        create: impl FnOnce(&mut Gateway, &Ctx, &Value) -> Response,
+    ) -> Response {
         let Some(body) = parse_json(&request.body) else {
             return self.bad_request(ctx, 400, "bad.request", "The body is not valid JSON");
         };
@@ -689,7 +948,12 @@ impl Gateway {
         let body_hash = hash_bytes(&request.body);
         if let Some(entry) = self.idempotency.get(&key) {
             if entry.body_hash != body_hash {
-                return self.error_body(ctx, 422, "idempotency.key.reused", "The Idempotency-Key was used with another body");
+                return self.error_body(
+                    ctx,
+                    422,
+                    "idempotency.key.reused",
+                    "The Idempotency-Key was used with another body",
+                );
             }
             let replay = entry.response.clone().with_header("Idempotent-Replayed", "true");
             self.emit(ctx, EventKind::IdempotentReplay { key: key.clone() });
@@ -697,7 +961,14 @@ impl Gateway {
         }
         let response = create(self, ctx, &body);
         if (200..300).contains(&response.status) {
-            self.idempotency.insert(key, IdempotentEntry { body_hash, stored_at: ctx.now, response: response.clone() });
+            self.idempotency.insert(
+                key,
+                IdempotentEntry {
+                    body_hash,
+                    stored_at: ctx.now,
+                    response: response.clone(),
+                },
+            );
         }
         response
     }
@@ -720,7 +991,10 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
 fn is_uuid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn status_text(status: u16) -> &'static str {

@@ -14,7 +14,12 @@ pub struct Request {
 
 impl Request {
     pub fn new(method: &str, target: &str) -> Request {
-        Request { method: method.to_ascii_uppercase(), target: target.to_string(), headers: Vec::new(), body: Vec::new() }
+        Request {
+            method: method.to_ascii_uppercase(),
+            target: target.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Request {
@@ -33,11 +38,16 @@ impl Request {
 
     /// The first value of a header (names compare case-insensitively).
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(self.target.as_str(), |(path, _)| path)
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(path, _)| path)
     }
 
     /// Query parameters in order (percent-decoded).
@@ -73,13 +83,20 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Vec::new(), delivery: Delivery::Now }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            delivery: Delivery::Now,
+        }
     }
 
     pub fn json(status: u16, value: &serde_json::Value) -> Response {
         let mut response = Response::new(status);
         response.body = serde_json::to_vec(value).expect("a JSON value serializes");
-        response.headers.push(("content-type".to_string(), "application/json".to_string()));
+        response
+            .headers
+            .push(("content-type".to_string(), "application/json".to_string()));
         response
     }
 
@@ -89,7 +106,9 @@ impl Response {
             "<html><head><title>{status} {title}</title></head><body><center><h1>{status} {title}</h1></center></body></html>"
         )
         .into_bytes();
-        response.headers.push(("content-type".to_string(), "text/html".to_string()));
+        response
+            .headers
+            .push(("content-type".to_string(), "text/html".to_string()));
         response
     }
 
@@ -99,7 +118,10 @@ impl Response {
     }
 
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn body_json(&self) -> Option<serde_json::Value> {
@@ -116,7 +138,10 @@ mod tests {
         let request = Request::new("get", "/api/v2/users?pageSize=25&name=a%20b");
         assert_eq!(request.method, "GET");
         assert_eq!(request.path(), "/api/v2/users");
-        assert_eq!(request.query(), vec![("pageSize".into(), "25".into()), ("name".into(), "a b".into())]);
+        assert_eq!(
+            request.query(),
+            vec![("pageSize".into(), "25".into()), ("name".into(), "a b".into())]
+        );
         assert_eq!(Request::new("GET", "/x").query(), vec![]);
     }
 }

@@ -70,7 +70,11 @@ impl Ledger {
 
     /// Creates applied more than once for the same business key (each extra one counts).
     pub fn duplicate_creates(&self) -> u64 {
-        self.applied.iter().filter(|((op, _), _)| op.is_create()).map(|(_, count)| count - 1).sum()
+        self.applied
+            .iter()
+            .filter(|((op, _), _)| op.is_create())
+            .map(|(_, count)| count - 1)
+            .sum()
     }
 
     /// Distinct business keys written by `op`.
@@ -81,7 +85,10 @@ impl Ledger {
     /// The keys of `expected` that were never written by `op`: lost writes, when the client
     /// believes them done.
     pub fn missing<'a>(&self, op: WriteOp, expected: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-        expected.into_iter().filter(|key| self.applied(op, key) == 0).collect()
+        expected
+            .into_iter()
+            .filter(|key| self.applied(op, key) == 0)
+            .collect()
     }
 }
 
@@ -90,7 +97,13 @@ mod tests {
     use super::*;
 
     fn write(op: WriteOp, key: &str) -> Write {
-        Write { at: SimTime::ZERO, request: 1, op, key: key.to_string(), version: None }
+        Write {
+            at: SimTime::ZERO,
+            request: 1,
+            op,
+            key: key.to_string(),
+            version: None,
+        }
     }
 
     #[test]
@@ -105,7 +118,10 @@ mod tests {
         assert_eq!(ledger.duplicate_creates(), 2);
         assert_eq!(ledger.applied(WriteOp::UpdateUser, "u1"), 2);
         assert_eq!(ledger.distinct_keys(WriteOp::CreateEvaluation), 2);
-        assert_eq!(ledger.missing(WriteOp::CreateEvaluation, ["c1", "c3"]), vec!["c3"]);
+        assert_eq!(
+            ledger.missing(WriteOp::CreateEvaluation, ["c1", "c3"]),
+            vec!["c3"]
+        );
         assert_eq!(ledger.writes().len(), 6);
     }
 }

@@ -47,23 +47,40 @@ pub struct Verdict {
 /// The state of one key under one rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimiterState {
-    SlidingLog { admitted_at: VecDeque<SimTime> },
-    SlidingWindow { window_index: u64, previous: u64, current: u64 },
-    FixedWindow { window_index: u64, count: u64 },
-    TokenBucket { tokens_scaled: u128, updated_at: SimTime },
+    SlidingLog {
+        admitted_at: VecDeque<SimTime>,
+    },
+    SlidingWindow {
+        window_index: u64,
+        previous: u64,
+        current: u64,
+    },
+    FixedWindow {
+        window_index: u64,
+        count: u64,
+    },
+    TokenBucket {
+        tokens_scaled: u128,
+        updated_at: SimTime,
+    },
 }
 
 impl LimiterState {
     pub fn new(params: &LimitParams, now: SimTime) -> LimiterState {
         assert!(params.window_us > 0, "window must be positive");
         match params.algorithm {
-            Algorithm::SlidingLog => LimiterState::SlidingLog { admitted_at: VecDeque::new() },
-            Algorithm::SlidingWindow => {
-                LimiterState::SlidingWindow { window_index: now.as_micros() / params.window_us, previous: 0, current: 0 }
-            }
-            Algorithm::FixedWindow => {
-                LimiterState::FixedWindow { window_index: now.as_micros() / params.window_us, count: 0 }
-            }
+            Algorithm::SlidingLog => LimiterState::SlidingLog {
+                admitted_at: VecDeque::new(),
+            },
+            Algorithm::SlidingWindow => LimiterState::SlidingWindow {
+                window_index: now.as_micros() / params.window_us,
+                previous: 0,
+                current: 0,
+            },
+            Algorithm::FixedWindow => LimiterState::FixedWindow {
+                window_index: now.as_micros() / params.window_us,
+                count: 0,
+            },
             Algorithm::TokenBucket => LimiterState::TokenBucket {
                 tokens_scaled: u128::from(params.burst) * u128::from(params.window_us),
                 updated_at: now,
@@ -76,11 +93,18 @@ impl LimiterState {
         let window_us = params.window_us;
         match self {
             LimiterState::SlidingLog { admitted_at } => {
-                while admitted_at.front().is_some_and(|&at| at.as_micros() + window_us <= now.as_micros()) {
+                while admitted_at
+                    .front()
+                    .is_some_and(|&at| at.as_micros() + window_us <= now.as_micros())
+                {
                     admitted_at.pop_front();
                 }
             }
-            LimiterState::SlidingWindow { window_index, previous, current } => {
+            LimiterState::SlidingWindow {
+                window_index,
+                previous,
+                current,
+            } => {
                 let index_now = now.as_micros() / window_us;
                 assert!(index_now >= *window_index, "time went backwards");
                 if index_now == *window_index + 1 {
@@ -100,7 +124,10 @@ impl LimiterState {
                     *count = 0;
                 }
             }
-            LimiterState::TokenBucket { tokens_scaled, updated_at } => {
+            LimiterState::TokenBucket {
+                tokens_scaled,
+                updated_at,
+            } => {
                 assert!(now >= *updated_at, "time went backwards");
                 let elapsed_us = u128::from((now - *updated_at).as_micros() as u64);
                 let capacity = u128::from(params.burst) * u128::from(window_us);
@@ -130,7 +157,11 @@ impl LimiterState {
                 };
                 reject(limit, retry_at, reset_at)
             }
-            LimiterState::SlidingWindow { window_index, previous, current } => {
+            LimiterState::SlidingWindow {
+                window_index,
+                previous,
+                current,
+            } => {
                 let window_start_us = *window_index * window_us;
                 let elapsed_us = now.as_micros() - window_start_us;
                 let weighted = u128::from(*previous) * u128::from(window_us - elapsed_us)
@@ -141,7 +172,8 @@ impl LimiterState {
                     let remaining = ((capacity - weighted) / u128::from(window_us)) as u64;
                     return admit(limit, remaining, now, reset_at);
                 }
-                let retry_at = sliding_window_retry_at(*previous, *current, limit, window_start_us, window_us);
+                let retry_at =
+                    sliding_window_retry_at(*previous, *current, limit, window_start_us, window_us);
                 reject(limit, retry_at, reset_at)
             }
             LimiterState::FixedWindow { window_index, count } => {
@@ -149,7 +181,11 @@ impl LimiterState {
                 if *count < limit {
                     return admit(limit, limit - *count, now, reset_at);
                 }
-                reject(limit, if limit == 0 { SimTime::NEVER } else { reset_at }, reset_at)
+                reject(
+                    limit,
+                    if limit == 0 { SimTime::NEVER } else { reset_at },
+                    reset_at,
+                )
             }
             LimiterState::TokenBucket { tokens_scaled, .. } => {
                 let one_token = u128::from(window_us);
@@ -177,10 +213,19 @@ impl LimiterState {
     pub fn record(&mut self, params: &LimitParams, now: SimTime) {
         match self {
             LimiterState::SlidingLog { admitted_at } => {
-                assert!((admitted_at.len() as u64) < params.limit, "record without admission");
-                assert!(admitted_at.back().is_none_or(|&last| last <= now), "log out of order");
+                assert!(
+                    (admitted_at.len() as u64) < params.limit,
+                    "record without admission"
+                );
+                assert!(
+                    admitted_at.back().is_none_or(|&last| last <= now),
+                    "log out of order"
+                );
                 admitted_at.push_back(now);
-                assert!(admitted_at.len() as u64 <= params.limit_max, "sliding log over its bound");
+                assert!(
+                    admitted_at.len() as u64 <= params.limit_max,
+                    "sliding log over its bound"
+                );
             }
             LimiterState::SlidingWindow { current, .. } => *current += 1,
             LimiterState::FixedWindow { count, .. } => {
@@ -200,7 +245,9 @@ impl LimiterState {
         self.advance(params, now);
         match self {
             LimiterState::SlidingLog { admitted_at } => admitted_at.is_empty(),
-            LimiterState::SlidingWindow { previous, current, .. } => *previous == 0 && *current == 0,
+            LimiterState::SlidingWindow {
+                previous, current, ..
+            } => *previous == 0 && *current == 0,
             LimiterState::FixedWindow { count, .. } => *count == 0,
             LimiterState::TokenBucket { tokens_scaled, .. } => {
                 *tokens_scaled == u128::from(params.burst) * u128::from(params.window_us)
@@ -214,15 +261,33 @@ fn micros(us: u64) -> std::time::Duration {
 }
 
 fn admit(limit: u64, remaining: u64, now: SimTime, reset_at: SimTime) -> Verdict {
-    Verdict { admitted: true, limit, remaining, retry_at: now, reset_at }
+    Verdict {
+        admitted: true,
+        limit,
+        remaining,
+        retry_at: now,
+        reset_at,
+    }
 }
 
 fn reject(limit: u64, retry_at: SimTime, reset_at: SimTime) -> Verdict {
-    Verdict { admitted: false, limit, remaining: 0, retry_at, reset_at }
+    Verdict {
+        admitted: false,
+        limit,
+        remaining: 0,
+        retry_at,
+        reset_at,
+    }
 }
 
 /// The first instant the weighted estimate `previous * (W - e) / W + current + 1` fits in `limit`.
-fn sliding_window_retry_at(previous: u64, current: u64, limit: u64, window_start_us: u64, window_us: u64) -> SimTime {
+fn sliding_window_retry_at(
+    previous: u64,
+    current: u64,
+    limit: u64,
+    window_start_us: u64,
+    window_us: u64,
+) -> SimTime {
     let w = u128::from(window_us);
     // Within this window: needs previous * (W - e) <= (limit - current - 1) * W.
     if current < limit && previous > 0 {
@@ -247,7 +312,13 @@ mod tests {
     use super::*;
 
     fn params(algorithm: Algorithm, limit: u64, window_ms: u64) -> LimitParams {
-        LimitParams { algorithm, limit, limit_max: limit, window_us: window_ms * 1_000, burst: limit }
+        LimitParams {
+            algorithm,
+            limit,
+            limit_max: limit,
+            window_us: window_ms * 1_000,
+            burst: limit,
+        }
     }
 
     fn fill(state: &mut LimiterState, p: &LimitParams, now: SimTime, n: u64) {
@@ -282,7 +353,10 @@ mod tests {
         p.limit = 2;
         p.limit_max = 4;
         // Two of the four entries must leave before one more fits under a limit of 2.
-        assert_eq!(state.check(&p, SimTime::from_millis(400)).retry_at, SimTime::from_millis(1_200));
+        assert_eq!(
+            state.check(&p, SimTime::from_millis(400)).retry_at,
+            SimTime::from_millis(1_200)
+        );
     }
 
     #[test]
@@ -291,7 +365,10 @@ mod tests {
         let mut state = LimiterState::new(&p, SimTime::ZERO);
         fill(&mut state, &p, SimTime::from_millis(900), 2);
         let verdict = state.check(&p, SimTime::from_millis(950));
-        assert_eq!((verdict.admitted, verdict.retry_at), (false, SimTime::from_secs(1)));
+        assert_eq!(
+            (verdict.admitted, verdict.retry_at),
+            (false, SimTime::from_secs(1))
+        );
         assert!(state.check(&p, SimTime::from_secs(1)).admitted);
     }
 
@@ -312,11 +389,17 @@ mod tests {
 
     #[test]
     fn token_bucket_refills_continuously() {
-        let p = LimitParams { burst: 2, ..params(Algorithm::TokenBucket, 10, 1_000) };
+        let p = LimitParams {
+            burst: 2,
+            ..params(Algorithm::TokenBucket, 10, 1_000)
+        };
         let mut state = LimiterState::new(&p, SimTime::ZERO);
         fill(&mut state, &p, SimTime::ZERO, 2);
         let verdict = state.check(&p, SimTime::ZERO);
-        assert_eq!((verdict.admitted, verdict.retry_at), (false, SimTime::from_millis(100)));
+        assert_eq!(
+            (verdict.admitted, verdict.retry_at),
+            (false, SimTime::from_millis(100))
+        );
         assert!(state.check(&p, SimTime::from_millis(100)).admitted);
         assert!(!state.is_idle(&p, SimTime::from_millis(100)));
         assert!(state.is_idle(&p, SimTime::from_millis(200)));
@@ -324,7 +407,11 @@ mod tests {
 
     #[test]
     fn zero_limit_never_admits() {
-        for algorithm in [Algorithm::SlidingLog, Algorithm::SlidingWindow, Algorithm::FixedWindow] {
+        for algorithm in [
+            Algorithm::SlidingLog,
+            Algorithm::SlidingWindow,
+            Algorithm::FixedWindow,
+        ] {
             let p = params(algorithm, 0, 1_000);
             let mut state = LimiterState::new(&p, SimTime::ZERO);
             let verdict = state.check(&p, SimTime::from_millis(5));

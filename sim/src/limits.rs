@@ -39,12 +39,18 @@ impl Check {
 
     /// The rejecting rule with the latest `retry_at`: the request cannot pass before then.
     pub fn binding_rejection(&self) -> Option<&RuleVerdict> {
-        self.verdicts.iter().filter(|v| !v.verdict.admitted).max_by_key(|v| (v.verdict.retry_at, v.rule_index))
+        self.verdicts
+            .iter()
+            .filter(|v| !v.verdict.admitted)
+            .max_by_key(|v| (v.verdict.retry_at, v.rule_index))
     }
 
     /// The visible applicable rule with the least headroom: what rate-limit headers describe.
     pub fn tightest(&self) -> Option<&RuleVerdict> {
-        self.verdicts.iter().filter(|v| !v.hidden).min_by_key(|v| (v.verdict.admitted, v.verdict.remaining, v.rule_index))
+        self.verdicts
+            .iter()
+            .filter(|v| !v.hidden)
+            .min_by_key(|v| (v.verdict.admitted, v.verdict.remaining, v.rule_index))
     }
 }
 
@@ -61,7 +67,15 @@ pub struct RateLimits {
 
 impl RateLimits {
     pub fn new(rules: Vec<LimitRule>) -> RateLimits {
-        RateLimits { rules: rules.into_iter().map(|rule| RuleState { rule, keys: BTreeMap::new() }).collect() }
+        RateLimits {
+            rules: rules
+                .into_iter()
+                .map(|rule| RuleState {
+                    rule,
+                    keys: BTreeMap::new(),
+                })
+                .collect(),
+        }
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &LimitRule> {
@@ -77,7 +91,10 @@ impl RateLimits {
             }
             let params = params_at(&state.rule, now);
             let key = key_of(&state.rule, subject);
-            let limiter = state.keys.entry(key.clone()).or_insert_with(|| LimiterState::new(&params, now));
+            let limiter = state
+                .keys
+                .entry(key.clone())
+                .or_insert_with(|| LimiterState::new(&params, now));
             let verdict = limiter.check(&params, now);
             check.verdicts.push(RuleVerdict {
                 rule_index,
@@ -173,10 +190,23 @@ mod tests {
     fn every_applicable_rule_must_admit() {
         let mut limits = RateLimits::new(vec![
             rule("per-token", 3, vec![KeyPart::Token], &[]),
-            rule("per-client-bulk", 1, vec![KeyPart::Client, KeyPart::Family], &["users.bulk"]),
+            rule(
+                "per-client-bulk",
+                1,
+                vec![KeyPart::Client, KeyPart::Family],
+                &["users.bulk"],
+            ),
         ]);
-        let bulk = Subject { token_seq: 1, client: "app", family: "users.bulk" };
-        let read = Subject { token_seq: 1, client: "app", family: "users.read" };
+        let bulk = Subject {
+            token_seq: 1,
+            client: "app",
+            family: "users.bulk",
+        };
+        let read = Subject {
+            token_seq: 1,
+            client: "app",
+            family: "users.read",
+        };
         let now = SimTime::from_secs(1);
         let first = limits.check(now, bulk);
         assert_eq!(first.verdicts.len(), 2);
@@ -185,7 +215,10 @@ mod tests {
         let second = limits.check(now, bulk);
         assert!(!second.admitted());
         assert_eq!(second.binding_rejection().unwrap().rule, "per-client-bulk");
-        assert_eq!(second.binding_rejection().unwrap().key, "client:app|family:users.bulk");
+        assert_eq!(
+            second.binding_rejection().unwrap().key,
+            "client:app|family:users.bulk"
+        );
         // Reads share the per-token rule but not the bulk one.
         let read_check = limits.check(now, read);
         assert_eq!(read_check.verdicts.len(), 1);
@@ -195,7 +228,11 @@ mod tests {
     #[test]
     fn oauth_is_limited_only_when_named() {
         let mut limits = RateLimits::new(vec![rule("api", 1, vec![KeyPart::Org], &[])]);
-        let token = Subject { token_seq: 0, client: "app", family: "oauth" };
+        let token = Subject {
+            token_seq: 0,
+            client: "app",
+            family: "oauth",
+        };
         assert!(limits.check(SimTime::ZERO, token).verdicts.is_empty());
     }
 
@@ -203,12 +240,20 @@ mod tests {
     fn prune_drops_idle_keys_only() {
         let mut limits = RateLimits::new(vec![rule("per-token", 3, vec![KeyPart::Token], &[])]);
         for token_seq in 0..10 {
-            let subject = Subject { token_seq, client: "app", family: "users.read" };
+            let subject = Subject {
+                token_seq,
+                client: "app",
+                family: "users.read",
+            };
             let check = limits.check(SimTime::from_secs(token_seq), subject);
             limits.record(SimTime::from_secs(token_seq), &check);
         }
         assert_eq!(limits.key_count(), 10);
         limits.prune(SimTime::from_secs(65));
-        assert_eq!(limits.key_count(), 4, "tokens 6..=9 still have entries in the window");
+        assert_eq!(
+            limits.key_count(),
+            4,
+            "tokens 6..=9 still have entries in the window"
+        );
     }
 }

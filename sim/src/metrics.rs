@@ -76,21 +76,37 @@ pub fn compute(
     elapsed: Duration,
 ) -> Metrics {
     let items: Vec<&WorkItem> = plan.iter().flatten().flatten().collect();
-    let count = |outcome: fn(&Outcome) -> bool| outcomes.values().filter(|record| outcome(&record.outcome)).count() as u64;
+    let count = |outcome: fn(&Outcome) -> bool| {
+        outcomes
+            .values()
+            .filter(|record| outcome(&record.outcome))
+            .count() as u64
+    };
     let ok = count(|o| *o == Outcome::Ok);
     let makespan = match end {
-        RunEnd::Completed => outcomes.values().map(|record| record.finished_at).max().map_or(Duration::ZERO, |at| at.as_duration()),
+        RunEnd::Completed => outcomes
+            .values()
+            .map(|record| record.finished_at)
+            .max()
+            .map_or(Duration::ZERO, |at| at.as_duration()),
         _ => elapsed,
     };
     let makespan_s = makespan.as_secs_f64();
     let client = client_counts(trace);
     let lost_writes = items
         .iter()
-        .filter(|item| outcomes.get(&item.id).is_some_and(|record| record.outcome == Outcome::Ok))
+        .filter(|item| {
+            outcomes
+                .get(&item.id)
+                .is_some_and(|record| record.outcome == Outcome::Ok)
+        })
         .filter_map(|item| item.kind.write(scenario.gateway.platform))
         .filter(|(op, key)| gateway.ledger().applied(*op, key) == 0)
         .count() as u64;
-    let mut latencies: Vec<u64> = outcomes.values().map(|record| (record.finished_at - record.started_at).as_millis() as u64).collect();
+    let mut latencies: Vec<u64> = outcomes
+        .values()
+        .map(|record| (record.finished_at - record.started_at).as_millis() as u64)
+        .collect();
     latencies.sort_unstable();
     let (quota_utilization, makespan_lower_bound_s) = quota(scenario, trace);
     Metrics {
@@ -100,7 +116,10 @@ pub fn compute(
         ok,
         failed: count(|o| *o == Outcome::Failed),
         gave_up: count(|o| matches!(o, Outcome::GaveUp(_))),
-        lost: items.iter().filter(|item| !outcomes.contains_key(&item.id)).count() as u64,
+        lost: items
+            .iter()
+            .filter(|item| !outcomes.contains_key(&item.id))
+            .count() as u64,
         attempts: client.attempts,
         wasted_attempts: client.attempts.saturating_sub(client.successes),
         amplification: round3(ratio(client.attempts as f64, items.len() as f64)),
@@ -137,25 +156,80 @@ impl Metrics {
         };
         let rows: [(&str, String); 12] = [
             ("end", end.to_string()),
-            ("makespan", format!("{:.1} s  (lower bound at the allowed rate {:.1} s)", self.makespan_s, self.makespan_lower_bound_s)),
-            ("items", format!("{}  ok {}  failed {}  gave up {}  lost {}", self.items, self.ok, self.failed, self.gave_up, self.lost)),
-            ("attempts", format!("{}  wasted {}  amplification {:.2}", self.attempts, self.wasted_attempts, self.amplification)),
+            (
+                "makespan",
+                format!(
+                    "{:.1} s  (lower bound at the allowed rate {:.1} s)",
+                    self.makespan_s, self.makespan_lower_bound_s
+                ),
+            ),
+            (
+                "items",
+                format!(
+                    "{}  ok {}  failed {}  gave up {}  lost {}",
+                    self.items, self.ok, self.failed, self.gave_up, self.lost
+                ),
+            ),
+            (
+                "attempts",
+                format!(
+                    "{}  wasted {}  amplification {:.2}",
+                    self.attempts, self.wasted_attempts, self.amplification
+                ),
+            ),
             (
                 "responses",
                 format!(
                     "429: {}  5xx: {}  401: {}  409: {}  transport errors: {}",
-                    self.responses_429, self.responses_5xx, self.responses_401, self.responses_409, self.transport_errors
+                    self.responses_429,
+                    self.responses_5xx,
+                    self.responses_401,
+                    self.responses_409,
+                    self.transport_errors
                 ),
             ),
-            ("quota", format!("utilization {:.3}  goodput {:.2} items/s", self.quota_utilization, self.goodput_per_s)),
-            ("latency", format!("p50 {} ms  p95 {} ms  p99 {} ms", self.latency_ms_p50, self.latency_ms_p95, self.latency_ms_p99)),
-            ("fairness", format!("{:.3} (Jain's index over workers)", self.fairness_jain)),
-            ("tokens", format!("{} token requests  {} breaker openings", self.token_requests, self.breaker_openings)),
-            ("writes", format!("duplicates {}  lost {}", self.duplicate_writes, self.lost_writes)),
-            ("early sends", format!("{} attempts before a seen Retry-After had passed", self.sends_before_retry_after)),
+            (
+                "quota",
+                format!(
+                    "utilization {:.3}  goodput {:.2} items/s",
+                    self.quota_utilization, self.goodput_per_s
+                ),
+            ),
+            (
+                "latency",
+                format!(
+                    "p50 {} ms  p95 {} ms  p99 {} ms",
+                    self.latency_ms_p50, self.latency_ms_p95, self.latency_ms_p99
+                ),
+            ),
+            (
+                "fairness",
+                format!("{:.3} (Jain's index over workers)", self.fairness_jain),
+            ),
+            (
+                "tokens",
+                format!(
+                    "{} token requests  {} breaker openings",
+                    self.token_requests, self.breaker_openings
+                ),
+            ),
+            (
+                "writes",
+                format!("duplicates {}  lost {}", self.duplicate_writes, self.lost_writes),
+            ),
+            (
+                "early sends",
+                format!(
+                    "{} attempts before a seen Retry-After had passed",
+                    self.sends_before_retry_after
+                ),
+            ),
             (
                 "gateway",
-                format!("{} requests  {} rate-limited  {} background rejected", self.gateway_requests, self.gateway_rate_limited, self.background_rejected),
+                format!(
+                    "{} requests  {} rate-limited  {} background rejected",
+                    self.gateway_requests, self.gateway_rate_limited, self.background_rejected
+                ),
             ),
         ];
         let mut out = String::new();
@@ -174,22 +248,34 @@ pub fn check(scenario: &Scenario, metrics: &Metrics, end: RunEnd) -> Vec<String>
         failures.push("a host failed (see the error above)".to_string());
     }
     if expect.complete && end != RunEnd::Completed {
-        failures.push(format!("the workload did not finish within duration_s = {}", scenario.duration_s));
+        failures.push(format!(
+            "the workload did not finish within duration_s = {}",
+            scenario.duration_s
+        ));
     }
     if expect.no_lost && metrics.lost > 0 {
         failures.push(format!("{} items ended with no outcome", metrics.lost));
     }
     if expect.no_lost && metrics.lost_writes > 0 {
-        failures.push(format!("{} writes reported ok are missing from the ledger", metrics.lost_writes));
+        failures.push(format!(
+            "{} writes reported ok are missing from the ledger",
+            metrics.lost_writes
+        ));
     }
     if let Some(max) = expect.max_duplicates {
         if metrics.duplicate_writes > max {
-            failures.push(format!("{} duplicate writes (at most {max} expected)", metrics.duplicate_writes));
+            failures.push(format!(
+                "{} duplicate writes (at most {max} expected)",
+                metrics.duplicate_writes
+            ));
         }
     }
     if let Some(min_pct) = expect.min_ok_pct {
         if metrics.ok * 100 < metrics.items * min_pct {
-            failures.push(format!("{} of {} items ok (at least {min_pct}% expected)", metrics.ok, metrics.items));
+            failures.push(format!(
+                "{} of {} items ok (at least {min_pct}% expected)",
+                metrics.ok, metrics.items
+            ));
         }
     }
     failures
@@ -218,12 +304,19 @@ fn client_counts(trace: &Trace) -> ClientCounts {
     let mut closed: BTreeMap<(u32, String), (Duration, Duration)> = BTreeMap::new();
     let mut family_of: BTreeMap<(u32, u64), String> = BTreeMap::new();
     for record in trace.records() {
-        if let Record::Network { host, action: NetworkAction::Crash, .. } = record {
+        if let Record::Network {
+            host,
+            action: NetworkAction::Crash,
+            ..
+        } = record
+        {
             // A restarted instance is a new process: it cannot know what the old one was told.
             closed.retain(|(instance, _), _| format!("client-{instance}") != *host);
             continue;
         }
-        let Record::Client { instance, event, at } = record else { continue };
+        let Record::Client { instance, event, at } = record else {
+            continue;
+        };
         let at = at.as_duration();
         match &event.kind {
             ClientEventKind::Attempt { family, .. } => {
@@ -235,14 +328,22 @@ fn client_counts(trace: &Trace) -> ClientCounts {
                     }
                 }
             }
-            ClientEventKind::Response { status, retry_after_ms, .. } => {
+            ClientEventKind::Response {
+                status,
+                retry_after_ms,
+                ..
+            } => {
                 *counts.statuses.entry(*status).or_insert(0) += 1;
                 if (200..300).contains(status) {
                     counts.successes += 1;
                 }
-                if let (429, Some(ms), Some(family)) = (*status, retry_after_ms, family_of.get(&(*instance, event.worker))) {
+                if let (429, Some(ms), Some(family)) =
+                    (*status, retry_after_ms, family_of.get(&(*instance, event.worker)))
+                {
                     let until = at + Duration::from_millis(*ms);
-                    let entry = closed.entry((*instance, family.clone())).or_insert((Duration::ZERO, Duration::ZERO));
+                    let entry = closed
+                        .entry((*instance, family.clone()))
+                        .or_insert((Duration::ZERO, Duration::ZERO));
                     if until > entry.0 {
                         *entry = (until, at);
                     }
@@ -250,7 +351,10 @@ fn client_counts(trace: &Trace) -> ClientCounts {
             }
             ClientEventKind::TransportFailed { .. } => counts.transport_errors += 1,
             ClientEventKind::TokenRequest { .. } => counts.token_requests += 1,
-            ClientEventKind::BreakerTransition { to: BreakerState::Open, .. } => counts.breaker_openings += 1,
+            ClientEventKind::BreakerTransition {
+                to: BreakerState::Open,
+                ..
+            } => counts.breaker_openings += 1,
             _ => {}
         }
     }
@@ -259,14 +363,24 @@ fn client_counts(trace: &Trace) -> ClientCounts {
 
 /// (utilization, makespan lower bound in seconds) against the first limit rule.
 fn quota(scenario: &Scenario, trace: &Trace) -> (f64, f64) {
-    let Some(rule) = scenario.quota_rule() else { return (0.0, 0.0) };
+    let Some(rule) = scenario.quota_rule() else {
+        return (0.0, 0.0);
+    };
     let window_s = rule.window_ms as f64 / 1_000.0;
     // Per key: (first, last, useful admissions).
     let mut keys: BTreeMap<String, (f64, f64, u64)> = BTreeMap::new();
     let mut families = std::collections::BTreeSet::new();
     for record in trace.records() {
         let Record::Gateway(event) = record else { continue };
-        let GatewayEventKind::Admitted { family, token_seq, status, .. } = &event.kind else { continue };
+        let GatewayEventKind::Admitted {
+            family,
+            token_seq,
+            status,
+            ..
+        } = &event.kind
+        else {
+            continue;
+        };
         if !rule.families.is_empty() && !rule.families.contains(family) {
             continue;
         }
@@ -290,10 +404,22 @@ fn quota(scenario: &Scenario, trace: &Trace) -> (f64, f64) {
         .sum();
     let useful: u64 = keys.values().map(|(_, _, useful)| useful).sum();
     let concurrent_keys = scenario.keys_in_use(&rule)
-        * if rule.key.contains(&KeyPart::Family) { families.len().max(1) as f64 } else { 1.0 };
-    let initial = if rule.algorithm == Algorithm::TokenBucket { burst } else { limit } * concurrent_keys;
+        * if rule.key.contains(&KeyPart::Family) {
+            families.len().max(1) as f64
+        } else {
+            1.0
+        };
+    let initial = if rule.algorithm == Algorithm::TokenBucket {
+        burst
+    } else {
+        limit
+    } * concurrent_keys;
     let rate = limit * concurrent_keys / window_s;
-    let lower_bound = if rate > 0.0 { (useful as f64 - initial).max(0.0) / rate } else { 0.0 };
+    let lower_bound = if rate > 0.0 {
+        (useful as f64 - initial).max(0.0) / rate
+    } else {
+        0.0
+    };
     (ratio(useful as f64, allowed), lower_bound)
 }
 
@@ -318,7 +444,10 @@ fn fairness(outcomes: &BTreeMap<String, ItemRecord>) -> f64 {
         }
         entry.1 = entry.1.max(record.finished_at.as_micros() as f64 / 1e6);
     }
-    let goodputs: Vec<f64> = per_worker.values().map(|(ok, last)| *ok as f64 / last.max(0.001)).collect();
+    let goodputs: Vec<f64> = per_worker
+        .values()
+        .map(|(ok, last)| *ok as f64 / last.max(0.001))
+        .collect();
     let sum: f64 = goodputs.iter().sum();
     let squares: f64 = goodputs.iter().map(|x| x * x).sum();
     if squares == 0.0 {
@@ -355,7 +484,14 @@ mod tests {
     #[test]
     fn percentiles_are_nearest_rank() {
         let values: Vec<u64> = (1..=100).collect();
-        assert_eq!((percentile(&values, 50), percentile(&values, 95), percentile(&values, 99)), (50, 95, 99));
+        assert_eq!(
+            (
+                percentile(&values, 50),
+                percentile(&values, 95),
+                percentile(&values, 99)
+            ),
+            (50, 95, 99)
+        );
         assert_eq!(percentile(&[7], 99), 7);
         assert_eq!(percentile(&[], 50), 0);
     }

@@ -59,7 +59,11 @@ pub struct GrantError {
 
 impl GrantError {
     fn new(status: u16, error: &'static str, description: &'static str) -> GrantError {
-        GrantError { status, error, description }
+        GrantError {
+            status,
+            error,
+            description,
+        }
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -76,7 +80,11 @@ pub struct TokenStore {
 
 impl TokenStore {
     pub fn new() -> TokenStore {
-        TokenStore { tokens: BTreeMap::new(), refresh_tokens: BTreeMap::new(), issued: 0 }
+        TokenStore {
+            tokens: BTreeMap::new(),
+            refresh_tokens: BTreeMap::new(),
+            issued: 0,
+        }
     }
 
     /// Handles a token request body (form-encoded) with its `Authorization` header.
@@ -92,8 +100,16 @@ impl TokenStore {
         let (client_id, client_secret) = match basic_credentials(authorization) {
             Some(pair) => pair,
             None => match (form.get("client_id"), form.get("client_secret")) {
-                (Some(id), Some(secret)) if config.platform == Platform::Cxone => (id.clone(), secret.clone()),
-                _ => return Err(GrantError::new(401, "invalid_client", "Client authentication failed")),
+                (Some(id), Some(secret)) if config.platform == Platform::Cxone => {
+                    (id.clone(), secret.clone())
+                }
+                _ => {
+                    return Err(GrantError::new(
+                        401,
+                        "invalid_client",
+                        "Client authentication failed",
+                    ))
+                }
             },
         };
         let client = config
@@ -123,19 +139,37 @@ impl TokenStore {
                 Ok(self.issue_cxone(config, client, &record.access_key, "refresh_token", rng, now))
             }
             (_, "") => Err(GrantError::new(400, "invalid_request", "Missing grant_type")),
-            _ => Err(GrantError::new(400, "unsupported_grant_type", "Unsupported grant type")),
+            _ => Err(GrantError::new(
+                400,
+                "unsupported_grant_type",
+                "Unsupported grant type",
+            )),
         }
     }
 
     fn record(&mut self, token: String, client: &OAuthClientConfig, expires_at: SimTime) -> u64 {
         self.issued += 1;
         let seq = self.issued;
-        let previous = self.tokens.insert(token, TokenRecord { seq, client: client.id.clone(), expires_at, revoked: false });
+        let previous = self.tokens.insert(
+            token,
+            TokenRecord {
+                seq,
+                client: client.id.clone(),
+                expires_at,
+                revoked: false,
+            },
+        );
         assert!(previous.is_none(), "token collision");
         seq
     }
 
-    fn issue_genesys(&mut self, config: &GatewayConfig, client: &OAuthClientConfig, rng: &mut ChaCha8Rng, now: SimTime) -> Grant {
+    fn issue_genesys(
+        &mut self,
+        config: &GatewayConfig,
+        client: &OAuthClientConfig,
+        rng: &mut ChaCha8Rng,
+        now: SimTime,
+    ) -> Grant {
         let expires_in_s = config.token_ttl_s(client);
         let token = random_token(rng, 48);
         let seq = self.record(token.clone(), client, now + Duration::from_secs(expires_in_s));
@@ -168,9 +202,16 @@ impl TokenStore {
             "jti": random_token(rng, 12),
         });
         let access_token = jwt(&claims, rng);
-        let id_token = jwt(&json!({"tenantId": claims["tenantId"], "iat": issued_at_s, "exp": issued_at_s + expires_in_s}), rng);
+        let id_token = jwt(
+            &json!({"tenantId": claims["tenantId"], "iat": issued_at_s, "exp": issued_at_s + expires_in_s}),
+            rng,
+        );
         let refresh_token = random_token(rng, 32);
-        let seq = self.record(access_token.clone(), client, now + Duration::from_secs(expires_in_s));
+        let seq = self.record(
+            access_token.clone(),
+            client,
+            now + Duration::from_secs(expires_in_s),
+        );
         // Refresh tokens outlive the access token (a day); each is used once.
         self.refresh_tokens.insert(
             refresh_token.clone(),
@@ -196,9 +237,17 @@ impl TokenStore {
     }
 
     /// Validates a request's `Authorization` header: the token's number and client, or why not.
-    pub fn authenticate(&self, now: SimTime, authorization: Option<&str>) -> Result<(u64, &str), (AuthFailure, Option<u64>)> {
+    pub fn authenticate(
+        &self,
+        now: SimTime,
+        authorization: Option<&str>,
+    ) -> Result<(u64, &str), (AuthFailure, Option<u64>)> {
         let token = authorization
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or((AuthFailure::Missing, None))?;
         let record = self.tokens.get(token).ok_or((AuthFailure::Unknown, None))?;
@@ -226,7 +275,8 @@ impl TokenStore {
 
     /// Forgets tokens long dead, and expired refresh tokens (bounded memory).
     pub fn prune(&mut self, now: SimTime) {
-        self.tokens.retain(|_, record| now < record.expires_at + FORGET_AFTER);
+        self.tokens
+            .retain(|_, record| now < record.expires_at + FORGET_AFTER);
         self.refresh_tokens.retain(|_, record| now < record.expires_at);
     }
 
@@ -247,7 +297,9 @@ impl Default for TokenStore {
 
 /// Decodes `Basic base64(id:secret)`; `None` for anything else.
 fn basic_credentials(authorization: Option<&str>) -> Option<(String, String)> {
-    let encoded = authorization?.strip_prefix("Basic ").or_else(|| authorization?.strip_prefix("basic "))?;
+    let encoded = authorization?
+        .strip_prefix("Basic ")
+        .or_else(|| authorization?.strip_prefix("basic "))?;
     let decoded = STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
@@ -282,26 +334,61 @@ mod tests {
         let mut store = TokenStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let auth = basic("herd-app", "herd-secret");
-        let grant = store.grant(&config, &mut rng, SimTime::ZERO, Some(&auth), b"grant_type=client_credentials").unwrap();
+        let grant = store
+            .grant(
+                &config,
+                &mut rng,
+                SimTime::ZERO,
+                Some(&auth),
+                b"grant_type=client_credentials",
+            )
+            .unwrap();
         assert_eq!(grant.body["token_type"], "bearer");
         assert_eq!(grant.body["expires_in"], 86_399);
         let token = grant.body["access_token"].as_str().unwrap().to_string();
         assert!(!token.contains('.'), "Genesys tokens are opaque");
         let bearer = format!("Bearer {token}");
-        assert_eq!(store.authenticate(SimTime::from_secs(10), Some(&bearer)), Ok((1, "herd-app")));
-        assert_eq!(store.authenticate(SimTime::from_secs(86_399), Some(&bearer)), Err((AuthFailure::Expired, Some(1))));
-        assert_eq!(store.authenticate(SimTime::ZERO, Some("Bearer nope")), Err((AuthFailure::Unknown, None)));
-        assert_eq!(store.authenticate(SimTime::ZERO, None), Err((AuthFailure::Missing, None)));
+        assert_eq!(
+            store.authenticate(SimTime::from_secs(10), Some(&bearer)),
+            Ok((1, "herd-app"))
+        );
+        assert_eq!(
+            store.authenticate(SimTime::from_secs(86_399), Some(&bearer)),
+            Err((AuthFailure::Expired, Some(1)))
+        );
+        assert_eq!(
+            store.authenticate(SimTime::ZERO, Some("Bearer nope")),
+            Err((AuthFailure::Unknown, None))
+        );
+        assert_eq!(
+            store.authenticate(SimTime::ZERO, None),
+            Err((AuthFailure::Missing, None))
+        );
         let wrong = basic("herd-app", "wrong");
-        let refused = store.grant(&config, &mut rng, SimTime::ZERO, Some(&wrong), b"grant_type=client_credentials");
+        let refused = store.grant(
+            &config,
+            &mut rng,
+            SimTime::ZERO,
+            Some(&wrong),
+            b"grant_type=client_credentials",
+        );
         assert_eq!(refused.unwrap_err().error, "unauthorized_client");
-        let refused = store.grant(&config, &mut rng, SimTime::ZERO, Some(&auth), b"grant_type=password");
+        let refused = store.grant(
+            &config,
+            &mut rng,
+            SimTime::ZERO,
+            Some(&auth),
+            b"grant_type=password",
+        );
         assert_eq!(refused.unwrap_err().error, "unsupported_grant_type");
     }
 
     #[test]
     fn cxone_password_grant_gives_jwt_and_rotating_refresh_token() {
-        let config = GatewayConfig { platform: Platform::Cxone, ..GatewayConfig::default() };
+        let config = GatewayConfig {
+            platform: Platform::Cxone,
+            ..GatewayConfig::default()
+        };
         let mut store = TokenStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let body = b"grant_type=password&username=herd-key&password=herd-key-secret&client_id=herd-app&client_secret=herd-secret";
@@ -310,16 +397,38 @@ mod tests {
         let access = grant.body["access_token"].as_str().unwrap();
         assert_eq!(access.split('.').count(), 3, "CXone access tokens are JWTs");
         let claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(access.split('.').nth(1).unwrap()).unwrap()).unwrap();
-        assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 3_600);
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(access.split('.').nth(1).unwrap()).unwrap())
+                .unwrap();
+        assert_eq!(
+            claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+            3_600
+        );
         let refresh = grant.body["refresh_token"].as_str().unwrap().to_string();
         let refresh_body = format!("grant_type=refresh_token&refresh_token={refresh}");
         let auth = basic("herd-app", "herd-secret");
-        let renewed = store.grant(&config, &mut rng, SimTime::from_secs(3_000), Some(&auth), refresh_body.as_bytes()).unwrap();
+        let renewed = store
+            .grant(
+                &config,
+                &mut rng,
+                SimTime::from_secs(3_000),
+                Some(&auth),
+                refresh_body.as_bytes(),
+            )
+            .unwrap();
         assert_eq!(renewed.grant, "refresh_token");
         assert_eq!(renewed.token_seq, 2);
-        let reused = store.grant(&config, &mut rng, SimTime::from_secs(3_001), Some(&auth), refresh_body.as_bytes());
-        assert_eq!(reused.unwrap_err().error, "invalid_grant", "refresh tokens are single-use");
+        let reused = store.grant(
+            &config,
+            &mut rng,
+            SimTime::from_secs(3_001),
+            Some(&auth),
+            refresh_body.as_bytes(),
+        );
+        assert_eq!(
+            reused.unwrap_err().error,
+            "invalid_grant",
+            "refresh tokens are single-use"
+        );
     }
 
     #[test]
@@ -328,10 +437,21 @@ mod tests {
         let mut store = TokenStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let auth = basic("herd-app", "herd-secret");
-        let grant = store.grant(&config, &mut rng, SimTime::ZERO, Some(&auth), b"grant_type=client_credentials").unwrap();
+        let grant = store
+            .grant(
+                &config,
+                &mut rng,
+                SimTime::ZERO,
+                Some(&auth),
+                b"grant_type=client_credentials",
+            )
+            .unwrap();
         let bearer = format!("Bearer {}", grant.body["access_token"].as_str().unwrap());
         assert_eq!(store.revoke_all(SimTime::from_secs(5)), 1);
-        assert_eq!(store.authenticate(SimTime::from_secs(6), Some(&bearer)), Err((AuthFailure::Revoked, Some(1))));
+        assert_eq!(
+            store.authenticate(SimTime::from_secs(6), Some(&bearer)),
+            Err((AuthFailure::Revoked, Some(1)))
+        );
         store.prune(SimTime::from_secs(86_399 + 3_600));
         assert_eq!(store.held(), 0);
     }

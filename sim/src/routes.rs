@@ -37,7 +37,10 @@ impl Route {
     }
 
     pub fn is_write(&self) -> bool {
-        matches!(self, Route::UpdateUser(_) | Route::BulkUpdateUsers | Route::CreateEvaluation(_) | Route::CreateAgents)
+        matches!(
+            self,
+            Route::UpdateUser(_) | Route::BulkUpdateUsers | Route::CreateEvaluation(_) | Route::CreateAgents
+        )
     }
 }
 
@@ -53,7 +56,9 @@ pub fn route(platform: Platform, method: &str, path: &str) -> Result<Route, NoRo
         Platform::Genesys => genesys(&segments, method),
         Platform::Cxone => cxone(&segments, method),
     };
-    found.ok_or(NoRoute { status: 404 })?.map_err(|()| NoRoute { status: 405 })
+    found
+        .ok_or(NoRoute { status: 404 })?
+        .map_err(|()| NoRoute { status: 405 })
 }
 
 type Found = Option<Result<Route, ()>>;
@@ -72,7 +77,9 @@ fn genesys(segments: &[&str], method: &str) -> Found {
             "PATCH" => Some(Ok(Route::UpdateUser(id.to_string()))),
             _ => Some(Err(())),
         },
-        ["api", "v2", "quality", "conversations", conversation, "evaluations"] if !conversation.is_empty() => {
+        ["api", "v2", "quality", "conversations", conversation, "evaluations"]
+            if !conversation.is_empty() =>
+        {
             expect(method, "POST", Route::CreateEvaluation(conversation.to_string()))
         }
         _ => None,
@@ -108,17 +115,67 @@ mod tests {
         let cases = [
             (Platform::Genesys, "POST", "/oauth/token", Ok(Route::Token)),
             (Platform::Genesys, "GET", "/api/v2/users", Ok(Route::ListUsers)),
-            (Platform::Genesys, "PATCH", "/api/v2/users/bulk", Ok(Route::BulkUpdateUsers)),
-            (Platform::Genesys, "PATCH", "/api/v2/users/u1", Ok(Route::UpdateUser("u1".into()))),
-            (Platform::Genesys, "DELETE", "/api/v2/users/u1", Err(NoRoute { status: 405 })),
-            (Platform::Genesys, "POST", "/api/v2/quality/conversations/c9/evaluations", Ok(Route::CreateEvaluation("c9".into()))),
-            (Platform::Genesys, "GET", "/api/v2/nothing", Err(NoRoute { status: 404 })),
-            (Platform::Genesys, "POST", "/auth/token", Err(NoRoute { status: 404 })),
+            (
+                Platform::Genesys,
+                "PATCH",
+                "/api/v2/users/bulk",
+                Ok(Route::BulkUpdateUsers),
+            ),
+            (
+                Platform::Genesys,
+                "PATCH",
+                "/api/v2/users/u1",
+                Ok(Route::UpdateUser("u1".into())),
+            ),
+            (
+                Platform::Genesys,
+                "DELETE",
+                "/api/v2/users/u1",
+                Err(NoRoute { status: 405 }),
+            ),
+            (
+                Platform::Genesys,
+                "POST",
+                "/api/v2/quality/conversations/c9/evaluations",
+                Ok(Route::CreateEvaluation("c9".into())),
+            ),
+            (
+                Platform::Genesys,
+                "GET",
+                "/api/v2/nothing",
+                Err(NoRoute { status: 404 }),
+            ),
+            (
+                Platform::Genesys,
+                "POST",
+                "/auth/token",
+                Err(NoRoute { status: 404 }),
+            ),
             (Platform::Cxone, "POST", "/auth/token", Ok(Route::Token)),
-            (Platform::Cxone, "GET", "/inContactAPI/services/v31.0/agents", Ok(Route::ListUsers)),
-            (Platform::Cxone, "POST", "/inContactAPI/services/v27.0/agents", Ok(Route::CreateAgents)),
-            (Platform::Cxone, "PUT", "/inContactAPI/services/v31.0/agents/7", Ok(Route::UpdateUser("7".into()))),
-            (Platform::Cxone, "PATCH", "/inContactAPI/services/v31.0/agents/7", Err(NoRoute { status: 405 })),
+            (
+                Platform::Cxone,
+                "GET",
+                "/inContactAPI/services/v31.0/agents",
+                Ok(Route::ListUsers),
+            ),
+            (
+                Platform::Cxone,
+                "POST",
+                "/inContactAPI/services/v27.0/agents",
+                Ok(Route::CreateAgents),
+            ),
+            (
+                Platform::Cxone,
+                "PUT",
+                "/inContactAPI/services/v31.0/agents/7",
+                Ok(Route::UpdateUser("7".into())),
+            ),
+            (
+                Platform::Cxone,
+                "PATCH",
+                "/inContactAPI/services/v31.0/agents/7",
+                Err(NoRoute { status: 405 }),
+            ),
         ];
         for (platform, method, path, expected) in cases {
             assert_eq!(route(platform, method, path), expected, "{method} {path}");

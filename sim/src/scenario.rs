@@ -80,7 +80,13 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     fn default() -> NetworkConfig {
-        NetworkConfig { mode: NetworkMode::Turmoil, latency_ms_min: 5, latency_ms_max: 25, partitions: Vec::new(), crashes: Vec::new() }
+        NetworkConfig {
+            mode: NetworkMode::Turmoil,
+            latency_ms_min: 5,
+            latency_ms_max: 25,
+            partitions: Vec::new(),
+            crashes: Vec::new(),
+        }
     }
 }
 
@@ -191,7 +197,13 @@ pub struct InstancesConfig {
 
 impl Default for InstancesConfig {
     fn default() -> InstancesConfig {
-        InstancesConfig { count: 1, workers: 10, start: StartPattern::Herd, spread_s: 0, oauth_clients: Vec::new() }
+        InstancesConfig {
+            count: 1,
+            workers: 10,
+            start: StartPattern::Herd,
+            spread_s: 0,
+            oauth_clients: Vec::new(),
+        }
     }
 }
 
@@ -250,7 +262,12 @@ pub struct Expectations {
 
 impl Default for Expectations {
     fn default() -> Expectations {
-        Expectations { no_lost: true, complete: true, max_duplicates: None, min_ok_pct: None }
+        Expectations {
+            no_lost: true,
+            complete: true,
+            max_duplicates: None,
+            min_ok_pct: None,
+        }
     }
 }
 
@@ -294,19 +311,28 @@ impl Scenario {
 
     /// Parses scenario text (`file` names it in errors).
     pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-        let error = |line: Option<usize>, field: Option<String>, message: String| ScenarioError { file: file.to_string(), line, field, message };
-        let mut value: toml::Table = toml::from_str(text).map_err(|e| error(line_of(text, e.span()), None, first_line(e.message())))?;
+        let error = |line: Option<usize>, field: Option<String>, message: String| ScenarioError {
+            file: file.to_string(),
+            line,
+            field,
+            message,
+        };
+        let mut value: toml::Table = toml::from_str(text)
+            .map_err(|e| error(line_of(text, e.span()), None, first_line(e.message())))?;
         // Deserialize the file as written first: its errors can name a line.
-        let as_written = with_preset(value.clone()).map_err(|message| error(None, Some("preset".into()), message))?;
+        let as_written =
+            with_preset(value.clone()).map_err(|message| error(None, Some("preset".into()), message))?;
         if let Err((field, message)) = deserialize(&as_written) {
             let line = field.as_deref().and_then(|field| line_of_field(text, field));
             return Err(error(line, field, message));
         }
         for assignment in overrides {
-            apply_override(&mut value, assignment).map_err(|message| error(None, None, format!("--set {assignment}: {message}")))?;
+            apply_override(&mut value, assignment)
+                .map_err(|message| error(None, None, format!("--set {assignment}: {message}")))?;
         }
         let merged = with_preset(value).map_err(|message| error(None, Some("preset".into()), message))?;
-        let scenario = deserialize(&merged).map_err(|(field, message)| error(None, field, format!("{message} (after --set overrides)")))?;
+        let scenario = deserialize(&merged)
+            .map_err(|(field, message)| error(None, field, format!("{message} (after --set overrides)")))?;
         scenario.validate().map_err(|(field, message)| {
             let line = line_of_field(text, &field);
             error(line, Some(field), message)
@@ -316,11 +342,18 @@ impl Scenario {
 
     /// Checks what serde cannot.
     fn validate(&self) -> Result<(), (String, String)> {
-        self.gateway.validate().map_err(|e| (format!("gateway.{}", e.field), e.message))?;
-        self.client.validate().map_err(|e| (format!("client.{}", e.field), e.message))?;
+        self.gateway
+            .validate()
+            .map_err(|e| (format!("gateway.{}", e.field), e.message))?;
+        self.client
+            .validate()
+            .map_err(|e| (format!("client.{}", e.field), e.message))?;
         let bad = |field: &str, message: &str| Err((field.to_string(), message.to_string()));
         if self.instances.count == 0 || self.instances.count > 10 {
-            return bad("instances.count", "must be within 1..=10 (turmoil's step cost grows with the cube of the host count)");
+            return bad(
+                "instances.count",
+                "must be within 1..=10 (turmoil's step cost grows with the cube of the host count)",
+            );
         }
         if self.instances.workers == 0 || self.instances.workers > 10_000 {
             return bad("instances.workers", "must be within 1..=10000");
@@ -331,15 +364,25 @@ impl Scenario {
         if self.duration_s == 0 {
             return bad("duration_s", "must be positive");
         }
-        if self.shared_limiter.kind == SharedLimiterKind::Sim && (self.shared_limiter.limit == 0 || self.shared_limiter.burst == 0 || self.shared_limiter.window_ms == 0) {
-            return bad("shared_limiter.limit", "a shared limiter needs a limit, a window_ms and a burst of at least 1");
+        if self.shared_limiter.kind == SharedLimiterKind::Sim
+            && (self.shared_limiter.limit == 0
+                || self.shared_limiter.burst == 0
+                || self.shared_limiter.window_ms == 0)
+        {
+            return bad(
+                "shared_limiter.limit",
+                "a shared limiter needs a limit, a window_ms and a burst of at least 1",
+            );
         }
         if self.network.latency_ms_min > self.network.latency_ms_max {
             return bad("network.latency_ms_min", "must not exceed network.latency_ms_max");
         }
         for (index, id) in self.instances.oauth_clients.iter().enumerate() {
             if !self.gateway.clients.iter().any(|client| &client.id == id) {
-                return Err((format!("instances.oauth_clients[{index}]"), format!("{id:?} is not one of gateway.clients")));
+                return Err((
+                    format!("instances.oauth_clients[{index}]"),
+                    format!("{id:?} is not one of gateway.clients"),
+                ));
             }
         }
         if self.gateway.clients.is_empty() {
@@ -347,29 +390,62 @@ impl Scenario {
         }
         if self.gateway.platform == crate::config::Platform::Cxone {
             for instance in 0..self.instances.count {
-                let id = self.instances.oauth_client_of(instance, &self.gateway).unwrap_or_default();
-                if self.gateway.clients.iter().any(|client| client.id == id && client.access_keys.is_empty()) {
-                    return Err(("gateway.clients".into(), format!("CXone's password grant needs an access key: {id:?} has none")));
+                let id = self
+                    .instances
+                    .oauth_client_of(instance, &self.gateway)
+                    .unwrap_or_default();
+                if self
+                    .gateway
+                    .clients
+                    .iter()
+                    .any(|client| client.id == id && client.access_keys.is_empty())
+                {
+                    return Err((
+                        "gateway.clients".into(),
+                        format!("CXone's password grant needs an access key: {id:?} has none"),
+                    ));
                 }
             }
         }
         for (index, partition) in self.network.partitions.iter().enumerate() {
-            if partition.instance.is_some_and(|instance| instance >= self.instances.count) || partition.from_s >= partition.until_s {
-                return Err((format!("network.partitions[{index}]"), "names no instance, or ends before it starts".into()));
+            if partition
+                .instance
+                .is_some_and(|instance| instance >= self.instances.count)
+                || partition.from_s >= partition.until_s
+            {
+                return Err((
+                    format!("network.partitions[{index}]"),
+                    "names no instance, or ends before it starts".into(),
+                ));
             }
         }
         for (index, crash) in self.network.crashes.iter().enumerate() {
             if crash.instance >= self.instances.count {
-                return Err((format!("network.crashes[{index}].instance"), "names no instance".into()));
+                return Err((
+                    format!("network.crashes[{index}].instance"),
+                    "names no instance".into(),
+                ));
             }
         }
         let users = self.gateway.data.users;
         let genesys = self.gateway.platform == crate::config::Platform::Genesys;
         match &self.workload {
-            Workload::BulkUpdate { .. } if !genesys => bad("workload.kind", "bulk_update is a Genesys endpoint; use create_agents on CXone"),
-            Workload::CreateAgents { .. } if genesys => bad("workload.kind", "create_agents is a CXone endpoint"),
-            Workload::BulkUpdate { users: Some(n) } if *n > users => bad("workload.users", "more than gateway.data.users"),
-            Workload::Read { .. } | Workload::Update { .. } | Workload::Contention { .. } | Workload::Mixed { .. } if users == 0 => {
+            Workload::BulkUpdate { .. } if !genesys => bad(
+                "workload.kind",
+                "bulk_update is a Genesys endpoint; use create_agents on CXone",
+            ),
+            Workload::CreateAgents { .. } if genesys => {
+                bad("workload.kind", "create_agents is a CXone endpoint")
+            }
+            Workload::BulkUpdate { users: Some(n) } if *n > users => {
+                bad("workload.users", "more than gateway.data.users")
+            }
+            Workload::Read { .. }
+            | Workload::Update { .. }
+            | Workload::Contention { .. }
+            | Workload::Mixed { .. }
+                if users == 0 =>
+            {
                 bad("gateway.data.users", "the workload needs users")
             }
             _ => Ok(()),
@@ -378,7 +454,10 @@ impl Scenario {
 
     /// The limit rule quotas are measured against: the first that is not the OAuth endpoint's.
     pub fn quota_rule(&self) -> Option<crate::config::LimitRule> {
-        self.gateway.effective_limits().into_iter().find(|rule| !rule.families.iter().any(|family| family == "oauth"))
+        self.gateway
+            .effective_limits()
+            .into_iter()
+            .find(|rule| !rule.families.iter().any(|family| family == "oauth"))
     }
 
     /// How many of `rule`'s keys the instances use at once, endpoint families aside: one per
@@ -389,7 +468,9 @@ impl Scenario {
         if rule.key.contains(&KeyPart::Token) {
             f64::from(self.instances.count)
         } else if rule.key.contains(&KeyPart::Client) {
-            let clients: std::collections::BTreeSet<&str> = (0..self.instances.count).filter_map(|instance| self.instances.oauth_client_of(instance, &self.gateway)).collect();
+            let clients: std::collections::BTreeSet<&str> = (0..self.instances.count)
+                .filter_map(|instance| self.instances.oauth_client_of(instance, &self.gateway))
+                .collect();
             clients.len().max(1) as f64
         } else {
             1.0
@@ -415,7 +496,11 @@ fn with_preset(mut value: toml::Table) -> Result<toml::Table, String> {
     let mut base = ClientConfig::default();
     if let Some(toml::Value::Table(client)) = value.get("client") {
         if let Some(toml::Value::String(platform)) = client.get("platform") {
-            base.platform = if platform == "cxone" { herd_client::Platform::Cxone } else { herd_client::Platform::Genesys };
+            base.platform = if platform == "cxone" {
+                herd_client::Platform::Cxone
+            } else {
+                herd_client::Platform::Genesys
+            };
         }
     }
     let preset_config = toml::Value::try_from(preset.apply(&base)).map_err(|e| e.to_string())?;
@@ -474,14 +559,23 @@ fn refine_path(root: &toml::Table, path: &str, message: &str) -> String {
             (None, Some(_)) => None,
         };
     }
-    let Some(toml::Value::Table(table)) = value else { return path.to_string() };
-    if let Some(unknown) = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
+    let Some(toml::Value::Table(table)) = value else {
+        return path.to_string();
+    };
+    if let Some(unknown) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+    {
         if table.contains_key(unknown) {
             return format!("{path}.{unknown}");
         }
     }
-    let quoted = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "));
-    let Some(quoted) = quoted.and_then(|rest| rest.rsplit_once(", expected").map(|(q, _)| q)) else { return path.to_string() };
+    let quoted = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "));
+    let Some(quoted) = quoted.and_then(|rest| rest.rsplit_once(", expected").map(|(q, _)| q)) else {
+        return path.to_string();
+    };
     let rendered = |value: &toml::Value| match value {
         toml::Value::String(s) => format!("string {s:?}"),
         toml::Value::Integer(i) => format!("integer `{i}`"),
@@ -491,7 +585,11 @@ fn refine_path(root: &toml::Table, path: &str, message: &str) -> String {
         toml::Value::Table(_) => "map".to_string(),
         toml::Value::Datetime(_) => String::new(),
     };
-    let matches: Vec<&String> = table.iter().filter(|(key, v)| *key != "kind" && rendered(v) == quoted).map(|(key, _)| key).collect();
+    let matches: Vec<&String> = table
+        .iter()
+        .filter(|(key, v)| *key != "kind" && rendered(v) == quoted)
+        .map(|(key, _)| key)
+        .collect();
     match matches.as_slice() {
         [key] => format!("{path}.{key}"),
         _ => path.to_string(),
@@ -513,9 +611,14 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), S
     let mut current = table;
     for part in &parts[..parts.len() - 1] {
         let (name, index) = split_index(part)?;
-        let entry = current.entry(name.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = current
+            .entry(name.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let entry = match index {
-            Some(index) => entry.as_array_mut().and_then(|array| array.get_mut(index)).ok_or(format!("{part}: no such element"))?,
+            Some(index) => entry
+                .as_array_mut()
+                .and_then(|array| array.get_mut(index))
+                .ok_or(format!("{part}: no such element"))?,
             None => entry,
         };
         current = entry.as_table_mut().ok_or(format!("{part} is not a table"))?;
@@ -524,7 +627,10 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), S
     let (name, index) = split_index(last)?;
     match index {
         Some(index) => {
-            let array = current.get_mut(name).and_then(toml::Value::as_array_mut).ok_or(format!("{name} is not an array"))?;
+            let array = current
+                .get_mut(name)
+                .and_then(toml::Value::as_array_mut)
+                .ok_or(format!("{name} is not an array"))?;
             *array.get_mut(index).ok_or(format!("{last}: no such element"))? = value;
         }
         None => {
@@ -537,7 +643,10 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), S
 fn split_index(part: &str) -> Result<(&str, Option<usize>), String> {
     match part.split_once('[') {
         Some((name, rest)) => {
-            let index = rest.strip_suffix(']').and_then(|n| n.parse().ok()).ok_or(format!("{part}: bad index"))?;
+            let index = rest
+                .strip_suffix(']')
+                .and_then(|n| n.parse().ok())
+                .ok_or(format!("{part}: bad index"))?;
             Ok((name, Some(index)))
         }
         None => Ok((part, None)),
@@ -555,14 +664,23 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
 
 /// The line where a field's last key is written under its table, found by reading the file.
 fn line_of_field(text: &str, field: &str) -> Option<usize> {
-    let keys: Vec<&str> = field.split('.').map(|part| part.split('[').next().unwrap_or(part)).filter(|k| !k.is_empty()).collect();
+    let keys: Vec<&str> = field
+        .split('.')
+        .map(|part| part.split('[').next().unwrap_or(part))
+        .filter(|k| !k.is_empty())
+        .collect();
     let (last, tables) = keys.split_last()?;
     let mut in_table = tables.is_empty();
     let wanted_table = tables.join(".");
     for (number, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if let Some(header) = trimmed.strip_prefix('[') {
-            let name = header.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+            let name = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
             in_table = name == wanted_table;
             continue;
         }
@@ -581,7 +699,13 @@ pub fn shipped_dir() -> PathBuf {
 
 pub fn shipped() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(shipped_dir())
-        .map(|entries| entries.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.extension().is_some_and(|e| e == "toml")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+                .collect()
+        })
         .unwrap_or_default();
     paths.sort();
     paths
@@ -605,10 +729,22 @@ operations = 10
 
     #[test]
     fn parses_with_defaults_and_overrides() {
-        let scenario = Scenario::parse("t.toml", MINIMAL, &["instances.workers=3".into(), "client.backoff.jitter=equal".into(), "seed=9".into()]).unwrap();
+        let scenario = Scenario::parse(
+            "t.toml",
+            MINIMAL,
+            &[
+                "instances.workers=3".into(),
+                "client.backoff.jitter=equal".into(),
+                "seed=9".into(),
+            ],
+        )
+        .unwrap();
         assert_eq!(scenario.instances.workers, 3);
         assert_eq!(scenario.seed, 9);
-        assert_eq!(scenario.client.backoff.jitter, herd_client::policy::backoff::Jitter::Equal);
+        assert_eq!(
+            scenario.client.backoff.jitter,
+            herd_client::policy::backoff::Jitter::Equal
+        );
         assert_eq!(scenario.workload, Workload::Read { operations: 10 });
     }
 
@@ -620,7 +756,11 @@ operations = 10
         assert!(error.message.contains("operatoins"), "{error}");
         let wrong_type = MINIMAL.replace("operations = 10", "operations = \"many\"");
         let error = Scenario::parse("s.toml", &wrong_type, &[]).unwrap_err();
-        assert_eq!((error.line, error.field.as_deref()), (Some(10), Some("workload.operations")), "{error}");
+        assert_eq!(
+            (error.line, error.field.as_deref()),
+            (Some(10), Some("workload.operations")),
+            "{error}"
+        );
         let invalid = format!("{MINIMAL}\n[instances]\ncount = 0\n");
         let error = Scenario::parse("s.toml", &invalid, &[]).unwrap_err();
         assert_eq!(error.to_string(), "s.toml:13: field `instances.count`: must be within 1..=10 (turmoil's step cost grows with the cube of the host count)");
@@ -628,10 +768,23 @@ operations = 10
         assert_eq!(syntax.line, Some(1));
         let bad_set = Scenario::parse("s.toml", MINIMAL, &["instances.workers=lots".into()]).unwrap_err();
         assert!(bad_set.to_string().contains("after --set"), "{bad_set}");
-        let unknown_client = Scenario::parse("s.toml", MINIMAL, &["instances.oauth_clients=[\"other-app\"]".into()]).unwrap_err();
-        assert_eq!(unknown_client.field.as_deref(), Some("instances.oauth_clients[0]"), "{unknown_client}");
-        let bad_preset = Scenario::parse("s.toml", &format!("preset = \"polly\"\n{MINIMAL}"), &[]).unwrap_err();
-        assert!(bad_preset.to_string().contains("unknown preset \"polly\""), "{bad_preset}");
+        let unknown_client = Scenario::parse(
+            "s.toml",
+            MINIMAL,
+            &["instances.oauth_clients=[\"other-app\"]".into()],
+        )
+        .unwrap_err();
+        assert_eq!(
+            unknown_client.field.as_deref(),
+            Some("instances.oauth_clients[0]"),
+            "{unknown_client}"
+        );
+        let bad_preset =
+            Scenario::parse("s.toml", &format!("preset = \"polly\"\n{MINIMAL}"), &[]).unwrap_err();
+        assert!(
+            bad_preset.to_string().contains("unknown preset \"polly\""),
+            "{bad_preset}"
+        );
     }
 
     #[test]
@@ -639,7 +792,11 @@ operations = 10
         let text = format!("preset = \"genesys-java\"\n{MINIMAL}\n[client.retry]\nmax_attempts = 2\n");
         let scenario = Scenario::parse("t.toml", &text, &[]).unwrap();
         assert_eq!(scenario.client.retry.max_attempts, 2);
-        assert_eq!(scenario.client.retry.statuses, vec![429, 502, 503, 504], "the rest comes from the preset");
+        assert_eq!(
+            scenario.client.retry.statuses,
+            vec![429, 502, 503, 504],
+            "the rest comes from the preset"
+        );
     }
 
     #[test]

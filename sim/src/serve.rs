@@ -35,7 +35,11 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> ServeOptions {
-        ServeOptions { max_connections: 4_096, header_read_timeout: Duration::from_secs(10), shutdown_grace: Duration::from_secs(2) }
+        ServeOptions {
+            max_connections: 4_096,
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(2),
+        }
     }
 }
 
@@ -125,19 +129,38 @@ async fn refuse(mut stream: TcpStream) {
     .await;
 }
 
-async fn serve_one(stream: TcpStream, remote: SocketAddr, service: GatewayService, clock: Arc<dyn GatewayClock>, logger: Option<RequestLogger>, options: &ServeOptions) {
+async fn serve_one(
+    stream: TcpStream,
+    remote: SocketAddr,
+    service: GatewayService,
+    clock: Arc<dyn GatewayClock>,
+    logger: Option<RequestLogger>,
+    options: &ServeOptions,
+) {
     let remote = remote.to_string();
     let handler = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-        let (service, clock, logger, remote) = (service.clone(), clock.clone(), logger.clone(), remote.clone());
+        let (service, clock, logger, remote) =
+            (service.clone(), clock.clone(), logger.clone(), remote.clone());
         async move {
             let started = tokio::time::Instant::now();
             let method = request.method().to_string();
-            let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_string();
             let response = service.respond(request).await;
             if let Some(logger) = &logger {
                 let t_s = clock.now().as_micros() as f64 / 1e6;
                 let status = response.as_ref().ok().map(|response| response.status().as_u16());
-                logger(&RequestLog { t_s, remote, method, target, status, latency_ms: started.elapsed().as_millis() as u64 });
+                logger(&RequestLog {
+                    t_s,
+                    remote,
+                    method,
+                    target,
+                    status,
+                    latency_ms: started.elapsed().as_millis() as u64,
+                });
             }
             response
         }

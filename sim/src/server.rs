@@ -47,7 +47,9 @@ pub struct TokioClock {
 
 impl TokioClock {
     pub fn starting_now() -> TokioClock {
-        TokioClock { start: tokio::time::Instant::now() }
+        TokioClock {
+            start: tokio::time::Instant::now(),
+        }
     }
 }
 
@@ -84,7 +86,12 @@ pub struct GatewayService {
 impl GatewayService {
     pub fn new(gateway: Arc<Mutex<Gateway>>, clock: Arc<dyn GatewayClock>) -> GatewayService {
         let max_body_bytes = gateway.lock().expect("gateway lock").config().max_body_bytes as usize;
-        GatewayService { gateway, clock, max_body_bytes, on_events: None }
+        GatewayService {
+            gateway,
+            clock,
+            max_body_bytes,
+            on_events: None,
+        }
     }
 
     /// Hands the gateway's events to `hook` after every request (the harness merges them into
@@ -131,9 +138,16 @@ impl GatewayService {
     }
 
     /// Answers one HTTP request through the core.
-    pub async fn respond(&self, request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, ResponseLost> {
+    pub async fn respond(
+        &self,
+        request: hyper::Request<Incoming>,
+    ) -> Result<hyper::Response<Full<Bytes>>, ResponseLost> {
         let (parts, body) = request.into_parts();
-        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string();
         let body = match Limited::new(body, self.max_body_bytes).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => return Ok(self.too_large()),
@@ -141,7 +155,10 @@ impl GatewayService {
         let mut core_request = Request::new(parts.method.as_str(), &target).body(body.to_vec());
         for (name, value) in &parts.headers {
             // A header that is not UTF-8 is passed on lossily: the core never sees raw bytes.
-            core_request.headers.push((name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
+            core_request.headers.push((
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            ));
         }
         let (response, date) = self.respond_core(core_request);
         match response.delivery {
@@ -165,15 +182,19 @@ fn http_date(epoch_unix_s: u64, now: SimTime) -> String {
 }
 
 fn to_hyper(response: Response, date: &str) -> hyper::Response<Full<Bytes>> {
-    let mut builder = hyper::Response::builder().status(response.status).header("date", date);
+    let mut builder = hyper::Response::builder()
+        .status(response.status)
+        .header("date", date);
     for (name, value) in &response.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    builder.body(Full::new(Bytes::from(response.body))).unwrap_or_else(|_| {
-        let mut fallback = hyper::Response::new(Full::new(Bytes::from_static(b"invalid response")));
-        *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-        fallback
-    })
+    builder
+        .body(Full::new(Bytes::from(response.body)))
+        .unwrap_or_else(|_| {
+            let mut fallback = hyper::Response::new(Full::new(Bytes::from_static(b"invalid response")));
+            *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        })
 }
 
 /// Serves one connection until it closes. Errors (client gone, malformed HTTP already answered
@@ -195,7 +216,10 @@ where
 }
 
 /// Accepts connections on a turmoil listener forever (the host's task ends with the simulation).
-pub async fn serve_turmoil(listener: turmoil::net::TcpListener, service: GatewayService) -> Result<(), Infallible> {
+pub async fn serve_turmoil(
+    listener: turmoil::net::TcpListener,
+    service: GatewayService,
+) -> Result<(), Infallible> {
     tokio::spawn(service.clone().run_timers());
     loop {
         if let Ok((stream, _peer)) = listener.accept().await {

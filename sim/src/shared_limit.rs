@@ -24,16 +24,27 @@ pub(crate) struct SimLimiter {
 impl SimLimiter {
     pub(crate) fn new(config: &SharedLimiterConfig, clock: SimClock) -> SimLimiter {
         SimLimiter {
-            rate: SharedRate { algorithm: config.algorithm, limit: config.limit, window_ms: config.window_ms, burst: config.burst },
+            rate: SharedRate {
+                algorithm: config.algorithm,
+                limit: config.limit,
+                window_ms: config.window_ms,
+                burst: config.burst,
+            },
             round_trip: Duration::from_millis(config.round_trip_ms),
-            outages: config.outages.iter().map(|o| (Duration::from_secs(o.from_s), Duration::from_secs(o.until_s))).collect(),
+            outages: config
+                .outages
+                .iter()
+                .map(|o| (Duration::from_secs(o.from_s), Duration::from_secs(o.until_s)))
+                .collect(),
             clock,
             keys: Mutex::new(BTreeMap::new()),
         }
     }
 
     fn unreachable_at(&self, now: Duration) -> bool {
-        self.outages.iter().any(|(from, until)| *from <= now && now < *until)
+        self.outages
+            .iter()
+            .any(|(from, until)| *from <= now && now < *until)
     }
 }
 

@@ -29,7 +29,9 @@ pub struct Param {
 impl Param {
     /// Parses `key=v1,v2,...`. Commas inside `[]`, `{}` or quotes do not split values.
     pub fn parse(text: &str) -> Result<Param, String> {
-        let (key, values) = text.split_once('=').ok_or_else(|| format!("--param {text}: expected key=value1,value2,..."))?;
+        let (key, values) = text
+            .split_once('=')
+            .ok_or_else(|| format!("--param {text}: expected key=value1,value2,..."))?;
         let key = key.trim();
         if key.is_empty() {
             return Err(format!("--param {text}: empty key"));
@@ -38,7 +40,10 @@ impl Param {
         if values.iter().any(String::is_empty) || values.is_empty() {
             return Err(format!("--param {text}: empty value"));
         }
-        Ok(Param { key: key.to_string(), values })
+        Ok(Param {
+            key: key.to_string(),
+            values,
+        })
     }
 }
 
@@ -66,7 +71,10 @@ fn split_values(text: &str) -> Vec<String> {
 pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     let bad = || format!("--seeds {text}: expected N, A..B or A..=B");
     let range = if let Some((a, b)) = text.split_once("..=") {
-        let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
         a..b.checked_add(1).ok_or_else(bad)?
     } else if let Some((a, b)) = text.split_once("..") {
         a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?
@@ -83,7 +91,10 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let bad = || format!("--shard {text}: expected I/N with I < N, e.g. 0/4");
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if n == 0 || i >= n {
         return Err(bad());
     }
@@ -113,7 +124,10 @@ pub fn grid(params: &[Param]) -> Vec<Point> {
 
 /// The `--set` overrides of a point.
 pub fn overrides(point: &Point) -> Vec<String> {
-    point.iter().map(|(key, value)| format!("{key}={value}")).collect()
+    point
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect()
 }
 
 /// A point as `key=value key=value`, for tables.
@@ -121,12 +135,19 @@ pub fn label(point: &Point) -> String {
     if point.is_empty() {
         return "(scenario as written)".to_string();
     }
-    point.iter().map(|(key, value)| format!("{}={value}", short_key(key))).collect::<Vec<_>>().join(" ")
+    point
+        .iter()
+        .map(|(key, value)| format!("{}={value}", short_key(key)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The preset a point sets (`preset="genesys-java"` → `genesys-java`), or "" when it sets none.
 pub fn preset_of(point: &Point) -> String {
-    point.get("preset").map(|name| name.trim_matches('"').to_string()).unwrap_or_default()
+    point
+        .get("preset")
+        .map(|name| name.trim_matches('"').to_string())
+        .unwrap_or_default()
 }
 
 /// `client.backoff.jitter` → `jitter`: the last part names the field well enough in tables.
@@ -184,15 +205,22 @@ pub type RunKey = (Vec<(String, String)>, u64);
 impl RunRecord {
     /// What identifies the run across files: the point and the seed.
     pub fn key(&self) -> RunKey {
-        (self.point.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), self.seed)
+        (
+            self.point.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            self.seed,
+        )
     }
 }
 
 /// Reads result lines, skipping a torn last line (a sweep killed mid-write) and blank lines.
 /// Any other unreadable line is an error naming it.
 pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
-    let file = std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    let lines: Vec<String> = std::io::BufReader::new(file).lines().collect::<Result<_, _>>().map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let lines: Vec<String> = std::io::BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let mut records = Vec::new();
     for (number, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
@@ -201,7 +229,13 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
         match serde_json::from_str::<RunRecord>(line) {
             Ok(record) => records.push(record),
             Err(_) if number + 1 == lines.len() => {} // torn by an interrupted write: redone on resume
-            Err(error) => return Err(format!("{}:{}: not a sweep result: {error}", path.display(), number + 1)),
+            Err(error) => {
+                return Err(format!(
+                    "{}:{}: not a sweep result: {error}",
+                    path.display(),
+                    number + 1
+                ))
+            }
         }
     }
     Ok(records)
@@ -209,8 +243,18 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
 
 /// Runs `jobs` on `threads` threads; each finished run goes to `sink` as it completes.
 /// `scenarios[point]` is the scenario of each grid point (loaded and validated beforehand).
-pub fn execute(scenarios: &[Scenario], base: &[String], points: &[Point], jobs: &[Job], threads: usize, sink: &(dyn Fn(RunRecord) + Sync)) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().expect("a thread pool");
+pub fn execute(
+    scenarios: &[Scenario],
+    base: &[String],
+    points: &[Point],
+    jobs: &[Job],
+    threads: usize,
+    sink: &(dyn Fn(RunRecord) + Sync),
+) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .expect("a thread pool");
     pool.install(|| {
         jobs.par_iter().for_each(|job| {
             let scenario = &scenarios[job.point];
@@ -238,15 +282,25 @@ pub struct ResultWriter {
 impl ResultWriter {
     pub fn append(path: &Path) -> Result<ResultWriter, String> {
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
         }
         // A torn last line from an interrupted run would glue onto the next record: end it first.
-        let torn = std::fs::read(path).ok().is_some_and(|bytes| bytes.last().is_some_and(|&b| b != b'\n'));
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        let torn = std::fs::read(path)
+            .ok()
+            .is_some_and(|bytes| bytes.last().is_some_and(|&b| b != b'\n'));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
         if torn {
-            file.write_all(b"\n").map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            file.write_all(b"\n")
+                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
         }
-        Ok(ResultWriter { file: Mutex::new(file) })
+        Ok(ResultWriter {
+            file: Mutex::new(file),
+        })
     }
 
     pub fn write(&self, record: &RunRecord) -> std::io::Result<()> {
@@ -270,11 +324,21 @@ impl Stat {
         values.sort_by(f64::total_cmp);
         let n = values.len();
         if n == 0 {
-            return Stat { median: 0.0, p95: 0.0 };
+            return Stat {
+                median: 0.0,
+                p95: 0.0,
+            };
         }
-        let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
+        let median = if n % 2 == 1 {
+            values[n / 2]
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) / 2.0
+        };
         let rank = (95 * n).div_ceil(100).max(1);
-        Stat { median, p95: values[rank - 1] }
+        Stat {
+            median,
+            p95: values[rank - 1],
+        }
     }
 }
 
@@ -317,7 +381,13 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
     for record in records {
         match by_key.get(&record.key()) {
             Some(seen) if seen.trace_sha256 != record.trace_sha256 => {
-                conflicts.push(format!("{} seed {}: {} vs {}", label(&record.point), record.seed, &seen.trace_sha256[..12], &record.trace_sha256[..12]));
+                conflicts.push(format!(
+                    "{} seed {}: {} vs {}",
+                    label(&record.point),
+                    record.seed,
+                    &seen.trace_sha256[..12],
+                    &record.trace_sha256[..12]
+                ));
             }
             Some(_) => {}
             None => {
@@ -336,26 +406,50 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
     let mut summaries: Vec<PointSummary> = points
         .iter()
         .filter_map(|point| {
-            let runs: Vec<&RunRecord> = by_key.values().filter(|record| &record.point == point).copied().collect();
+            let runs: Vec<&RunRecord> = by_key
+                .values()
+                .filter(|record| &record.point == point)
+                .copied()
+                .collect();
             (!runs.is_empty()).then(|| summarize_point(point, &runs))
         })
         .collect();
     // Only settings that pass the scenario's expectations and finish as much work as the best
     // one compete: giving up items early is not a fast makespan.
     let most_ok = summaries.iter().map(|p| p.ok.median).fold(0.0, f64::max);
-    let eligible: Vec<usize> = (0..summaries.len()).filter(|&i| summaries[i].failed_runs == 0 && summaries[i].ok.median >= most_ok).collect();
-    let candidates = if eligible.is_empty() { (0..summaries.len()).collect() } else { eligible.clone() };
+    let eligible: Vec<usize> = (0..summaries.len())
+        .filter(|&i| summaries[i].failed_runs == 0 && summaries[i].ok.median >= most_ok)
+        .collect();
+    let candidates = if eligible.is_empty() {
+        (0..summaries.len()).collect()
+    } else {
+        eligible.clone()
+    };
     for &i in &candidates {
-        let (m, w) = (summaries[i].makespan_s.median, summaries[i].wasted_attempts.median);
+        let (m, w) = (
+            summaries[i].makespan_s.median,
+            summaries[i].wasted_attempts.median,
+        );
         let dominated = candidates.iter().any(|&j| {
-            let (mj, wj) = (summaries[j].makespan_s.median, summaries[j].wasted_attempts.median);
+            let (mj, wj) = (
+                summaries[j].makespan_s.median,
+                summaries[j].wasted_attempts.median,
+            );
             j != i && mj <= m && wj <= w && (mj < m || wj < w)
         });
         summaries[i].frontier = !dominated;
     }
     let recommended = recommend(&summaries, &candidates, eligible.is_empty());
-    let scenario = records.first().map(|record| record.scenario.clone()).unwrap_or_default();
-    Summary { scenario, points: summaries, recommended, conflicts }
+    let scenario = records
+        .first()
+        .map(|record| record.scenario.clone())
+        .unwrap_or_default();
+    Summary {
+        scenario,
+        points: summaries,
+        recommended,
+        conflicts,
+    }
 }
 
 fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
@@ -380,10 +474,16 @@ fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
 /// The frontier's knee: the frontier point nearest the ideal (the best makespan and the fewest
 /// wasted attempts any frontier point achieved), each measured across the frontier's range.
 fn recommend(points: &[PointSummary], candidates: &[usize], none_eligible: bool) -> Option<(usize, String)> {
-    let frontier: Vec<usize> = candidates.iter().copied().filter(|&i| points[i].frontier).collect();
+    let frontier: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| points[i].frontier)
+        .collect();
     let range = |value: fn(&PointSummary) -> f64| {
         let values = frontier.iter().map(|&i| value(&points[i]));
-        let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
         (low, (high - low).max(1e-9))
     };
     let (best_makespan, makespan_span) = range(|p| p.makespan_s.median);
@@ -393,10 +493,12 @@ fn recommend(points: &[PointSummary], candidates: &[usize], none_eligible: bool)
         let wasted = (p.wasted_attempts.median - fewest_wasted) / wasted_span;
         makespan * makespan + wasted * wasted
     };
-    let chosen = frontier
-        .iter()
-        .copied()
-        .min_by(|&a, &b| score(&points[a]).total_cmp(&score(&points[b])).then(points[a].makespan_s.p95.total_cmp(&points[b].makespan_s.p95)).then(a.cmp(&b)))?;
+    let chosen = frontier.iter().copied().min_by(|&a, &b| {
+        score(&points[a])
+            .total_cmp(&score(&points[b]))
+            .then(points[a].makespan_s.p95.total_cmp(&points[b].makespan_s.p95))
+            .then(a.cmp(&b))
+    })?;
     let p = &points[chosen];
     let mut reason = format!(
         "the knee of the Pareto frontier of makespan against wasted attempts: median makespan {:.1} s (best {:.1} s), median wasted attempts {:.0} (fewest {:.0})",
@@ -408,7 +510,10 @@ fn recommend(points: &[PointSummary], candidates: &[usize], none_eligible: bool)
     if none_eligible {
         reason.push_str("; no setting both passed the scenario's expectations on every seed and finished the most items, so this is the least bad");
     } else {
-        reason.push_str(&format!("; all {} runs met the scenario's expectations, with as many items ok as any setting", p.runs));
+        reason.push_str(&format!(
+            "; all {} runs met the scenario's expectations, with as many items ok as any setting",
+            p.runs
+        ));
     }
     Some((chosen, reason))
 }
@@ -419,10 +524,21 @@ pub fn table(summary: &Summary) -> String {
     let width = labels.iter().map(String::len).max().unwrap_or(0).max(7);
     let mut out = format!(
         "   {:<width$} {:>5} {:>17} {:>15} {:>15} {:>11} {:>8} {:>6} {:>6}\n",
-        "setting", "runs", "makespan s med/p95", "attempts med/p95", "wasted med/p95", "429 med", "gave up", "quota", "failed"
+        "setting",
+        "runs",
+        "makespan s med/p95",
+        "attempts med/p95",
+        "wasted med/p95",
+        "429 med",
+        "gave up",
+        "quota",
+        "failed"
     );
     for (index, (point, label)) in summary.points.iter().zip(&labels).enumerate() {
-        let mark = match (summary.recommended.as_ref().is_some_and(|(i, _)| *i == index), point.frontier) {
+        let mark = match (
+            summary.recommended.as_ref().is_some_and(|(i, _)| *i == index),
+            point.frontier,
+        ) {
             (true, _) => ">",
             (false, true) => "*",
             _ => " ",
@@ -480,14 +596,27 @@ mod tests {
         assert_eq!(overrides(&points[4]), vec!["a=2", "b=y"]);
         let all = jobs(points.len(), 0..5, None);
         assert_eq!(all.len(), 30);
-        let mut sharded: Vec<u64> = (0..3).flat_map(|i| jobs(points.len(), 0..5, Some((i, 3)))).map(|job| job.index).collect();
+        let mut sharded: Vec<u64> = (0..3)
+            .flat_map(|i| jobs(points.len(), 0..5, Some((i, 3))))
+            .map(|job| job.index)
+            .collect();
         sharded.sort_unstable();
-        assert_eq!(sharded, (0..30).collect::<Vec<u64>>(), "every job in exactly one shard");
+        assert_eq!(
+            sharded,
+            (0..30).collect::<Vec<u64>>(),
+            "every job in exactly one shard"
+        );
     }
 
     #[test]
     fn medians_percentiles_and_the_frontier() {
-        assert_eq!(Stat::of(vec![3.0, 1.0, 2.0]), Stat { median: 2.0, p95: 3.0 });
+        assert_eq!(
+            Stat::of(vec![3.0, 1.0, 2.0]),
+            Stat {
+                median: 2.0,
+                p95: 3.0
+            }
+        );
         assert_eq!(Stat::of(vec![1.0, 2.0, 3.0, 4.0]).median, 2.5);
         let record = |value: &str, seed: u64, makespan: f64, wasted: u64, failed: bool| {
             let mut metrics: Metrics = serde_json::from_value(serde_json::json!({
@@ -505,7 +634,17 @@ mod tests {
                 (metrics.ok, metrics.gave_up) = (2, 8);
             }
             let point: Point = [("k".to_string(), value.to_string())].into_iter().collect();
-            RunRecord { scenario: "s".into(), base: vec![], point, seed, index: 0, trace_sha256: format!("{value}{seed}-hash-000000"), end: RunEnd::Completed, failures: if failed { vec!["lost".into()] } else { vec![] }, metrics }
+            RunRecord {
+                scenario: "s".into(),
+                base: vec![],
+                point,
+                seed,
+                index: 0,
+                trace_sha256: format!("{value}{seed}-hash-000000"),
+                end: RunEnd::Completed,
+                failures: if failed { vec!["lost".into()] } else { vec![] },
+                metrics,
+            }
         };
         let records = vec![
             record("fast-wasteful", 0, 10.0, 100, false),
@@ -518,16 +657,40 @@ mod tests {
             record("broken", 0, 1.0, 0, true),
             record("balanced", 1, 13.0, 12, false), // a duplicate from a merged shard
         ];
-        let order: Vec<Point> = ["fast-wasteful", "balanced"].iter().map(|v| [("k".to_string(), v.to_string())].into_iter().collect()).collect();
+        let order: Vec<Point> = ["fast-wasteful", "balanced"]
+            .iter()
+            .map(|v| [("k".to_string(), v.to_string())].into_iter().collect())
+            .collect();
         let summary = summarize(&records, &order);
-        let frontier: Vec<String> = summary.points.iter().filter(|p| p.frontier).map(|p| p.point["k"].clone()).collect();
-        assert_eq!(frontier, vec!["fast-wasteful", "balanced", "slow-frugal"], "grid order first; failing and quitting points are not eligible");
+        let frontier: Vec<String> = summary
+            .points
+            .iter()
+            .filter(|p| p.frontier)
+            .map(|p| p.point["k"].clone())
+            .collect();
+        assert_eq!(
+            frontier,
+            vec!["fast-wasteful", "balanced", "slow-frugal"],
+            "grid order first; failing and quitting points are not eligible"
+        );
         let (index, reason) = summary.recommended.clone().unwrap();
         assert_eq!(summary.points[index].point["k"], "balanced", "{reason}");
-        assert_eq!(summary.points.iter().find(|p| p.point["k"] == "balanced").unwrap().runs, 2, "duplicates merge");
+        assert_eq!(
+            summary
+                .points
+                .iter()
+                .find(|p| p.point["k"] == "balanced")
+                .unwrap()
+                .runs,
+            2,
+            "duplicates merge"
+        );
         assert!(summary.conflicts.is_empty());
         let mut conflicting = records.clone();
-        conflicting.push(RunRecord { trace_sha256: "different-hash-0000".into(), ..records[0].clone() });
+        conflicting.push(RunRecord {
+            trace_sha256: "different-hash-0000".into(),
+            ..records[0].clone()
+        });
         assert_eq!(summarize(&conflicting, &[]).conflicts.len(), 1);
         assert!(table(&summary).contains("recommended: k=balanced"));
     }

@@ -17,9 +17,17 @@ use crate::time::SimTime;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
     Gateway(GatewayEvent),
-    Client { at: SimTime, instance: u32, event: ClientEvent },
+    Client {
+        at: SimTime,
+        instance: u32,
+        event: ClientEvent,
+    },
     /// The network schedule acting on a host.
-    Network { at: SimTime, host: String, action: NetworkAction },
+    Network {
+        at: SimTime,
+        host: String,
+        action: NetworkAction,
+    },
 }
 
 /// What the world's network schedule did.
@@ -107,12 +115,28 @@ impl Record {
     pub fn line(&self) -> String {
         let t_us = self.at().as_micros();
         let line = match self {
-            Record::Gateway(event) => serde_json::to_string(&GatewayLine { t_us, src: "gateway", request: event.request, kind: &event.kind }),
+            Record::Gateway(event) => serde_json::to_string(&GatewayLine {
+                t_us,
+                src: "gateway",
+                request: event.request,
+                kind: &event.kind,
+            }),
             Record::Client { instance, event, .. } => {
                 let src = format!("client-{instance}");
-                serde_json::to_string(&ClientLine { t_us, src: &src, w: event.worker, op: &event.op, kind: &event.kind })
+                serde_json::to_string(&ClientLine {
+                    t_us,
+                    src: &src,
+                    w: event.worker,
+                    op: &event.op,
+                    kind: &event.kind,
+                })
             }
-            Record::Network { host, action, .. } => serde_json::to_string(&NetworkLine { t_us, src: "network", event: *action, host }),
+            Record::Network { host, action, .. } => serde_json::to_string(&NetworkLine {
+                t_us,
+                src: "network",
+                event: *action,
+                host,
+            }),
         };
         line.expect("events serialize")
     }
@@ -165,15 +189,25 @@ impl Trace {
                 Record::Network { .. } => "-".to_string(),
             };
             let seconds = format!("{:.3}s", record.at().as_micros() as f64 / 1e6);
-            let _ = write!(out, "{seconds:>10} {:<9} {:<6} {:<18}", record.source(), who, event);
+            let _ = write!(
+                out,
+                "{seconds:>10} {:<9} {:<6} {:<18}",
+                record.source(),
+                who,
+                event
+            );
             if let Some(object) = body.as_object() {
                 for (key, value) in object {
                     if matches!(key.as_str(), "event" | "w" | "request") || value.is_null() {
                         continue;
                     }
                     match value {
-                        Value::String(text) => { let _ = write!(out, " {key}={text}"); }
-                        other => { let _ = write!(out, " {key}={other}"); }
+                        Value::String(text) => {
+                            let _ = write!(out, " {key}={text}");
+                        }
+                        other => {
+                            let _ = write!(out, " {key}={other}");
+                        }
                     }
                 }
             }
@@ -194,16 +228,28 @@ pub fn hash_lines(lines: &[String]) -> String {
 
 /// Reads a JSON-lines trace file.
 pub fn read_jsonl(path: &Path) -> std::io::Result<Vec<String>> {
-    Ok(std::fs::read_to_string(path)?.lines().map(str::to_string).collect())
+    Ok(std::fs::read_to_string(path)?
+        .lines()
+        .map(str::to_string)
+        .collect())
 }
 
 /// Where two traces first differ: `(index, left line, right line)`; `None` when identical.
-pub fn first_divergence<'a>(left: &'a [String], right: &'a [String]) -> Option<(usize, Option<&'a str>, Option<&'a str>)> {
+pub fn first_divergence<'a>(
+    left: &'a [String],
+    right: &'a [String],
+) -> Option<(usize, Option<&'a str>, Option<&'a str>)> {
     let common = left.len().min(right.len());
     (0..common)
         .find(|&index| left[index] != right[index])
         .or((left.len() != right.len()).then_some(common))
-        .map(|index| (index, left.get(index).map(String::as_str), right.get(index).map(String::as_str)))
+        .map(|index| {
+            (
+                index,
+                left.get(index).map(String::as_str),
+                right.get(index).map(String::as_str),
+            )
+        })
 }
 
 #[cfg(test)]

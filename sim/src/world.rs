@@ -67,13 +67,26 @@ pub struct WorkItem {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
-    Read { user: String },
-    Update { user: String, fields: Value, priority: Priority },
+    Read {
+        user: String,
+    },
+    Update {
+        user: String,
+        fields: Value,
+        priority: Priority,
+    },
     /// Part of a bulk update (batched by the worker).
-    BulkUpdate { user: String, fields: Value },
-    Create { key: String },
+    BulkUpdate {
+        user: String,
+        fields: Value,
+    },
+    Create {
+        key: String,
+    },
     /// Part of a bulk agent creation (batched by the worker).
-    CreateAgent { user_name: String },
+    CreateAgent {
+        user_name: String,
+    },
     /// List every page.
     ListAll,
 }
@@ -83,7 +96,9 @@ impl ItemKind {
     pub fn write(&self, platform: Platform) -> Option<(crate::ledger::WriteOp, String)> {
         use crate::ledger::WriteOp;
         match self {
-            ItemKind::Update { user, .. } | ItemKind::BulkUpdate { user, .. } => Some((WriteOp::UpdateUser, user.clone())),
+            ItemKind::Update { user, .. } | ItemKind::BulkUpdate { user, .. } => {
+                Some((WriteOp::UpdateUser, user.clone()))
+            }
             ItemKind::Create { key } => match platform {
                 Platform::Genesys => Some((WriteOp::CreateEvaluation, key.clone())),
                 Platform::Cxone => Some((WriteOp::CreateAgent, key.clone())),
@@ -115,40 +130,90 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
     let users = scenario.gateway.data.users.max(1);
     let user = |n: u64| Directory::id_for(platform, n % users);
     let items: Vec<WorkItem> = match &scenario.workload {
-        Workload::Read { operations } => (0..*operations).map(|n| WorkItem { id: format!("read-{n}"), kind: ItemKind::Read { user: user(n) } }).collect(),
+        Workload::Read { operations } => (0..*operations)
+            .map(|n| WorkItem {
+                id: format!("read-{n}"),
+                kind: ItemKind::Read { user: user(n) },
+            })
+            .collect(),
         Workload::Update { operations } => (0..*operations)
-            .map(|n| WorkItem { id: format!("update-{n}"), kind: ItemKind::Update { user: user(n), fields: json!({"title": format!("title-{n}")}), priority: Priority::Normal } })
+            .map(|n| WorkItem {
+                id: format!("update-{n}"),
+                kind: ItemKind::Update {
+                    user: user(n),
+                    fields: json!({"title": format!("title-{n}")}),
+                    priority: Priority::Normal,
+                },
+            })
             .collect(),
         Workload::BulkUpdate { users: count } => (0..count.unwrap_or(users))
-            .map(|n| WorkItem { id: format!("bulk-{n}"), kind: ItemKind::BulkUpdate { user: user(n), fields: json!({"department": format!("dept-{}", n % 7)}) } })
+            .map(|n| WorkItem {
+                id: format!("bulk-{n}"),
+                kind: ItemKind::BulkUpdate {
+                    user: user(n),
+                    fields: json!({"department": format!("dept-{}", n % 7)}),
+                },
+            })
             .collect(),
         Workload::Create { operations } => (0..*operations)
             .map(|n| {
                 let kind = match platform {
-                    Platform::Genesys => ItemKind::Create { key: format!("conv-{n:06}") },
-                    Platform::Cxone => ItemKind::CreateAgent { user_name: format!("agent-{n:06}@herd") },
+                    Platform::Genesys => ItemKind::Create {
+                        key: format!("conv-{n:06}"),
+                    },
+                    Platform::Cxone => ItemKind::CreateAgent {
+                        user_name: format!("agent-{n:06}@herd"),
+                    },
                 };
-                WorkItem { id: format!("create-{n}"), kind }
+                WorkItem {
+                    id: format!("create-{n}"),
+                    kind,
+                }
             })
             .collect(),
         Workload::CreateAgents { agents } => {
             let mut items: Vec<WorkItem> = (0..*agents)
-                .map(|n| WorkItem { id: format!("agent-{n}"), kind: ItemKind::CreateAgent { user_name: format!("agent-{n:06}@herd") } })
+                .map(|n| WorkItem {
+                    id: format!("agent-{n}"),
+                    kind: ItemKind::CreateAgent {
+                        user_name: format!("agent-{n:06}@herd"),
+                    },
+                })
                 .collect();
-            items.push(WorkItem { id: "list-all".into(), kind: ItemKind::ListAll });
+            items.push(WorkItem {
+                id: "list-all".into(),
+                kind: ItemKind::ListAll,
+            });
             items
         }
         Workload::Contention { rounds } => (0..scenario.total_workers() * rounds)
-            .map(|n| WorkItem { id: format!("contend-{n}"), kind: ItemKind::Update { user: user(0), fields: json!({"title": format!("writer-{n}")}), priority: Priority::Normal } })
+            .map(|n| WorkItem {
+                id: format!("contend-{n}"),
+                kind: ItemKind::Update {
+                    user: user(0),
+                    fields: json!({"title": format!("writer-{n}")}),
+                    priority: Priority::Normal,
+                },
+            })
             .collect(),
         Workload::Mixed { reads, updates } => {
             let mut items = Vec::new();
             for n in 0..(*reads).max(*updates) {
                 if n < *updates {
-                    items.push(WorkItem { id: format!("update-{n}"), kind: ItemKind::Update { user: user(n), fields: json!({"title": format!("title-{n}")}), priority: Priority::High } });
+                    items.push(WorkItem {
+                        id: format!("update-{n}"),
+                        kind: ItemKind::Update {
+                            user: user(n),
+                            fields: json!({"title": format!("title-{n}")}),
+                            priority: Priority::High,
+                        },
+                    });
                 }
                 if n < *reads {
-                    items.push(WorkItem { id: format!("read-{n}"), kind: ItemKind::Read { user: user(n + 1) } });
+                    items.push(WorkItem {
+                        id: format!("read-{n}"),
+                        kind: ItemKind::Read { user: user(n + 1) },
+                    });
                 }
             }
             items
@@ -191,7 +256,11 @@ struct InstanceObserver {
 impl Observer for InstanceObserver {
     fn on_event(&self, event: &ClientEvent) {
         let at = self.clock.now();
-        self.trace.lock().expect("trace lock").push(Record::Client { at, instance: self.instance, event: event.clone() });
+        self.trace.lock().expect("trace lock").push(Record::Client {
+            at,
+            instance: self.instance,
+            event: event.clone(),
+        });
     }
 }
 
@@ -215,7 +284,10 @@ impl Shared {
     pub(crate) fn shared_limiter(&self) -> Option<Arc<dyn herd_client::shared::SharedLimiter>> {
         match self.scenario.shared_limiter.kind {
             SharedLimiterKind::None => None,
-            SharedLimiterKind::Sim => Some(Arc::new(crate::shared_limit::SimLimiter::new(&self.scenario.shared_limiter, self.clock))),
+            SharedLimiterKind::Sim => Some(Arc::new(crate::shared_limit::SimLimiter::new(
+                &self.scenario.shared_limiter,
+                self.clock,
+            ))),
         }
     }
 }
@@ -233,7 +305,9 @@ struct InstanceContext {
 pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -> Run {
     let scenario = Arc::new(scenario.clone());
     let plan = Arc::new(plan(&scenario));
-    let gateway = Arc::new(Mutex::new(Gateway::new(scenario.gateway.clone(), seed).expect("validated with the scenario")));
+    let gateway = Arc::new(Mutex::new(
+        Gateway::new(scenario.gateway.clone(), seed).expect("validated with the scenario"),
+    ));
     let mut shared = Shared {
         scenario: scenario.clone(),
         seed,
@@ -255,11 +329,24 @@ pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -
     let trace = Trace::new(records);
     let metrics = metrics::compute(&scenario, &plan, &outcomes, &trace, &gateway, end, elapsed);
     let failures = metrics::check(&scenario, &metrics, end);
-    Run { scenario: scenario.name.clone(), seed, end, error, elapsed, trace, metrics, failures }
+    Run {
+        scenario: scenario.name.clone(),
+        seed,
+        end,
+        error,
+        elapsed,
+        trace,
+        metrics,
+        failures,
+    }
 }
 
 /// The world on turmoil: hosts stepped tick by tick, the network schedule applied between steps.
-fn drive_turmoil(shared: &Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut dyn FnMut(Duration)) -> (RunEnd, Option<String>, Duration) {
+fn drive_turmoil(
+    shared: &Shared,
+    gateway: Arc<Mutex<Gateway>>,
+    progress: &mut dyn FnMut(Duration),
+) -> (RunEnd, Option<String>, Duration) {
     let scenario = &shared.scenario;
     let mut sim = turmoil::Builder::new()
         .rng_seed(shared.seed)
@@ -274,7 +361,8 @@ fn drive_turmoil(shared: &Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut d
 
     let gateway_records = shared.records.clone();
     sim.host("gateway", move || {
-        let service = GatewayService::new(gateway.clone(), Arc::new(TurmoilClock)).with_event_hook(trace_hook(gateway_records.clone()));
+        let service = GatewayService::new(gateway.clone(), Arc::new(TurmoilClock))
+            .with_event_hook(trace_hook(gateway_records.clone()));
         async move {
             let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
             serve_turmoil(listener, service).await?;
@@ -286,7 +374,12 @@ fn drive_turmoil(shared: &Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut d
         let context = InstanceSetup::new(shared, instance, shared_limiter.clone());
         sim.host(format!("client-{instance}"), move || {
             let context = context.clone();
-            async move { context.run(Arc::new(HyperTransport::turmoil())).await.map_err(|error| -> Box<dyn std::error::Error> { error }) }
+            async move {
+                context
+                    .run(Arc::new(HyperTransport::turmoil()))
+                    .await
+                    .map_err(|error| -> Box<dyn std::error::Error> { error })
+            }
         });
     }
 
@@ -296,9 +389,17 @@ fn drive_turmoil(shared: &Shared, gateway: Arc<Mutex<Gateway>>, progress: &mut d
     let mut last_report = Duration::ZERO;
     let (end, error) = loop {
         let elapsed = sim.elapsed();
-        while let Some(action) = schedule.actions.get(applied).filter(|action| action.at <= elapsed) {
+        while let Some(action) = schedule
+            .actions
+            .get(applied)
+            .filter(|action| action.at <= elapsed)
+        {
             action.apply(&mut sim);
-            shared.records.lock().expect("trace lock").push(action.record(elapsed));
+            shared
+                .records
+                .lock()
+                .expect("trace lock")
+                .push(action.record(elapsed));
             applied += 1;
         }
         if shared.outcomes.lock().expect("outcomes lock").len() >= shared.total_items {
@@ -338,13 +439,28 @@ pub(crate) struct InstanceSetup {
 pub(crate) type HostError = Box<dyn std::error::Error + Send + Sync>;
 
 impl InstanceSetup {
-    pub(crate) fn new(shared: &Shared, instance: u32, shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>) -> InstanceSetup {
-        InstanceSetup { instance, shared: shared.clone(), shared_limiter }
+    pub(crate) fn new(
+        shared: &Shared,
+        instance: u32,
+        shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>,
+    ) -> InstanceSetup {
+        InstanceSetup {
+            instance,
+            shared: shared.clone(),
+            shared_limiter,
+        }
     }
 
     /// Starts the instance from scratch over `transport`: a new client, the unfinished items.
-    pub(crate) async fn run(self, transport: Arc<dyn herd_client::transport::Transport>) -> Result<(), HostError> {
-        let context = Arc::new(InstanceContext { instance: self.instance, shared: self.shared, listing: OnceCell::new() });
+    pub(crate) async fn run(
+        self,
+        transport: Arc<dyn herd_client::transport::Transport>,
+    ) -> Result<(), HostError> {
+        let context = Arc::new(InstanceContext {
+            instance: self.instance,
+            shared: self.shared,
+            listing: OnceCell::new(),
+        });
         run_instance(context, transport, self.shared_limiter).await
     }
 }
@@ -369,14 +485,30 @@ impl Schedule {
                 None => (0..scenario.instances.count).collect(),
             };
             for instance in instances {
-                actions.push(Action { at: Duration::from_secs(partition.from_s), kind: NetworkAction::Partition, instance });
-                actions.push(Action { at: Duration::from_secs(partition.until_s), kind: NetworkAction::Repair, instance });
+                actions.push(Action {
+                    at: Duration::from_secs(partition.from_s),
+                    kind: NetworkAction::Partition,
+                    instance,
+                });
+                actions.push(Action {
+                    at: Duration::from_secs(partition.until_s),
+                    kind: NetworkAction::Repair,
+                    instance,
+                });
             }
         }
         for crash in &scenario.network.crashes {
-            actions.push(Action { at: Duration::from_secs(crash.at_s), kind: NetworkAction::Crash, instance: crash.instance });
+            actions.push(Action {
+                at: Duration::from_secs(crash.at_s),
+                kind: NetworkAction::Crash,
+                instance: crash.instance,
+            });
             if let Some(after_s) = crash.restart_after_s {
-                actions.push(Action { at: Duration::from_secs(crash.at_s + after_s), kind: NetworkAction::Restart, instance: crash.instance });
+                actions.push(Action {
+                    at: Duration::from_secs(crash.at_s + after_s),
+                    kind: NetworkAction::Restart,
+                    instance: crash.instance,
+                });
             }
         }
         // Stable: same-time actions keep their configuration order.
@@ -393,7 +525,11 @@ impl Action {
 
     /// The trace record of the action, taken at `elapsed`.
     pub(crate) fn record(&self, elapsed: Duration) -> Record {
-        Record::Network { at: SimTime::from_duration(elapsed), host: self.host(), action: self.kind }
+        Record::Network {
+            at: SimTime::from_duration(elapsed),
+            host: self.host(),
+            action: self.kind,
+        }
     }
 
     fn apply(&self, sim: &mut turmoil::Sim<'_>) {
@@ -414,16 +550,39 @@ async fn run_instance(
     transport: Arc<dyn herd_client::transport::Transport>,
     shared_limiter: Option<Arc<dyn herd_client::shared::SharedLimiter>>,
 ) -> Result<(), HostError> {
-    let Shared { scenario, seed, epoch, records, plan, clock, .. } = context.shared.clone();
+    let Shared {
+        scenario,
+        seed,
+        epoch,
+        records,
+        plan,
+        clock,
+        ..
+    } = context.shared.clone();
     let plan = plan[context.instance as usize].clone();
     let platform = match scenario.gateway.platform {
         Platform::Genesys => herd_client::Platform::Genesys,
         Platform::Cxone => herd_client::Platform::Cxone,
     };
-    let config = herd_client::ClientConfig { platform, base_url: "http://gateway".into(), token_url: None, ..scenario.client.clone() };
-    let observer = Arc::new(InstanceObserver { instance: context.instance, clock, trace: records });
+    let config = herd_client::ClientConfig {
+        platform,
+        base_url: "http://gateway".into(),
+        token_url: None,
+        ..scenario.client.clone()
+    };
+    let observer = Arc::new(InstanceObserver {
+        instance: context.instance,
+        clock,
+        trace: records,
+    });
     let credentials = credentials_of(&scenario, context.instance, platform);
-    let mut client = Client::new(config, credentials, transport, Arc::new(TokioClock::with_epoch(epoch)), observer)?;
+    let mut client = Client::new(
+        config,
+        credentials,
+        transport,
+        Arc::new(TokioClock::with_epoch(epoch)),
+        observer,
+    )?;
     if let Some(limiter) = shared_limiter {
         client = client.with_shared_limiter(limiter);
     }
@@ -434,7 +593,10 @@ async fn run_instance(
         let worker = client.worker(global, seed);
         let start_after = match scenario.instances.start {
             StartPattern::Herd => Duration::ZERO,
-            StartPattern::Spread => Duration::from_secs(scenario.instances.spread_s) * global as u32 / scenario.total_workers().max(1) as u32,
+            StartPattern::Spread => {
+                Duration::from_secs(scenario.instances.spread_s) * global as u32
+                    / scenario.total_workers().max(1) as u32
+            }
         };
         tasks.spawn(run_worker(context.clone(), worker, items, start_after));
     }
@@ -446,8 +608,16 @@ async fn run_instance(
 
 /// The credentials of the OAuth client the instance uses (validated with the scenario).
 fn credentials_of(scenario: &Scenario, instance: u32, platform: herd_client::Platform) -> Credentials {
-    let id = scenario.instances.oauth_client_of(instance, &scenario.gateway).expect("validated: the gateway has clients");
-    let client = scenario.gateway.clients.iter().find(|client| client.id == id).expect("validated: a gateway client");
+    let id = scenario
+        .instances
+        .oauth_client_of(instance, &scenario.gateway)
+        .expect("validated: the gateway has clients");
+    let client = scenario
+        .gateway
+        .clients
+        .iter()
+        .find(|client| client.id == id)
+        .expect("validated: a gateway client");
     let secret = herd_client::secret::Secret::new(client.secret.clone());
     match (platform, client.access_keys.first()) {
         (herd_client::Platform::Cxone, Some(key)) => Credentials::Password {
@@ -456,12 +626,29 @@ fn credentials_of(scenario: &Scenario, instance: u32, platform: herd_client::Pla
             access_key_id: key.id.clone(),
             access_key_secret: herd_client::secret::Secret::new(key.secret.clone()),
         },
-        _ => Credentials::ClientCredentials { client_id: client.id.clone(), client_secret: secret },
+        _ => Credentials::ClientCredentials {
+            client_id: client.id.clone(),
+            client_secret: secret,
+        },
     }
 }
 
-fn record(context: &InstanceContext, worker: u64, id: &str, outcome: Outcome, attempts: u32, started_at: SimTime) {
-    let entry = ItemRecord { outcome, instance: context.instance, worker, started_at, finished_at: context.shared.clock.now(), attempts };
+fn record(
+    context: &InstanceContext,
+    worker: u64,
+    id: &str,
+    outcome: Outcome,
+    attempts: u32,
+    started_at: SimTime,
+) {
+    let entry = ItemRecord {
+        outcome,
+        instance: context.instance,
+        worker,
+        started_at,
+        finished_at: context.shared.clock.now(),
+        attempts,
+    };
     let mut outcomes = context.shared.outcomes.lock().expect("outcomes lock");
     let previous = outcomes.insert(id.to_string(), entry);
     assert!(previous.is_none(), "item {id} got a second outcome");
@@ -471,14 +658,31 @@ fn record(context: &InstanceContext, worker: u64, id: &str, outcome: Outcome, at
 }
 
 fn is_done(context: &InstanceContext, id: &str) -> bool {
-    context.shared.outcomes.lock().expect("outcomes lock").contains_key(id)
+    context
+        .shared
+        .outcomes
+        .lock()
+        .expect("outcomes lock")
+        .contains_key(id)
 }
 
-async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Vec<WorkItem>, start_after: Duration) {
+async fn run_worker(
+    context: Arc<InstanceContext>,
+    mut worker: Worker,
+    items: Vec<WorkItem>,
+    start_after: Duration,
+) {
     tokio::time::sleep(start_after).await;
-    let pending: Vec<WorkItem> = items.into_iter().filter(|item| !is_done(&context, &item.id)).collect();
-    let (batched, single): (Vec<WorkItem>, Vec<WorkItem>) =
-        pending.into_iter().partition(|item| matches!(item.kind, ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. }));
+    let pending: Vec<WorkItem> = items
+        .into_iter()
+        .filter(|item| !is_done(&context, &item.id))
+        .collect();
+    let (batched, single): (Vec<WorkItem>, Vec<WorkItem>) = pending.into_iter().partition(|item| {
+        matches!(
+            item.kind,
+            ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. }
+        )
+    });
     if !batched.is_empty() {
         run_batched(&context, &mut worker, batched).await;
     }
@@ -487,24 +691,63 @@ async fn run_worker(context: Arc<InstanceContext>, mut worker: Worker, items: Ve
         let result = match &item.kind {
             ItemKind::Read { user } => {
                 let platform = worker.client().config().platform;
-                worker.execute(herd_client::Operation::get(item.id.clone(), platform.user_path(user), "users.read")).await
+                worker
+                    .execute(herd_client::Operation::get(
+                        item.id.clone(),
+                        platform.user_path(user),
+                        "users.read",
+                    ))
+                    .await
             }
-            ItemKind::Update { user, fields, priority } => {
+            ItemKind::Update {
+                user,
+                fields,
+                priority,
+            } => {
                 let version = known_version(&context, &mut worker, user).await;
-                let result = worker.update_user(&item.id, user, fields.clone(), version, *priority).await;
-                if let (Some(listing), Some(version)) = (context.listing.get(), result.body.as_ref().and_then(|body| body["version"].as_u64())) {
-                    listing.lock().expect("listing lock").insert(user.clone(), version);
+                let result = worker
+                    .update_user(&item.id, user, fields.clone(), version, *priority)
+                    .await;
+                if let (Some(listing), Some(version)) = (
+                    context.listing.get(),
+                    result.body.as_ref().and_then(|body| body["version"].as_u64()),
+                ) {
+                    listing
+                        .lock()
+                        .expect("listing lock")
+                        .insert(user.clone(), version);
                 }
                 result
             }
-            ItemKind::Create { key } => worker.create_evaluation(&item.id, key, json!({"evaluationForm": {"id": "herd-form"}}), Priority::Normal).await,
+            ItemKind::Create { key } => {
+                worker
+                    .create_evaluation(
+                        &item.id,
+                        key,
+                        json!({"evaluationForm": {"id": "herd-form"}}),
+                        Priority::Normal,
+                    )
+                    .await
+            }
             ItemKind::ListAll => match worker.list_all(&item.id, Priority::Low).await {
-                Ok(_) => herd_client::OpResult { outcome: Outcome::Ok, attempts: 1, status: Some(200), body: None },
+                Ok(_) => herd_client::OpResult {
+                    outcome: Outcome::Ok,
+                    attempts: 1,
+                    status: Some(200),
+                    body: None,
+                },
                 Err(result) => result,
             },
             ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. } => unreachable!("batched above"),
         };
-        record(&context, worker.id(), &item.id, result.outcome, result.attempts, started_at);
+        record(
+            &context,
+            worker.id(),
+            &item.id,
+            result.outcome,
+            result.attempts,
+            started_at,
+        );
     }
 }
 
@@ -520,8 +763,16 @@ async fn known_version(context: &InstanceContext, worker: &mut Worker, user: &st
 
 async fn list_versions(worker: &mut Worker) -> Mutex<BTreeMap<String, u64>> {
     let platform = worker.client().config().platform;
-    let users = worker.list_all("listing", Priority::High).await.unwrap_or_default();
-    Mutex::new(users.iter().filter_map(|user| Some((platform.user_id(user)?, user["version"].as_u64()?))).collect())
+    let users = worker
+        .list_all("listing", Priority::High)
+        .await
+        .unwrap_or_default();
+    Mutex::new(
+        users
+            .iter()
+            .filter_map(|user| Some((platform.user_id(user)?, user["version"].as_u64()?)))
+            .collect(),
+    )
 }
 
 async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<WorkItem>) {
@@ -531,26 +782,48 @@ async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<
         ItemKind::BulkUpdate { .. } => {
             let mut bulk = Vec::with_capacity(items.len());
             for item in &items {
-                let ItemKind::BulkUpdate { user, fields } = &item.kind else { unreachable!("one kind per workload") };
+                let ItemKind::BulkUpdate { user, fields } = &item.kind else {
+                    unreachable!("one kind per workload")
+                };
                 let version = known_version(context, worker, user).await;
-                bulk.push(BulkItem { id: user.clone(), version, fields: fields.clone() });
+                bulk.push(BulkItem {
+                    id: user.clone(),
+                    version,
+                    fields: fields.clone(),
+                });
             }
             let results = worker.bulk_update_users(&prefix, bulk, Priority::Normal).await;
             for result in results {
-                record(context, worker.id(), &items[result.index].id, result.outcome, result.tries, started_at);
+                record(
+                    context,
+                    worker.id(),
+                    &items[result.index].id,
+                    result.outcome,
+                    result.tries,
+                    started_at,
+                );
             }
         }
         ItemKind::CreateAgent { .. } => {
             let agents: Vec<Value> = items
                 .iter()
                 .map(|item| match &item.kind {
-                    ItemKind::CreateAgent { user_name } => json!({"userName": user_name, "firstName": "Herd", "lastName": item.id}),
+                    ItemKind::CreateAgent { user_name } => {
+                        json!({"userName": user_name, "firstName": "Herd", "lastName": item.id})
+                    }
                     _ => unreachable!("one kind per workload"),
                 })
                 .collect();
             let results = worker.create_agents(&prefix, agents, Priority::Normal).await;
             for result in results {
-                record(context, worker.id(), &items[result.index].id, result.outcome, result.tries, started_at);
+                record(
+                    context,
+                    worker.id(),
+                    &items[result.index].id,
+                    result.outcome,
+                    result.tries,
+                    started_at,
+                );
             }
         }
         _ => unreachable!("only bulk kinds are batched"),

@@ -65,7 +65,12 @@ fn limit() -> impl Strategy<Value = Limit> {
         prop_oneof![Just(1_000u64), Just(5_000), Just(60_000)],
         1u64..12,
     )
-        .prop_map(|(algorithm, limit, window_ms, burst)| Limit { algorithm, limit, window_ms, burst })
+        .prop_map(|(algorithm, limit, window_ms, burst)| Limit {
+            algorithm,
+            limit,
+            window_ms,
+            burst,
+        })
 }
 
 struct Driver {
@@ -97,8 +102,18 @@ impl Driver {
                 retry_after_s: None,
             })
             .collect();
-        faults.push(Fault::ServerErrors { from_s: 0, until_s: None, rate: 0.2, status: 503, html: false });
-        let mut config = GatewayConfig { limits: Some(vec![rule]), faults, ..GatewayConfig::default() };
+        faults.push(Fault::ServerErrors {
+            from_s: 0,
+            until_s: None,
+            rate: 0.2,
+            status: 503,
+            html: false,
+        });
+        let mut config = GatewayConfig {
+            limits: Some(vec![rule]),
+            faults,
+            ..GatewayConfig::default()
+        };
         config.clients[0].token_ttl_s = Some(TOKEN_TTL.as_secs());
         let mut driver = Driver {
             limit,
@@ -121,26 +136,39 @@ impl Driver {
 
     fn renew_token(&mut self) {
         let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
-        let request = Request::new("POST", "/oauth/token").header("authorization", &auth).body("grant_type=client_credentials");
+        let request = Request::new("POST", "/oauth/token")
+            .header("authorization", &auth)
+            .body("grant_type=client_credentials");
         let response = self.gateway.handle(self.now, request);
         if self.in_maintenance() {
             assert_eq!(response.status, 503);
             return;
         }
         assert_eq!(response.status, 200);
-        self.token = response.body_json().unwrap()["access_token"].as_str().unwrap().to_string();
+        self.token = response.body_json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
         self.token_issued_at = self.now;
         self.token_number += 1;
     }
 
     fn count_since(&self, from_exclusive: Option<SimTime>, until: SimTime) -> u64 {
-        let entries = self.admitted.get(&self.token_number).map(Vec::as_slice).unwrap_or(&[]);
-        entries.iter().filter(|&&t| from_exclusive.is_none_or(|from| t > from) && t <= until).count() as u64
+        let entries = self
+            .admitted
+            .get(&self.token_number)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        entries
+            .iter()
+            .filter(|&&t| from_exclusive.is_none_or(|from| t > from) && t <= until)
+            .count() as u64
     }
 
     fn sliding_count(&self) -> u64 {
         let window = Duration::from_millis(self.limit.window_ms);
-        let from = (self.now.as_micros() >= window.as_micros() as u64).then(|| self.now.saturating_sub(window));
+        let from =
+            (self.now.as_micros() >= window.as_micros() as u64).then(|| self.now.saturating_sub(window));
         self.count_since(from, self.now)
     }
 
@@ -150,7 +178,10 @@ impl Driver {
         let token_expired = self.now >= self.token_issued_at + TOKEN_TTL;
         let maintenance = self.in_maintenance();
         let before = self.sliding_count();
-        let response = self.gateway.handle(self.now, Request::new("GET", "/api/v2/users/x").bearer(&self.token));
+        let response = self.gateway.handle(
+            self.now,
+            Request::new("GET", "/api/v2/users/x").bearer(&self.token),
+        );
         if maintenance {
             assert_eq!(response.status, 503, "maintenance answers first");
             return;
@@ -166,7 +197,11 @@ impl Driver {
             other => panic!("unexpected status {other}"),
         };
         if self.limit.algorithm == Algorithm::SlidingLog {
-            assert_eq!(admitted, before < self.limit.limit, "exact limiter disagrees with the reference");
+            assert_eq!(
+                admitted,
+                before < self.limit.limit,
+                "exact limiter disagrees with the reference"
+            );
         }
         if admitted {
             self.admitted.entry(self.token_number).or_default().push(self.now);
@@ -178,25 +213,45 @@ impl Driver {
                 let entries = &self.admitted[&self.token_number];
                 let evicting = entries[entries.len() - self.limit.limit as usize];
                 let wait = (evicting + Duration::from_millis(self.limit.window_ms)) - self.now;
-                assert_eq!(retry_after_s, wait.as_micros().div_ceil(1_000_000) as u64, "Retry-After is the true wait");
+                assert_eq!(
+                    retry_after_s,
+                    wait.as_micros().div_ceil(1_000_000) as u64,
+                    "Retry-After is the true wait"
+                );
             }
             self.last_retry_after_s = Some(retry_after_s);
         }
     }
 
     fn check_bounds(&self) {
-        let Limit { algorithm, limit, window_ms, burst } = self.limit;
+        let Limit {
+            algorithm,
+            limit,
+            window_ms,
+            burst,
+        } = self.limit;
         let sliding = self.sliding_count();
         let window_us = window_ms * 1_000;
         let aligned_start = SimTime::from_micros(self.now.as_micros() / window_us * window_us);
-        let aligned = self.count_since(None, self.now) - self.count_since(None, aligned_start.saturating_sub(Duration::from_micros(1)));
+        let aligned = self.count_since(None, self.now)
+            - self.count_since(None, aligned_start.saturating_sub(Duration::from_micros(1)));
         match algorithm {
-            Algorithm::SlidingLog => assert!(sliding <= limit, "{sliding} in a sliding window of limit {limit}"),
-            Algorithm::FixedWindow | Algorithm::SlidingWindow => {
-                assert!(aligned <= limit, "{aligned} in an aligned window of limit {limit}");
-                assert!(sliding <= 2 * limit, "{sliding} in a sliding window, over 2 x {limit}");
+            Algorithm::SlidingLog => {
+                assert!(sliding <= limit, "{sliding} in a sliding window of limit {limit}")
             }
-            Algorithm::TokenBucket => assert!(sliding <= burst + limit, "{sliding} over burst {burst} + {limit}"),
+            Algorithm::FixedWindow | Algorithm::SlidingWindow => {
+                assert!(
+                    aligned <= limit,
+                    "{aligned} in an aligned window of limit {limit}"
+                );
+                assert!(
+                    sliding <= 2 * limit,
+                    "{sliding} in a sliding window, over 2 x {limit}"
+                );
+            }
+            Algorithm::TokenBucket => {
+                assert!(sliding <= burst + limit, "{sliding} over burst {burst} + {limit}")
+            }
         }
     }
 
@@ -226,7 +281,10 @@ impl Driver {
                     let fresh = self.now < self.token_issued_at + TOKEN_TTL && !self.in_maintenance();
                     self.request();
                     if fresh {
-                        assert_eq!(self.last_retry_after_s, None, "still limited after waiting Retry-After");
+                        assert_eq!(
+                            self.last_retry_after_s, None,
+                            "still limited after waiting Retry-After"
+                        );
                     }
                 }
             }
@@ -248,11 +306,28 @@ proptest! {
 
 #[test]
 fn the_reference_catches_a_herd_at_one_instant() {
-    for algorithm in [Algorithm::SlidingLog, Algorithm::SlidingWindow, Algorithm::FixedWindow, Algorithm::TokenBucket] {
-        let mut driver = Driver::new(Limit { algorithm, limit: 5, window_ms: 60_000, burst: 5 }, 3);
+    for algorithm in [
+        Algorithm::SlidingLog,
+        Algorithm::SlidingWindow,
+        Algorithm::FixedWindow,
+        Algorithm::TokenBucket,
+    ] {
+        let mut driver = Driver::new(
+            Limit {
+                algorithm,
+                limit: 5,
+                window_ms: 60_000,
+                burst: 5,
+            },
+            3,
+        );
         for _ in 0..40 {
             driver.apply(&Op::Request);
         }
-        assert_eq!(driver.count_since(None, driver.now), 5, "{algorithm:?} admitted more than 5 at once");
+        assert_eq!(
+            driver.count_since(None, driver.now),
+            5,
+            "{algorithm:?} admitted more than 5 at once"
+        );
     }
 }

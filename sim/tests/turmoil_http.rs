@@ -38,15 +38,35 @@ async fn send(
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Full::new(Bytes::from_static(body.as_bytes())))?;
     let response = sender.send_request(request).await?;
-    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap_or("").to_string());
-    let (status, retry_after, date) = (response.status().as_u16(), header("retry-after"), header("date").unwrap_or_default());
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").to_string())
+    };
+    let (status, retry_after, date) = (
+        response.status().as_u16(),
+        header("retry-after"),
+        header("date").unwrap_or_default(),
+    );
     let body = String::from_utf8(response.into_body().collect().await?.to_bytes().to_vec())?;
-    Ok(Seen { status, retry_after, date, body })
+    Ok(Seen {
+        status,
+        retry_after,
+        date,
+        body,
+    })
 }
 
 /// Runs the scenario and returns the statuses seen and the gateway's events as JSON lines.
 fn run(seed: u64) -> (Vec<u16>, String) {
-    let mut config = GatewayConfig { limits: Some(vec![LimitRule { limit: 3, ..LimitRule::genesys_token_default() }]), ..GatewayConfig::default() };
+    let mut config = GatewayConfig {
+        limits: Some(vec![LimitRule {
+            limit: 3,
+            ..LimitRule::genesys_token_default()
+        }]),
+        ..GatewayConfig::default()
+    };
     config.clients[0].token_ttl_s = Some(300);
     let epoch_unix_s = config.epoch_unix_s;
     let gateway = Arc::new(Mutex::new(Gateway::new(config, seed).unwrap()));
@@ -72,9 +92,19 @@ fn run(seed: u64) -> (Vec<u16>, String) {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
         let basic = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
-        let grant = send(&mut sender, "POST", "/oauth/token", &basic, "grant_type=client_credentials").await?;
+        let grant = send(
+            &mut sender,
+            "POST",
+            "/oauth/token",
+            &basic,
+            "grant_type=client_credentials",
+        )
+        .await?;
         assert_eq!(grant.status, 200);
-        assert_eq!(grant.date, "Thu, 01 Jan 2026 00:00:00 GMT", "Date comes from the simulated epoch");
+        assert_eq!(
+            grant.date, "Thu, 01 Jan 2026 00:00:00 GMT",
+            "Date comes from the simulated epoch"
+        );
         let token: serde_json::Value = serde_json::from_str(&grant.body)?;
         let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
         for _ in 0..4 {
@@ -119,5 +149,8 @@ fn same_seed_gives_identical_events() {
     let (_, second) = run(5);
     assert_eq!(first, second);
     let (_, other) = run(6);
-    assert_ne!(first, other, "the seed reaches the network's latency and the token's id draws");
+    assert_ne!(
+        first, other,
+        "the seed reaches the network's latency and the token's id draws"
+    );
 }

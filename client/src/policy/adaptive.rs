@@ -75,7 +75,11 @@ impl AdaptiveRateLimiter {
             return Duration::ZERO;
         }
         self.refill(now.as_secs_f64());
-        let wait = if self.current_capacity >= 1.0 { 0.0 } else { (1.0 - self.current_capacity) / self.fill_rate };
+        let wait = if self.current_capacity >= 1.0 {
+            0.0
+        } else {
+            (1.0 - self.current_capacity) / self.fill_rate
+        };
         self.current_capacity -= 1.0;
         Duration::from_secs_f64(wait.clamp(0.0, 3_600.0))
     }
@@ -85,7 +89,11 @@ impl AdaptiveRateLimiter {
         let t = now.as_secs_f64();
         self.update_measured_rate(t);
         if throttled {
-            let rate_to_use = if self.enabled { self.measured_tx_rate.min(self.fill_rate) } else { self.measured_tx_rate };
+            let rate_to_use = if self.enabled {
+                self.measured_tx_rate.min(self.fill_rate)
+            } else {
+                self.measured_tx_rate
+            };
             self.last_max_rate = rate_to_use;
             self.calculate_time_window();
             self.last_throttle_time = t;
@@ -143,9 +151,17 @@ mod tests {
         limiter.last_throttle_time = 5.0;
         limiter.calculate_time_window();
         assert!((limiter.last_max_rate * BETA - 7.0).abs() < 1e-9);
-        let expected = [(6.0, 9.64893600966), (7.0, 10.000030849917364), (11.0, 36.425998516920465)];
+        let expected = [
+            (6.0, 9.64893600966),
+            (7.0, 10.000030849917364),
+            (11.0, 36.425998516920465),
+        ];
         for (t, rate) in expected {
-            assert!((limiter.cubic_success(t) - rate).abs() < 1e-6, "t={t}: {}", limiter.cubic_success(t));
+            assert!(
+                (limiter.cubic_success(t) - rate).abs() < 1e-6,
+                "t={t}: {}",
+                limiter.cubic_success(t)
+            );
         }
     }
 
@@ -160,7 +176,12 @@ mod tests {
         limiter.on_response(Duration::from_millis(5_000), true);
         let rate = limiter.rate().unwrap();
         assert!(rate > 0.0 && rate < 20.0, "about 0.7 × 20 rps measured: {rate}");
-        let waits: Vec<Duration> = (0..30).map(|_| limiter.acquire(Duration::from_millis(5_001))).collect();
-        assert!(waits.last().unwrap() > &Duration::from_secs(1), "a burst is spread out: {waits:?}");
+        let waits: Vec<Duration> = (0..30)
+            .map(|_| limiter.acquire(Duration::from_millis(5_001)))
+            .collect();
+        assert!(
+            waits.last().unwrap() > &Duration::from_secs(1),
+            "a burst is spread out: {waits:?}"
+        );
     }
 }

@@ -136,35 +136,58 @@ pub fn uniform(rng: &mut impl Rng, low: u64, high: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::Strategy;
+    use super::*;
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
     fn config(strategy: Strategy, jitter: Jitter) -> BackoffConfig {
-        BackoffConfig { strategy, jitter, base_ms: 100, cap_ms: 1_000, ..BackoffConfig::default() }
+        BackoffConfig {
+            strategy,
+            jitter,
+            base_ms: 100,
+            cap_ms: 1_000,
+            ..BackoffConfig::default()
+        }
     }
 
     fn delays(config: BackoffConfig, retries: u32) -> Vec<u64> {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut backoff = Backoff::new(config);
-        (0..retries).map(|n| backoff.delay(n, Duration::ZERO, &mut rng).as_millis() as u64).collect()
+        (0..retries)
+            .map(|n| backoff.delay(n, Duration::ZERO, &mut rng).as_millis() as u64)
+            .collect()
     }
 
     #[test]
     fn deterministic_strategies() {
-        assert_eq!(delays(config(Strategy::Exponential, Jitter::None), 6), vec![100, 200, 400, 800, 1_000, 1_000]);
-        assert_eq!(delays(config(Strategy::Constant, Jitter::None), 3), vec![100, 100, 100]);
+        assert_eq!(
+            delays(config(Strategy::Exponential, Jitter::None), 6),
+            vec![100, 200, 400, 800, 1_000, 1_000]
+        );
+        assert_eq!(
+            delays(config(Strategy::Constant, Jitter::None), 3),
+            vec![100, 100, 100]
+        );
         assert_eq!(delays(config(Strategy::None, Jitter::Full), 3), vec![0, 0, 0]);
-        assert_eq!(delays(config(Strategy::None, Jitter::Decorrelated), 2), vec![0, 0]);
+        assert_eq!(
+            delays(config(Strategy::None, Jitter::Decorrelated), 2),
+            vec![0, 0]
+        );
     }
 
     #[test]
     fn genesys_stepped_grows_with_elapsed_time() {
-        let mut backoff = Backoff::new(BackoffConfig { strategy: Strategy::GenesysStepped, jitter: Jitter::None, ..BackoffConfig::default() });
+        let mut backoff = Backoff::new(BackoffConfig {
+            strategy: Strategy::GenesysStepped,
+            jitter: Jitter::None,
+            ..BackoffConfig::default()
+        });
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let at = |backoff: &mut Backoff, rng: &mut ChaCha8Rng, minutes: u64| backoff.delay(9, Duration::from_secs(minutes * 60), rng).as_secs();
+        let at = |backoff: &mut Backoff, rng: &mut ChaCha8Rng, minutes: u64| {
+            backoff.delay(9, Duration::from_secs(minutes * 60), rng).as_secs()
+        };
         assert_eq!(at(&mut backoff, &mut rng, 0), 3);
         assert_eq!(at(&mut backoff, &mut rng, 5), 9);
         assert_eq!(at(&mut backoff, &mut rng, 10), 27);

@@ -18,8 +18,14 @@ use serde::{Deserialize, Serialize};
 pub enum BreakerMode {
     #[default]
     Disabled,
-    Consecutive { failures: u32 },
-    FailureRate { threshold_pct: u32, window_ms: u64, min_calls: u32 },
+    Consecutive {
+        failures: u32,
+    },
+    FailureRate {
+        threshold_pct: u32,
+        window_ms: u64,
+        min_calls: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +135,9 @@ impl CircuitBreaker {
 
     /// Asks to send. `Err(at)`: not before `at`. The transition is Open → HalfOpen, if it happened.
     pub fn admit(&mut self, now: Duration, is_retry: bool) -> (Result<Permit, Duration>, Option<Transition>) {
-        if self.config.mode == BreakerMode::Disabled || (self.config.scope == BreakerScope::RetriesOnly && !is_retry) {
+        if self.config.mode == BreakerMode::Disabled
+            || (self.config.scope == BreakerScope::RetriesOnly && !is_retry)
+        {
             return (Ok(Permit::Normal), None);
         }
         let mut transition = None;
@@ -154,12 +162,17 @@ impl CircuitBreaker {
             BreakerState::Open => Err(self.open_until),
             BreakerState::HalfOpen if self.probes_admitted < self.config.half_open_probes => {
                 self.probes_admitted += 1;
-                Ok(Permit::Probe { epoch: self.half_open_epoch })
+                Ok(Permit::Probe {
+                    epoch: self.half_open_epoch,
+                })
             }
             // Every probe is out: look again when one could have come back.
             BreakerState::HalfOpen => Err(now + Duration::from_millis(self.config.open_ms.clamp(1, 1_000))),
         };
-        assert!(self.probes_admitted <= self.config.half_open_probes, "more probes than allowed");
+        assert!(
+            self.probes_admitted <= self.config.half_open_probes,
+            "more probes than allowed"
+        );
         (decision, transition)
     }
 
@@ -211,8 +224,15 @@ impl CircuitBreaker {
         match self.config.mode {
             BreakerMode::Disabled => false,
             BreakerMode::Consecutive { failures } => self.consecutive_failures >= failures.max(1),
-            BreakerMode::FailureRate { threshold_pct, min_calls, .. } => {
-                let (calls, failures) = self.window.iter().fold((0, 0), |(c, f), (_, bc, bf)| (c + bc, f + bf));
+            BreakerMode::FailureRate {
+                threshold_pct,
+                min_calls,
+                ..
+            } => {
+                let (calls, failures) = self
+                    .window
+                    .iter()
+                    .fold((0, 0), |(c, f), (_, bc, bf)| (c + bc, f + bf));
                 calls >= u64::from(min_calls.max(1)) && failures * 100 >= calls * u64::from(threshold_pct)
             }
         }
@@ -238,7 +258,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn breaker(mode: BreakerMode) -> CircuitBreaker {
-        CircuitBreaker::new(BreakerConfig { mode, open_ms: 1_000, half_open_probes: 2, ..BreakerConfig::default() })
+        CircuitBreaker::new(BreakerConfig {
+            mode,
+            open_ms: 1_000,
+            half_open_probes: 2,
+            ..BreakerConfig::default()
+        })
     }
 
     fn ms(v: u64) -> Duration {
@@ -253,14 +278,32 @@ mod tests {
             assert_eq!(b.record(ms(0), permit.unwrap(), true), None);
         }
         let (permit, _) = b.admit(ms(0), false);
-        assert_eq!(b.record(ms(0), permit.unwrap(), true), Some(Transition { from: BreakerState::Closed, to: BreakerState::Open }));
+        assert_eq!(
+            b.record(ms(0), permit.unwrap(), true),
+            Some(Transition {
+                from: BreakerState::Closed,
+                to: BreakerState::Open
+            })
+        );
         assert_eq!(b.admit(ms(500), false).0, Err(ms(1_000)));
         let (first, transition) = b.admit(ms(1_000), false);
-        assert_eq!(transition, Some(Transition { from: BreakerState::Open, to: BreakerState::HalfOpen }));
+        assert_eq!(
+            transition,
+            Some(Transition {
+                from: BreakerState::Open,
+                to: BreakerState::HalfOpen
+            })
+        );
         let (second, _) = b.admit(ms(1_000), true);
         assert!(b.admit(ms(1_000), true).0.is_err(), "only two probes");
         assert_eq!(b.record(ms(1_100), first.unwrap(), false), None);
-        assert_eq!(b.record(ms(1_100), second.unwrap(), false), Some(Transition { from: BreakerState::HalfOpen, to: BreakerState::Closed }));
+        assert_eq!(
+            b.record(ms(1_100), second.unwrap(), false),
+            Some(Transition {
+                from: BreakerState::HalfOpen,
+                to: BreakerState::Closed
+            })
+        );
         assert_eq!(b.openings(), 1);
     }
 
@@ -270,25 +313,41 @@ mod tests {
         let (permit, _) = b.admit(ms(0), false);
         b.record(ms(0), permit.unwrap(), true);
         let (probe, _) = b.admit(ms(1_000), false);
-        assert_eq!(b.record(ms(1_000), probe.unwrap(), true), Some(Transition { from: BreakerState::HalfOpen, to: BreakerState::Open }));
+        assert_eq!(
+            b.record(ms(1_000), probe.unwrap(), true),
+            Some(Transition {
+                from: BreakerState::HalfOpen,
+                to: BreakerState::Open
+            })
+        );
         assert_eq!(b.admit(ms(1_500), false).0, Err(ms(2_000)));
     }
 
     #[test]
     fn failure_rate_needs_min_calls() {
-        let mut b = breaker(BreakerMode::FailureRate { threshold_pct: 50, window_ms: 10_000, min_calls: 4 });
+        let mut b = breaker(BreakerMode::FailureRate {
+            threshold_pct: 50,
+            window_ms: 10_000,
+            min_calls: 4,
+        });
         let outcomes = [true, false, true];
         for failed in outcomes {
             let (permit, _) = b.admit(ms(0), false);
             assert_eq!(b.record(ms(0), permit.unwrap(), failed), None);
         }
         let (permit, _) = b.admit(ms(0), false);
-        assert!(b.record(ms(0), permit.unwrap(), false).is_some(), "2 of 4 failed: 50%");
+        assert!(
+            b.record(ms(0), permit.unwrap(), false).is_some(),
+            "2 of 4 failed: 50%"
+        );
     }
 
     #[test]
     fn retries_only_scope_passes_first_attempts() {
-        let mut b = CircuitBreaker::new(BreakerConfig { scope: BreakerScope::RetriesOnly, ..breaker(BreakerMode::Consecutive { failures: 1 }).config });
+        let mut b = CircuitBreaker::new(BreakerConfig {
+            scope: BreakerScope::RetriesOnly,
+            ..breaker(BreakerMode::Consecutive { failures: 1 }).config
+        });
         let (permit, _) = b.admit(ms(0), true);
         b.record(ms(0), permit.unwrap(), true);
         assert!(b.admit(ms(10), false).0.is_ok());
@@ -301,7 +360,10 @@ mod tests {
         Closed(u32),
         Open(u64),
         /// `out`: probes let through this period; `ok`: of them, succeeded.
-        HalfOpen { out: u32, ok: u32 },
+        HalfOpen {
+            out: u32,
+            ok: u32,
+        },
     }
 
     proptest! {

@@ -84,15 +84,34 @@ pub struct Withdrawal {
 #[derive(Clone, Debug)]
 pub enum RetryBudget {
     Unlimited,
-    TokenBucket { capacity_milli: u64, level_milli: u64, retry_cost: u64, timeout_cost: u64, success_reward: u64, refill_per_s: u64, updated_at: Duration },
-    Ratio { ratio_pct: u64, window: Duration, min_retries_per_s: u64, buckets: VecDeque<(u64, u64, u64)> },
+    TokenBucket {
+        capacity_milli: u64,
+        level_milli: u64,
+        retry_cost: u64,
+        timeout_cost: u64,
+        success_reward: u64,
+        refill_per_s: u64,
+        updated_at: Duration,
+    },
+    Ratio {
+        ratio_pct: u64,
+        window: Duration,
+        min_retries_per_s: u64,
+        buckets: VecDeque<(u64, u64, u64)>,
+    },
 }
 
 impl RetryBudget {
     pub fn new(config: &BudgetConfig) -> RetryBudget {
         match *config {
             BudgetConfig::None => RetryBudget::Unlimited,
-            BudgetConfig::TokenBucket { capacity, retry_cost, timeout_cost, success_reward, refill_per_s } => RetryBudget::TokenBucket {
+            BudgetConfig::TokenBucket {
+                capacity,
+                retry_cost,
+                timeout_cost,
+                success_reward,
+                refill_per_s,
+            } => RetryBudget::TokenBucket {
                 capacity_milli: capacity * 1_000,
                 level_milli: capacity * 1_000,
                 retry_cost,
@@ -101,7 +120,11 @@ impl RetryBudget {
                 refill_per_s,
                 updated_at: Duration::ZERO,
             },
-            BudgetConfig::Ratio { ratio_pct, window_ms, min_retries_per_s } => RetryBudget::Ratio {
+            BudgetConfig::Ratio {
+                ratio_pct,
+                window_ms,
+                min_retries_per_s,
+            } => RetryBudget::Ratio {
                 ratio_pct,
                 window: Duration::from_millis(window_ms.max(1_000)),
                 min_retries_per_s,
@@ -122,7 +145,12 @@ impl RetryBudget {
         self.refill(now);
         match self {
             RetryBudget::Unlimited => Some(Withdrawal { cost_milli: 0 }),
-            RetryBudget::TokenBucket { level_milli, retry_cost, timeout_cost, .. } => {
+            RetryBudget::TokenBucket {
+                level_milli,
+                retry_cost,
+                timeout_cost,
+                ..
+            } => {
                 let cost = match kind {
                     RetryKind::Ordinary => *retry_cost,
                     RetryKind::Timeout => *timeout_cost,
@@ -132,8 +160,15 @@ impl RetryBudget {
                     Withdrawal { cost_milli: cost }
                 })
             }
-            RetryBudget::Ratio { ratio_pct, window, min_retries_per_s, buckets } => {
-                let (requests, retries) = buckets.iter().fold((0, 0), |(q, r), (_, bq, br)| (q + bq, r + br));
+            RetryBudget::Ratio {
+                ratio_pct,
+                window,
+                min_retries_per_s,
+                buckets,
+            } => {
+                let (requests, retries) = buckets
+                    .iter()
+                    .fold((0, 0), |(q, r), (_, bq, br)| (q + bq, r + br));
                 let allowed = requests * *ratio_pct / 100 + *min_retries_per_s * window.as_secs();
                 if retries >= allowed {
                     return None;
@@ -147,7 +182,13 @@ impl RetryBudget {
     /// Settles an attempt's end: a success refunds a retry's cost or rewards a first-try success.
     pub fn on_success(&mut self, now: Duration, withdrawal: Option<Withdrawal>) {
         self.refill(now);
-        if let RetryBudget::TokenBucket { capacity_milli, level_milli, success_reward, .. } = self {
+        if let RetryBudget::TokenBucket {
+            capacity_milli,
+            level_milli,
+            success_reward,
+            ..
+        } = self
+        {
             let deposit = withdrawal.map_or(*success_reward * 1_000, |w| w.cost_milli);
             *level_milli = (*level_milli + deposit).min(*capacity_milli);
         }
@@ -163,7 +204,13 @@ impl RetryBudget {
 
     fn refill(&mut self, now: Duration) {
         match self {
-            RetryBudget::TokenBucket { capacity_milli, level_milli, refill_per_s, updated_at, .. } => {
+            RetryBudget::TokenBucket {
+                capacity_milli,
+                level_milli,
+                refill_per_s,
+                updated_at,
+                ..
+            } => {
                 if now > *updated_at {
                     let gained = (now - *updated_at).as_millis() as u64 * *refill_per_s;
                     *level_milli = (*level_milli + gained).min(*capacity_milli);
@@ -182,7 +229,9 @@ impl RetryBudget {
 
     fn bucket(&mut self, now: Duration) -> &mut (u64, u64, u64) {
         self.refill(now);
-        let RetryBudget::Ratio { buckets, .. } = self else { unreachable!("only the ratio budget has buckets") };
+        let RetryBudget::Ratio { buckets, .. } = self else {
+            unreachable!("only the ratio budget has buckets")
+        };
         let second = now.as_secs();
         if buckets.back().is_none_or(|(s, _, _)| *s != second) {
             buckets.push_back((second, 0, 0));
@@ -198,7 +247,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn aws(refill_per_s: u64) -> RetryBudget {
-        RetryBudget::new(&BudgetConfig::TokenBucket { capacity: 20, retry_cost: 5, timeout_cost: 10, success_reward: 1, refill_per_s })
+        RetryBudget::new(&BudgetConfig::TokenBucket {
+            capacity: 20,
+            retry_cost: 5,
+            timeout_cost: 10,
+            success_reward: 1,
+            refill_per_s,
+        })
     }
 
     #[test]
@@ -219,22 +274,47 @@ mod tests {
     fn token_bucket_refills_so_it_cannot_stall() {
         let mut budget = aws(1);
         while budget.withdraw(Duration::ZERO, RetryKind::Ordinary).is_some() {}
-        assert!(budget.withdraw(Duration::from_secs(4), RetryKind::Ordinary).is_none());
-        assert!(budget.withdraw(Duration::from_secs(5), RetryKind::Ordinary).is_some());
+        assert!(budget
+            .withdraw(Duration::from_secs(4), RetryKind::Ordinary)
+            .is_none());
+        assert!(budget
+            .withdraw(Duration::from_secs(5), RetryKind::Ordinary)
+            .is_some());
     }
 
     #[test]
     fn ratio_budget_allows_a_share_plus_a_floor() {
-        let mut budget = RetryBudget::new(&BudgetConfig::Ratio { ratio_pct: 10, window_ms: 10_000, min_retries_per_s: 0 });
+        let mut budget = RetryBudget::new(&BudgetConfig::Ratio {
+            ratio_pct: 10,
+            window_ms: 10_000,
+            min_retries_per_s: 0,
+        });
         for _ in 0..100 {
             budget.on_request(Duration::from_secs(1));
         }
-        let granted = (0..50).filter(|_| budget.withdraw(Duration::from_secs(2), RetryKind::Ordinary).is_some()).count();
+        let granted = (0..50)
+            .filter(|_| {
+                budget
+                    .withdraw(Duration::from_secs(2), RetryKind::Ordinary)
+                    .is_some()
+            })
+            .count();
         assert_eq!(granted, 10);
         // Once the requests leave the window, only the floor is left (0 here).
-        assert!(budget.withdraw(Duration::from_secs(12), RetryKind::Ordinary).is_none());
-        let mut floor = RetryBudget::new(&BudgetConfig::Ratio { ratio_pct: 10, window_ms: 10_000, min_retries_per_s: 1 });
-        assert!(floor.withdraw(Duration::from_secs(500), RetryKind::Ordinary).is_some(), "the floor never stalls");
+        assert!(budget
+            .withdraw(Duration::from_secs(12), RetryKind::Ordinary)
+            .is_none());
+        let mut floor = RetryBudget::new(&BudgetConfig::Ratio {
+            ratio_pct: 10,
+            window_ms: 10_000,
+            min_retries_per_s: 1,
+        });
+        assert!(
+            floor
+                .withdraw(Duration::from_secs(500), RetryKind::Ordinary)
+                .is_some(),
+            "the floor never stalls"
+        );
     }
 
     proptest! {

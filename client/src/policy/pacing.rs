@@ -40,7 +40,14 @@ pub struct PacingConfig {
 
 impl Default for PacingConfig {
     fn default() -> PacingConfig {
-        PacingConfig { from_headers: true, share_retry_after: true, spread_ms: 1_000, limit_per_min: None, burst: 1, escalation_cap_ms: 60_000 }
+        PacingConfig {
+            from_headers: true,
+            share_retry_after: true,
+            spread_ms: 1_000,
+            limit_per_min: None,
+            burst: 1,
+            escalation_cap_ms: 60_000,
+        }
     }
 }
 
@@ -78,12 +85,24 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(config: PacingConfig) -> Pacer {
-        Pacer { config, quota: None, closed_until: Duration::ZERO, last_header_wait: Duration::ZERO, last_wait: Duration::ZERO, tat: Duration::ZERO }
+        Pacer {
+            config,
+            quota: None,
+            closed_until: Duration::ZERO,
+            last_header_wait: Duration::ZERO,
+            last_wait: Duration::ZERO,
+            tat: Duration::ZERO,
+        }
     }
 
     /// Reserves a send at or after `now`: the wait before it may go, and why. `in_flight` counts
     /// this bucket's requests already sent and not yet answered.
-    pub fn acquire(&mut self, now: Duration, in_flight: u64, rng: &mut impl Rng) -> Option<(Duration, PaceReason)> {
+    pub fn acquire(
+        &mut self,
+        now: Duration,
+        in_flight: u64,
+        rng: &mut impl Rng,
+    ) -> Option<(Duration, PaceReason)> {
         let mut wait: Option<(Duration, PaceReason)> = None;
         let mut consider = |at: Duration, reason: PaceReason| {
             if at > now && wait.is_none_or(|(w, _)| at - now > w) {
@@ -98,7 +117,13 @@ impl Pacer {
             if now >= quota.reset_at {
                 // A new window: its quota is the limit, if we know it; otherwise unknown.
                 match quota.limit {
-                    Some(limit) => *quota = Quota { remaining: limit, limit: Some(limit), reset_at: Duration::MAX },
+                    Some(limit) => {
+                        *quota = Quota {
+                            remaining: limit,
+                            limit: Some(limit),
+                            reset_at: Duration::MAX,
+                        }
+                    }
                     None => self.quota = None,
                 }
             }
@@ -133,7 +158,11 @@ impl Pacer {
             return;
         }
         if let Some(info) = info {
-            self.quota = Some(Quota { remaining: info.remaining, limit: info.limit, reset_at: now + info.reset_after });
+            self.quota = Some(Quota {
+                remaining: info.remaining,
+                limit: info.limit,
+                reset_at: now + info.reset_after,
+            });
         }
     }
 
@@ -147,7 +176,8 @@ impl Pacer {
         let mut wait = wait;
         let cap = Duration::from_millis(self.config.escalation_cap_ms);
         let reopened = self.closed_until > Duration::ZERO && now >= self.closed_until;
-        let refused_at_once = now <= self.closed_until + self.last_wait + Duration::from_millis(self.config.spread_ms);
+        let refused_at_once =
+            now <= self.closed_until + self.last_wait + Duration::from_millis(self.config.spread_ms);
         if !cap.is_zero() && reopened && refused_at_once && header_wait >= self.last_header_wait {
             wait = wait.max((self.last_wait * 2).min(cap));
         }
@@ -187,31 +217,56 @@ mod tests {
 
     #[test]
     fn headers_pause_when_the_quota_cannot_serve_the_in_flight() {
-        let mut pacer = Pacer::new(PacingConfig { spread_ms: 0, ..PacingConfig::default() });
+        let mut pacer = Pacer::new(PacingConfig {
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        pacer.on_rate_limit(s(0), Some(RateLimitInfo { dialect: Dialect::Inin, limit: Some(10), remaining: 3, reset_after: s(20) }));
+        pacer.on_rate_limit(
+            s(0),
+            Some(RateLimitInfo {
+                dialect: Dialect::Inin,
+                limit: Some(10),
+                remaining: 3,
+                reset_after: s(20),
+            }),
+        );
         assert_eq!(pacer.acquire(s(1), 0, &mut rng), None);
         assert_eq!(pacer.acquire(s(1), 1, &mut rng), None);
         // One left locally, two in flight: wait for the reset at 20 s.
-        assert_eq!(pacer.acquire(s(1), 2, &mut rng), Some((s(19), PaceReason::Headers)));
+        assert_eq!(
+            pacer.acquire(s(1), 2, &mut rng),
+            Some((s(19), PaceReason::Headers))
+        );
         // After the reset the known limit is back.
         assert_eq!(pacer.acquire(s(21), 5, &mut rng), None);
     }
 
     #[test]
     fn shared_retry_after_holds_everyone_with_a_spread() {
-        let mut pacer = Pacer::new(PacingConfig { spread_ms: 500, ..PacingConfig::default() });
+        let mut pacer = Pacer::new(PacingConfig {
+            spread_ms: 500,
+            ..PacingConfig::default()
+        });
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         pacer.on_retry_after(s(10), s(30));
-        let waits: Vec<Duration> = (0..20).map(|_| pacer.acquire(s(11), 0, &mut rng).unwrap().0).collect();
-        assert!(waits.iter().all(|w| *w >= s(29) && *w <= s(29) + Duration::from_millis(500)));
+        let waits: Vec<Duration> = (0..20)
+            .map(|_| pacer.acquire(s(11), 0, &mut rng).unwrap().0)
+            .collect();
+        assert!(waits
+            .iter()
+            .all(|w| *w >= s(29) && *w <= s(29) + Duration::from_millis(500)));
         assert!(waits.iter().any(|w| *w != waits[0]), "the herd is spread");
         assert_eq!(pacer.acquire(s(41), 0, &mut rng), None);
     }
 
     #[test]
     fn a_repeated_short_retry_after_escalates_the_closure_up_to_the_cap() {
-        let mut pacer = Pacer::new(PacingConfig { spread_ms: 0, escalation_cap_ms: 8_000, ..PacingConfig::default() });
+        let mut pacer = Pacer::new(PacingConfig {
+            spread_ms: 0,
+            escalation_cap_ms: 8_000,
+            ..PacingConfig::default()
+        });
         let ms = Duration::from_millis;
         // The header says 1 s, every time the bucket reopens: 1, 2, 4, 8, 8 s.
         let mut now = s(0);
@@ -231,18 +286,31 @@ mod tests {
         // So is a shorter Retry-After right after reopening (a sliding window freeing slots).
         let reopened = pacer.closed_until() + ms(5);
         pacer.on_retry_after(reopened, s(30));
-        assert_eq!(pacer.on_retry_after(pacer.closed_until() + ms(5), ms(200)), ms(200));
+        assert_eq!(
+            pacer.on_retry_after(pacer.closed_until() + ms(5), ms(200)),
+            ms(200)
+        );
         // Off: never escalates.
-        let mut plain = Pacer::new(PacingConfig { spread_ms: 0, escalation_cap_ms: 0, ..PacingConfig::default() });
+        let mut plain = Pacer::new(PacingConfig {
+            spread_ms: 0,
+            escalation_cap_ms: 0,
+            ..PacingConfig::default()
+        });
         plain.on_retry_after(s(0), s(1));
         assert_eq!(plain.on_retry_after(s(1), s(1)), s(1));
     }
 
     #[test]
     fn client_limit_reserves_slots_in_order() {
-        let mut pacer = Pacer::new(PacingConfig { limit_per_min: Some(60), burst: 2, ..PacingConfig::default() });
+        let mut pacer = Pacer::new(PacingConfig {
+            limit_per_min: Some(60),
+            burst: 2,
+            ..PacingConfig::default()
+        });
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let waits: Vec<Option<u64>> = (0..5).map(|_| pacer.acquire(s(0), 0, &mut rng).map(|(w, _)| w.as_secs())).collect();
+        let waits: Vec<Option<u64>> = (0..5)
+            .map(|_| pacer.acquire(s(0), 0, &mut rng).map(|(w, _)| w.as_secs()))
+            .collect();
         assert_eq!(waits, vec![None, None, Some(1), Some(2), Some(3)]);
     }
 }

@@ -18,7 +18,9 @@ use super::backoff::{uniform, Backoff};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "failure")]
 pub enum Failure {
-    Status { status: u16 },
+    Status {
+        status: u16,
+    },
     Connect,
     Timeout,
     /// The connection closed before the response arrived: the request may have been applied.
@@ -115,7 +117,11 @@ pub enum GiveUp {
 /// The decision after a failed attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
-    Retry { delay: Duration, class: Class, floor: Option<Duration> },
+    Retry {
+        delay: Duration,
+        class: Class,
+        floor: Option<Duration>,
+    },
     GiveUp(GiveUp),
 }
 
@@ -159,15 +165,24 @@ impl RetryConfig {
         if attempt >= self.max_attempts {
             return Decision::GiveUp(GiveUp::AttemptsExhausted);
         }
-        let retry_after = if self.honour_retry_after { retry_after } else { None };
+        let retry_after = if self.honour_retry_after {
+            retry_after
+        } else {
+            None
+        };
         if let (Some(wait), Some(max_s)) = (retry_after, self.retry_after_max_s) {
             if wait > Duration::from_secs(max_s) {
-                return Decision::GiveUp(GiveUp::RetryAfterTooLong { retry_after_ms: wait.as_millis() as u64 });
+                return Decision::GiveUp(GiveUp::RetryAfterTooLong {
+                    retry_after_ms: wait.as_millis() as u64,
+                });
             }
         }
         let retry = attempt - 1;
-        let floor = retry_after
-            .or_else(|| self.retry_after_default_ms.filter(|_| is_status).map(Duration::from_millis));
+        let floor = retry_after.or_else(|| {
+            self.retry_after_default_ms
+                .filter(|_| is_status)
+                .map(Duration::from_millis)
+        });
         let in_retry_after_phase = retry < self.retries_before_backoff || class == Class::Throttled;
         let delay = match floor {
             // The SDKs' Retry-After phase: wait exactly the floor, no backoff.
@@ -196,10 +211,23 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn decide(config: &RetryConfig, attempt: u32, failure: Failure, retry_after_s: Option<u64>) -> Decision {
-        let mut backoff = Backoff::new(BackoffConfig { jitter: Jitter::None, base_ms: 100, cap_ms: 10_000, ..BackoffConfig::default() });
+        let mut backoff = Backoff::new(BackoffConfig {
+            jitter: Jitter::None,
+            base_ms: 100,
+            cap_ms: 10_000,
+            ..BackoffConfig::default()
+        });
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let class = config.classify(failure, false);
-        config.decide(attempt, failure, class, retry_after_s.map(Duration::from_secs), Duration::ZERO, &mut backoff, &mut rng)
+        config.decide(
+            attempt,
+            failure,
+            class,
+            retry_after_s.map(Duration::from_secs),
+            Duration::ZERO,
+            &mut backoff,
+            &mut rng,
+        )
     }
 
     #[test]
@@ -222,25 +250,56 @@ mod tests {
         for (failure, versioned, expected) in cases {
             assert_eq!(config.classify(failure, versioned), expected, "{failure:?}");
         }
-        let strict = RetryConfig { retry_lost_responses: false, reread_on_conflict: false, ..RetryConfig::default() };
+        let strict = RetryConfig {
+            retry_lost_responses: false,
+            reread_on_conflict: false,
+            ..RetryConfig::default()
+        };
         assert_eq!(strict.classify(Failure::Lost, false), Class::Final);
-        assert_eq!(strict.classify(Failure::Status { status: 409 }, true), Class::Final);
+        assert_eq!(
+            strict.classify(Failure::Status { status: 409 }, true),
+            Class::Final
+        );
     }
 
     #[test]
     fn retry_after_is_a_floor_with_jitter_above_it() {
-        let config = RetryConfig { retry_after_jitter_ms: 500, ..RetryConfig::default() };
-        let Decision::Retry { delay, floor, .. } = decide(&config, 1, Failure::Status { status: 429 }, Some(7)) else { panic!() };
+        let config = RetryConfig {
+            retry_after_jitter_ms: 500,
+            ..RetryConfig::default()
+        };
+        let Decision::Retry { delay, floor, .. } =
+            decide(&config, 1, Failure::Status { status: 429 }, Some(7))
+        else {
+            panic!()
+        };
         assert_eq!(floor, Some(Duration::from_secs(7)));
-        assert!(delay >= Duration::from_secs(7) && delay <= Duration::from_millis(7_500), "{delay:?}");
+        assert!(
+            delay >= Duration::from_secs(7) && delay <= Duration::from_millis(7_500),
+            "{delay:?}"
+        );
         assert_eq!(
             decide(&config, 1, Failure::Status { status: 429 }, Some(181)),
-            Decision::GiveUp(GiveUp::RetryAfterTooLong { retry_after_ms: 181_000 })
+            Decision::GiveUp(GiveUp::RetryAfterTooLong {
+                retry_after_ms: 181_000
+            })
         );
-        assert_eq!(decide(&config, 8, Failure::Status { status: 503 }, None), Decision::GiveUp(GiveUp::AttemptsExhausted));
-        assert_eq!(decide(&config, 1, Failure::Status { status: 400 }, None), Decision::GiveUp(GiveUp::NotRetryable));
-        let urllib3 = RetryConfig { require_retry_after: true, ..RetryConfig::default() };
-        assert_eq!(decide(&urllib3, 1, Failure::Status { status: 503 }, None), Decision::GiveUp(GiveUp::MissingRetryAfter));
+        assert_eq!(
+            decide(&config, 8, Failure::Status { status: 503 }, None),
+            Decision::GiveUp(GiveUp::AttemptsExhausted)
+        );
+        assert_eq!(
+            decide(&config, 1, Failure::Status { status: 400 }, None),
+            Decision::GiveUp(GiveUp::NotRetryable)
+        );
+        let urllib3 = RetryConfig {
+            require_retry_after: true,
+            ..RetryConfig::default()
+        };
+        assert_eq!(
+            decide(&urllib3, 1, Failure::Status { status: 503 }, None),
+            Decision::GiveUp(GiveUp::MissingRetryAfter)
+        );
     }
 
     #[test]
@@ -251,14 +310,28 @@ mod tests {
             retry_after_jitter_ms: 0,
             ..RetryConfig::default()
         };
-        let mut backoff = Backoff::new(BackoffConfig { strategy: Strategy::GenesysStepped, jitter: Jitter::None, ..BackoffConfig::default() });
+        let mut backoff = Backoff::new(BackoffConfig {
+            strategy: Strategy::GenesysStepped,
+            jitter: Jitter::None,
+            ..BackoffConfig::default()
+        });
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let failure = Failure::Status { status: 502 };
         let class = config.classify(failure, false);
         let delays: Vec<u64> = (1..=7)
-            .map(|attempt| match config.decide(attempt, failure, class, None, Duration::from_secs(400), &mut backoff, &mut rng) {
-                Decision::Retry { delay, .. } => delay.as_secs(),
-                other => panic!("{other:?}"),
+            .map(|attempt| {
+                match config.decide(
+                    attempt,
+                    failure,
+                    class,
+                    None,
+                    Duration::from_secs(400),
+                    &mut backoff,
+                    &mut rng,
+                ) {
+                    Decision::Retry { delay, .. } => delay.as_secs(),
+                    other => panic!("{other:?}"),
+                }
             })
             .collect();
         // Five retries at the 3 s default, then the stepped backoff (elapsed 400 s: 9 s).
@@ -267,8 +340,14 @@ mod tests {
 
     #[test]
     fn deadline_fails_fast() {
-        let config = RetryConfig { deadline_ms: Some(5_000), ..RetryConfig::default() };
-        assert_eq!(decide(&config, 1, Failure::Status { status: 429 }, Some(30)), Decision::GiveUp(GiveUp::DeadlineExceeded));
+        let config = RetryConfig {
+            deadline_ms: Some(5_000),
+            ..RetryConfig::default()
+        };
+        assert_eq!(
+            decide(&config, 1, Failure::Status { status: 429 }, Some(30)),
+            Decision::GiveUp(GiveUp::DeadlineExceeded)
+        );
     }
 
     proptest! {
