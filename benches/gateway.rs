@@ -5,8 +5,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use herd_sim::config::{Algorithm, GatewayConfig, HeaderDialect, LimitRule};
-use herd_sim::{Gateway, Request, SimTime};
+use herd_gateway::config::{Algorithm, GatewayConfig, HeaderDialect, LimitRule};
+use herd_gateway::{Gateway, Request, SimTime};
 
 fn gateway(limit: u64, algorithm: Algorithm, headers: HeaderDialect) -> (Gateway, Request) {
     let rule = LimitRule {
@@ -19,7 +19,7 @@ fn gateway(limit: u64, algorithm: Algorithm, headers: HeaderDialect) -> (Gateway
         headers,
         ..GatewayConfig::default()
     };
-    let mut gateway = Gateway::new(config, 1).expect("valid config");
+    let mut gateway = Gateway::new(config, herd_sim::streams::gateway_streams(1)).expect("valid config");
     let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
     let grant = gateway.handle(
         SimTime::ZERO,
@@ -66,7 +66,7 @@ fn handle(c: &mut Criterion) {
                 let response = gateway.handle(now, request.clone());
                 gateway.drain_events();
                 response.status
-            })
+            });
         });
     }
     group.finish();

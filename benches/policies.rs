@@ -29,7 +29,7 @@ fn decisions(c: &mut Criterion) {
             b.iter(|| {
                 retry = (retry + 1) % 10;
                 backoff.delay(retry, Duration::ZERO, &mut rng)
-            })
+            });
         });
     }
     let config = RetryConfig::default();
@@ -47,7 +47,7 @@ fn decisions(c: &mut Criterion) {
                 &mut backoff,
                 &mut rng,
             )
-        })
+        });
     });
     let mut budget = RetryBudget::new(&BudgetConfig::TokenBucket {
         capacity: 500,
@@ -62,7 +62,7 @@ fn decisions(c: &mut Criterion) {
             now += Duration::from_millis(1);
             let withdrawal = budget.withdraw(now, RetryKind::Ordinary);
             budget.on_success(now, withdrawal);
-        })
+        });
     });
     let mut breaker = CircuitBreaker::new(BreakerConfig::default());
     group.bench_function("breaker_admit_record", |b| {
@@ -70,7 +70,7 @@ fn decisions(c: &mut Criterion) {
             now += Duration::from_millis(1);
             let (permit, _) = breaker.admit(now, false);
             breaker.record(now, permit.expect("closed"), false)
-        })
+        });
     });
     let mut pacer = Pacer::new(PacingConfig {
         limit_per_min: Some(6_000_000),
@@ -80,7 +80,7 @@ fn decisions(c: &mut Criterion) {
         b.iter(|| {
             now += Duration::from_millis(1);
             pacer.acquire(now, 3, &mut rng)
-        })
+        });
     });
     group.finish();
 }
@@ -88,10 +88,10 @@ fn decisions(c: &mut Criterion) {
 fn parsers(c: &mut Criterion) {
     let mut group = c.benchmark_group("headers");
     group.bench_function("retry_after_seconds", |b| {
-        b.iter(|| parse_retry_after("42", wall()))
+        b.iter(|| parse_retry_after("42", wall()));
     });
     group.bench_function("retry_after_http_date", |b| {
-        b.iter(|| parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", wall()))
+        b.iter(|| parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", wall()));
     });
     let ietf: Vec<(String, String)> = vec![
         ("content-type".into(), "application/json".into()),

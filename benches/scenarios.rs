@@ -22,8 +22,9 @@ use base64::Engine;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use herd_client::transport::{HttpRequest, HyperTransport, Transport};
-use herd_sim::scenario::{self, Scenario};
-use herd_sim::{sweep, world, Gateway, GatewayConfig, Request, SimTime};
+use herd_gateway::{Gateway, GatewayConfig, Request, SimTime};
+use herd_sim::scenario::{library, Scenario};
+use herd_sim::{run, sweep};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -36,13 +37,15 @@ const WORKERS_PER_HOST: u32 = 200;
 const READS_PER_WORKER: u32 = 3;
 
 fn shipped(name: &str, overrides: &[&str]) -> Scenario {
-    let overrides: Vec<String> = overrides.iter().map(|o| o.to_string()).collect();
-    Scenario::load(&scenario::shipped_dir().join(format!("{name}.toml")), &overrides)
+    let overrides: Vec<String> = overrides.iter().map(std::string::ToString::to_string).collect();
+    library::find(name)
         .expect("a shipped scenario")
+        .load(&overrides)
+        .expect("it loads")
 }
 
 fn run_requests(scenario: &Scenario) -> u64 {
-    world::run(scenario, 1, &mut |_| {}).metrics.gateway_requests
+    run::run(scenario, 1, &mut |_| {}).metrics.gateway_requests
 }
 
 fn scenarios(c: &mut Criterion) {
@@ -57,7 +60,7 @@ fn scenarios(c: &mut Criterion) {
         let scenario = shipped(name, &[&format!("network.mode=\"{mode}\"")]);
         let id = format!("{name}/{mode}");
         let started = std::time::Instant::now();
-        let run = world::run(&scenario, 1, &mut |_| {});
+        let run = run::run(&scenario, 1, &mut |_| {});
         let wall = started.elapsed().as_secs_f64();
         eprintln!(
             "{id}: {} requests, {:.1} s simulated in {:.3} s wall: {:.0}x real time, {:.0} simulated requests per wall second",
@@ -91,7 +94,8 @@ fn harness_reads() -> Scenario {
 type Headers = Vec<(String, String)>;
 
 fn wire_sample() -> (Headers, Headers, Vec<u8>) {
-    let mut gateway = Gateway::new(GatewayConfig::default(), 1).expect("valid");
+    let mut gateway =
+        Gateway::new(GatewayConfig::default(), herd_sim::streams::gateway_streams(1)).expect("valid");
     let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
     let grant = gateway.handle(
         SimTime::ZERO,
@@ -200,7 +204,9 @@ fn in_memory_reads() -> u64 {
             limits: Some(Vec::new()),
             ..GatewayConfig::default()
         };
-        let gateway = Arc::new(Mutex::new(Gateway::new(config, 1).expect("valid")));
+        let gateway = Arc::new(Mutex::new(
+            Gateway::new(config, herd_sim::streams::gateway_streams(1)).expect("valid"),
+        ));
         let origin = tokio::time::Instant::now();
         let now = move || SimTime::from_duration(origin.elapsed());
         let auth = format!("Basic {}", STANDARD.encode("herd-app:herd-secret"));
@@ -255,14 +261,14 @@ fn per_request(c: &mut Criterion) {
     let reads = u64::from(HOSTS * WORKERS_PER_HOST * READS_PER_WORKER);
     let harness = harness_reads();
     assert_eq!(
-        world::run(&harness, 1, &mut |_| {}).metrics.ok,
+        run::run(&harness, 1, &mut |_| {}).metrics.ok,
         reads,
         "the harness does every read"
     );
     let mut harness_fast = harness.clone();
     harness_fast.network.mode = herd_sim::scenario::NetworkMode::Fast;
     assert_eq!(
-        world::run(&harness_fast, 1, &mut |_| {}).metrics.ok,
+        run::run(&harness_fast, 1, &mut |_| {}).metrics.ok,
         reads,
         "the fast mode does every read"
     );
@@ -283,7 +289,7 @@ fn tick_sizes(c: &mut Criterion) {
     group.sample_size(10);
     for tick_ms in [1u64, 5, 10, 20] {
         let scenario = shipped("thundering-herd", &[&format!("tick_ms={tick_ms}")]);
-        let run = world::run(&scenario, 1, &mut |_| {});
+        let run = run::run(&scenario, 1, &mut |_| {});
         eprintln!(
             "tick {tick_ms} ms: makespan {:.2} s, {} attempts, {} 429s, latency p50 {} ms",
             run.metrics.makespan_s,
@@ -292,7 +298,7 @@ fn tick_sizes(c: &mut Criterion) {
             run.metrics.latency_ms_p50
         );
         group.bench_with_input(BenchmarkId::from_parameter(tick_ms), &scenario, |b, scenario| {
-            b.iter(|| run_requests(scenario))
+            b.iter(|| run_requests(scenario));
         });
     }
     group.finish();
@@ -327,7 +333,7 @@ fn sweep_threads(c: &mut Criterion) {
                     &|_| *done.lock().unwrap() += 1,
                 );
                 done.into_inner().unwrap()
-            })
+            });
         });
     }
     group.finish();

@@ -3,214 +3,35 @@
 //! Exit codes: 0 ok; 1 the run's own assertions failed (or `check`/`diff` found a divergence);
 //! 2 bad input (an unknown scenario, a scenario file with an error, an unreadable trace).
 
-mod commands;
-mod scenarios;
-mod serve;
-mod sweeps;
+mod args;
+mod grammar;
+mod lookup;
+mod run_commands;
+mod serve_command;
+mod sweep_commands;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
 
-/// Deterministic simulation and testing harness for Genesys Cloud and NICE CXone API clients.
-///
-/// A scenario (a TOML file, or the name of a shipped one) and a seed give one run: the same
-/// (scenario, seed, commit) gives the same trace, byte for byte.
-#[derive(Parser, Debug)]
-#[command(name = "herdsim", version, about, long_about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Run a scenario: the metrics, the trace hash, and the trace or the timeline if asked.
-    Run(RunArgs),
-    /// The shipped scenarios, one line each.
-    List,
-    /// Run each seed twice and report any divergence with the first differing event.
-    Check(CheckArgs),
-    /// The first divergence between two traces (JSON lines) and a summary of the differences.
-    Diff(DiffArgs),
-    /// A grid of settings × seeds in parallel: medians, p95, the Pareto frontier of makespan
-    /// against wasted attempts, and a recommended setting.
-    Sweep(SweepArgs),
-    /// Merge sweep result files (shards, or interrupted runs) into one summary.
-    Merge(MergeArgs),
-    /// Every peer preset and herdsim's own policy side by side on the same seeds.
-    Compare(CompareArgs),
-    /// Serve the scenario's gateway over real HTTP in real time, for clients in any language.
-    Serve(ServeArgs),
-}
-
-/// What selects a scenario and changes it, shared by the commands that run one.
-#[derive(Args, Debug, Clone)]
-pub struct ScenarioArgs {
-    /// A shipped scenario's name (see `herdsim list`) or the path of a scenario file.
-    #[arg(default_value = scenarios::DEFAULT)]
-    pub scenario: String,
-    /// Override a field, e.g. `--set instances.workers=50 --set client.backoff.jitter=equal`.
-    /// The value is TOML (`4`, `true`, `[1, 2]`); anything else is taken as a string.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
-    /// The scenario's quick version (its `small` overrides, applied before `--set`).
-    #[arg(long)]
-    pub small: bool,
-    /// The fast network mode (`--set network.mode=fast`): in memory on a paused runtime, idle
-    /// time skipped. A different network from turmoil's: seeds reproduce within a mode.
-    #[arg(long)]
-    pub fast: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
-    /// The seed (default: the scenario's own `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Write the trace as JSON lines to this file.
-    #[arg(long, value_name = "FILE")]
-    pub trace: Option<PathBuf>,
-    /// Print the readable timeline of every event.
-    #[arg(long)]
-    pub timeline: bool,
-    /// Print the metrics as one JSON object instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Write a markdown report with SVG charts into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct SweepArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
-    /// A swept field and its values, e.g. `--param client.concurrency=4,8,16,32`; repeat for a
-    /// grid. Values are TOML; commas inside brackets or quotes do not split.
-    #[arg(long = "param", value_name = "KEY=V1,V2,...")]
-    pub params: Vec<String>,
-    /// Seeds: `N` (0..N), `A..B` (B excluded) or `A..=B`.
-    #[arg(long, default_value = "0..10")]
-    pub seeds: String,
-    /// Threads (default: every core). Each run is single-threaded and deterministic.
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Results file, one JSON line per run, written as runs finish
-    /// (default: sweep-<scenario>.jsonl, or with .shard-I-of-N).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Continue an interrupted sweep: skip the runs the results file already holds.
-    #[arg(long)]
-    pub resume: bool,
-    /// Run only shard I of N (`--shard 0/4`); `herdsim merge` joins the shards' files.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
-    /// Write a markdown report with an SVG chart into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct MergeArgs {
-    /// Result files of one sweep (its shards, or parts of it).
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Also write the merged results to this file.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Write a markdown report with an SVG chart into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct CompareArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
-    /// Seeds: `N` (0..N), `A..B` or `A..=B`.
-    #[arg(long, default_value = "5")]
-    pub seeds: String,
-    /// Threads (default: every core).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Write a markdown report with an SVG chart into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
-    /// How many seeds, counting up from the scenario's seed (or `--seed`).
-    #[arg(long, default_value_t = 3)]
-    pub seeds: u64,
-    /// The first seed (default: the scenario's own `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-}
-
-#[derive(Args, Debug)]
-pub struct ServeArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
-    /// Address to listen on (port 0 picks a free port; the first line printed names it).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub addr: String,
-    /// The gateway's seed (fault rates, ids; default: the scenario's `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// One line per request as text or JSON, or none.
-    #[arg(long, value_enum, default_value = "text")]
-    pub log_format: serve::LogFormat,
-    /// Write the gateway's events as JSON lines (a trace) to this file.
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-    /// Print a summary line this often.
-    #[arg(long, default_value_t = 60)]
-    pub summary_every_s: u64,
-    /// Connections served at once; more get 503 and are closed.
-    #[arg(long, default_value_t = 4096)]
-    pub max_connections: usize,
-}
-
-#[derive(Args, Debug)]
-pub struct DiffArgs {
-    /// A trace written by `herdsim run --trace`.
-    pub left: PathBuf,
-    /// Another trace.
-    pub right: PathBuf,
-}
-
-/// How a command failed: its exit code and what to say.
-#[derive(Debug)]
-pub enum Failure {
-    /// Exit 1: the run's own assertions failed, or a divergence was found (already reported).
-    Assertions,
-    /// Exit 2: bad input, with the message.
-    BadInput(String),
-}
+use crate::args::{Cli, Command, CommandError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => commands::run(&args),
-        Command::List => commands::list(),
-        Command::Check(args) => commands::check(&args),
-        Command::Diff(args) => commands::diff(&args),
-        Command::Sweep(args) => sweeps::sweep(&args),
-        Command::Merge(args) => sweeps::merge(&args),
-        Command::Compare(args) => sweeps::compare(&args),
-        Command::Serve(args) => serve::serve(&args),
+        Command::Run(args) => run_commands::run(&args),
+        Command::List => run_commands::list(),
+        Command::Check(args) => run_commands::check(&args),
+        Command::Diff(args) => run_commands::diff(&args),
+        Command::Sweep(args) => sweep_commands::sweep(&args),
+        Command::Merge(args) => sweep_commands::merge(&args),
+        Command::Compare(args) => sweep_commands::compare(&args),
+        Command::Serve(args) => serve_command::serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Assertions) => ExitCode::from(1),
-        Err(Failure::BadInput(message)) => {
+        Err(CommandError::Assertions) => ExitCode::from(1),
+        Err(CommandError::BadInput(message)) => {
             eprintln!("herdsim: {message}");
             ExitCode::from(2)
         }

@@ -395,3 +395,71 @@ fn compare_runs_every_preset_and_run_writes_a_report() {
         );
     }
 }
+
+/// An installed binary: copied into an empty folder far from any checkout, and run from there.
+#[test]
+fn the_installed_binary_needs_no_checkout() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let binary = dir.path().join("herdsim");
+    std::fs::copy(env!("CARGO_BIN_EXE_herdsim"), &binary).expect("copying the binary");
+    let installed = |args: &[&str]| {
+        Command::new(&binary)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("the copied binary runs")
+    };
+    let listed = installed(&["list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    for name in ["thundering-herd", "token-expiry", "cxone-bulk-paging"] {
+        assert!(
+            stdout(&listed).contains(name),
+            "{name} missing from `list`:\n{}",
+            stdout(&listed)
+        );
+    }
+    let ran = installed(&["run", "--small", "--fast"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    assert!(stdout(&ran).contains("thundering-herd"), "{}", stdout(&ran));
+    let refused = installed(&["run", "--set", "instances.count=0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = stderr(&refused);
+    assert!(message.contains("thundering-herd.toml:"), "{message}");
+    assert!(message.contains("instances.count"), "{message}");
+    assert!(
+        !message.contains(env!("CARGO_MANIFEST_DIR")),
+        "a build path leaks: {message}"
+    );
+}
+
+#[test]
+fn a_client_platform_or_url_in_a_scenario_is_refused_not_overwritten() {
+    for (set, field) in [
+        ("client.platform=\"cxone\"", "client.platform"),
+        (
+            "client.base_url=\"https://api.mypurecloud.com\"",
+            "client.base_url",
+        ),
+        (
+            "client.token_url=\"https://login.mypurecloud.com/oauth/token\"",
+            "client.token_url",
+        ),
+    ] {
+        let output = herdsim(&["run", "--small", "--fast", "--set", set]);
+        assert_eq!(output.status.code(), Some(2), "{set} was accepted");
+        assert!(stderr(&output).contains(field), "{set}: {}", stderr(&output));
+    }
+    let honoured = herdsim(&[
+        "run",
+        "cxone-bulk-paging",
+        "--small",
+        "--fast",
+        "--set",
+        "client.platform=\"cxone\"",
+    ]);
+    assert!(
+        honoured.status.success(),
+        "a matching platform is honoured: {}",
+        stderr(&honoured)
+    );
+}

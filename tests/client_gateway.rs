@@ -9,11 +9,12 @@ use herd_client::clock::TokioClock;
 use herd_client::events::CollectingObserver;
 use herd_client::gate::Priority;
 use herd_client::transport::HyperTransport;
-use herd_client::{Client, ClientConfig, Credentials, Outcome, Platform, Worker};
-use herd_sim::config::{Fault, GatewayConfig, LimitRule, Platform as GatewayPlatform};
-use herd_sim::ledger::WriteOp;
-use herd_sim::server::{serve_turmoil, GatewayService, TurmoilClock};
-use herd_sim::Gateway;
+use herd_client::{Client, ClientConfig, Credentials, Outcome, Worker};
+use herd_gateway::config::{Fault, GatewayConfig, LimitRule, PlatformProfile};
+use herd_gateway::ledger::WriteOp;
+use herd_gateway::Gateway;
+use herd_sim::shell::service::GatewayService;
+use herd_sim::shell::turmoil_host::{serve_turmoil, TurmoilClock};
 use serde_json::json;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -25,11 +26,10 @@ where
     Fut: std::future::Future<Output = Result<(), BoxError>> + 'static,
 {
     let epoch = UNIX_EPOCH + Duration::from_secs(config.epoch_unix_s);
-    let platform = match config.platform {
-        GatewayPlatform::Genesys => Platform::Genesys,
-        GatewayPlatform::Cxone => Platform::Cxone,
-    };
-    let gateway = Arc::new(Mutex::new(Gateway::new(config, 3).unwrap()));
+    let platform = herd_sim::scenario::client_platform(config.platform);
+    let gateway = Arc::new(Mutex::new(
+        Gateway::new(config, herd_sim::streams::gateway_streams(3)).unwrap(),
+    ));
     let mut sim = turmoil::Builder::new()
         .rng_seed(3)
         .epoch(epoch)
@@ -57,7 +57,11 @@ where
             Arc::new(TokioClock::with_epoch(epoch)),
             observer,
         )?;
-        body(client.worker(0, 3)).await
+        body(client.worker(
+            0,
+            herd_sim::streams::rng(3, herd_sim::streams::Stream::Worker { global: 0 }),
+        ))
+        .await
     });
     sim.run().expect("simulation completes");
     gateway
@@ -65,11 +69,11 @@ where
 
 #[test]
 fn paging_walks_every_user_on_both_platforms() {
-    for platform in [GatewayPlatform::Genesys, GatewayPlatform::Cxone] {
+    for platform in [PlatformProfile::Genesys, PlatformProfile::Cxone] {
         let config = GatewayConfig {
             platform,
             limits: Some(vec![]),
-            data: herd_sim::config::DataConfig {
+            data: herd_gateway::config::DataConfig {
                 users: 230,
                 ..Default::default()
             },

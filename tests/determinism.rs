@@ -2,26 +2,26 @@
 //! another trace.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use herd_sim::scenario::{self, Scenario};
-use herd_sim::world;
+use herd_sim::run;
+use herd_sim::scenario::library::{self, Shipped};
+use herd_sim::scenario::Scenario;
 
-fn small(path: &Path) -> Scenario {
-    let plain = Scenario::load(path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    Scenario::load(path, &plain.small).unwrap_or_else(|e| panic!("{e}"))
+fn small(shipped: &Shipped) -> Scenario {
+    let plain = shipped.load(&[]).unwrap_or_else(|e| panic!("{e}"));
+    shipped.load(&plain.small).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn hash(scenario: &Scenario, seed: u64) -> String {
-    world::run(scenario, seed, &mut |_| {}).trace.hash().to_string()
+    run::run(scenario, seed, &mut |_| {}).trace.hash().to_string()
 }
 
 #[test]
 fn every_shipped_scenario_twice_per_seed_gives_identical_traces() {
-    let paths = scenario::shipped();
-    assert!(paths.len() >= 10);
-    for path in paths {
-        let scenario = small(&path);
+    let all: Vec<Shipped> = library::shipped().collect();
+    assert!(all.len() >= 10);
+    for shipped in all {
+        let scenario = small(&shipped);
         let mut distinct = BTreeSet::new();
         for seed in [scenario.seed, 7, 1_000_003] {
             let (first, second) = (hash(&scenario, seed), hash(&scenario, seed));
@@ -43,11 +43,10 @@ fn every_shipped_scenario_twice_per_seed_gives_identical_traces() {
 
 #[test]
 fn the_default_scenario_at_full_size_is_deterministic() {
-    let path = scenario::shipped_dir().join("thundering-herd.toml");
-    let scenario = Scenario::load(&path, &[]).unwrap();
+    let scenario = library::find("thundering-herd").unwrap().load(&[]).unwrap();
     let (first, second) = (
-        world::run(&scenario, 5, &mut |_| {}),
-        world::run(&scenario, 5, &mut |_| {}),
+        run::run(&scenario, 5, &mut |_| {}),
+        run::run(&scenario, 5, &mut |_| {}),
     );
     assert_eq!(first.trace.hash(), second.trace.hash());
     assert_eq!(first.metrics, second.metrics);
@@ -57,16 +56,16 @@ fn the_default_scenario_at_full_size_is_deterministic() {
 
 #[test]
 fn the_fast_network_mode_is_deterministic_too() {
-    for path in scenario::shipped() {
-        let plain = Scenario::load(&path, &[]).unwrap();
+    for shipped in library::shipped() {
+        let plain = shipped.load(&[]).unwrap();
         let mut overrides = plain.small.clone();
         overrides.push("network.mode=\"fast\"".to_string());
-        let scenario = Scenario::load(&path, &overrides).unwrap();
+        let scenario = shipped.load(&overrides).unwrap();
         let mut distinct = BTreeSet::new();
         for seed in [scenario.seed, 11] {
             let (first, second) = (
-                world::run(&scenario, seed, &mut |_| {}),
-                world::run(&scenario, seed, &mut |_| {}),
+                run::run(&scenario, seed, &mut |_| {}),
+                run::run(&scenario, seed, &mut |_| {}),
             );
             assert_eq!(
                 first.trace.hash(),

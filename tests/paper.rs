@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use herd_sim::scenario::{self, Scenario};
+use herd_sim::scenario::{library, Scenario};
 use herd_sim::sweep::{self, Param};
 
 /// Mean (makespan s, attempts) per (workers, jitter) over the seeds.
@@ -25,20 +25,20 @@ fn contention_grid(
         },
         Param {
             key: "client.backoff.jitter".into(),
-            values: jitters.iter().map(|j| j.to_string()).collect(),
+            values: jitters.iter().map(std::string::ToString::to_string).collect(),
         },
     ];
     let points = sweep::grid(&params);
-    let path = scenario::shipped_dir().join("contention.toml");
+    let contention = library::find("contention").expect("a shipped scenario");
     let scenarios: Vec<Scenario> = points
         .iter()
-        .map(|point| Scenario::load(&path, &sweep::overrides(point)).unwrap())
+        .map(|point| contention.load(&sweep::overrides(point)).unwrap())
         .collect();
     let jobs = sweep::jobs(points.len(), seeds.clone(), None);
     let records = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     sweep::execute(&scenarios, &[], &points, &jobs, threads, &|record| {
-        records.lock().unwrap().push(record)
+        records.lock().unwrap().push(record);
     });
     let mut sums: BTreeMap<(u32, String), (f64, f64, f64)> = BTreeMap::new();
     for record in records.into_inner().unwrap() {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use herd_client::events::EventKind;
 use herd_client::policy::breaker::BreakerState;
-use herd_sim::scenario::{self, Scenario};
+use herd_sim::run::{self, Run};
+use herd_sim::scenario::{library, Scenario};
 use herd_sim::trace::{NetworkAction, Record};
-use herd_sim::world::{self, Run, RunEnd};
+use herd_sim::world::RunEnd;
 use proptest::prelude::*;
 
 struct Case {
@@ -27,13 +28,13 @@ impl Case {
     }
 
     fn scenario(&self) -> Scenario {
-        let path = scenario::shipped_dir().join(format!("{}.toml", self.name));
-        Scenario::load(&path, &self.overrides).unwrap_or_else(|e| panic!("{e}"))
+        let shipped = library::find(self.name).expect("a shipped scenario");
+        shipped.load(&self.overrides).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn run(&self) -> (Scenario, Run) {
         let scenario = self.scenario();
-        let run = world::run(&scenario, self.seed, &mut |_| {});
+        let run = run::run(&scenario, self.seed, &mut |_| {});
         (scenario, run)
     }
 

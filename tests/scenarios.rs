@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use herd_reports::text;
+use herd_sim::run;
 use herd_sim::scenario::Scenario;
-use herd_sim::world;
 
 fn small(path: &Path) -> Scenario {
     let plain = Scenario::load(path, &[]).unwrap_or_else(|e| panic!("{e}"));
@@ -16,7 +17,7 @@ fn small(path: &Path) -> Scenario {
 fn timelines_and_metrics_of_the_shipped_scenarios() {
     insta::glob!("../scenarios", "*.toml", |path| {
         let scenario = small(path);
-        let run = world::run(&scenario, scenario.seed, &mut |_| {});
+        let run = run::run(&scenario, scenario.seed, &mut |_| {});
         assert!(run.failures.is_empty(), "{}: {:?}", scenario.name, run.failures);
         let header = format!(
             "{} seed {} small, {} events, sha256 {}\n",
@@ -25,7 +26,7 @@ fn timelines_and_metrics_of_the_shipped_scenarios() {
             run.trace.lines().len(),
             run.trace.hash()
         );
-        insta::assert_snapshot!("timeline", format!("{header}{}", run.trace.timeline()));
+        insta::assert_snapshot!("timeline", format!("{header}{}", text::timeline(&run.trace)));
         insta::assert_yaml_snapshot!("metrics", run.metrics);
     });
 }

@@ -12,10 +12,10 @@ use herd_client::events::{CollectingObserver, EventKind};
 use herd_client::gate::Priority;
 use herd_client::transport::HyperTransport;
 use herd_client::{Client, ClientConfig, Credentials, Operation, Outcome, Platform};
-use herd_sim::config::{KeyPart, LimitRule};
-use herd_sim::serve::{self, ServeOptions};
-use herd_sim::server::GatewayService;
-use herd_sim::{Gateway, GatewayConfig};
+use herd_gateway::config::{KeyPart, LimitRule};
+use herd_gateway::{Gateway, GatewayConfig};
+use herd_sim::shell::service::GatewayService;
+use herd_sim::shell::tcp::{self as serve, ServeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -44,7 +44,9 @@ async fn start(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<serve::ServeStats>,
 ) {
-    let gateway = Arc::new(Mutex::new(Gateway::new(config, 1).unwrap()));
+    let gateway = Arc::new(Mutex::new(
+        Gateway::new(config, herd_sim::streams::gateway_streams(1)).unwrap(),
+    ));
     let clock = serve::server_clock();
     let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(Arc::new(|_| {}));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -91,7 +93,10 @@ async fn the_rust_client_gets_every_read_through_429s_over_loopback() {
         .to_string();
     let mut workers = Vec::new();
     for id in 0..4u64 {
-        let mut worker = client.worker(id, 7);
+        let mut worker = client.worker(
+            id,
+            herd_sim::streams::rng(7, herd_sim::streams::Stream::Worker { global: id }),
+        );
         let path = format!("/api/v2/users/{user}");
         workers.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();

@@ -9,25 +9,30 @@ use std::time::{Duration, Instant};
 
 use herd_client::clock::TokioClock;
 use herd_client::events::{CollectingObserver, EventKind};
-use herd_client::shared::{RedisLimiter, SharedLimiter, SharedRate};
+use herd_client::shared_limiter::{RedisLimiter, SharedLimiter, SharedRate};
 use herd_client::transport::{HttpResponse, HyperTransport, InMemoryTransport};
 use herd_client::{Client, ClientConfig, Credentials, Operation, Outcome, Platform};
-use herd_sim::config::{KeyPart, LimitRule};
-use herd_sim::scenario::{self, Scenario};
-use herd_sim::serve::{self, ServeOptions};
-use herd_sim::server::GatewayService;
+use herd_gateway::config::{KeyPart, LimitRule};
+use herd_gateway::{Gateway, GatewayConfig};
+use herd_sim::run;
+use herd_sim::scenario::{library, Scenario};
+use herd_sim::shell::service::GatewayService;
+use herd_sim::shell::tcp::{self as serve, ServeOptions};
 use herd_sim::trace::Record;
-use herd_sim::{world, Gateway, GatewayConfig};
+
+fn worker_rng(seed: u64, global: u64) -> rand_chacha::ChaCha8Rng {
+    herd_sim::streams::rng(seed, herd_sim::streams::Stream::Worker { global })
+}
 
 fn shared_limiter_scenario(overrides: &[&str]) -> Scenario {
-    let overrides: Vec<String> = overrides.iter().map(|o| o.to_string()).collect();
-    Scenario::load(&scenario::shipped_dir().join("shared-limiter.toml"), &overrides).unwrap()
+    let overrides: Vec<String> = overrides.iter().map(std::string::ToString::to_string).collect();
+    library::find("shared-limiter").unwrap().load(&overrides).unwrap()
 }
 
 #[test]
 fn in_simulation_a_shared_limiter_removes_the_429s_of_instances_sharing_a_bucket() {
-    let with = world::run(&shared_limiter_scenario(&[]), 1, &mut |_| {});
-    let without = world::run(
+    let with = run::run(&shared_limiter_scenario(&[]), 1, &mut |_| {});
+    let without = run::run(
         &shared_limiter_scenario(&["shared_limiter.kind=\"none\""]),
         1,
         &mut |_| {},
@@ -59,7 +64,7 @@ fn in_simulation_an_unreachable_store_falls_back_to_local_pacing_and_never_stall
         "shared_limiter.outages=[{ from_s = 50, until_s = 90 }]",
         "workload.operations=900",
     ]);
-    let run = world::run(&scenario, 3, &mut |_| {});
+    let run = run::run(&scenario, 3, &mut |_| {});
     assert!(run.failures.is_empty(), "{:?}", run.failures);
     let mut down = std::collections::BTreeSet::new();
     let mut up = std::collections::BTreeSet::new();
@@ -243,7 +248,7 @@ async fn an_unreachable_or_silent_redis_never_stalls_the_client() {
         )
         .unwrap()
         .with_shared_limiter(Arc::new(limiter));
-        let mut worker = client.worker(0, 1);
+        let mut worker = client.worker(0, worker_rng(1, 0));
         let started = Instant::now();
         for n in 0..20 {
             let result = worker
@@ -289,7 +294,7 @@ async fn instances_coordinate_through_redis_against_the_real_time_gateway() {
                         limits: Some(vec![rule]),
                         ..GatewayConfig::default()
                     },
-                    1,
+                    herd_sim::streams::gateway_streams(1),
                 )
                 .unwrap(),
             ));
@@ -337,7 +342,8 @@ async fn instances_coordinate_through_redis_against_the_real_time_gateway() {
                         client.with_shared_limiter(Arc::new(RedisLimiter::new(&url, rate, prefix).unwrap()));
                 }
                 for worker in 0..3u64 {
-                    let mut worker = client.worker(instance * 3 + worker, 9);
+                    let mut worker =
+                        client.worker(instance * 3 + worker, worker_rng(9, instance * 3 + worker));
                     let path = format!("/api/v2/users/{user}");
                     tasks.push(tokio::spawn(async move {
                         for n in 0..3 {

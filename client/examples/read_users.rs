@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(TokioClock::real()),
         Arc::new(NoopObserver),
     )?;
-    let mut worker = client.worker(0, rand::random());
+    let mut worker = client.worker(0, rand::SeedableRng::seed_from_u64(rand::random()));
     match worker.list_all("users", Priority::Normal).await {
         Ok(users) => {
             for user in users.iter().take(how_many) {

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
@@ -28,7 +27,7 @@ use crate::policy::budget::{RetryBudget, RetryKind, Withdrawal};
 use crate::policy::idempotency::idempotency_key;
 use crate::policy::pacing::{PaceReason, Pacer};
 use crate::policy::retry::{Class, Decision, Failure, GiveUp};
-use crate::shared::SharedLimiter;
+use crate::shared_limiter::SharedLimiter;
 use crate::token::{Token, TokenCache};
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
@@ -114,7 +113,7 @@ struct Bucket {
     in_flight: u64,
 }
 
-struct Shared {
+struct ClientState {
     budget: RetryBudget,
     buckets: BTreeMap<String, Bucket>,
     /// Until when the shared limiter is skipped after failing (local pacing meanwhile).
@@ -128,7 +127,7 @@ struct Inner {
     observer: Arc<dyn Observer>,
     tokens: TokenCache,
     gate: PriorityGate,
-    shared: Mutex<Shared>,
+    state: Mutex<ClientState>,
     namespace: String,
     shared_limiter: Option<Arc<dyn SharedLimiter>>,
 }
@@ -150,7 +149,7 @@ impl Client {
         config.validate()?;
         let tokens = TokenCache::new(&config.token, credentials.clone(), config.token_url());
         let gate = PriorityGate::new(config.concurrency as usize, config.queue_max as usize);
-        let shared = Shared {
+        let state = ClientState {
             budget: RetryBudget::new(&config.budget),
             buckets: BTreeMap::new(),
             shared_limiter_down_until: None,
@@ -164,7 +163,7 @@ impl Client {
                 observer,
                 tokens,
                 gate,
-                shared: Mutex::new(shared),
+                state: Mutex::new(state),
                 namespace,
                 shared_limiter: None,
             }),
@@ -185,10 +184,9 @@ impl Client {
         &self.inner.config
     }
 
-    /// A worker with its own RNG: stream `id` of `seed`.
-    pub fn worker(&self, id: u64, seed: u64) -> Worker {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(id);
+    /// A worker with its own RNG (its jitter draws). In a simulation the harness derives `rng`
+    /// from the run's seed, one stream per worker.
+    pub fn worker(&self, id: u64, rng: ChaCha8Rng) -> Worker {
         Worker {
             client: self.clone(),
             id,
@@ -199,7 +197,7 @@ impl Client {
     /// Breaker openings over all buckets so far.
     pub fn breaker_openings(&self) -> u64 {
         self.inner
-            .shared()
+            .state()
             .buckets
             .values()
             .map(|bucket| bucket.breaker.openings())
@@ -208,8 +206,8 @@ impl Client {
 }
 
 impl Inner {
-    fn shared(&self) -> MutexGuard<'_, Shared> {
-        self.shared.lock().expect("client state lock")
+    fn state(&self) -> MutexGuard<'_, ClientState> {
+        self.state.lock().expect("client state lock")
     }
 
     fn emit(&self, worker: u64, op: &str, kind: EventKind) {
@@ -224,7 +222,7 @@ impl Inner {
     }
 }
 
-impl Shared {
+impl ClientState {
     fn bucket(&mut self, config: &ClientConfig, family: &str) -> &mut Bucket {
         self.buckets.entry(family.to_string()).or_insert_with(|| Bucket {
             breaker: CircuitBreaker::new(config.breaker.clone()),
@@ -302,7 +300,7 @@ impl Worker {
                 waited_ms: (started - queued_at).as_millis() as u64,
             },
         );
-        inner.shared().budget.on_request(started);
+        inner.state().budget.on_request(started);
         let mut run = Run {
             attempt: 0,
             started,
@@ -321,7 +319,7 @@ impl Worker {
             let end = match inner
                 .tokens
                 .get(&*inner.transport, &*inner.clock, &|kind| {
-                    inner.emit(self.id, "", kind)
+                    inner.emit(self.id, "", kind);
                 })
                 .await
             {
@@ -356,10 +354,7 @@ impl Worker {
             match end {
                 AttemptEnd::Success { status, body } => {
                     self.settle_breaker(&op, permit, false);
-                    inner
-                        .shared()
-                        .budget
-                        .on_success(inner.clock.now(), run.withdrawal);
+                    inner.state().budget.on_success(inner.clock.now(), run.withdrawal);
                     return self.finish(
                         &op,
                         OpResult {
@@ -381,7 +376,7 @@ impl Worker {
                     };
                     run.last_status = status;
                     let counts = inner
-                        .shared()
+                        .state()
                         .bucket(&inner.config, &op.family)
                         .breaker
                         .counts_as_failure(status);
@@ -431,7 +426,7 @@ impl Worker {
         for _ in 0..BREAKER_WAITS_MAX {
             let now = inner.clock.now();
             let (admitted, transition) = inner
-                .shared()
+                .state()
                 .bucket(&inner.config, &op.family)
                 .breaker
                 .admit(now, run.attempt > 1);
@@ -476,7 +471,7 @@ impl Worker {
         let inner = self.inner();
         let now = inner.clock.now();
         let transition = inner
-            .shared()
+            .state()
             .bucket(&inner.config, &op.family)
             .breaker
             .record(now, permit, failed);
@@ -501,8 +496,8 @@ impl Worker {
         self.reserve_shared(op).await;
         let now = inner.clock.now();
         let reserved = {
-            let mut shared = inner.shared();
-            let bucket = shared.bucket(&inner.config, &op.family);
+            let mut state = inner.state();
+            let bucket = state.bucket(&inner.config, &op.family);
             let mut wait = bucket.pacer.acquire(now, bucket.in_flight, &mut self.rng);
             if inner.config.adaptive.enabled {
                 let adaptive = bucket.adaptive.acquire(now);
@@ -528,7 +523,7 @@ impl Worker {
         for _ in 0..1_000 {
             let now = inner.clock.now();
             let wait = inner
-                .shared()
+                .state()
                 .bucket(&inner.config, &op.family)
                 .pacer
                 .closed_wait(now, &mut self.rng);
@@ -547,16 +542,16 @@ impl Worker {
     }
 
     /// The shared limiter's reservation, if there is one and it is not known to be down. A
-    /// reservation that fails or takes longer than `shared.timeout_ms` marks it down for
-    /// `shared.retry_after_failure_ms`; local pacing goes on meanwhile.
+    /// reservation that fails or takes longer than `shared_limiter.timeout_ms` marks it down for
+    /// `shared_limiter.retry_after_failure_ms`; local pacing goes on meanwhile.
     async fn reserve_shared(&mut self, op: &Operation) {
         let inner = self.inner();
         let Some(limiter) = inner.shared_limiter.clone() else {
             return;
         };
-        let config = &inner.config.shared;
+        let config = &inner.config.shared_limiter;
         let now = inner.clock.now();
-        let was_down = inner.shared().shared_limiter_down_until;
+        let was_down = inner.state().shared_limiter_down_until;
         if was_down.is_some_and(|until| now < until) {
             return;
         }
@@ -570,7 +565,7 @@ impl Worker {
         match reply {
             Ok(Ok(wait)) => {
                 if was_down.is_some() {
-                    inner.shared().shared_limiter_down_until = None;
+                    inner.state().shared_limiter_down_until = None;
                     inner.emit(self.id, &op.id, EventKind::SharedLimiter { available: true });
                 }
                 if !wait.is_zero() {
@@ -588,7 +583,7 @@ impl Worker {
             }
             Ok(Err(_)) | Err(_) => {
                 let until = inner.clock.now() + Duration::from_millis(config.retry_after_failure_ms);
-                let newly_down = inner.shared().shared_limiter_down_until.replace(until).is_none();
+                let newly_down = inner.state().shared_limiter_down_until.replace(until).is_none();
                 if newly_down {
                     inner.emit(self.id, &op.id, EventKind::SharedLimiter { available: false });
                 }
@@ -704,7 +699,7 @@ impl Worker {
                 token_generation: token.generation,
             },
         );
-        inner.shared().bucket(&inner.config, &op.family).in_flight += 1;
+        inner.state().bucket(&inner.config, &op.family).in_flight += 1;
         let sent_at = inner.clock.now();
         let timeout = Duration::from_millis(inner.config.attempt_timeout_ms);
         let result = match tokio::time::timeout(timeout, inner.transport.send(request)).await {
@@ -713,12 +708,12 @@ impl Worker {
         };
         let now = inner.clock.now();
         let latency_ms = (now - sent_at).as_millis() as u64;
-        let mut shared = inner.shared();
-        let bucket = shared.bucket(&inner.config, &op.family);
+        let mut state = inner.state();
+        let bucket = state.bucket(&inner.config, &op.family);
         bucket.in_flight -= 1;
         match result {
             Err(error) => {
-                drop(shared);
+                drop(state);
                 inner.emit(
                     self.id,
                     &op.id,
@@ -757,7 +752,7 @@ impl Worker {
                 if inner.config.adaptive.enabled {
                     bucket.adaptive.on_response(now, status == 429);
                 }
-                drop(shared);
+                drop(state);
                 let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
                 inner.emit(
                     self.id,
@@ -845,11 +840,11 @@ impl Worker {
             return None;
         }
         let withdrawal = {
-            let mut shared = inner.shared();
-            let withdrawal = shared.budget.withdraw(now, kind);
+            let mut state = inner.state();
+            let withdrawal = state.budget.withdraw(now, kind);
             if withdrawal.is_none() {
-                let level = shared.budget.level();
-                drop(shared);
+                let level = state.budget.level();
+                drop(state);
                 inner.emit(self.id, &op.id, EventKind::BudgetDenied { level });
             }
             withdrawal

@@ -9,7 +9,7 @@ use crate::policy::breaker::BreakerConfig;
 use crate::policy::budget::BudgetConfig;
 use crate::policy::pacing::PacingConfig;
 use crate::policy::retry::RetryConfig;
-use crate::shared::SharedConfig;
+use crate::shared_limiter::SharedLimiterUse;
 use crate::token::TokenConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ pub struct ClientConfig {
     pub adaptive: AdaptiveConfig,
     pub token: TokenConfig,
     /// How a shared limiter, if the client is given one, is used.
-    pub shared: SharedConfig,
+    pub shared_limiter: SharedLimiterUse,
 }
 
 impl Default for ClientConfig {
@@ -73,7 +73,7 @@ impl Default for ClientConfig {
             // send rate decays to zero): on in the aws-adaptive preset, off by default.
             adaptive: AdaptiveConfig { enabled: false },
             token: TokenConfig::default(),
-            shared: SharedConfig::default(),
+            shared_limiter: SharedLimiterUse::default(),
         }
     }
 }

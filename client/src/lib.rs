@@ -7,7 +7,7 @@
 //! - [`api`]: platform operations built on it (paging, versioned and bulk updates, creates);
 //! - [`transport`]: hyper over turmoil TCP, hyper over tokio TCP (+ rustls), in-memory;
 //! - [`presets`]: the same engine configured as the official SDKs and well-known libraries;
-//! - [`shared`]: a rate shared by the instances of one OAuth client (in memory, or Redis).
+//! - [`shared_limiter`]: a rate shared by the instances of one OAuth client (in memory, or Redis).
 //!
 //! It does not depend on the simulator: the two meet at HTTP.
 
@@ -22,7 +22,7 @@ pub mod platform;
 pub mod policy;
 pub mod presets;
 pub mod secret;
-pub mod shared;
+pub mod shared_limiter;
 pub mod token;
 pub mod transport;
 

@@ -141,7 +141,7 @@ fn harness(config: ClientConfig, per_window: u64, revoke_at: Option<Duration>) -
 async fn run_workers(harness: &Harness, workers: u64, ops_per_worker: u64) -> Vec<Outcome> {
     let mut tasks = Vec::new();
     for id in 0..workers {
-        let mut worker = harness.client.worker(id, 42);
+        let mut worker = harness.client.worker(id, test_rng(42, id));
         tasks.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
             for n in 0..ops_per_worker {
@@ -323,7 +323,7 @@ async fn permanent_errors_are_final_and_queue_overflow_is_refused() {
         observer.clone(),
     )
     .unwrap();
-    let mut worker = client.worker(0, 1);
+    let mut worker = client.worker(0, test_rng(1, 0));
     let result = worker
         .execute(Operation::get("missing", "/api/v2/users/nobody", "users.read"))
         .await;
@@ -341,4 +341,12 @@ async fn permanent_errors_are_final_and_queue_overflow_is_refused() {
         !events.contains("herd-secret") && !events.contains("Bearer"),
         "no secret in events"
     );
+}
+
+/// A worker's RNG for a test: stream `id` of `seed`.
+fn test_rng(seed: u64, id: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(id);
+    rng
 }

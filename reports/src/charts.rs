@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use herd_client::events::EventKind as ClientEventKind;
-use herd_sim::events::EventKind as GatewayEventKind;
+use herd_gateway::events::GatewayEventKind;
 use herd_sim::trace::{Record, Trace};
 use plotters::prelude::*;
 

@@ -2,13 +2,15 @@
 //! into one directory (`--report DIR`). Every report names the command that regenerates it.
 
 pub mod charts;
+pub mod text;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use herd_sim::metrics::quota;
+use herd_sim::run::Run;
 use herd_sim::scenario::Scenario;
 use herd_sim::sweep::{self, Summary};
-use herd_sim::world::Run;
 
 use crate::charts::{RateSteps, ScatterPoint};
 
@@ -70,7 +72,11 @@ pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> 
         run.trace.hash(),
         run.trace.lines().len()
     );
-    let _ = writeln!(md, "## Metrics\n\n```text\n{}```\n", run.metrics.table());
+    let _ = writeln!(
+        md,
+        "## Metrics\n\n```text\n{}```\n",
+        text::metrics_table(&run.metrics)
+    );
     if run.failures.is_empty() {
         let _ = writeln!(md, "The run met the scenario's expectations.\n");
     } else {
@@ -99,11 +105,11 @@ pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> 
 /// key in use at once: one per instance for token-keyed rules, one per OAuth client in use for
 /// client-keyed ones.
 pub fn allowed_rate(scenario: &Scenario) -> RateSteps {
-    let Some(rule) = scenario.quota_rule() else {
+    let Some(rule) = quota::quota_rule(scenario) else {
         return Vec::new();
     };
     let window_s = rule.window_ms as f64 / 1000.0;
-    let keys = scenario.keys_in_use(&rule);
+    let keys = quota::keys_in_use(scenario, &rule);
     // A token bucket refills `limit` per window too: the same average rate.
     let rate = |limit: u64| limit as f64 / window_s * keys;
     let mut steps = vec![(0.0, rate(rule.limit))];

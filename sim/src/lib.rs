@@ -1,36 +1,20 @@
-//! herd-sim: the simulated Genesys Cloud / NICE CXone platform gateway.
+//! herd-sim: the harness around the gateway core (`herd-gateway`) and the client (`herd-client`).
 //!
-//! - [`gateway::Gateway`] is the sans-IO core: `handle(now, request) -> response`. It never reads a
-//!   clock, sleeps, spawns or does I/O; all randomness comes from ChaCha8 streams of one seed.
-//! - [`server`] is the thin hyper shell that serves the core over turmoil TCP (simulation) or tokio
-//!   TCP (real time), with the `Date` header written from the simulated epoch.
-//! - [`scenario`], [`world`], [`trace`], [`metrics`]: the harness. A scenario file and a seed
-//!   build a turmoil simulation of the gateway and the client instances; a run yields the merged
-//!   trace, its hash and the metrics.
+//! One folder per concept, in the order data flows:
+//! - [`scenario`]: the TOML schema, loading with `--set`, validation, the shipped library;
+//! - [`world`]: the network (turmoil or in memory), the gateway host, the instances, the
+//!   schedule; it hands over a [`world::WorldOutput`];
+//! - [`trace`], [`metrics`]: what happened, and what it means;
+//! - [`run`]: the one owner of that pipeline;
+//! - [`sweep`]: grids of settings × seeds over `run`, results files, summaries;
+//! - [`shell`]: the hyper shells that serve the core (turmoil, real TCP);
+//! - [`streams`]: the one map of random streams.
 
-pub mod config;
-pub mod directory;
-pub mod events;
-pub mod fast;
-pub mod faults;
-pub mod gateway;
-pub mod http;
-pub mod ledger;
-pub mod limiter;
-pub mod limits;
 pub mod metrics;
-pub mod oauth;
-pub mod routes;
+pub mod run;
 pub mod scenario;
-pub mod serve;
-pub mod server;
-mod shared_limit;
+pub mod shell;
+pub mod streams;
 pub mod sweep;
-pub mod time;
 pub mod trace;
 pub mod world;
-
-pub use config::GatewayConfig;
-pub use gateway::Gateway;
-pub use http::{Request, Response};
-pub use time::SimTime;

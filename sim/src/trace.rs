@@ -2,7 +2,6 @@
 //! Written as JSON lines and hashed (SHA-256 over the lines): the same (scenario, seed, commit)
 //! gives the same hash. No line carries a secret: tokens are numbers, credentials never appear.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -11,8 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::events::GatewayEvent;
-use crate::time::SimTime;
+use herd_gateway::events::GatewayEvent;
+use herd_gateway::SimTime;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
@@ -88,7 +87,7 @@ struct GatewayLine<'a> {
     src: &'static str,
     request: u64,
     #[serde(flatten)]
-    kind: &'a crate::events::EventKind,
+    kind: &'a herd_gateway::events::GatewayEventKind,
 }
 
 #[derive(Serialize)]
@@ -175,46 +174,6 @@ impl Trace {
         }
         file.flush()
     }
-
-    /// The readable timeline: one line per event, `time source who event key=value...`.
-    pub fn timeline(&self) -> String {
-        let mut out = String::new();
-        for record in &self.records {
-            let body = record.body();
-            let event = body.get("event").and_then(Value::as_str).unwrap_or("?");
-            let who = match record {
-                Record::Gateway(event) if event.request > 0 => format!("#{}", event.request),
-                Record::Gateway(_) => "-".to_string(),
-                Record::Client { event, .. } => format!("w{}", event.worker),
-                Record::Network { .. } => "-".to_string(),
-            };
-            let seconds = format!("{:.3}s", record.at().as_micros() as f64 / 1e6);
-            let _ = write!(
-                out,
-                "{seconds:>10} {:<9} {:<6} {:<18}",
-                record.source(),
-                who,
-                event
-            );
-            if let Some(object) = body.as_object() {
-                for (key, value) in object {
-                    if matches!(key.as_str(), "event" | "w" | "request") || value.is_null() {
-                        continue;
-                    }
-                    match value {
-                        Value::String(text) => {
-                            let _ = write!(out, " {key}={text}");
-                        }
-                        other => {
-                            let _ = write!(out, " {key}={other}");
-                        }
-                    }
-                }
-            }
-            out.push('\n');
-        }
-        out
-    }
 }
 
 pub fn hash_lines(lines: &[String]) -> String {
@@ -258,8 +217,14 @@ mod tests {
 
     #[test]
     fn divergence_is_found_at_the_first_difference() {
-        let a: Vec<String> = ["x", "y", "z"].iter().map(|s| s.to_string()).collect();
-        let b: Vec<String> = ["x", "q", "z"].iter().map(|s| s.to_string()).collect();
+        let a: Vec<String> = ["x", "y", "z"]
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
+        let b: Vec<String> = ["x", "q", "z"]
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         assert_eq!(first_divergence(&a, &a), None);
         assert_eq!(first_divergence(&a, &b), Some((1, Some("y"), Some("q"))));
         assert_eq!(first_divergence(&a, &a[..2]), Some((2, Some("z"), None)));

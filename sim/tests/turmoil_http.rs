@@ -8,9 +8,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
-use herd_sim::config::{GatewayConfig, LimitRule};
-use herd_sim::server::{serve_turmoil, GatewayService, TurmoilClock};
-use herd_sim::Gateway;
+use herd_gateway::config::{GatewayConfig, LimitRule};
+use herd_gateway::Gateway;
+use herd_sim::shell::service::GatewayService;
+use herd_sim::shell::turmoil_host::{serve_turmoil, TurmoilClock};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
@@ -69,7 +70,9 @@ fn run(seed: u64) -> (Vec<u16>, String) {
     };
     config.clients[0].token_ttl_s = Some(300);
     let epoch_unix_s = config.epoch_unix_s;
-    let gateway = Arc::new(Mutex::new(Gateway::new(config, seed).unwrap()));
+    let gateway = Arc::new(Mutex::new(
+        Gateway::new(config, herd_sim::streams::gateway_streams(seed)).unwrap(),
+    ));
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_secs(epoch_unix_s))

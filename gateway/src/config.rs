@@ -1,0 +1,588 @@
+//! Gateway configuration: the `[gateway]` part of a scenario file.
+//!
+//! Every field has a default taken from `docs/platform-facts.md`; units are last in names.
+//! Unknown fields are errors (`deny_unknown_fields`), so a typo in a scenario never silently does nothing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::SimTime;
+
+/// Which platform the gateway imitates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformProfile {
+    /// Genesys Cloud: `POST /oauth/token` (client_credentials, Basic auth), opaque tokens,
+    /// `ININ-Correlation-Id`, pageSize/pageNumber/nextUri paging.
+    #[default]
+    Genesys,
+    /// NICE CXone: `POST /auth/token` (password grant with access keys), JWT access tokens with a
+    /// refresh token, skip/top paging with `_links.next`.
+    Cxone,
+}
+
+impl PlatformProfile {
+    /// The name a scenario uses for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlatformProfile::Genesys => "genesys",
+            PlatformProfile::Cxone => "cxone",
+        }
+    }
+}
+
+/// Which rate-limit headers the gateway writes on API responses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderDialect {
+    /// No rate-limit headers: today's Genesys Cloud (removed after 2021-06-05).
+    #[default]
+    None,
+    /// Legacy Genesys `inin-ratelimit-allowed/count/reset`; reset is **seconds until** the reset.
+    Inin,
+    /// The tutorials' `X-Rate-Limit-Limit/Remaining/Reset`; reset is an **epoch** second.
+    XRateLimit,
+    /// IETF structured `RateLimit-Policy: "name";q=300;w=60` and `RateLimit: "name";r=12;t=41`.
+    Ietf,
+}
+
+/// The limiter algorithm of one rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Exact sliding log: never more than `limit` admissions in any window of `window_ms`.
+    #[default]
+    SlidingLog,
+    /// Weighted two-window counter (the Cloudflare approximation).
+    SlidingWindow,
+    /// Fixed windows aligned to multiples of `window_ms` from the run's start.
+    FixedWindow,
+    /// Token bucket: `limit` tokens per `window_ms` refill, capacity `burst` (default `limit`).
+    TokenBucket,
+}
+
+/// One part of a limiter key. A rule's key is the list of its parts, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyPart {
+    /// The access token (identified by its issue number; the token itself never leaves the core).
+    Token,
+    /// The OAuth client id.
+    Client,
+    /// The endpoint family (`users.read`, `users.write`, `users.bulk`, `evaluations`, `oauth`).
+    Family,
+    /// The organization (one per gateway).
+    Org,
+}
+
+/// A limit that changes at `at_s` seconds into the run (a capacity schedule entry).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityChange {
+    pub at_s: u64,
+    pub limit: u64,
+}
+
+/// One rate-limit rule. Several rules may apply to one request; all must admit it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRule {
+    /// Shown in events and in `RateLimit-Policy`, e.g. `token.rate.per.minute`.
+    pub name: String,
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// Admissions per window (token bucket: refill per window).
+    pub limit: u64,
+    #[serde(default = "default_window_ms")]
+    pub window_ms: u64,
+    /// Token bucket capacity; defaults to `limit`.
+    #[serde(default)]
+    pub burst: Option<u64>,
+    /// What the key is made of; `["token"]` is Genesys' `token.rate.per.minute`.
+    #[serde(default = "default_key")]
+    pub key: Vec<KeyPart>,
+    /// Endpoint families the rule applies to; empty means every API family (not `oauth`).
+    #[serde(default)]
+    pub families: Vec<String>,
+    /// Capacity schedule: the limit changes at these times (sorted by `at_s`).
+    #[serde(default)]
+    pub schedule: Vec<CapacityChange>,
+    /// Caps the advertised `Retry-After` below the true wait: the "Retry-After shorter than the
+    /// reset" fault. `None` (the default) advertises the truthful, rounded-up wait.
+    #[serde(default)]
+    pub retry_after_max_s: Option<u64>,
+    /// Enforced but never described in rate-limit headers: the headers then speak of another,
+    /// looser rule and lie about the headroom (why Genesys removed them in 2021).
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+fn default_window_ms() -> u64 {
+    60_000
+}
+
+fn default_key() -> Vec<KeyPart> {
+    vec![KeyPart::Token]
+}
+
+impl LimitRule {
+    /// Genesys' documented default: 300 requests per minute per client-credentials token.
+    pub fn genesys_token_default() -> LimitRule {
+        LimitRule {
+            name: "token.rate.per.minute".to_string(),
+            algorithm: Algorithm::SlidingLog,
+            limit: 300,
+            window_ms: 60_000,
+            burst: None,
+            key: vec![KeyPart::Token],
+            families: Vec::new(),
+            schedule: Vec::new(),
+            retry_after_max_s: None,
+            hidden: false,
+        }
+    }
+
+    /// The limit in force at `at_s` seconds into the run.
+    pub fn limit_at_s(&self, at_s: u64) -> u64 {
+        self.schedule
+            .iter()
+            .rev()
+            .find(|change| change.at_s <= at_s)
+            .map_or(self.limit, |change| change.limit)
+    }
+
+    /// The largest limit this rule ever has (bounds a sliding log's memory).
+    pub fn limit_max(&self) -> u64 {
+        self.schedule
+            .iter()
+            .map(|change| change.limit)
+            .fold(self.limit, u64::max)
+    }
+}
+
+/// An OAuth client registered with the gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientConfig {
+    pub id: String,
+    pub secret: String,
+    /// Access token lifetime; Genesys default 86399 (allowed 300..=172800), CXone 3600.
+    #[serde(default)]
+    pub token_ttl_s: Option<u64>,
+    /// CXone access keys (the password grant's username/password) this client may use.
+    #[serde(default)]
+    pub access_keys: Vec<AccessKey>,
+}
+
+/// A CXone access key: `username=<id>&password=<secret>` in the password grant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: String,
+}
+
+/// A background consumer: another integration that shares an OAuth client and draws from the same
+/// buckets at a scheduled rate. It never retries; its rejections are only counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundConsumer {
+    pub name: String,
+    /// The OAuth client whose buckets it shares.
+    pub client: String,
+    pub rate_per_min: u64,
+    #[serde(default)]
+    pub from_s: u64,
+    #[serde(default)]
+    pub until_s: Option<u64>,
+    #[serde(default = "default_background_family")]
+    pub family: String,
+}
+
+fn default_background_family() -> String {
+    "users.read".to_string()
+}
+
+/// A fault on a schedule, or by rate from the gateway's seeded RNG.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// A burst of 5xx responses: each admitted API request fails with `status` with probability `rate`.
+    /// The request has no side effect.
+    ServerErrors {
+        #[serde(default)]
+        from_s: u64,
+        #[serde(default)]
+        until_s: Option<u64>,
+        rate: f64,
+        #[serde(default = "default_5xx")]
+        status: u16,
+        /// An HTML error page instead of the JSON body (as a load balancer would send).
+        #[serde(default)]
+        html: bool,
+    },
+    /// A maintenance window: every API request gets 503, with `Retry-After` when given.
+    Maintenance {
+        #[serde(default)]
+        from_s: u64,
+        #[serde(default)]
+        until_s: Option<u64>,
+        #[serde(default)]
+        retry_after_s: Option<u64>,
+    },
+    /// Spurious throttling at the edge: 429s at `rate`, with or without `Retry-After`, JSON or HTML.
+    Throttle {
+        #[serde(default)]
+        from_s: u64,
+        #[serde(default)]
+        until_s: Option<u64>,
+        rate: f64,
+        #[serde(default)]
+        retry_after_s: Option<u64>,
+        #[serde(default)]
+        html: bool,
+    },
+    /// Slow responses: with probability `rate` the response is held for `delay_ms`.
+    Slow {
+        #[serde(default)]
+        from_s: u64,
+        #[serde(default)]
+        until_s: Option<u64>,
+        rate: f64,
+        delay_ms: u64,
+    },
+    /// The write is applied but its response is lost (the connection closes): the reason for
+    /// idempotency keys. Applies to writes only.
+    LostResponse {
+        #[serde(default)]
+        from_s: u64,
+        #[serde(default)]
+        until_s: Option<u64>,
+        rate: f64,
+    },
+    /// Every token issued before `at_s` is revoked at `at_s`.
+    RevokeTokens { at_s: u64 },
+}
+
+impl Fault {
+    /// Whether the fault is active at `now` (`from_s` inclusive, `until_s` exclusive).
+    pub fn active_at(&self, now: SimTime) -> bool {
+        let at_us = now.as_micros();
+        match self {
+            Fault::ServerErrors { from_s, until_s, .. }
+            | Fault::Maintenance { from_s, until_s, .. }
+            | Fault::Throttle { from_s, until_s, .. }
+            | Fault::Slow { from_s, until_s, .. }
+            | Fault::LostResponse { from_s, until_s, .. } => {
+                from_s.saturating_mul(1_000_000) <= at_us
+                    && until_s.is_none_or(|until_s| at_us < until_s.saturating_mul(1_000_000))
+            }
+            Fault::RevokeTokens { .. } => false,
+        }
+    }
+}
+
+fn default_5xx() -> u16 {
+    503
+}
+
+/// The simulated organization's data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Users (Genesys) or agents (CXone) that exist at the start.
+    pub users: u64,
+    /// Largest bulk request accepted (Genesys `PATCH /api/v2/users/bulk`: "Max 50").
+    pub bulk_max: u64,
+    /// Largest page accepted (`pageSize` or `top`).
+    pub page_size_max: u64,
+    /// Honour `Idempotency-Key` on creates (Genesys honours it on quality evaluations).
+    pub idempotency_keys: bool,
+}
+
+impl Default for DataConfig {
+    fn default() -> DataConfig {
+        DataConfig {
+            users: 100,
+            bulk_max: 50,
+            page_size_max: 500,
+            idempotency_keys: true,
+        }
+    }
+}
+
+/// The whole gateway configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    pub platform: PlatformProfile,
+    pub headers: HeaderDialect,
+    /// The simulated wall clock at t = 0, in Unix seconds (Date headers, epoch resets, JWT claims).
+    pub epoch_unix_s: u64,
+    pub clients: Vec<OAuthClientConfig>,
+    /// Rate-limit rules; `None` means the platform default (300/min per token).
+    pub limits: Option<Vec<LimitRule>>,
+    pub background: Vec<BackgroundConsumer>,
+    pub faults: Vec<Fault>,
+    pub data: DataConfig,
+    /// Largest request body accepted (Genesys `request.bytes.max` = 512000); larger gets 413.
+    pub max_body_bytes: u64,
+}
+
+/// 2026-01-01T00:00:00Z: a fixed default epoch, so runs never depend on the real date.
+pub const DEFAULT_EPOCH_UNIX_S: u64 = 1_767_225_600;
+
+impl Default for GatewayConfig {
+    fn default() -> GatewayConfig {
+        GatewayConfig {
+            platform: PlatformProfile::Genesys,
+            headers: HeaderDialect::None,
+            epoch_unix_s: DEFAULT_EPOCH_UNIX_S,
+            clients: vec![OAuthClientConfig::example()],
+            limits: None,
+            background: Vec::new(),
+            faults: Vec::new(),
+            data: DataConfig::default(),
+            max_body_bytes: 512_000,
+        }
+    }
+}
+
+impl OAuthClientConfig {
+    /// The client every shipped scenario uses unless it names its own (`herd-app` / `herd-secret`,
+    /// access key `herd-key` / `herd-key-secret`).
+    pub fn example() -> OAuthClientConfig {
+        OAuthClientConfig {
+            id: "herd-app".to_string(),
+            secret: "herd-secret".to_string(),
+            token_ttl_s: None,
+            access_keys: vec![AccessKey {
+                id: "herd-key".to_string(),
+                secret: "herd-key-secret".to_string(),
+            }],
+        }
+    }
+}
+
+/// A configuration the gateway cannot run with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayConfigError {
+    /// Dotted path of the offending field, e.g. `clients[0].token_ttl_s`.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for GatewayConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for GatewayConfigError {}
+
+fn config_error(field: impl Into<String>, message: impl Into<String>) -> GatewayConfigError {
+    GatewayConfigError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl GatewayConfig {
+    /// The rules in force: the configured ones, or the platform default.
+    pub fn effective_limits(&self) -> Vec<LimitRule> {
+        self.limits
+            .clone()
+            .unwrap_or_else(|| vec![LimitRule::genesys_token_default()])
+    }
+
+    /// The access token lifetime of a client on this platform.
+    pub fn token_ttl_s(&self, client: &OAuthClientConfig) -> u64 {
+        client.token_ttl_s.unwrap_or(match self.platform {
+            PlatformProfile::Genesys => 86_399,
+            PlatformProfile::Cxone => 3_600,
+        })
+    }
+
+    /// Checks everything serde cannot: ranges, references between sections, probabilities.
+    pub fn validate(&self) -> Result<(), GatewayConfigError> {
+        if self.clients.is_empty() {
+            return Err(config_error("clients", "at least one OAuth client is needed"));
+        }
+        for (index, client) in self.clients.iter().enumerate() {
+            let ttl_s = self.token_ttl_s(client);
+            if self.platform == PlatformProfile::Genesys && !(300..=172_800).contains(&ttl_s) {
+                return Err(config_error(
+                    format!("clients[{index}].token_ttl_s"),
+                    format!("{ttl_s} is outside Genesys' allowed 300..=172800 seconds"),
+                ));
+            }
+            if ttl_s == 0 {
+                return Err(config_error(
+                    format!("clients[{index}].token_ttl_s"),
+                    "must be positive",
+                ));
+            }
+        }
+        for (index, rule) in self.effective_limits().iter().enumerate() {
+            let field = |name: &str| format!("limits[{index}].{name}");
+            let name_ok = !rule.name.is_empty()
+                && rule
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if !name_ok {
+                return Err(config_error(
+                    field("name"),
+                    "use letters, digits, '.', '-' and '_' only",
+                ));
+            }
+            if rule.window_ms == 0 {
+                return Err(config_error(field("window_ms"), "must be positive"));
+            }
+            if rule.key.is_empty() {
+                return Err(config_error(field("key"), "needs at least one part"));
+            }
+            if rule.limit_max() > 1_000_000 {
+                return Err(config_error(
+                    field("limit"),
+                    "at most 1000000 per window (memory is bounded by it)",
+                ));
+            }
+            if rule.burst == Some(0) {
+                return Err(config_error(field("burst"), "must be positive"));
+            }
+            if !rule.schedule.windows(2).all(|pair| pair[0].at_s <= pair[1].at_s) {
+                return Err(config_error(field("schedule"), "entries must be sorted by at_s"));
+            }
+        }
+        for (index, consumer) in self.background.iter().enumerate() {
+            if !self.clients.iter().any(|client| client.id == consumer.client) {
+                return Err(config_error(
+                    format!("background[{index}].client"),
+                    format!("no OAuth client named {:?}", consumer.client),
+                ));
+            }
+            if consumer.rate_per_min == 0 || consumer.rate_per_min > 600_000 {
+                return Err(config_error(
+                    format!("background[{index}].rate_per_min"),
+                    "must be in 1..=600000",
+                ));
+            }
+        }
+        for (index, fault) in self.faults.iter().enumerate() {
+            let rate = match fault {
+                Fault::ServerErrors { rate, status, .. } => {
+                    if !(500..=599).contains(status) {
+                        return Err(config_error(
+                            format!("faults[{index}].status"),
+                            "must be a 5xx status",
+                        ));
+                    }
+                    Some(*rate)
+                }
+                Fault::Throttle { rate, .. }
+                | Fault::Slow { rate, .. }
+                | Fault::LostResponse { rate, .. } => Some(*rate),
+                Fault::Maintenance { .. } | Fault::RevokeTokens { .. } => None,
+            };
+            if let Some(rate) = rate {
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(config_error(
+                        format!("faults[{index}].rate"),
+                        "must be within 0.0..=1.0",
+                    ));
+                }
+            }
+        }
+        if self.data.bulk_max == 0 || self.data.page_size_max == 0 {
+            return Err(config_error(
+                "data",
+                "bulk_max and page_size_max must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_platform_facts() {
+        let config = GatewayConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.token_ttl_s(&config.clients[0]), 86_399);
+        let rules = config.effective_limits();
+        assert_eq!((rules[0].limit, rules[0].window_ms), (300, 60_000));
+        let cxone = GatewayConfig {
+            platform: PlatformProfile::Cxone,
+            ..GatewayConfig::default()
+        };
+        assert_eq!(cxone.token_ttl_s(&cxone.clients[0]), 3_600);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut config = GatewayConfig::default();
+        config.clients[0].token_ttl_s = Some(100);
+        assert_eq!(config.validate().unwrap_err().field, "clients[0].token_ttl_s");
+        let mut config = GatewayConfig::default();
+        config.faults.push(Fault::Slow {
+            from_s: 0,
+            until_s: None,
+            rate: 1.5,
+            delay_ms: 10,
+        });
+        assert_eq!(config.validate().unwrap_err().field, "faults[0].rate");
+    }
+
+    #[test]
+    fn capacity_schedule_applies_in_order() {
+        let mut rule = LimitRule::genesys_token_default();
+        rule.schedule = vec![
+            CapacityChange { at_s: 60, limit: 100 },
+            CapacityChange {
+                at_s: 120,
+                limit: 500,
+            },
+        ];
+        assert_eq!(rule.limit_at_s(0), 300);
+        assert_eq!(rule.limit_at_s(60), 100);
+        assert_eq!(rule.limit_at_s(200), 500);
+        assert_eq!(rule.limit_max(), 500);
+    }
+
+    #[test]
+    fn toml_round_trip_and_unknown_fields_are_rejected() {
+        let text = r#"
+            platform = "cxone"
+            headers = "x-rate-limit"
+            [[limits]]
+            name = "per-client"
+            algorithm = "token_bucket"
+            limit = 100
+            burst = 20
+            key = ["client", "family"]
+            [[faults]]
+            kind = "maintenance"
+            from_s = 60
+            until_s = 180
+            retry_after_s = 30
+        "#;
+        let config: GatewayConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.platform, PlatformProfile::Cxone);
+        assert_eq!(config.headers, HeaderDialect::XRateLimit);
+        assert_eq!(
+            config.effective_limits()[0].key,
+            vec![KeyPart::Client, KeyPart::Family]
+        );
+        assert!(matches!(
+            config.faults[0],
+            Fault::Maintenance {
+                retry_after_s: Some(30),
+                ..
+            }
+        ));
+        assert!(toml::from_str::<GatewayConfig>("platfrom = \"genesys\"").is_err());
+    }
+}

@@ -1,0 +1,512 @@
+//! The gateway core: `Gateway::handle(now, request) -> Response`. No I/O, no clock, no runtime.
+//!
+//! One request passes these stages, in order (each may answer instead of passing it on):
+//! routing (404/405, 413) → maintenance (503) → token endpoint → authentication (401) →
+//! edge throttling fault (429) → limiters, all must admit (429 + Retry-After) → 5xx fault →
+//! the resource → lost-response or slow-response fault on the way out.
+//!
+//! Background consumers and scheduled revocations are applied in time order up to the `now` of
+//! each call. [`Gateway::next_wakeup`] says when the next one is due, so a shell can call
+//! [`Gateway::advance_to`] then and events carry their own times in execution order.
+
+use std::time::Duration;
+
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::background::Schedule;
+use crate::config::{GatewayConfig, GatewayConfigError, HeaderDialect, PlatformProfile};
+use crate::directory::Directory;
+use crate::events::{AuthFailure, GatewayEvent, GatewayEventKind};
+use crate::faults::{FaultPlan, Injected};
+use crate::http::{Delivery, Request, Response};
+use crate::idempotency::IdempotencyStore;
+use crate::ledger::Ledger;
+use crate::oauth::TokenStore;
+use crate::routes::{route, Route};
+use crate::rules::{RateLimits, RuleVerdict, Subject};
+use crate::time::SimTime;
+use crate::{rate_headers, replies};
+
+/// Idle limiter keys, dead tokens and old idempotency keys are pruned after this many requests,
+/// or after this much simulated time, whichever comes first.
+const PRUNE_EVERY_REQUESTS: u64 = 1_024;
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The longest Retry-After the gateway ever advertises.
+const RETRY_AFTER_MAX_S: u64 = 86_400;
+
+/// Counters over a gateway's life.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GatewayStats {
+    pub requests: u64,
+    pub admitted: u64,
+    pub rate_limited: u64,
+    pub unauthorized: u64,
+    pub faults: u64,
+    pub tokens_issued: u64,
+    pub conflicts: u64,
+    pub bad_requests: u64,
+    pub background_admitted: u64,
+    pub background_rejected: u64,
+}
+
+/// The per-request context.
+pub(crate) struct Ctx {
+    pub(crate) now: SimTime,
+    pub(crate) request: u64,
+    pub(crate) correlation_id: String,
+}
+
+/// The gateway's random streams, each its own: adding an id never shifts a fault draw. The
+/// harness derives both from the run's seed (`herd_sim::streams` owns the map).
+pub struct GatewayStreams {
+    /// Fault draws.
+    pub faults: ChaCha8Rng,
+    /// Tokens, correlation ids and resource ids.
+    pub ids: ChaCha8Rng,
+}
+
+/// The simulated platform gateway.
+pub struct Gateway {
+    pub(crate) config: GatewayConfig,
+    pub(crate) fault_rng: ChaCha8Rng,
+    pub(crate) id_rng: ChaCha8Rng,
+    pub(crate) tokens: TokenStore,
+    pub(crate) limits: RateLimits,
+    pub(crate) faults: FaultPlan,
+    pub(crate) directory: Directory,
+    pub(crate) idempotency: IdempotencyStore,
+    pub(crate) ledger: Ledger,
+    pub(crate) events: Vec<GatewayEvent>,
+    pub(crate) stats: GatewayStats,
+    pub(crate) schedule: Schedule,
+    pub(crate) latest: SimTime,
+    pub(crate) pruned_at: SimTime,
+}
+
+impl Gateway {
+    pub fn new(config: GatewayConfig, streams: GatewayStreams) -> Result<Gateway, GatewayConfigError> {
+        config.validate()?;
+        let faults = FaultPlan::new(config.faults.clone());
+        Ok(Gateway {
+            tokens: TokenStore::new(),
+            limits: RateLimits::new(config.effective_limits()),
+            schedule: Schedule::new(&config.background, faults.revocation_times()),
+            faults,
+            directory: Directory::new(config.platform, config.data.users),
+            idempotency: IdempotencyStore::default(),
+            ledger: Ledger::default(),
+            events: Vec::new(),
+            stats: GatewayStats::default(),
+            latest: SimTime::ZERO,
+            pruned_at: SimTime::ZERO,
+            fault_rng: streams.faults,
+            id_rng: streams.ids,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn stats(&self) -> &GatewayStats {
+        &self.stats
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// Takes the events recorded since the last call, in order.
+    pub fn drain_events(&mut self) -> Vec<GatewayEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// How many limiter keys, tokens and idempotency keys are held (memory-bound tests).
+    pub fn state_size(&self) -> usize {
+        self.limits.key_count() + self.tokens.held() + self.idempotency.len()
+    }
+
+    /// Handles one request at `now`. `now` earlier than a previous call's is taken as that one.
+    pub fn handle(&mut self, now: SimTime, request: Request) -> Response {
+        let now = now.max(self.latest);
+        self.latest = now;
+        self.advance_to(now);
+        self.stats.requests += 1;
+        if self.stats.requests.is_multiple_of(PRUNE_EVERY_REQUESTS) || now >= self.pruned_at + PRUNE_EVERY {
+            self.prune(now);
+        }
+        let ctx = Ctx {
+            now,
+            request: self.stats.requests,
+            correlation_id: self.uuid(),
+        };
+        let mut response = self.dispatch(&ctx, &request);
+        if self.config.platform == PlatformProfile::Genesys {
+            response
+                .headers
+                .push(("ININ-Correlation-Id".to_string(), ctx.correlation_id));
+        }
+        response
+    }
+
+    /// When the gateway next has work of its own (a scheduled revocation or a background draw),
+    /// if it has any. Limits, tokens and windows need none: they are evaluated at each request.
+    #[must_use]
+    pub fn next_wakeup(&self) -> Option<SimTime> {
+        self.schedule.next_due()
+    }
+
+    /// Applies scheduled revocations and background draws up to `now`, in time order.
+    pub fn advance_to(&mut self, now: SimTime) {
+        // Time never runs backwards for the core: a later request at an earlier `now` is taken
+        // at this one (as in `handle`).
+        let now = now.max(self.latest);
+        debug_assert!(now >= self.latest, "the core's time is monotone");
+        self.latest = now;
+        while let Some(at) = self.schedule.take_revocation(now) {
+            let count = self.tokens.revoke_all(at);
+            self.events.push(GatewayEvent {
+                at,
+                request: 0,
+                kind: GatewayEventKind::TokensRevoked { count },
+            });
+        }
+        while let Some(draw) = self.schedule.take_draw(now) {
+            debug_assert!(draw.at <= now, "a draw is applied no earlier than it is due");
+            let subject = Subject {
+                token_seq: draw.token_seq,
+                client: &draw.client,
+                family: &draw.family,
+            };
+            let check = self.limits.check(draw.at, subject);
+            let admitted = check.admitted();
+            if admitted {
+                self.limits.record(draw.at, &check);
+                self.stats.background_admitted += 1;
+            } else {
+                self.stats.background_rejected += 1;
+            }
+            let kind = GatewayEventKind::Background {
+                consumer: draw.consumer,
+                admitted,
+            };
+            self.events.push(GatewayEvent {
+                at: draw.at,
+                request: 0,
+                kind,
+            });
+        }
+    }
+
+    fn prune(&mut self, now: SimTime) {
+        self.pruned_at = now;
+        self.limits.prune(now);
+        self.tokens.prune(now);
+        self.idempotency.prune(now);
+    }
+
+    pub(crate) fn emit(&mut self, ctx: &Ctx, kind: GatewayEventKind) {
+        self.events.push(GatewayEvent {
+            at: ctx.now,
+            request: ctx.request,
+            kind,
+        });
+    }
+
+    pub(crate) fn uuid(&mut self) -> String {
+        let mut bytes = [0u8; 16];
+        self.id_rng.fill_bytes(&mut bytes);
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut uuid = String::with_capacity(36);
+        for (index, byte) in bytes.iter().enumerate() {
+            if matches!(index, 4 | 6 | 8 | 10) {
+                uuid.push('-');
+            }
+            uuid.push(char::from(HEX[usize::from(byte >> 4)]));
+            uuid.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        uuid
+    }
+
+    fn dispatch(&mut self, ctx: &Ctx, request: &Request) -> Response {
+        if request.body.len() as u64 > self.config.max_body_bytes {
+            return self.bad_request(
+                ctx,
+                413,
+                "request.entity.too.large",
+                "The request body is too large",
+            );
+        }
+        let route = match route(self.config.platform, &request.method, request.path()) {
+            Ok(route) => route,
+            Err(no_route) if no_route.status == 405 => {
+                return self.bad_request(ctx, 405, "method.not.allowed", "Method not allowed")
+            }
+            Err(_) => return self.bad_request(ctx, 404, "not.found", "The requested resource was not found"),
+        };
+        let family = route.family();
+        if let Some(maintenance) = self.faults.maintenance(ctx.now) {
+            return self.injected(ctx, family, maintenance);
+        }
+        if route == Route::Token {
+            return self.token(ctx, request);
+        }
+        let (token_seq, client) = match self
+            .tokens
+            .authenticate(ctx.now, request.header_value("authorization"))
+        {
+            Ok((token_seq, client)) => (token_seq, client.to_string()),
+            Err((reason, token_seq)) => return self.unauthorized(ctx, family, reason, token_seq),
+        };
+        if let Some(throttle) = self.faults.throttle(ctx.now, &mut self.fault_rng) {
+            return self.injected(ctx, family, throttle);
+        }
+        let check = self.limits.check(
+            ctx.now,
+            Subject {
+                token_seq,
+                client: &client,
+                family,
+            },
+        );
+        if let Some(rejection) = check.binding_rejection() {
+            let rejection = rejection.clone();
+            let tightest = check.tightest().cloned();
+            return self.rate_limited(ctx, family, token_seq, &rejection, tightest.as_ref());
+        }
+        self.limits.record(ctx.now, &check);
+        // Headers describe the state after this admission; asking again consumes nothing.
+        let headers = match self.config.headers {
+            HeaderDialect::None => None,
+            _ => {
+                let after = self.limits.check(
+                    ctx.now,
+                    Subject {
+                        token_seq,
+                        client: &client,
+                        family,
+                    },
+                );
+                after
+                    .tightest()
+                    .map(|tightest| self.rate_limit_headers(ctx.now, tightest))
+            }
+        };
+        let mut response = match self.faults.server_error(ctx.now, &mut self.fault_rng) {
+            Some(fault) => self.injected(ctx, family, fault),
+            None => {
+                let response = self.serve(ctx, &route, request);
+                self.stats.admitted += 1;
+                let remaining = check.tightest().map(|t| t.verdict.remaining.saturating_sub(1));
+                self.emit(
+                    ctx,
+                    GatewayEventKind::Admitted {
+                        family: family.to_string(),
+                        token_seq,
+                        status: response.status,
+                        remaining,
+                    },
+                );
+                response
+            }
+        };
+        response.headers.extend(headers.unwrap_or_default());
+        self.deliver(ctx, &route, response)
+    }
+
+    /// The way out: a write's response may be lost, any response may be slow.
+    fn deliver(&mut self, ctx: &Ctx, route: &Route, mut response: Response) -> Response {
+        let applied_write = route.is_write() && (200..300).contains(&response.status);
+        if applied_write && self.faults.lose_response(ctx.now, &mut self.fault_rng) {
+            self.stats.faults += 1;
+            self.emit(
+                ctx,
+                GatewayEventKind::Fault {
+                    family: route.family().to_string(),
+                    fault: "lost_response".into(),
+                    status: 0,
+                },
+            );
+            response.delivery = Delivery::Lost;
+        } else if let Some(delay_ms) = self.faults.slow_ms(ctx.now, &mut self.fault_rng) {
+            self.emit(
+                ctx,
+                GatewayEventKind::Fault {
+                    family: route.family().to_string(),
+                    fault: format!("slow_{delay_ms}ms"),
+                    status: response.status,
+                },
+            );
+            response.delivery = Delivery::DelayedMs(delay_ms);
+        }
+        response
+    }
+
+    fn token(&mut self, ctx: &Ctx, request: &Request) -> Response {
+        let authorization = request.header_value("authorization");
+        match self.tokens.grant(
+            &self.config,
+            &mut self.id_rng,
+            ctx.now,
+            authorization,
+            &request.body,
+        ) {
+            Ok(grant) => {
+                self.stats.tokens_issued += 1;
+                self.emit(
+                    ctx,
+                    GatewayEventKind::TokenIssued {
+                        client: grant.client,
+                        token_seq: grant.token_seq,
+                        grant: grant.grant.to_string(),
+                        expires_in_s: grant.expires_in_s,
+                    },
+                );
+                Response::json(200, &grant.body)
+            }
+            Err(refused) => {
+                self.emit(
+                    ctx,
+                    GatewayEventKind::TokenRefused {
+                        status: refused.status,
+                        error: refused.error.to_string(),
+                    },
+                );
+                Response::json(refused.status, &refused.body())
+            }
+        }
+    }
+
+    fn unauthorized(
+        &mut self,
+        ctx: &Ctx,
+        family: &str,
+        reason: AuthFailure,
+        token_seq: Option<u64>,
+    ) -> Response {
+        self.stats.unauthorized += 1;
+        self.emit(
+            ctx,
+            GatewayEventKind::Unauthorized {
+                family: family.to_string(),
+                reason,
+                token_seq,
+            },
+        );
+        replies::unauthorized(self.config.platform, &ctx.correlation_id, reason)
+    }
+
+    fn rate_limited(
+        &mut self,
+        ctx: &Ctx,
+        family: &str,
+        token_seq: u64,
+        rejection: &RuleVerdict,
+        tightest: Option<&RuleVerdict>,
+    ) -> Response {
+        self.stats.rate_limited += 1;
+        let true_retry_after_s = ctx
+            .now
+            .secs_until_ceil(rejection.verdict.retry_at)
+            .clamp(1, RETRY_AFTER_MAX_S);
+        let cap_s = self
+            .limits
+            .rules()
+            .nth(rejection.rule_index)
+            .and_then(|rule| rule.retry_after_max_s);
+        let retry_after_s = cap_s.map_or(true_retry_after_s, |cap_s| true_retry_after_s.min(cap_s.max(1)));
+        let wait_ms = (rejection.verdict.retry_at.min(SimTime::NEVER) - ctx.now).as_millis() as u64;
+        self.emit(
+            ctx,
+            GatewayEventKind::RateLimited {
+                family: family.to_string(),
+                token_seq,
+                rule: rejection.rule.clone(),
+                key: rejection.key.clone(),
+                wait_ms,
+                retry_after_s: Some(retry_after_s),
+            },
+        );
+        let mut response = self.too_many_requests(ctx, Some(retry_after_s), false);
+        if let Some(described) = tightest {
+            response
+                .headers
+                .extend(self.rate_limit_headers(ctx.now, described));
+        }
+        response
+    }
+
+    fn too_many_requests(&self, ctx: &Ctx, retry_after_s: Option<u64>, html: bool) -> Response {
+        replies::too_many_requests(self.config.platform, &ctx.correlation_id, retry_after_s, html)
+    }
+
+    fn injected(&mut self, ctx: &Ctx, family: &str, fault: Injected) -> Response {
+        self.stats.faults += 1;
+        let response = match fault {
+            Injected::Maintenance { retry_after_s } => {
+                let mut response = self.error_body(
+                    ctx,
+                    503,
+                    "service.unavailable",
+                    "The service is currently unavailable for maintenance",
+                );
+                if let Some(seconds) = retry_after_s {
+                    response
+                        .headers
+                        .push(("Retry-After".to_string(), seconds.to_string()));
+                }
+                response
+            }
+            Injected::Throttle { retry_after_s, html } => self.too_many_requests(ctx, retry_after_s, html),
+            Injected::ServerError { status, html } => {
+                replies::server_error(self.config.platform, &ctx.correlation_id, status, html)
+            }
+        };
+        self.emit(
+            ctx,
+            GatewayEventKind::Fault {
+                family: family.to_string(),
+                fault: fault.name().to_string(),
+                status: response.status,
+            },
+        );
+        response
+    }
+
+    pub(crate) fn bad_request(&mut self, ctx: &Ctx, status: u16, code: &str, message: &str) -> Response {
+        self.stats.bad_requests += 1;
+        self.emit(
+            ctx,
+            GatewayEventKind::BadRequest {
+                status,
+                reason: code.to_string(),
+            },
+        );
+        self.error_body(ctx, status, code, message)
+    }
+
+    /// The platform's error body for this request.
+    pub(crate) fn error_body(&self, ctx: &Ctx, status: u16, code: &str, message: &str) -> Response {
+        replies::error_body(self.config.platform, &ctx.correlation_id, status, code, message)
+    }
+
+    /// The rate-limit headers of the configured dialect for one rule's state.
+    fn rate_limit_headers(&self, now: SimTime, described: &RuleVerdict) -> Vec<(String, String)> {
+        rate_headers::render(
+            self.config.headers,
+            self.config.epoch_unix_s,
+            now,
+            described,
+            RETRY_AFTER_MAX_S,
+        )
+    }
+}

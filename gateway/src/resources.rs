@@ -1,0 +1,352 @@
+//! The resources behind the routes: users (list, get, versioned update, bulk update), quality
+//! evaluations and CXone agents (creates, under idempotency keys). Every applied write goes to the
+//! ledger and the event stream.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::config::PlatformProfile;
+use crate::directory::UpdateError;
+use crate::events::GatewayEventKind;
+use crate::gateway::{Ctx, Gateway};
+use crate::http::{Request, Response};
+use crate::idempotency::{is_uuid, Lookup};
+use crate::ledger::{Write, WriteOp};
+use crate::routes::{Route, CXONE_PREFIX};
+
+/// Why a resource refused a request: the status, the platform's error code, a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ResourceError {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+impl ResourceError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> ResourceError {
+        ResourceError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl Gateway {
+    pub(crate) fn serve(&mut self, ctx: &Ctx, route: &Route, request: &Request) -> Response {
+        match route {
+            Route::Token => unreachable!("token requests are answered before authentication"),
+            Route::ListUsers => self.list_users(ctx, request),
+            Route::GetUser(id) => match self.directory.get(id) {
+                Some(user) => Response::json(200, &self.directory.view(user)),
+                None => self.error_body(ctx, 404, "not.found", "The user was not found"),
+            },
+            Route::UpdateUser(id) => match parse_json(&request.body) {
+                Some(patch) => self.update_user(ctx, id, &patch),
+                None => self.bad_request(ctx, 400, "bad.request", "The body is not valid JSON"),
+            },
+            Route::BulkUpdateUsers => self.bulk_update_users(ctx, request),
+            Route::CreateEvaluation(conversation) => {
+                let conversation = conversation.clone();
+                self.idempotent(ctx, request, |gateway, ctx, body| {
+                    gateway.create_evaluation(ctx, &conversation, body)
+                })
+            }
+            Route::CreateAgents => self.idempotent(ctx, request, Gateway::create_agents),
+        }
+    }
+
+    fn list_users(&mut self, ctx: &Ctx, request: &Request) -> Response {
+        let query: BTreeMap<String, String> = request.query().into_iter().collect();
+        let number = |name: &str, default: u64| -> Option<u64> {
+            query.get(name).map_or(Some(default), |text| text.parse().ok())
+        };
+        let total = self.directory.len();
+        let page_size_max = self.config.data.page_size_max;
+        match self.config.platform {
+            PlatformProfile::Genesys => {
+                let (Some(page_size), Some(page_number)) = (number("pageSize", 25), number("pageNumber", 1))
+                else {
+                    return self.bad_request(
+                        ctx,
+                        400,
+                        "bad.request",
+                        "pageSize and pageNumber must be whole numbers",
+                    );
+                };
+                if page_size == 0 || page_size > page_size_max || page_number == 0 {
+                    return self.bad_request(ctx, 400, "bad.request", "pageSize or pageNumber out of range");
+                }
+                let page_count = total.div_ceil(page_size).max(1);
+                let uri = |n: u64| format!("/api/v2/users?pageSize={page_size}&pageNumber={n}");
+                let offset = (page_number - 1).saturating_mul(page_size);
+                let entities: Vec<Value> = self
+                    .directory
+                    .page(offset, page_size)
+                    .iter()
+                    .map(|user| self.directory.view(user))
+                    .collect();
+                let mut body = json!({
+                    "entities": entities, "pageSize": page_size, "pageNumber": page_number,
+                    "total": total, "pageCount": page_count,
+                    "firstUri": uri(1), "selfUri": uri(page_number), "lastUri": uri(page_count),
+                });
+                if page_number < page_count {
+                    body["nextUri"] = json!(uri(page_number + 1));
+                }
+                if page_number > 1 {
+                    body["previousUri"] = json!(uri(page_number - 1));
+                }
+                Response::json(200, &body)
+            }
+            PlatformProfile::Cxone => {
+                let (Some(skip), Some(top)) = (number("skip", 0), number("top", 100)) else {
+                    return self.bad_request(ctx, 400, "bad.request", "skip and top must be whole numbers");
+                };
+                if top == 0 || top > page_size_max {
+                    return self.bad_request(ctx, 400, "bad.request", "top out of range");
+                }
+                let uri = |skip: u64| format!("{CXONE_PREFIX}/agents?skip={skip}&top={top}");
+                let agents: Vec<Value> = self
+                    .directory
+                    .page(skip, top)
+                    .iter()
+                    .map(|user| self.directory.view(user))
+                    .collect();
+                let mut links = json!({"self": uri(skip)});
+                if skip.saturating_add(top) < total {
+                    links["next"] = json!(uri(skip + top));
+                }
+                if skip > 0 {
+                    links["previous"] = json!(uri(skip.saturating_sub(top)));
+                }
+                let poll_time = std::time::UNIX_EPOCH
+                    + Duration::from_secs(self.config.epoch_unix_s)
+                    + ctx.now.as_duration();
+                Response::json(
+                    200,
+                    &json!({
+                        "businessUnitId": 4_600_001,
+                        "lastPollTime": httpdate::fmt_http_date(poll_time),
+                        "totalRecords": total,
+                        "agents": agents,
+                        "_links": links,
+                    }),
+                )
+            }
+        }
+    }
+
+    /// One versioned update, recorded in the ledger when applied.
+    fn apply_update(&mut self, ctx: &Ctx, id: &str, patch: &Value) -> Result<Value, ResourceError> {
+        let require_version = self.config.platform == PlatformProfile::Genesys;
+        match self.directory.update(id, patch, require_version) {
+            Ok(version) => {
+                let view = self
+                    .directory
+                    .view(self.directory.get(id).expect("updated user exists"));
+                self.ledger.record(Write {
+                    at: ctx.now,
+                    request: ctx.request,
+                    op: WriteOp::UpdateUser,
+                    key: id.to_string(),
+                    version: Some(version),
+                });
+                self.emit(
+                    ctx,
+                    GatewayEventKind::WriteApplied {
+                        op: WriteOp::UpdateUser.as_str().into(),
+                        key: id.to_string(),
+                        version: Some(version),
+                    },
+                );
+                Ok(view)
+            }
+            Err(UpdateError::Conflict { sent, current }) => {
+                self.stats.conflicts += 1;
+                self.emit(
+                    ctx,
+                    GatewayEventKind::Conflict {
+                        key: id.to_string(),
+                        sent,
+                        current,
+                    },
+                );
+                Err(ResourceError {
+                    status: 409,
+                    code: "conflict",
+                    message: format!(
+                        "The version supplied ({sent}) does not match the current version ({current})"
+                    ),
+                })
+            }
+            Err(UpdateError::NotFound) => Err(ResourceError::new(404, "not.found", "The user was not found")),
+            Err(UpdateError::MissingVersion) => {
+                Err(ResourceError::new(400, "bad.request", "version is required"))
+            }
+            Err(UpdateError::Invalid(why)) => Err(ResourceError::new(400, "bad.request", why)),
+        }
+    }
+
+    fn update_user(&mut self, ctx: &Ctx, id: &str, patch: &Value) -> Response {
+        match self.apply_update(ctx, id, patch) {
+            Ok(view) => Response::json(200, &view),
+            Err(error) => self.error_body(ctx, error.status, error.code, &error.message),
+        }
+    }
+
+    fn bulk_update_users(&mut self, ctx: &Ctx, request: &Request) -> Response {
+        let Some(Value::Array(items)) = parse_json(&request.body) else {
+            return self.bad_request(
+                ctx,
+                400,
+                "bad.request",
+                "The body must be a JSON array of user updates",
+            );
+        };
+        if items.is_empty() || items.len() as u64 > self.config.data.bulk_max {
+            let message = format!("Max {} users can be updated at a time", self.config.data.bulk_max);
+            return self.bad_request(ctx, 400, "bad.request", &message);
+        }
+        let mut results = Vec::with_capacity(items.len());
+        let mut error_indexes = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let id = item.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+            match self.apply_update(ctx, &id, item) {
+                Ok(view) => results.push(json!({"id": id, "success": true, "status": 200, "entity": view})),
+                Err(error) => {
+                    error_indexes.push(index);
+                    results.push(json!({
+                        "id": id, "success": false, "status": error.status,
+                        "error": {"code": error.code, "message": error.message},
+                    }));
+                }
+            }
+        }
+        Response::json(
+            200,
+            &json!({"results": results, "errorCount": error_indexes.len(), "errorIndexes": error_indexes}),
+        )
+    }
+
+    fn create_evaluation(&mut self, ctx: &Ctx, conversation: &str, body: &Value) -> Response {
+        if !body.is_object() {
+            return self.bad_request(ctx, 400, "bad.request", "The body must be a JSON object");
+        }
+        let id = self.uuid();
+        self.record_create(ctx, WriteOp::CreateEvaluation, conversation);
+        Response::json(
+            200,
+            &json!({
+                "id": id,
+                "conversation": {"id": conversation},
+                "status": "PENDING",
+                "selfUri": format!("/api/v2/quality/conversations/{conversation}/evaluations/{id}"),
+            }),
+        )
+    }
+
+    fn create_agents(&mut self, ctx: &Ctx, body: &Value) -> Response {
+        let Some(agents) = body.get("agents").and_then(Value::as_array) else {
+            return self.bad_request(ctx, 400, "bad.request", "The body must be {\"agents\": [...]}");
+        };
+        if agents.is_empty() || agents.len() as u64 > self.config.data.bulk_max {
+            let message = format!(
+                "Between 1 and {} agents can be created at a time",
+                self.config.data.bulk_max
+            );
+            return self.bad_request(ctx, 400, "bad.request", &message);
+        }
+        let agents = agents.clone();
+        let mut results = Vec::with_capacity(agents.len());
+        let mut error_count = 0;
+        for agent in &agents {
+            match agent.get("userName").and_then(Value::as_str) {
+                Some(user_name) if !user_name.is_empty() => {
+                    let fields: BTreeMap<String, Value> = agent
+                        .as_object()
+                        .map(|object| {
+                            object
+                                .iter()
+                                .filter(|(k, _)| *k != "userName")
+                                .map(|(k, v)| (k.clone(), v.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let id = self.directory.insert(user_name.to_string(), fields);
+                    self.record_create(ctx, WriteOp::CreateAgent, user_name);
+                    results.push(json!({"agentId": id.parse::<u64>().unwrap_or(0), "userName": user_name, "success": true, "error": null}));
+                }
+                _ => {
+                    error_count += 1;
+                    results.push(json!({"agentId": null, "success": false, "error": "userName is required"}));
+                }
+            }
+        }
+        Response::json(200, &json!({"errorCount": error_count, "agentResults": results}))
+    }
+
+    fn record_create(&mut self, ctx: &Ctx, op: WriteOp, key: &str) {
+        self.ledger.record(Write {
+            at: ctx.now,
+            request: ctx.request,
+            op,
+            key: key.to_string(),
+            version: None,
+        });
+        self.emit(
+            ctx,
+            GatewayEventKind::WriteApplied {
+                op: op.as_str().into(),
+                key: key.to_string(),
+                version: None,
+            },
+        );
+    }
+
+    /// Runs a create under the request's `Idempotency-Key`, when the gateway honours them: the same
+    /// key with the same body replays the stored response; with another body it is refused (422).
+    fn idempotent(
+        &mut self,
+        ctx: &Ctx,
+        request: &Request,
+        create: impl FnOnce(&mut Gateway, &Ctx, &Value) -> Response,
+    ) -> Response {
+        let Some(body) = parse_json(&request.body) else {
+            return self.bad_request(ctx, 400, "bad.request", "The body is not valid JSON");
+        };
+        let key = match request.header_value("idempotency-key") {
+            Some(key) if self.config.data.idempotency_keys => key.to_string(),
+            _ => return create(self, ctx, &body),
+        };
+        if !is_uuid(&key) {
+            return self.bad_request(ctx, 400, "bad.request", "Idempotency-Key must be a UUID");
+        }
+        match self.idempotency.lookup(&key, &request.body) {
+            Lookup::Reused => self.error_body(
+                ctx,
+                422,
+                "idempotency.key.reused",
+                "The Idempotency-Key was used with another body",
+            ),
+            Lookup::Replay(stored) => {
+                self.emit(ctx, GatewayEventKind::IdempotentReplay { key });
+                stored.with_header("Idempotent-Replayed", "true")
+            }
+            Lookup::Fresh => {
+                let response = create(self, ctx, &body);
+                if (200..300).contains(&response.status) {
+                    self.idempotency
+                        .store(key, &request.body, ctx.now, response.clone());
+                }
+                response
+            }
+        }
+    }
+}
+
+fn parse_json(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice(body).ok()
+}

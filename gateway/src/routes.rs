@@ -1,0 +1,191 @@
+//! Routing: which endpoint a request is for, and its endpoint family (the unit of limiter keys and
+//! of the client's circuit breakers).
+
+use crate::config::PlatformProfile;
+
+/// The CXone ACD API prefix (`/inContactAPI/services/vNN.0`); any version is accepted.
+pub const CXONE_PREFIX: &str = "/inContactAPI/services/v31.0";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Genesys `POST /oauth/token`, CXone `POST /auth/token`.
+    Token,
+    /// Genesys `GET /api/v2/users`, CXone `GET /agents`.
+    ListUsers,
+    /// Genesys `GET /api/v2/users/{id}`, CXone `GET /agents/{id}`.
+    GetUser(String),
+    /// Genesys `PATCH /api/v2/users/{id}` (needs `version`), CXone `PUT /agents/{id}`.
+    UpdateUser(String),
+    /// Genesys `PATCH /api/v2/users/bulk` (at most 50 items, per-item results).
+    BulkUpdateUsers,
+    /// Genesys `POST /api/v2/quality/conversations/{conversationId}/evaluations` (`Idempotency-Key`).
+    CreateEvaluation(String),
+    /// CXone `POST /agents` with `{"agents":[...]}` (per-item results).
+    CreateAgents,
+}
+
+impl Route {
+    /// The endpoint family: `oauth`, `users.read`, `users.write`, `users.bulk` or `evaluations`.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Route::Token => "oauth",
+            Route::ListUsers | Route::GetUser(_) => "users.read",
+            Route::UpdateUser(_) => "users.write",
+            Route::BulkUpdateUsers | Route::CreateAgents => "users.bulk",
+            Route::CreateEvaluation(_) => "evaluations",
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Route::UpdateUser(_) | Route::BulkUpdateUsers | Route::CreateEvaluation(_) | Route::CreateAgents
+        )
+    }
+}
+
+/// Why a request has no route: 404 for an unknown path, 405 for a known path with another method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRoute {
+    pub status: u16,
+}
+
+pub fn route(platform: PlatformProfile, method: &str, path: &str) -> Result<Route, NoRoute> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let found = match platform {
+        PlatformProfile::Genesys => genesys(&segments, method),
+        PlatformProfile::Cxone => cxone(&segments, method),
+    };
+    found
+        .ok_or(NoRoute { status: 404 })?
+        .map_err(|()| NoRoute { status: 405 })
+}
+
+type Found = Option<Result<Route, ()>>;
+
+fn expect(method: &str, wanted: &str, route: Route) -> Found {
+    Some(if method == wanted { Ok(route) } else { Err(()) })
+}
+
+fn genesys(segments: &[&str], method: &str) -> Found {
+    match segments {
+        ["oauth", "token"] => expect(method, "POST", Route::Token),
+        ["api", "v2", "users"] => expect(method, "GET", Route::ListUsers),
+        ["api", "v2", "users", "bulk"] => expect(method, "PATCH", Route::BulkUpdateUsers),
+        ["api", "v2", "users", id] if !id.is_empty() => match method {
+            "GET" => Some(Ok(Route::GetUser(id.to_string()))),
+            "PATCH" => Some(Ok(Route::UpdateUser(id.to_string()))),
+            _ => Some(Err(())),
+        },
+        ["api", "v2", "quality", "conversations", conversation, "evaluations"]
+            if !conversation.is_empty() =>
+        {
+            expect(method, "POST", Route::CreateEvaluation(conversation.to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn cxone(segments: &[&str], method: &str) -> Found {
+    match segments {
+        ["auth", "token"] => expect(method, "POST", Route::Token),
+        ["inContactAPI", "services", version, rest @ ..] if version.starts_with('v') => match rest {
+            ["agents"] => match method {
+                "GET" => Some(Ok(Route::ListUsers)),
+                "POST" => Some(Ok(Route::CreateAgents)),
+                _ => Some(Err(())),
+            },
+            ["agents", id] if !id.is_empty() => match method {
+                "GET" => Some(Ok(Route::GetUser(id.to_string()))),
+                "PUT" => Some(Ok(Route::UpdateUser(id.to_string()))),
+                _ => Some(Err(())),
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_families() {
+        let cases = [
+            (PlatformProfile::Genesys, "POST", "/oauth/token", Ok(Route::Token)),
+            (
+                PlatformProfile::Genesys,
+                "GET",
+                "/api/v2/users",
+                Ok(Route::ListUsers),
+            ),
+            (
+                PlatformProfile::Genesys,
+                "PATCH",
+                "/api/v2/users/bulk",
+                Ok(Route::BulkUpdateUsers),
+            ),
+            (
+                PlatformProfile::Genesys,
+                "PATCH",
+                "/api/v2/users/u1",
+                Ok(Route::UpdateUser("u1".into())),
+            ),
+            (
+                PlatformProfile::Genesys,
+                "DELETE",
+                "/api/v2/users/u1",
+                Err(NoRoute { status: 405 }),
+            ),
+            (
+                PlatformProfile::Genesys,
+                "POST",
+                "/api/v2/quality/conversations/c9/evaluations",
+                Ok(Route::CreateEvaluation("c9".into())),
+            ),
+            (
+                PlatformProfile::Genesys,
+                "GET",
+                "/api/v2/nothing",
+                Err(NoRoute { status: 404 }),
+            ),
+            (
+                PlatformProfile::Genesys,
+                "POST",
+                "/auth/token",
+                Err(NoRoute { status: 404 }),
+            ),
+            (PlatformProfile::Cxone, "POST", "/auth/token", Ok(Route::Token)),
+            (
+                PlatformProfile::Cxone,
+                "GET",
+                "/inContactAPI/services/v31.0/agents",
+                Ok(Route::ListUsers),
+            ),
+            (
+                PlatformProfile::Cxone,
+                "POST",
+                "/inContactAPI/services/v27.0/agents",
+                Ok(Route::CreateAgents),
+            ),
+            (
+                PlatformProfile::Cxone,
+                "PUT",
+                "/inContactAPI/services/v31.0/agents/7",
+                Ok(Route::UpdateUser("7".into())),
+            ),
+            (
+                PlatformProfile::Cxone,
+                "PATCH",
+                "/inContactAPI/services/v31.0/agents/7",
+                Err(NoRoute { status: 405 }),
+            ),
+        ];
+        for (platform, method, path, expected) in cases {
+            assert_eq!(route(platform, method, path), expected, "{method} {path}");
+        }
+        assert_eq!(Route::CreateAgents.family(), "users.bulk");
+        assert!(!Route::GetUser("x".into()).is_write());
+    }
+}

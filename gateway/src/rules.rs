@@ -1,0 +1,259 @@
+//! The rule set: several keyed limiters, all of which must admit a request.
+
+use std::collections::BTreeMap;
+
+use crate::config::{KeyPart, LimitRule};
+use crate::limiter::{LimitParams, LimiterState, Verdict};
+use crate::time::SimTime;
+
+/// Who is asking, as far as limiter keys are concerned. Tokens appear only as their issue number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subject<'a> {
+    pub token_seq: u64,
+    pub client: &'a str,
+    pub family: &'a str,
+}
+
+/// One rule's verdict on one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleVerdict {
+    pub rule_index: usize,
+    pub rule: String,
+    pub key: String,
+    pub window_ms: u64,
+    /// Never described in headers.
+    pub hidden: bool,
+    pub verdict: Verdict,
+}
+
+/// The verdicts of every rule that applies to a request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Check {
+    pub verdicts: Vec<RuleVerdict>,
+}
+
+impl Check {
+    pub fn admitted(&self) -> bool {
+        self.verdicts.iter().all(|v| v.verdict.admitted)
+    }
+
+    /// The rejecting rule with the latest `retry_at`: the request cannot pass before then.
+    pub fn binding_rejection(&self) -> Option<&RuleVerdict> {
+        self.verdicts
+            .iter()
+            .filter(|v| !v.verdict.admitted)
+            .max_by_key(|v| (v.verdict.retry_at, v.rule_index))
+    }
+
+    /// The visible applicable rule with the least headroom: what rate-limit headers describe.
+    pub fn tightest(&self) -> Option<&RuleVerdict> {
+        self.verdicts
+            .iter()
+            .filter(|v| !v.hidden)
+            .min_by_key(|v| (v.verdict.admitted, v.verdict.remaining, v.rule_index))
+    }
+}
+
+struct RuleState {
+    rule: LimitRule,
+    keys: BTreeMap<String, LimiterState>,
+}
+
+/// Every configured rule with its per-key state. Memory is bounded: a key's state is bounded by the
+/// rule's largest limit, and idle keys are dropped by [`RateLimits::prune`].
+pub struct RateLimits {
+    rules: Vec<RuleState>,
+}
+
+impl RateLimits {
+    pub fn new(rules: Vec<LimitRule>) -> RateLimits {
+        RateLimits {
+            rules: rules
+                .into_iter()
+                .map(|rule| RuleState {
+                    rule,
+                    keys: BTreeMap::new(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &LimitRule> {
+        self.rules.iter().map(|state| &state.rule)
+    }
+
+    /// Asks every applicable rule about one more request; consumes nothing.
+    pub fn check(&mut self, now: SimTime, subject: Subject<'_>) -> Check {
+        let mut check = Check::default();
+        for (rule_index, state) in self.rules.iter_mut().enumerate() {
+            if !applies(&state.rule, subject.family) {
+                continue;
+            }
+            let params = params_at(&state.rule, now);
+            let key = key_of(&state.rule, subject);
+            let limiter = state
+                .keys
+                .entry(key.clone())
+                .or_insert_with(|| LimiterState::new(&params, now));
+            let verdict = limiter.check(&params, now);
+            check.verdicts.push(RuleVerdict {
+                rule_index,
+                rule: state.rule.name.clone(),
+                key,
+                window_ms: state.rule.window_ms,
+                hidden: state.rule.hidden,
+                verdict,
+            });
+        }
+        check
+    }
+
+    /// Consumes one admission from every rule in `check`. Precondition: `check.admitted()`.
+    pub fn record(&mut self, now: SimTime, check: &Check) {
+        assert!(check.admitted(), "record of a rejected request");
+        for verdict in &check.verdicts {
+            let state = &mut self.rules[verdict.rule_index];
+            let params = params_at(&state.rule, now);
+            let limiter = state.keys.get_mut(&verdict.key).expect("checked key has state");
+            limiter.record(&params, now);
+        }
+    }
+
+    /// Drops every key whose state is as good as new. Deterministic (keys are visited in order).
+    pub fn prune(&mut self, now: SimTime) {
+        for state in &mut self.rules {
+            let params = params_at(&state.rule, now);
+            state.keys.retain(|_, limiter| !limiter.is_idle(&params, now));
+        }
+    }
+
+    /// How many keys are held, over all rules (for tests of the memory bound).
+    pub fn key_count(&self) -> usize {
+        self.rules.iter().map(|state| state.keys.len()).sum()
+    }
+}
+
+fn applies(rule: &LimitRule, family: &str) -> bool {
+    if rule.families.is_empty() {
+        family != "oauth"
+    } else {
+        rule.families.iter().any(|f| f == family)
+    }
+}
+
+fn params_at(rule: &LimitRule, now: SimTime) -> LimitParams {
+    let limit = rule.limit_at_s(now.as_micros() / 1_000_000);
+    LimitParams {
+        algorithm: rule.algorithm,
+        limit,
+        limit_max: rule.limit_max(),
+        window_us: rule.window_ms * 1_000,
+        burst: rule.burst.unwrap_or(rule.limit),
+    }
+}
+
+fn key_of(rule: &LimitRule, subject: Subject<'_>) -> String {
+    let parts: Vec<String> = rule
+        .key
+        .iter()
+        .map(|part| match part {
+            KeyPart::Token => format!("token#{}", subject.token_seq),
+            KeyPart::Client => format!("client:{}", subject.client),
+            KeyPart::Family => format!("family:{}", subject.family),
+            KeyPart::Org => "org".to_string(),
+        })
+        .collect();
+    parts.join("|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Algorithm;
+
+    fn rule(name: &str, limit: u64, key: Vec<KeyPart>, families: &[&str]) -> LimitRule {
+        LimitRule {
+            name: name.to_string(),
+            algorithm: Algorithm::SlidingLog,
+            limit,
+            window_ms: 60_000,
+            burst: None,
+            key,
+            families: families.iter().map(std::string::ToString::to_string).collect(),
+            schedule: Vec::new(),
+            retry_after_max_s: None,
+            hidden: false,
+        }
+    }
+
+    #[test]
+    fn every_applicable_rule_must_admit() {
+        let mut limits = RateLimits::new(vec![
+            rule("per-token", 3, vec![KeyPart::Token], &[]),
+            rule(
+                "per-client-bulk",
+                1,
+                vec![KeyPart::Client, KeyPart::Family],
+                &["users.bulk"],
+            ),
+        ]);
+        let bulk = Subject {
+            token_seq: 1,
+            client: "app",
+            family: "users.bulk",
+        };
+        let read = Subject {
+            token_seq: 1,
+            client: "app",
+            family: "users.read",
+        };
+        let now = SimTime::from_secs(1);
+        let first = limits.check(now, bulk);
+        assert_eq!(first.verdicts.len(), 2);
+        assert!(first.admitted());
+        limits.record(now, &first);
+        let second = limits.check(now, bulk);
+        assert!(!second.admitted());
+        assert_eq!(second.binding_rejection().unwrap().rule, "per-client-bulk");
+        assert_eq!(
+            second.binding_rejection().unwrap().key,
+            "client:app|family:users.bulk"
+        );
+        // Reads share the per-token rule but not the bulk one.
+        let read_check = limits.check(now, read);
+        assert_eq!(read_check.verdicts.len(), 1);
+        assert_eq!(read_check.tightest().unwrap().verdict.remaining, 2);
+    }
+
+    #[test]
+    fn oauth_is_limited_only_when_named() {
+        let mut limits = RateLimits::new(vec![rule("api", 1, vec![KeyPart::Org], &[])]);
+        let token = Subject {
+            token_seq: 0,
+            client: "app",
+            family: "oauth",
+        };
+        assert!(limits.check(SimTime::ZERO, token).verdicts.is_empty());
+    }
+
+    #[test]
+    fn prune_drops_idle_keys_only() {
+        let mut limits = RateLimits::new(vec![rule("per-token", 3, vec![KeyPart::Token], &[])]);
+        for token_seq in 0..10 {
+            let subject = Subject {
+                token_seq,
+                client: "app",
+                family: "users.read",
+            };
+            let check = limits.check(SimTime::from_secs(token_seq), subject);
+            limits.record(SimTime::from_secs(token_seq), &check);
+        }
+        assert_eq!(limits.key_count(), 10);
+        limits.prune(SimTime::from_secs(65));
+        assert_eq!(
+            limits.key_count(),
+            4,
+            "tokens 6..=9 still have entries in the window"
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! The metrics of a run (DESIGN.md "Metrics of a run"), computed from the trace, the work items'
+//! outcomes and the gateway's ledger. Nothing flows back into the run.
+//!
+//! Quota utilization is useful (2xx) admitted requests over what the first limit rule allowed:
+//! per key, `limit × (⌊active span / window⌋ + 1)` (a token bucket: `burst + limit × span /
+//! window`). Capacity schedules and background consumers are not subtracted: a run that shares
+//! its bucket shows it as lower utilization. The makespan's lower bound is the same work at the
+//! allowed rate of the keys usable at once (one token per instance for token-keyed rules, one
+//! bucket per OAuth client in use for client-keyed ones).
+
+pub mod quota;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use herd_client::events::EventKind as ClientEventKind;
+use herd_client::policy::breaker::BreakerState;
+use herd_client::Outcome;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::quota::ratio;
+use crate::scenario::Scenario;
+use crate::trace::{NetworkAction, Record, Trace};
+use crate::world::plan::{ItemRecord, WorkItem};
+use crate::world::{RunEnd, WorldOutput};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub end: RunEnd,
+    pub makespan_s: f64,
+    pub items: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub gave_up: u64,
+    /// Items with no outcome at the end (the run stopped first, or a crash swallowed them).
+    pub lost: u64,
+    pub attempts: u64,
+    /// Attempts that did not succeed (a non-2xx answer or no answer).
+    pub wasted_attempts: u64,
+    /// Attempts per item.
+    pub amplification: f64,
+    pub responses_429: u64,
+    pub responses_5xx: u64,
+    pub responses_401: u64,
+    pub responses_409: u64,
+    pub transport_errors: u64,
+    /// Items ok per simulated second.
+    pub goodput_per_s: f64,
+    pub quota_utilization: f64,
+    pub makespan_lower_bound_s: f64,
+    pub latency_ms_p50: u64,
+    pub latency_ms_p95: u64,
+    pub latency_ms_p99: u64,
+    /// Jain's index over the workers' goodput (1.0 is perfectly fair).
+    pub fairness_jain: f64,
+    pub token_requests: u64,
+    pub breaker_openings: u64,
+    /// Creates applied more than once (from the gateway's ledger).
+    pub duplicate_writes: u64,
+    /// Writes reported ok that the ledger never saw.
+    pub lost_writes: u64,
+    /// Attempts started after the instance saw a 429 on the same bucket and before its
+    /// Retry-After had passed.
+    pub sends_before_retry_after: u64,
+    pub gateway_requests: u64,
+    pub gateway_rate_limited: u64,
+    pub background_rejected: u64,
+}
+
+/// The metrics of a run, from the data its world handed over and the trace built from it.
+pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metrics {
+    let WorldOutput {
+        end,
+        elapsed,
+        plan,
+        outcomes,
+        ledger,
+        gateway_stats,
+        ..
+    } = world;
+    let (end, elapsed) = (*end, *elapsed);
+    let items: Vec<&WorkItem> = plan.iter().flatten().flatten().collect();
+    let count = |outcome: fn(&Outcome) -> bool| {
+        outcomes
+            .values()
+            .filter(|record| outcome(&record.outcome))
+            .count() as u64
+    };
+    let ok = count(|o| *o == Outcome::Ok);
+    let makespan = match end {
+        RunEnd::Completed => outcomes
+            .values()
+            .map(|record| record.finished_at)
+            .max()
+            .map_or(Duration::ZERO, herd_gateway::SimTime::as_duration),
+        _ => elapsed,
+    };
+    let makespan_s = makespan.as_secs_f64();
+    let client = client_counts(trace);
+    let lost_writes = items
+        .iter()
+        .filter(|item| {
+            outcomes
+                .get(&item.id)
+                .is_some_and(|record| record.outcome == Outcome::Ok)
+        })
+        .filter_map(|item| item.kind.write(scenario.gateway.platform))
+        .filter(|(op, key)| ledger.applied(*op, key) == 0)
+        .count() as u64;
+    let mut latencies: Vec<u64> = outcomes
+        .values()
+        .map(|record| (record.finished_at - record.started_at).as_millis() as u64)
+        .collect();
+    latencies.sort_unstable();
+    let (quota_utilization, makespan_lower_bound_s) = quota::quota(scenario, trace);
+    Metrics {
+        end,
+        makespan_s: round3(makespan_s),
+        items: items.len() as u64,
+        ok,
+        failed: count(|o| *o == Outcome::Failed),
+        gave_up: count(|o| matches!(o, Outcome::GaveUp(_))),
+        lost: items
+            .iter()
+            .filter(|item| !outcomes.contains_key(&item.id))
+            .count() as u64,
+        attempts: client.attempts,
+        wasted_attempts: client.attempts.saturating_sub(client.successes),
+        amplification: round3(ratio(client.attempts as f64, items.len() as f64)),
+        responses_429: client.status(429),
+        responses_5xx: client.statuses.range(500..600).map(|(_, n)| n).sum(),
+        responses_401: client.status(401),
+        responses_409: client.status(409),
+        transport_errors: client.transport_errors,
+        goodput_per_s: round3(ratio(ok as f64, makespan_s)),
+        quota_utilization: round3(quota_utilization),
+        makespan_lower_bound_s: round3(makespan_lower_bound_s),
+        latency_ms_p50: percentile(&latencies, 50),
+        latency_ms_p95: percentile(&latencies, 95),
+        latency_ms_p99: percentile(&latencies, 99),
+        fairness_jain: round3(fairness(outcomes)),
+        token_requests: client.token_requests,
+        breaker_openings: client.breaker_openings,
+        duplicate_writes: ledger.duplicate_creates(),
+        lost_writes,
+        sends_before_retry_after: client.sends_before_retry_after,
+        gateway_requests: gateway_stats.requests,
+        gateway_rate_limited: gateway_stats.rate_limited,
+        background_rejected: gateway_stats.background_rejected,
+    }
+}
+
+/// The scenario's own assertions; each failure is a sentence.
+pub fn check(scenario: &Scenario, metrics: &Metrics, end: RunEnd) -> Vec<String> {
+    let expect = &scenario.expect;
+    let mut failures = Vec::new();
+    if end == RunEnd::HostError {
+        failures.push("a host failed (see the error above)".to_string());
+    }
+    if expect.complete && end != RunEnd::Completed {
+        failures.push(format!(
+            "the workload did not finish within duration_s = {}",
+            scenario.duration_s
+        ));
+    }
+    if expect.no_lost && metrics.lost > 0 {
+        failures.push(format!("{} items ended with no outcome", metrics.lost));
+    }
+    if expect.no_lost && metrics.lost_writes > 0 {
+        failures.push(format!(
+            "{} writes reported ok are missing from the ledger",
+            metrics.lost_writes
+        ));
+    }
+    if let Some(max) = expect.max_duplicates {
+        if metrics.duplicate_writes > max {
+            failures.push(format!(
+                "{} duplicate writes (at most {max} expected)",
+                metrics.duplicate_writes
+            ));
+        }
+    }
+    if let Some(min_pct) = expect.min_ok_pct {
+        if metrics.ok * 100 < metrics.items * min_pct {
+            failures.push(format!(
+                "{} of {} items ok (at least {min_pct}% expected)",
+                metrics.ok, metrics.items
+            ));
+        }
+    }
+    failures
+}
+
+#[derive(Default)]
+struct ClientCounts {
+    attempts: u64,
+    successes: u64,
+    statuses: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    token_requests: u64,
+    breaker_openings: u64,
+    sends_before_retry_after: u64,
+}
+
+impl ClientCounts {
+    fn status(&self, status: u16) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+}
+
+fn client_counts(trace: &Trace) -> ClientCounts {
+    let mut counts = ClientCounts::default();
+    // Per (instance, family): until when a seen 429 closed the bucket, and when it was seen.
+    let mut closed: BTreeMap<(u32, String), (Duration, Duration)> = BTreeMap::new();
+    let mut family_of: BTreeMap<(u32, u64), String> = BTreeMap::new();
+    for record in trace.records() {
+        if let Record::Network {
+            host,
+            action: NetworkAction::Crash,
+            ..
+        } = record
+        {
+            // A restarted instance is a new process: it cannot know what the old one was told.
+            closed.retain(|(instance, _), _| format!("client-{instance}") != *host);
+            continue;
+        }
+        let Record::Client { instance, event, at } = record else {
+            continue;
+        };
+        let at = at.as_duration();
+        match &event.kind {
+            ClientEventKind::Attempt { family, .. } => {
+                counts.attempts += 1;
+                family_of.insert((*instance, event.worker), family.clone());
+                if let Some((until, learned)) = closed.get(&(*instance, family.clone())) {
+                    if at > *learned && at < *until {
+                        counts.sends_before_retry_after += 1;
+                    }
+                }
+            }
+            ClientEventKind::Response {
+                status,
+                retry_after_ms,
+                ..
+            } => {
+                *counts.statuses.entry(*status).or_insert(0) += 1;
+                if (200..300).contains(status) {
+                    counts.successes += 1;
+                }
+                if let (429, Some(ms), Some(family)) =
+                    (*status, retry_after_ms, family_of.get(&(*instance, event.worker)))
+                {
+                    let until = at + Duration::from_millis(*ms);
+                    let entry = closed
+                        .entry((*instance, family.clone()))
+                        .or_insert((Duration::ZERO, Duration::ZERO));
+                    if until > entry.0 {
+                        *entry = (until, at);
+                    }
+                }
+            }
+            ClientEventKind::TransportFailed { .. } => counts.transport_errors += 1,
+            ClientEventKind::TokenRequest { .. } => counts.token_requests += 1,
+            ClientEventKind::BreakerTransition {
+                to: BreakerState::Open,
+                ..
+            } => counts.breaker_openings += 1,
+            _ => {}
+        }
+    }
+    counts
+}
+
+fn fairness(outcomes: &BTreeMap<String, ItemRecord>) -> f64 {
+    let mut per_worker: BTreeMap<u64, (u64, f64)> = BTreeMap::new();
+    for record in outcomes.values() {
+        let entry = per_worker.entry(record.worker).or_insert((0, 0.0));
+        if record.outcome == Outcome::Ok {
+            entry.0 += 1;
+        }
+        entry.1 = entry.1.max(record.finished_at.as_micros() as f64 / 1e6);
+    }
+    let goodputs: Vec<f64> = per_worker
+        .values()
+        .map(|(ok, last)| *ok as f64 / last.max(0.001))
+        .collect();
+    let sum: f64 = goodputs.iter().sum();
+    let squares: f64 = goodputs.iter().map(|x| x * x).sum();
+    if squares == 0.0 {
+        return 0.0;
+    }
+    sum * sum / (goodputs.len() as f64 * squares)
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], pct: u64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (pct as usize * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1_000.0).round() / 1_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<u64> = (1..=100).collect();
+        assert_eq!(
+            (
+                percentile(&values, 50),
+                percentile(&values, 95),
+                percentile(&values, 99)
+            ),
+            (50, 95, 99)
+        );
+        assert_eq!(percentile(&[7], 99), 7);
+        assert_eq!(percentile(&[], 50), 0);
+    }
+}

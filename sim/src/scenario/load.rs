@@ -1,0 +1,351 @@
+//! Loading a scenario: TOML text, the preset under `[client]`, `--set` overrides, serde with the
+//! path of the failing field, and the line that field is on.
+
+use std::path::Path;
+
+use herd_client::{ClientConfig, Preset};
+
+use crate::scenario::{Scenario, ScenarioError};
+
+impl Scenario {
+    /// Loads a scenario file, applying `--set` overrides (`key.path=value`, value in TOML syntax
+    /// or a bare string).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+            file: path.display().to_string(),
+            line: None,
+            field: None,
+            message: format!("cannot read: {error}"),
+        })?;
+        Scenario::parse(&path.display().to_string(), &text, overrides)
+    }
+
+    /// Parses scenario text (`file` names it in errors).
+    pub fn parse(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let error = |line: Option<usize>, field: Option<String>, message: String| ScenarioError {
+            file: file.to_string(),
+            line,
+            field,
+            message,
+        };
+        let mut value: toml::Table = toml::from_str(text)
+            .map_err(|e| error(line_of(text, e.span()), None, first_line(e.message())))?;
+        // Deserialize the file as written first: its errors can name a line.
+        let as_written =
+            with_preset(value.clone()).map_err(|message| error(None, Some("preset".into()), message))?;
+        if let Err((field, message)) = deserialize(&as_written) {
+            let line = field.as_deref().and_then(|field| line_of_field(text, field));
+            return Err(error(line, field, message));
+        }
+        for assignment in overrides {
+            apply_override(&mut value, assignment)
+                .map_err(|message| error(None, None, format!("--set {assignment}: {message}")))?;
+        }
+        let merged = with_preset(value).map_err(|message| error(None, Some("preset".into()), message))?;
+        let scenario = deserialize(&merged)
+            .map_err(|(field, message)| error(None, field, format!("{message} (after --set overrides)")))?;
+        scenario.validate().map_err(|(field, message)| {
+            let line = line_of_field(text, &field);
+            error(line, Some(field), message)
+        })?;
+        Ok(scenario)
+    }
+}
+
+/// Applies the `preset` field: the preset's client configuration, then `[client]` over it.
+fn with_preset(mut value: toml::Table) -> Result<toml::Table, String> {
+    let preset = match value.get("preset") {
+        None => Preset::Herdsim,
+        Some(toml::Value::String(name)) => Preset::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown preset {name:?}; one of {}", names.join(", "))
+        })?,
+        Some(_) => return Err("must be a string".into()),
+    };
+    // `gateway.platform` decides the platform; the preset is applied for it. A `[client]
+    // platform` that disagrees is refused in validation, never silently replaced.
+    let mut base = ClientConfig::default();
+    if let Some(toml::Value::String(platform)) =
+        value.get("gateway").and_then(|gateway| gateway.get("platform"))
+    {
+        if platform == "cxone" {
+            base.platform = herd_client::Platform::Cxone;
+        }
+    }
+    let preset_config = toml::Value::try_from(preset.apply(&base)).map_err(|e| e.to_string())?;
+    let mut merged = preset_config;
+    if let Some(client) = value.remove("client") {
+        merge(&mut merged, client);
+    }
+    value.insert("client".into(), merged);
+    Ok(value)
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(base), toml::Value::Table(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
+}
+
+fn deserialize(table: &toml::Table) -> Result<Scenario, (Option<String>, String)> {
+    let value = toml::Value::Table(table.clone());
+    serde_path_to_error::deserialize::<_, Scenario>(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = first_line(&error.inner().to_string());
+        let field = (path != ".").then(|| refine_path(table, &path, &message));
+        (field, message)
+    })
+}
+
+/// serde buffers internally tagged enums (`kind = ...`: the workload, faults), so errors inside
+/// them stop at the enum's table. Finds the key the message is about: the unknown field it names,
+/// or the one key whose value is the one the message quotes.
+fn refine_path(root: &toml::Table, path: &str, message: &str) -> String {
+    let mut value: Option<&toml::Value> = None;
+    for part in path.split('.') {
+        let Ok((name, index)) = split_index(part) else {
+            return path.to_string();
+        };
+        let next = match value {
+            None => root.get(name),
+            Some(current) => current.get(name),
+        };
+        value = match (next, index) {
+            (Some(v), Some(i)) => v.get(i),
+            (v, None) => v,
+            (None, Some(_)) => None,
+        };
+    }
+    let Some(toml::Value::Table(table)) = value else {
+        return path.to_string();
+    };
+    if let Some(unknown) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        if table.contains_key(unknown) {
+            return format!("{path}.{unknown}");
+        }
+    }
+    let quoted = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "));
+    let Some(quoted) = quoted.and_then(|rest| rest.rsplit_once(", expected").map(|(q, _)| q)) else {
+        return path.to_string();
+    };
+    let rendered = |value: &toml::Value| match value {
+        toml::Value::String(s) => format!("string {s:?}"),
+        toml::Value::Integer(i) => format!("integer `{i}`"),
+        toml::Value::Float(f) => format!("floating point `{f}`"),
+        toml::Value::Boolean(b) => format!("boolean `{b}`"),
+        toml::Value::Array(_) => "sequence".to_string(),
+        toml::Value::Table(_) => "map".to_string(),
+        toml::Value::Datetime(_) => String::new(),
+    };
+    let matches: Vec<&String> = table
+        .iter()
+        .filter(|(key, v)| *key != "kind" && rendered(v) == quoted)
+        .map(|(key, _)| key)
+        .collect();
+    match matches.as_slice() {
+        [key] => format!("{path}.{key}"),
+        _ => path.to_string(),
+    }
+}
+
+/// `a.b[2].c=value`: sets the field, creating tables on the way. The value is read as TOML
+/// (`4`, `true`, `"x"`, `[1, 2]`); anything that does not parse is taken as a string.
+pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
+    let (path, raw) = assignment.split_once('=').ok_or("expected key=value")?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut parsed| parsed.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = path.trim().split('.').collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        return Err("empty key".into());
+    }
+    let mut current = table;
+    for part in &parts[..parts.len() - 1] {
+        let (name, index) = split_index(part)?;
+        let entry = current
+            .entry(name.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = match index {
+            Some(index) => entry
+                .as_array_mut()
+                .and_then(|array| array.get_mut(index))
+                .ok_or(format!("{part}: no such element"))?,
+            None => entry,
+        };
+        current = entry.as_table_mut().ok_or(format!("{part} is not a table"))?;
+    }
+    let last = parts[parts.len() - 1];
+    let (name, index) = split_index(last)?;
+    match index {
+        Some(index) => {
+            let array = current
+                .get_mut(name)
+                .and_then(toml::Value::as_array_mut)
+                .ok_or(format!("{name} is not an array"))?;
+            *array.get_mut(index).ok_or(format!("{last}: no such element"))? = value;
+        }
+        None => {
+            current.insert(name.to_string(), value);
+        }
+    }
+    Ok(())
+}
+
+fn split_index(part: &str) -> Result<(&str, Option<usize>), String> {
+    match part.split_once('[') {
+        Some((name, rest)) => {
+            let index = rest
+                .strip_suffix(']')
+                .and_then(|n| n.parse().ok())
+                .ok_or(format!("{part}: bad index"))?;
+            Ok((name, Some(index)))
+        }
+        None => Ok((part, None)),
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim().to_string()
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+    let start = span?.start.min(text.len());
+    Some(text[..start].matches('\n').count() + 1)
+}
+
+/// The line where a field's last key is written under its table, found by reading the file.
+fn line_of_field(text: &str, field: &str) -> Option<usize> {
+    let keys: Vec<&str> = field
+        .split('.')
+        .map(|part| part.split('[').next().unwrap_or(part))
+        .filter(|k| !k.is_empty())
+        .collect();
+    let (last, tables) = keys.split_last()?;
+    let mut in_table = tables.is_empty();
+    let wanted_table = tables.join(".");
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let name = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
+            in_table = name == wanted_table;
+            continue;
+        }
+        let key = trimmed.split('=').next().unwrap_or("").trim();
+        if in_table && key == *last {
+            return Some(number + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Workload;
+
+    const MINIMAL: &str = r#"
+name = "t"
+description = "d"
+
+[gateway]
+platform = "genesys"
+
+[workload]
+kind = "read"
+operations = 10
+"#;
+
+    #[test]
+    fn parses_with_defaults_and_overrides() {
+        let scenario = Scenario::parse(
+            "t.toml",
+            MINIMAL,
+            &[
+                "instances.workers=3".into(),
+                "client.backoff.jitter=equal".into(),
+                "seed=9".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(scenario.instances.workers, 3);
+        assert_eq!(scenario.seed, 9);
+        assert_eq!(
+            scenario.client.backoff.jitter,
+            herd_client::policy::backoff::Jitter::Equal
+        );
+        assert_eq!(scenario.workload, Workload::Read { operations: 10 });
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let typo = MINIMAL.replace("operations = 10", "operatoins = 10");
+        let error = Scenario::parse("s.toml", &typo, &[]).unwrap_err();
+        assert_eq!(error.file, "s.toml");
+        assert!(error.message.contains("operatoins"), "{error}");
+        let wrong_type = MINIMAL.replace("operations = 10", "operations = \"many\"");
+        let error = Scenario::parse("s.toml", &wrong_type, &[]).unwrap_err();
+        assert_eq!(
+            (error.line, error.field.as_deref()),
+            (Some(10), Some("workload.operations")),
+            "{error}"
+        );
+        let invalid = format!("{MINIMAL}\n[instances]\ncount = 0\n");
+        let error = Scenario::parse("s.toml", &invalid, &[]).unwrap_err();
+        assert_eq!(error.to_string(), "s.toml:13: field `instances.count`: must be within 1..=10 (turmoil's step cost grows with the cube of the host count)");
+        let syntax = Scenario::parse("s.toml", "name = \n", &[]).unwrap_err();
+        assert_eq!(syntax.line, Some(1));
+        let bad_set = Scenario::parse("s.toml", MINIMAL, &["instances.workers=lots".into()]).unwrap_err();
+        assert!(bad_set.to_string().contains("after --set"), "{bad_set}");
+        let unknown_client = Scenario::parse(
+            "s.toml",
+            MINIMAL,
+            &["instances.oauth_clients=[\"other-app\"]".into()],
+        )
+        .unwrap_err();
+        assert_eq!(
+            unknown_client.field.as_deref(),
+            Some("instances.oauth_clients[0]"),
+            "{unknown_client}"
+        );
+        let bad_preset =
+            Scenario::parse("s.toml", &format!("preset = \"polly\"\n{MINIMAL}"), &[]).unwrap_err();
+        assert!(
+            bad_preset.to_string().contains("unknown preset \"polly\""),
+            "{bad_preset}"
+        );
+    }
+
+    #[test]
+    fn preset_then_client_overrides() {
+        let text = format!("preset = \"genesys-java\"\n{MINIMAL}\n[client.retry]\nmax_attempts = 2\n");
+        let scenario = Scenario::parse("t.toml", &text, &[]).unwrap();
+        assert_eq!(scenario.client.retry.max_attempts, 2);
+        assert_eq!(
+            scenario.client.retry.statuses,
+            vec![429, 502, 503, 504],
+            "the rest comes from the preset"
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! Scenarios: a TOML file describing one experiment. Unknown fields are errors; every error names
+//! the file, the line (when the file has one for it) and the field.
+//!
+//! ```toml
+//! name = "thundering-herd"
+//! description = "..."
+//! seed = 1
+//! duration_s = 900          # simulated time limit
+//! tick_ms = 5               # turmoil step
+//! preset = "herdsim"        # a peer preset; [client] overrides it field by field
+//! small = ["instances.workers=4", "workload.operations=40"]   # a quick version (tests, --small)
+//! [gateway]                 # herd_gateway::config::GatewayConfig
+//! [network]                 # latency, partitions, crashes
+//! [instances]               # client hosts, workers per host, start pattern
+//! [client]                  # herd_client::ClientConfig
+//! [workload]                # kind = "read" | "update" | "bulk_update" | "create" | "create_agents" | "contention" | "mixed"
+//! [expect]                  # what the run itself asserts (exit code 1 when it fails)
+//! ```
+
+pub mod library;
+mod load;
+mod validate;
+
+use std::fmt;
+
+use herd_client::{ClientConfig, Preset};
+use herd_gateway::config::{GatewayConfig, PlatformProfile};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "default_duration_s")]
+    pub duration_s: u64,
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+    #[serde(default)]
+    pub preset: Preset,
+    /// `key=value` overrides that make a quick version of the scenario (snapshots, `--small`).
+    #[serde(default)]
+    pub small: Vec<String>,
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    #[serde(default)]
+    pub network: NetworkConfig,
+    #[serde(default)]
+    pub instances: InstancesConfig,
+    #[serde(default)]
+    pub client: ClientConfig,
+    /// A rate shared by every instance (in simulation: one store over a simulated round trip).
+    #[serde(default)]
+    pub shared_limiter: SharedLimiterConfig,
+    pub workload: Workload,
+    #[serde(default)]
+    pub expect: Expectations,
+}
+
+fn default_duration_s() -> u64 {
+    3_600
+}
+
+fn default_tick_ms() -> u64 {
+    5
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// `turmoil` (TCP and HTTP through a simulated network, tick by tick) or `fast` (the same
+    /// client and gateway over an in-memory transport on a paused tokio runtime, idle time
+    /// skipped). A seed reproduces within its mode; the two modes are different networks.
+    pub mode: NetworkMode,
+    pub latency_ms_min: u64,
+    pub latency_ms_max: u64,
+    pub partitions: Vec<Partition>,
+    pub crashes: Vec<Crash>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> NetworkConfig {
+        NetworkConfig {
+            mode: NetworkMode::Turmoil,
+            latency_ms_min: 5,
+            latency_ms_max: 25,
+            partitions: Vec::new(),
+            crashes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// turmoil: simulated TCP, hyper on both sides, a step per `tick_ms`.
+    #[default]
+    Turmoil,
+    /// In memory on a paused tokio runtime: no TCP or HTTP encoding, idle time skipped; for sweeps.
+    Fast,
+}
+
+/// The link between instance(s) and the gateway is cut from `from_s` to `until_s`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    /// Which instance; all of them when absent.
+    #[serde(default)]
+    pub instance: Option<u32>,
+    pub from_s: u64,
+    pub until_s: u64,
+}
+
+/// An instance crashes at `at_s` (its in-flight work is lost) and restarts after `restart_after_s`,
+/// resuming the items it had not finished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    pub instance: u32,
+    pub at_s: u64,
+    #[serde(default)]
+    pub restart_after_s: Option<u64>,
+}
+
+/// `[shared_limiter]`: GCRA shared by all instances, as a Redis limiter would be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharedLimiterConfig {
+    pub kind: SharedLimiterKind,
+    /// `gcra` (a steady rate with a burst) or `sliding_log` (at most `limit` in any window).
+    pub algorithm: herd_client::shared_limiter::SharedAlgorithm,
+    pub limit: u64,
+    pub window_ms: u64,
+    /// GCRA only.
+    pub burst: u64,
+    /// The simulated round trip to the store.
+    pub round_trip_ms: u64,
+    /// Windows in which the store does not answer.
+    pub outages: Vec<Outage>,
+}
+
+impl Default for SharedLimiterConfig {
+    fn default() -> SharedLimiterConfig {
+        SharedLimiterConfig {
+            kind: SharedLimiterKind::None,
+            algorithm: herd_client::shared_limiter::SharedAlgorithm::Gcra,
+            limit: 0,
+            window_ms: 60_000,
+            burst: 1,
+            round_trip_ms: 2,
+            outages: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SharedLimiterKind {
+    /// Each instance paces on its own.
+    #[default]
+    None,
+    /// One simulated store for every instance.
+    Sim,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub from_s: u64,
+    pub until_s: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartPattern {
+    /// Every worker starts at t = 0: a thundering herd.
+    #[default]
+    Herd,
+    /// Workers start evenly over `spread_s`.
+    Spread,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstancesConfig {
+    /// Client hosts (service instances), each with its own client, token and pacing state.
+    pub count: u32,
+    /// Worker tasks per instance.
+    pub workers: u32,
+    pub start: StartPattern,
+    pub spread_s: u64,
+    /// Which of `gateway.clients` each instance authenticates as: instance `i` uses entry
+    /// `i % len` (empty: all share the first). Instances of one OAuth client share its
+    /// client-keyed buckets; each still holds its own token.
+    pub oauth_clients: Vec<String>,
+}
+
+impl Default for InstancesConfig {
+    fn default() -> InstancesConfig {
+        InstancesConfig {
+            count: 1,
+            workers: 10,
+            start: StartPattern::Herd,
+            spread_s: 0,
+            oauth_clients: Vec::new(),
+        }
+    }
+}
+
+impl InstancesConfig {
+    /// The OAuth client id instance `instance` uses, given the gateway's clients.
+    pub fn oauth_client_of<'a>(&'a self, instance: u32, gateway: &'a GatewayConfig) -> Option<&'a str> {
+        if self.oauth_clients.is_empty() {
+            return gateway.clients.first().map(|client| client.id.as_str());
+        }
+        Some(self.oauth_clients[instance as usize % self.oauth_clients.len()].as_str())
+    }
+}
+
+/// What the workers do. Items are spread over all workers of all instances, round-robin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Workload {
+    /// Reads of single users.
+    Read { operations: u64 },
+    /// Versioned updates of users (re-read on 409).
+    Update { operations: u64 },
+    /// Each instance lists every user, then its workers bulk-update their share (Genesys).
+    BulkUpdate {
+        #[serde(default)]
+        users: Option<u64>,
+    },
+    /// Creates: Genesys quality evaluations (Idempotency-Key), CXone agents.
+    Create { operations: u64 },
+    /// CXone: bulk-create agents in chunks, then list every page.
+    CreateAgents { agents: u64 },
+    /// Every worker updates the same versioned record `rounds` times (optimistic concurrency, 409s).
+    Contention {
+        #[serde(default = "one")]
+        rounds: u64,
+    },
+    /// Updates at high priority and reads at low priority, interleaved.
+    Mixed { reads: u64, updates: u64 },
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expectations {
+    /// Every item ends with an outcome, and every write reported ok is in the ledger.
+    pub no_lost: bool,
+    /// The workload finishes within `duration_s`.
+    pub complete: bool,
+    /// At most this many duplicate creates.
+    pub max_duplicates: Option<u64>,
+    /// At least this share of items ends ok (percent).
+    pub min_ok_pct: Option<u64>,
+}
+
+impl Default for Expectations {
+    fn default() -> Expectations {
+        Expectations {
+            no_lost: true,
+            complete: true,
+            max_duplicates: None,
+            min_ok_pct: None,
+        }
+    }
+}
+
+/// A scenario that could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: Option<usize>,
+    /// Dotted path of the field, e.g. `gateway.limits[0].limit`.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// The workers of all instances.
+    pub fn total_workers(&self) -> u64 {
+        u64::from(self.instances.count) * u64::from(self.instances.workers)
+    }
+}
+
+/// The client's view of the gateway's platform. `gateway.platform` is the one decision; this is
+/// the one conversion (a `From` would break the orphan rule: neither type lives in this crate).
+pub fn client_platform(platform: PlatformProfile) -> herd_client::Platform {
+    match platform {
+        PlatformProfile::Genesys => herd_client::Platform::Genesys,
+        PlatformProfile::Cxone => herd_client::Platform::Cxone,
+    }
+}

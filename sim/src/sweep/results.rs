@@ -1,0 +1,112 @@
+//! Result files: one self-contained JSON line per finished run, appended from any thread and read
+//! back for `--resume`, `merge` and summaries.
+
+use std::io::{BufRead, Write as _};
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+use crate::sweep::grid::Point;
+use crate::world::RunEnd;
+
+/// One finished run, as a JSON line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub scenario: String,
+    /// The `--set` overrides every point shared (with `--small`'s), so files of other sweeps
+    /// are never mixed in.
+    #[serde(default)]
+    pub base: Vec<String>,
+    pub point: Point,
+    pub seed: u64,
+    /// The job's position in the sweep's grid × seeds order (merges order settings by it).
+    #[serde(default)]
+    pub index: u64,
+    pub trace_sha256: String,
+    pub end: RunEnd,
+    /// The scenario's own expectations that failed (empty: the run passed).
+    pub failures: Vec<String>,
+    pub metrics: Metrics,
+}
+
+/// What identifies a run across files: its point's fields and values, and its seed.
+pub type RunKey = (Vec<(String, String)>, u64);
+
+impl RunRecord {
+    /// What identifies the run across files: the point and the seed.
+    pub fn key(&self) -> RunKey {
+        (
+            self.point.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            self.seed,
+        )
+    }
+}
+
+/// Reads result lines, skipping a torn last line (a sweep killed mid-write) and blank lines.
+/// Any other unreadable line is an error naming it.
+pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let lines: Vec<String> = std::io::BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mut records = Vec::new();
+    for (number, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RunRecord>(line) {
+            Ok(record) => records.push(record),
+            Err(_) if number + 1 == lines.len() => {} // torn by an interrupted write: redone on resume
+            Err(error) => {
+                return Err(format!(
+                    "{}:{}: not a sweep result: {error}",
+                    path.display(),
+                    number + 1
+                ))
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// Appends records to a JSON-lines file, one flushed line per record, from any thread.
+pub struct ResultWriter {
+    file: Mutex<std::fs::File>,
+}
+
+impl ResultWriter {
+    pub fn append(path: &Path) -> Result<ResultWriter, String> {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+        }
+        // A torn last line from an interrupted run would glue onto the next record: end it first.
+        let torn = std::fs::read(path)
+            .ok()
+            .is_some_and(|bytes| bytes.last().is_some_and(|&b| b != b'\n'));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        if torn {
+            file.write_all(b"\n")
+                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        }
+        Ok(ResultWriter {
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn write(&self, record: &RunRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(record).expect("records serialize");
+        line.push('\n');
+        let mut file = self.file.lock().expect("writer lock");
+        file.write_all(line.as_bytes())?;
+        file.flush()
+    }
+}

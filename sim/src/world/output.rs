@@ -1,0 +1,38 @@
+//! What a world hands over when it ends.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use herd_gateway::ledger::Ledger;
+use herd_gateway::GatewayStats;
+
+use crate::trace::Record;
+use crate::world::plan::{ItemRecord, WorkItem};
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEnd {
+    /// Every work item has an outcome.
+    Completed,
+    /// The scenario's `duration_s` passed first.
+    DurationLimit,
+    /// A host failed (a bug: reported with its message).
+    HostError,
+}
+
+/// What a world hands over when it ends: plain data, no live gateway. Everything a trace or a
+/// metric needs is in here; nothing flows back into the world.
+pub struct WorldOutput {
+    pub end: RunEnd,
+    /// A host's failure message, when `end` is `HostError`.
+    pub error: Option<String>,
+    pub elapsed: Duration,
+    /// Every event of both sides and the network, in execution order.
+    pub records: Vec<Record>,
+    /// The work plan: `plan[instance][worker]`.
+    pub plan: Vec<Vec<Vec<WorkItem>>>,
+    pub outcomes: BTreeMap<String, ItemRecord>,
+    pub ledger: Ledger,
+    pub gateway_stats: GatewayStats,
+}

@@ -1,0 +1,184 @@
+//! The workload plan: the scenario's operations as work items with stable ids, dealt round-robin
+//! to every worker of every instance, and the record of each item's outcome.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use herd_client::gate::Priority;
+use herd_client::Outcome;
+use herd_gateway::config::PlatformProfile;
+use herd_gateway::directory::Directory;
+use herd_gateway::ledger::WriteOp;
+use herd_gateway::SimTime;
+use serde_json::{json, Value};
+
+use crate::scenario::{Scenario, Workload};
+
+/// One unit of work, with a stable id (idempotency keys and resumption derive from it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkItem {
+    pub id: String,
+    pub kind: ItemKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    Read {
+        user: String,
+    },
+    Update {
+        user: String,
+        fields: Value,
+        priority: Priority,
+    },
+    /// Part of a bulk update (batched by the worker).
+    BulkUpdate {
+        user: String,
+        fields: Value,
+    },
+    Create {
+        key: String,
+    },
+    /// Part of a bulk agent creation (batched by the worker).
+    CreateAgent {
+        user_name: String,
+    },
+    /// List every page.
+    ListAll,
+}
+
+impl ItemKind {
+    /// The ledger's view of the write this item makes, if any.
+    pub fn write(&self, platform: PlatformProfile) -> Option<(WriteOp, String)> {
+        match self {
+            ItemKind::Update { user, .. } | ItemKind::BulkUpdate { user, .. } => {
+                Some((WriteOp::UpdateUser, user.clone()))
+            }
+            ItemKind::Create { key } => match platform {
+                PlatformProfile::Genesys => Some((WriteOp::CreateEvaluation, key.clone())),
+                PlatformProfile::Cxone => Some((WriteOp::CreateAgent, key.clone())),
+            },
+            ItemKind::CreateAgent { user_name } => Some((WriteOp::CreateAgent, user_name.clone())),
+            ItemKind::Read { .. } | ItemKind::ListAll => None,
+        }
+    }
+}
+
+/// The outcome of one item, kept outside the hosts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemRecord {
+    pub outcome: Outcome,
+    pub instance: u32,
+    pub worker: u64,
+    pub started_at: SimTime,
+    pub finished_at: SimTime,
+    pub attempts: u32,
+}
+
+pub type Outcomes = Arc<Mutex<BTreeMap<String, ItemRecord>>>;
+
+/// The work of every worker: `plan[instance][worker]`, items round-robin over all workers.
+pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
+    let instances = scenario.instances.count as usize;
+    let workers = scenario.instances.workers as usize;
+    let platform = scenario.gateway.platform;
+    let users = scenario.gateway.data.users.max(1);
+    let user = |n: u64| Directory::id_for(platform, n % users);
+    let items: Vec<WorkItem> = match &scenario.workload {
+        Workload::Read { operations } => (0..*operations)
+            .map(|n| WorkItem {
+                id: format!("read-{n}"),
+                kind: ItemKind::Read { user: user(n) },
+            })
+            .collect(),
+        Workload::Update { operations } => (0..*operations)
+            .map(|n| WorkItem {
+                id: format!("update-{n}"),
+                kind: ItemKind::Update {
+                    user: user(n),
+                    fields: json!({"title": format!("title-{n}")}),
+                    priority: Priority::Normal,
+                },
+            })
+            .collect(),
+        Workload::BulkUpdate { users: count } => (0..count.unwrap_or(users))
+            .map(|n| WorkItem {
+                id: format!("bulk-{n}"),
+                kind: ItemKind::BulkUpdate {
+                    user: user(n),
+                    fields: json!({"department": format!("dept-{}", n % 7)}),
+                },
+            })
+            .collect(),
+        Workload::Create { operations } => (0..*operations)
+            .map(|n| {
+                let kind = match platform {
+                    PlatformProfile::Genesys => ItemKind::Create {
+                        key: format!("conv-{n:06}"),
+                    },
+                    PlatformProfile::Cxone => ItemKind::CreateAgent {
+                        user_name: format!("agent-{n:06}@herd"),
+                    },
+                };
+                WorkItem {
+                    id: format!("create-{n}"),
+                    kind,
+                }
+            })
+            .collect(),
+        Workload::CreateAgents { agents } => {
+            let mut items: Vec<WorkItem> = (0..*agents)
+                .map(|n| WorkItem {
+                    id: format!("agent-{n}"),
+                    kind: ItemKind::CreateAgent {
+                        user_name: format!("agent-{n:06}@herd"),
+                    },
+                })
+                .collect();
+            items.push(WorkItem {
+                id: "list-all".into(),
+                kind: ItemKind::ListAll,
+            });
+            items
+        }
+        Workload::Contention { rounds } => (0..scenario.total_workers() * rounds)
+            .map(|n| WorkItem {
+                id: format!("contend-{n}"),
+                kind: ItemKind::Update {
+                    user: user(0),
+                    fields: json!({"title": format!("writer-{n}")}),
+                    priority: Priority::Normal,
+                },
+            })
+            .collect(),
+        Workload::Mixed { reads, updates } => {
+            let mut items = Vec::new();
+            for n in 0..(*reads).max(*updates) {
+                if n < *updates {
+                    items.push(WorkItem {
+                        id: format!("update-{n}"),
+                        kind: ItemKind::Update {
+                            user: user(n),
+                            fields: json!({"title": format!("title-{n}")}),
+                            priority: Priority::High,
+                        },
+                    });
+                }
+                if n < *reads {
+                    items.push(WorkItem {
+                        id: format!("read-{n}"),
+                        kind: ItemKind::Read { user: user(n + 1) },
+                    });
+                }
+            }
+            items
+        }
+    };
+    let total = instances * workers;
+    let mut plan = vec![vec![Vec::new(); workers]; instances];
+    for (n, item) in items.into_iter().enumerate() {
+        let global = n % total;
+        plan[global / workers][global % workers].push(item);
+    }
+    plan
+}

@@ -1,0 +1,93 @@
+//! The world on turmoil: the gateway host and one host per instance, stepped tick by tick, with
+//! the network schedule applied between steps.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use herd_client::transport::HyperTransport;
+use herd_gateway::Gateway;
+
+use crate::shell::service::GatewayService;
+use crate::shell::turmoil_host::{serve_turmoil, TurmoilClock};
+use crate::world::instance::{InstanceSetup, WorldContext};
+use crate::world::output::RunEnd;
+use crate::world::recording::trace_hook;
+use crate::world::schedule::Schedule;
+
+/// The world on turmoil: hosts stepped tick by tick, the network schedule applied between steps.
+pub(crate) fn drive(
+    world: &WorldContext,
+    gateway: Arc<Mutex<Gateway>>,
+    progress: &mut dyn FnMut(Duration),
+) -> (RunEnd, Option<String>, Duration) {
+    let scenario = &world.scenario;
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(world.seed)
+        .epoch(world.epoch)
+        .simulation_duration(Duration::from_secs(scenario.duration_s) + Duration::from_secs(60))
+        .tick_duration(Duration::from_millis(scenario.tick_ms))
+        .min_message_latency(Duration::from_millis(scenario.network.latency_ms_min))
+        .max_message_latency(Duration::from_millis(scenario.network.latency_ms_max))
+        // Every worker may connect at once (a herd): the gateway's accept queue holds them all.
+        .tcp_capacity((scenario.total_workers() as usize * 2).max(1_024))
+        .build();
+
+    let gateway_records = world.records.clone();
+    sim.host("gateway", move || {
+        let service = GatewayService::new(gateway.clone(), Arc::new(TurmoilClock))
+            .with_event_hook(trace_hook(gateway_records.clone()));
+        async move {
+            let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
+            serve_turmoil(listener, service).await?;
+            Ok(())
+        }
+    });
+    let shared_limiter = world.shared_limiter();
+    for instance in 0..scenario.instances.count {
+        let context = InstanceSetup::new(world, instance, shared_limiter.clone());
+        sim.host(format!("client-{instance}"), move || {
+            let context = context.clone();
+            async move {
+                context
+                    .run(Arc::new(HyperTransport::turmoil()))
+                    .await
+                    .map_err(|error| -> Box<dyn std::error::Error> { error })
+            }
+        });
+    }
+
+    let schedule = Schedule::new(scenario);
+    let limit = Duration::from_secs(scenario.duration_s);
+    let mut applied = 0usize;
+    let mut last_report = Duration::ZERO;
+    let (end, error) = loop {
+        let elapsed = sim.elapsed();
+        while let Some(action) = schedule
+            .actions
+            .get(applied)
+            .filter(|action| action.at <= elapsed)
+        {
+            action.apply(&mut sim);
+            world
+                .records
+                .lock()
+                .expect("trace lock")
+                .push(action.record(elapsed));
+            applied += 1;
+        }
+        if world.outcomes.lock().expect("outcomes lock").len() >= world.total_items {
+            break (RunEnd::Completed, None);
+        }
+        if elapsed >= limit {
+            break (RunEnd::DurationLimit, None);
+        }
+        if let Err(host_error) = sim.step() {
+            break (RunEnd::HostError, Some(host_error.to_string()));
+        }
+        if elapsed >= last_report + Duration::from_secs(10) {
+            last_report = elapsed;
+            progress(elapsed);
+        }
+    };
+    (end, error, sim.elapsed())
+}

@@ -1,0 +1,100 @@
+//! The argument grammar of the sweep commands: `--param key=v1,v2`, `--seeds A..B`,
+//! `--shard I/N`. Errors name the argument as typed.
+
+use std::ops::Range;
+
+use herd_sim::sweep::Param;
+
+/// Parses `key=v1,v2,...`. Commas inside `[]`, `{}` or quotes do not split values.
+pub fn param(text: &str) -> Result<Param, String> {
+    let (key, values) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--param {text}: expected key=value1,value2,..."))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("--param {text}: empty key"));
+    }
+    let values = split_values(values);
+    if values.iter().any(String::is_empty) || values.is_empty() {
+        return Err(format!("--param {text}: empty value"));
+    }
+    Ok(Param {
+        key: key.to_string(),
+        values,
+    })
+}
+
+fn split_values(text: &str) -> Vec<String> {
+    let (mut values, mut current, mut depth, mut quoted) = (Vec::new(), String::new(), 0i32, false);
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '[' | '{' if !quoted => depth += 1,
+            ']' | '}' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                values.push(current.trim().to_string());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    values.push(current.trim().to_string());
+    values
+}
+
+/// Seeds: `a..b` (b excluded), `a..=b`, or `n` for `0..n`.
+pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
+    let bad = || format!("--seeds {text}: expected N, A..B or A..=B");
+    let range = if let Some((a, b)) = text.split_once("..=") {
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        a..b.checked_add(1).ok_or_else(bad)?
+    } else if let Some((a, b)) = text.split_once("..") {
+        a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?
+    } else {
+        0..text.trim().parse().map_err(|_| bad())?
+    };
+    if range.is_empty() {
+        return Err(format!("--seeds {text}: no seeds in that range"));
+    }
+    Ok(range)
+}
+
+/// `i/n`: this machine runs every job whose index is `i` modulo `n`.
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--shard {text}: expected I/N with I < N, e.g. 0/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_seeds_and_shards_parse() {
+        let jitters = param("client.backoff.jitter=none,full, equal").unwrap();
+        assert_eq!(jitters.values, vec!["none", "full", "equal"]);
+        let nested = param("gateway.limits=[{ limit = 1, key = [\"a\", \"b\"] }],[]").unwrap();
+        assert_eq!(nested.values, vec!["[{ limit = 1, key = [\"a\", \"b\"] }]", "[]"]);
+        assert!(param("novalue").is_err());
+        assert!(param("k=a,,b").is_err());
+        assert_eq!(parse_seeds("0..50").unwrap(), 0..50);
+        assert_eq!(parse_seeds("3..=5").unwrap(), 3..6);
+        assert_eq!(parse_seeds("4").unwrap(), 0..4);
+        assert!(parse_seeds("5..5").is_err() && parse_seeds("x").is_err());
+        assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
+        assert!(parse_shard("4/4").is_err() && parse_shard("1/0").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! `herdsim serve`: the scenario's gateway over real TCP in real time.
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use herd_gateway::events::GatewayEvent;
+use herd_gateway::Gateway;
+use herd_sim::shell::service::GatewayService;
+use herd_sim::shell::tcp::{self, RequestLog, ServeOptions};
+use herd_sim::trace::Record;
+
+use crate::args::{CommandError, LogFormat, ServeArgs};
+use crate::lookup;
+
+pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
+    let mut scenario = lookup::load(&args.scenario)?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    // Real time: `Date`, HTTP-dates and epoch resets are the real wall clock's, so that clients
+    // comparing them with their own clocks see what the platform would send.
+    scenario.gateway.epoch_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let gateway = Gateway::new(scenario.gateway.clone(), herd_sim::streams::gateway_streams(seed))
+        .map_err(|error| CommandError::BadInput(format!("gateway.{error}")))?;
+    let gateway = Arc::new(Mutex::new(gateway));
+    let record = match &args.record {
+        Some(path) => Some(Arc::new(Mutex::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|error| {
+                CommandError::BadInput(format!("cannot write {}: {error}", path.display()))
+            })?,
+        )))),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| CommandError::BadInput(error.to_string()))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(|error| CommandError::BadInput(format!("cannot listen on {}: {error}", args.addr)))?;
+        let address = listener.local_addr().map_err(|error| CommandError::BadInput(error.to_string()))?;
+        let clock = tcp::server_clock();
+        // Events go to the record file, or are dropped: a long-running server keeps none in memory.
+        let sink = record.clone();
+        let hook = Arc::new(move |events: Vec<GatewayEvent>| {
+            if let Some(file) = &sink {
+                let mut file = file.lock().expect("record lock");
+                for event in events {
+                    let _ = writeln!(file, "{}", Record::Gateway(event).line());
+                }
+            }
+        });
+        let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(hook);
+        let clients: Vec<&str> = scenario.gateway.clients.iter().map(|client| client.id.as_str()).collect();
+        println!("herdsim serve: {} ({:?}, seed {seed}) on http://{address}", scenario.name, scenario.gateway.platform);
+        println!("  OAuth clients: {} (secrets as the scenario sets them); faults and schedules run from now; Ctrl-C stops", clients.join(", "));
+        let _ = std::io::stdout().flush();
+        let logger: Option<tcp::RequestLogger> = match args.log_format {
+            LogFormat::None => None,
+            format => Some(Arc::new(move |line: &RequestLog| print_request(format, line))),
+        };
+        let summaries = {
+            let (gateway, every, record) = (gateway.clone(), Duration::from_secs(args.summary_every_s.max(1)), record.clone());
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(every);
+                ticker.tick().await;
+                loop {
+                    ticker.tick().await;
+                    println!("{}", summary(&gateway, "summary"));
+                    if let Some(file) = &record {
+                        let _ = file.lock().expect("record lock").flush();
+                    }
+                }
+            })
+        };
+        let options = ServeOptions { max_connections: args.max_connections, ..ServeOptions::default() };
+        let stats = tcp::serve_tcp(listener, service, clock, options, logger, shutdown_signal()).await;
+        summaries.abort();
+        println!("{}", summary(&gateway, "final"));
+        println!("  connections: {} ({} refused as over --max-connections)", stats.connections, stats.refused);
+        if let (Some(file), Some(path)) = (&record, &args.record) {
+            file.lock().expect("record lock").flush().map_err(|error| CommandError::BadInput(format!("cannot write {}: {error}", path.display())))?;
+            println!("  trace: {}", path.display());
+        }
+        Ok(())
+    })
+}
+
+fn print_request(format: LogFormat, line: &RequestLog) {
+    let status = line
+        .status
+        .map_or("lost".to_string(), |status| status.to_string());
+    match format {
+        LogFormat::Json => println!("{}", serde_json::to_string(line).expect("log lines serialize")),
+        _ => println!(
+            "{:>10.3}s {:<21} {:<6} {} {status} {}ms",
+            line.t_s, line.remote, line.method, line.target, line.latency_ms
+        ),
+    }
+}
+
+fn summary(gateway: &Mutex<Gateway>, label: &str) -> String {
+    let gateway = gateway.lock().expect("gateway lock");
+    let stats = gateway.stats();
+    format!(
+        "{label}: {} requests, {} admitted, {} rate-limited, {} unauthorized, {} faults, {} tokens issued, {} conflicts, {} bad requests; {} writes applied, {} duplicate creates; background {} admitted / {} rejected",
+        stats.requests,
+        stats.admitted,
+        stats.rate_limited,
+        stats.unauthorized,
+        stats.faults,
+        stats.tokens_issued,
+        stats.conflicts,
+        stats.bad_requests,
+        gateway.ledger().writes().len(),
+        gateway.ledger().duplicate_creates(),
+        stats.background_admitted,
+        stats.background_rejected,
+    )
+}
+
+/// Ctrl-C, or SIGTERM (how service managers and tests stop a server).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
+        tokio::select! {
+            biased;
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    println!("shutting down");
+}

@@ -1,0 +1,287 @@
+//! `herdsim sweep`, `merge` and `compare`: many runs in parallel, summarized.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use herd_client::Preset;
+use herd_sim::scenario::Scenario;
+use herd_sim::sweep::{self, Param, Point, ResultWriter, RunRecord, Summary};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::{CommandError, CompareArgs, MergeArgs, ScenarioArgs, SweepArgs};
+use crate::{grammar, lookup};
+
+pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
+    let params: Vec<Param> = args
+        .params
+        .iter()
+        .map(|text| grammar::param(text))
+        .collect::<Result<_, _>>()
+        .map_err(CommandError::BadInput)?;
+    let seeds = grammar::parse_seeds(&args.seeds).map_err(CommandError::BadInput)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(grammar::parse_shard)
+        .transpose()
+        .map_err(CommandError::BadInput)?;
+    let points = sweep::grid(&params);
+    let prepared = prepare(&args.scenario, &points)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = &prepared.scenarios[0].name;
+        PathBuf::from(match shard {
+            Some((i, n)) => format!("sweep-{name}.shard-{i}-of-{n}.jsonl"),
+            None => format!("sweep-{name}.jsonl"),
+        })
+    });
+    let previous = previous_records(&out, args.resume, &prepared)?;
+    let done: BTreeSet<_> = previous.iter().map(RunRecord::key).collect();
+    let all_jobs = sweep::jobs(points.len(), seeds.clone(), shard);
+    let jobs: Vec<sweep::Job> = all_jobs
+        .iter()
+        .filter(|job| !done.contains(&(pairs(&points[job.point]), job.seed)))
+        .cloned()
+        .collect();
+    let threads = args.jobs.unwrap_or_else(default_threads);
+    println!(
+        "{}: {} settings × {} seeds = {} runs{}; {} to do on {threads} threads; results to {}",
+        prepared.scenarios[0].name,
+        points.len(),
+        seeds.end - seeds.start,
+        all_jobs.len(),
+        shard
+            .map(|(i, n)| format!(" in shard {i}/{n}"))
+            .unwrap_or_default(),
+        jobs.len(),
+        out.display()
+    );
+    let records = run_jobs(&prepared, &points, &jobs, threads, Some(&out))?;
+    let mut all = previous;
+    all.extend(records);
+    let summary = sweep::summarize(&all, &points);
+    print!("{}", herd_reports::text::sweep_table(&summary));
+    if let Some(dir) = &args.report {
+        let command = command_line();
+        let path = herd_reports::write_sweep(dir, &summary, &command, &args.seeds)
+            .map_err(CommandError::BadInput)?;
+        println!("report: {}", path.display());
+    }
+    finish(&summary)
+}
+
+pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
+    let mut records = Vec::new();
+    for path in &args.files {
+        records.extend(sweep::read_records(path).map_err(CommandError::BadInput)?);
+    }
+    let Some(first) = records.first() else {
+        return Err(CommandError::BadInput("the files hold no results".into()));
+    };
+    if let Some(other) = records
+        .iter()
+        .find(|record| record.scenario != first.scenario || record.base != first.base)
+    {
+        return Err(CommandError::BadInput(format!(
+            "these files are from different sweeps: {} with {:?} and {} with {:?}",
+            first.scenario, first.base, other.scenario, other.base
+        )));
+    }
+    let summary = sweep::summarize(&records, &[]);
+    let seeds: BTreeSet<u64> = records.iter().map(|record| record.seed).collect();
+    println!(
+        "{}: {} results from {} files, {} settings, {} seeds",
+        first.scenario,
+        records.len(),
+        args.files.len(),
+        summary.points.len(),
+        seeds.len()
+    );
+    if let Some(out) = &args.out {
+        let writer = ResultWriter::append(out).map_err(CommandError::BadInput)?;
+        for record in &records {
+            writer.write(record).map_err(|error| {
+                CommandError::BadInput(format!("cannot write {}: {error}", out.display()))
+            })?;
+        }
+    }
+    print!("{}", herd_reports::text::sweep_table(&summary));
+    if let Some(dir) = &args.report {
+        let seeds = format!("{} seeds", seeds.len());
+        let path = herd_reports::write_sweep(dir, &summary, &command_line(), &seeds)
+            .map_err(CommandError::BadInput)?;
+        println!("report: {}", path.display());
+    }
+    finish(&summary)
+}
+
+pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
+    let seeds = grammar::parse_seeds(&args.seeds).map_err(CommandError::BadInput)?;
+    let presets = Param {
+        key: "preset".into(),
+        values: Preset::ALL
+            .iter()
+            .map(|preset| format!("\"{}\"", preset.name()))
+            .collect(),
+    };
+    let points = sweep::grid(&[presets]);
+    let prepared = prepare(&args.scenario, &points)?;
+    let jobs = sweep::jobs(points.len(), seeds.clone(), None);
+    let threads = args.jobs.unwrap_or_else(default_threads);
+    println!(
+        "{}: {} presets × {} seeds on {threads} threads",
+        prepared.scenarios[0].name,
+        points.len(),
+        seeds.end - seeds.start
+    );
+    let records = run_jobs(&prepared, &points, &jobs, threads, None)?;
+    let summary = sweep::summarize(&records, &points);
+    print!("{}", herd_reports::text::compare_table(&summary));
+    if let Some(dir) = &args.report {
+        let path = herd_reports::write_compare(dir, &summary, &command_line(), &args.seeds)
+            .map_err(CommandError::BadInput)?;
+        println!("report: {}", path.display());
+    }
+    if summary.conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::Assertions)
+    }
+}
+
+/// The scenario of every point, loaded and validated before anything runs.
+struct Prepared {
+    scenarios: Vec<Scenario>,
+    /// The overrides every point shares (`--small`'s, then `--set`).
+    base: Vec<String>,
+}
+
+fn prepare(args: &ScenarioArgs, points: &[Point]) -> Result<Prepared, CommandError> {
+    let base_scenario = lookup::load(args)?;
+    let mut base = Vec::new();
+    if args.small {
+        base.extend(base_scenario.small.iter().cloned());
+    }
+    if args.fast {
+        base.push("network.mode=\"fast\"".to_string());
+    }
+    base.extend(args.overrides.iter().cloned());
+    let source = lookup::resolve(&args.scenario)?;
+    let scenarios = points
+        .iter()
+        .map(|point| {
+            let mut overrides = base.clone();
+            overrides.extend(sweep::overrides(point));
+            source
+                .load(&overrides)
+                .map_err(|error| CommandError::BadInput(format!("setting {}: {error}", sweep::label(point))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Prepared { scenarios, base })
+}
+
+fn previous_records(out: &Path, resume: bool, prepared: &Prepared) -> Result<Vec<RunRecord>, CommandError> {
+    if !out.exists() {
+        return Ok(Vec::new());
+    }
+    if !resume {
+        return Err(CommandError::BadInput(format!(
+            "{} exists: --resume continues it, --out FILE writes elsewhere",
+            out.display()
+        )));
+    }
+    let records = sweep::read_records(out).map_err(CommandError::BadInput)?;
+    let name = &prepared.scenarios[0].name;
+    if let Some(other) = records
+        .iter()
+        .find(|record| &record.scenario != name || record.base != prepared.base)
+    {
+        return Err(CommandError::BadInput(format!(
+            "{} holds results of another sweep ({} with {:?}); this one is {name} with {:?}",
+            out.display(),
+            other.scenario,
+            other.base,
+            prepared.base
+        )));
+    }
+    Ok(records)
+}
+
+fn pairs(point: &Point) -> Vec<(String, String)> {
+    point.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Runs the jobs with a progress bar, streaming each result to `out` as it finishes.
+fn run_jobs(
+    prepared: &Prepared,
+    points: &[Point],
+    jobs: &[sweep::Job],
+    threads: usize,
+    out: Option<&Path>,
+) -> Result<Vec<RunRecord>, CommandError> {
+    let writer = out
+        .map(ResultWriter::append)
+        .transpose()
+        .map_err(CommandError::BadInput)?;
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} runs ({elapsed}, about {eta} left)")
+            .expect("a valid template"),
+    );
+    let records = Mutex::new(Vec::with_capacity(jobs.len()));
+    let write_error = Mutex::new(None);
+    sweep::execute(
+        &prepared.scenarios,
+        &prepared.base,
+        points,
+        jobs,
+        threads,
+        &|record| {
+            if let Some(writer) = &writer {
+                if let Err(error) = writer.write(&record) {
+                    write_error
+                        .lock()
+                        .expect("error lock")
+                        .get_or_insert(error.to_string());
+                }
+            }
+            records.lock().expect("records lock").push(record);
+            bar.inc(1);
+        },
+    );
+    bar.finish_and_clear();
+    if let Some(error) = write_error.into_inner().expect("error lock") {
+        return Err(CommandError::BadInput(format!(
+            "results could not be written: {error}"
+        )));
+    }
+    Ok(records.into_inner().expect("records lock"))
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// The command as typed, for reports to say how to regenerate them.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|arg| {
+            if arg.contains([' ', '"', '[', '{']) {
+                format!("'{arg}'")
+            } else {
+                arg
+            }
+        })
+        .collect();
+    format!("herdsim {}", args.join(" "))
+}
+
+fn finish(summary: &Summary) -> Result<(), CommandError> {
+    if summary.conflicts.is_empty() {
+        Ok(())
+    } else {
+        println!("some runs gave different traces for the same setting and seed: please report it");
+        Err(CommandError::Assertions)
+    }
+}
