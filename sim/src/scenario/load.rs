@@ -5,7 +5,9 @@ use std::path::Path;
 
 use herd_client::{ClientConfig, Preset};
 
-use crate::scenario::{Scenario, ScenarioError};
+use herd_gateway::config::PlatformProfile;
+
+use crate::scenario::{client_platform, Scenario, ScenarioError};
 
 impl Scenario {
     /// Loads a scenario file, applying `--set` overrides (`key.path=value`, value in TOML syntax
@@ -64,14 +66,16 @@ fn with_preset(mut value: toml::Table) -> Result<toml::Table, String> {
     };
     // `gateway.platform` decides the platform; the preset is applied for it. A `[client]
     // platform` that disagrees is refused in validation, never silently replaced.
-    let mut base = ClientConfig::default();
-    if let Some(toml::Value::String(platform)) =
-        value.get("gateway").and_then(|gateway| gateway.get("platform"))
-    {
-        if platform == "cxone" {
-            base.platform = herd_client::Platform::Cxone;
-        }
-    }
+    // A platform that does not parse is reported by the full deserialization that follows.
+    let platform: PlatformProfile = value
+        .get("gateway")
+        .and_then(|gateway| gateway.get("platform"))
+        .and_then(|platform| platform.clone().try_into().ok())
+        .unwrap_or_default();
+    let base = ClientConfig {
+        platform: client_platform(platform),
+        ..ClientConfig::default()
+    };
     let preset_config = toml::Value::try_from(preset.apply(&base)).map_err(|e| e.to_string())?;
     let mut merged = preset_config;
     if let Some(client) = value.remove("client") {
