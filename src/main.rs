@@ -3,9 +3,21 @@
 //! Exit codes: 0 ok; 1 the run's own assertions failed (or `check`/`diff` found a divergence);
 //! 2 bad input (an unknown scenario, a scenario file with an error, an unreadable trace).
 
+/// `print!` that ends quietly on a closed pipe (see `output.rs`).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that ends quietly on a closed pipe (see `output.rs`).
+macro_rules! outln {
+    () => { $crate::output::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod args;
 mod grammar;
 mod lookup;
+mod output;
 mod run_commands;
 mod serve_command;
 mod sweep_commands;

@@ -18,7 +18,7 @@ pub fn run(args: &RunArgs) -> Result<(), CommandError> {
     let scenario = lookup::load(&args.scenario)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     if !args.json {
-        println!("{}", headline(&scenario, seed));
+        outln!("{}", headline(&scenario, seed));
     }
     let run = run_with_progress(&scenario, seed);
     if let Some(path) = &args.trace {
@@ -27,7 +27,7 @@ pub fn run(args: &RunArgs) -> Result<(), CommandError> {
         })?;
     }
     if args.timeline {
-        print!("{}", text::timeline(&run.trace));
+        out!("{}", text::timeline(&run.trace));
     }
     let report = match &args.report {
         Some(dir) => {
@@ -52,38 +52,38 @@ pub fn run(args: &RunArgs) -> Result<(), CommandError> {
             "failures": run.failures,
             "error": run.error,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("reports serialize")
         );
     } else {
-        print!("{}", text::metrics_table(&run.metrics));
-        println!(
+        out!("{}", text::metrics_table(&run.metrics));
+        outln!(
             "  {:<12} {:.1} s simulated in {:.2} s wall ({:.0}x)",
             "time",
             run.elapsed.as_secs_f64(),
             run.wall.as_secs_f64(),
             run.elapsed.as_secs_f64() / run.wall.as_secs_f64().max(1e-6)
         );
-        println!(
+        outln!(
             "  {:<12} sha256 {}  ({} events)",
             "trace",
             run.trace.hash(),
             run.trace.lines().len()
         );
         match &args.trace {
-            Some(path) => println!("  {:<12} written to {}", "", path.display()),
-            None => println!("  {:<12} not written (--trace FILE writes it as JSON lines)", ""),
+            Some(path) => outln!("  {:<12} written to {}", "", path.display()),
+            None => outln!("  {:<12} not written (--trace FILE writes it as JSON lines)", ""),
         }
-        println!("  {:<12} {}", "replay", replay_command(args, seed));
+        outln!("  {:<12} {}", "replay", replay_command(args, seed));
         if let Some(path) = &report {
-            println!("  {:<12} {}", "report", path.display());
+            outln!("  {:<12} {}", "report", path.display());
         }
         if let Some(error) = &run.error {
-            println!("error: {error}");
+            outln!("error: {error}");
         }
         for failure in &run.failures {
-            println!("FAILED: {failure}");
+            outln!("FAILED: {failure}");
         }
     }
     if run.failures.is_empty() {
@@ -99,9 +99,9 @@ pub fn list() -> Result<(), CommandError> {
         match shipped.load(&[]) {
             Ok(scenario) => {
                 let first = scenario.description.lines().next().unwrap_or("").trim();
-                println!("{name:<20} {first}");
+                outln!("{name:<20} {first}");
             }
-            Err(error) => println!("{name:<20} (does not load: {error})"),
+            Err(error) => outln!("{name:<20} (does not load: {error})"),
         }
     }
     Ok(())
@@ -110,9 +110,10 @@ pub fn list() -> Result<(), CommandError> {
 pub fn check(args: &CheckArgs) -> Result<(), CommandError> {
     let scenario = lookup::load(&args.scenario)?;
     let first = args.seed.unwrap_or(scenario.seed);
-    println!(
+    outln!(
         "{}: {} seeds from {first}, each run twice",
-        scenario.name, args.seeds
+        scenario.name,
+        args.seeds
     );
     let mut diverged = false;
     let mut failed = false;
@@ -126,14 +127,14 @@ pub fn check(args: &CheckArgs) -> Result<(), CommandError> {
                 "  (its expectations failed)"
             };
             failed |= !one.failures.is_empty();
-            println!(
+            outln!(
                 "  seed {seed:<6} identical  sha256 {}  {} events{verdict}",
                 &one.trace.hash()[..16],
                 one.trace.lines().len()
             );
         } else {
             diverged = true;
-            println!(
+            outln!(
                 "  seed {seed:<6} DIVERGED   {} vs {}",
                 &one.trace.hash()[..16],
                 &two.trace.hash()[..16]
@@ -142,11 +143,11 @@ pub fn check(args: &CheckArgs) -> Result<(), CommandError> {
         }
     }
     if diverged {
-        println!("nondeterminism found: please report it with the scenario and the seed");
+        outln!("nondeterminism found: please report it with the scenario and the seed");
         return Err(CommandError::Assertions);
     }
     if failed {
-        println!(
+        outln!(
             "deterministic, but some runs failed their own expectations (`herdsim run --seed N` shows them)"
         );
     }
@@ -161,7 +162,7 @@ pub fn diff(args: &DiffArgs) -> Result<(), CommandError> {
     let (left, right) = (read(&args.left)?, read(&args.right)?);
     let (left_name, right_name) = (args.left.display().to_string(), args.right.display().to_string());
     if left == right {
-        println!(
+        outln!(
             "identical: {} events, sha256 {}",
             left.len(),
             trace::hash_lines(&left)
@@ -170,9 +171,9 @@ pub fn diff(args: &DiffArgs) -> Result<(), CommandError> {
     }
     print_divergence(&left, &right, &left_name, &right_name);
     let (left_counts, right_counts) = (event_counts(&left)?, event_counts(&right)?);
-    println!();
-    println!("{:<32} {:>10} {:>10} {:>10}", "events", "left", "right", "change");
-    println!(
+    outln!();
+    outln!("{:<32} {:>10} {:>10} {:>10}", "events", "left", "right", "change");
+    outln!(
         "{:<32} {:>10} {:>10} {:>+10}",
         "(all)",
         left.len(),
@@ -186,7 +187,7 @@ pub fn diff(args: &DiffArgs) -> Result<(), CommandError> {
             right_counts.get(key).copied().unwrap_or(0),
         );
         if l != r {
-            println!("{key:<32} {l:>10} {r:>10} {:>+10}", r as i64 - l as i64);
+            outln!("{key:<32} {l:>10} {r:>10} {:>+10}", r as i64 - l as i64);
         }
     }
     let end = |lines: &[String]| {
@@ -196,7 +197,7 @@ pub fn diff(args: &DiffArgs) -> Result<(), CommandError> {
             .and_then(|v| v["t_us"].as_u64())
             .unwrap_or(0)
     };
-    println!(
+    outln!(
         "{:<32} {:>10.3} {:>10.3}",
         "last event at (s)",
         end(&left) as f64 / 1e6,
@@ -280,14 +281,14 @@ fn replay_command(args: &RunArgs, seed: u64) -> String {
 
 fn print_divergence(left: &[String], right: &[String], left_name: &str, right_name: &str) {
     match first_divergence(left, right) {
-        None => println!("    no divergence"),
+        None => outln!("    no divergence"),
         Some((index, l, r)) => {
-            println!("    first divergence at event {} (line {}):", index, index + 1);
+            outln!("    first divergence at event {} (line {}):", index, index + 1);
             if index > 0 {
-                println!("      both:  {}", left[index - 1]);
+                outln!("      both:  {}", left[index - 1]);
             }
-            println!("      {left_name}: {}", l.unwrap_or("(ended)"));
-            println!("      {right_name}: {}", r.unwrap_or("(ended)"));
+            outln!("      {left_name}: {}", l.unwrap_or("(ended)"));
+            outln!("      {right_name}: {}", r.unwrap_or("(ended)"));
         }
     }
 }

@@ -53,8 +53,8 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
         });
         let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(hook);
         let clients: Vec<&str> = scenario.gateway.clients.iter().map(|client| client.id.as_str()).collect();
-        println!("herdsim serve: {} ({:?}, seed {seed}) on http://{address}", scenario.name, scenario.gateway.platform);
-        println!("  OAuth clients: {} (secrets as the scenario sets them); faults and schedules run from now; Ctrl-C stops", clients.join(", "));
+        outln!("herdsim serve: {} ({:?}, seed {seed}) on http://{address}", scenario.name, scenario.gateway.platform);
+        outln!("  OAuth clients: {} (secrets as the scenario sets them); faults and schedules run from now; Ctrl-C stops", clients.join(", "));
         let _ = std::io::stdout().flush();
         let logger: Option<tcp::RequestLogger> = match args.log_format {
             LogFormat::None => None,
@@ -67,7 +67,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
                 ticker.tick().await;
                 loop {
                     ticker.tick().await;
-                    println!("{}", summary(&gateway, "summary"));
+                    outln!("{}", summary(&gateway, "summary"));
                     if let Some(file) = &record {
                         let _ = file.lock().expect("record lock").flush();
                     }
@@ -77,11 +77,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
         let options = ServeOptions { max_connections: args.max_connections, ..ServeOptions::default() };
         let stats = tcp::serve_tcp(listener, service, clock, options, logger, shutdown_signal()).await;
         summaries.abort();
-        println!("{}", summary(&gateway, "final"));
-        println!("  connections: {} ({} refused as over --max-connections)", stats.connections, stats.refused);
+        outln!("{}", summary(&gateway, "final"));
+        outln!("  connections: {} ({} refused as over --max-connections)", stats.connections, stats.refused);
         if let (Some(file), Some(path)) = (&record, &args.record) {
             file.lock().expect("record lock").flush().map_err(|error| CommandError::BadInput(format!("cannot write {}: {error}", path.display())))?;
-            println!("  trace: {}", path.display());
+            outln!("  trace: {}", path.display());
         }
         Ok(())
     })
@@ -92,10 +92,14 @@ fn print_request(format: LogFormat, line: &RequestLog) {
         .status
         .map_or("lost".to_string(), |status| status.to_string());
     match format {
-        LogFormat::Json => println!("{}", serde_json::to_string(line).expect("log lines serialize")),
-        _ => println!(
+        LogFormat::Json => outln!("{}", serde_json::to_string(line).expect("log lines serialize")),
+        _ => outln!(
             "{:>10.3}s {:<21} {:<6} {} {status} {}ms",
-            line.t_s, line.remote, line.method, line.target, line.latency_ms
+            line.t_s,
+            line.remote,
+            line.method,
+            line.target,
+            line.latency_ms
         ),
     }
 }
@@ -137,5 +141,5 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
-    println!("shutting down");
+    outln!("shutting down");
 }

@@ -44,7 +44,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         .cloned()
         .collect();
     let threads = args.jobs.unwrap_or_else(default_threads);
-    println!(
+    outln!(
         "{}: {} settings × {} seeds = {} runs{}; {} to do on {threads} threads; results to {}",
         prepared.scenarios[0].name,
         points.len(),
@@ -60,12 +60,12 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
     let mut all = previous;
     all.extend(records);
     let summary = sweep::summarize(&all, &points);
-    print!("{}", herd_reports::text::sweep_table(&summary));
+    out!("{}", herd_reports::text::sweep_table(&summary));
     if let Some(dir) = &args.report {
         let command = command_line();
         let path = herd_reports::write_sweep(dir, &summary, &command, &args.seeds)
             .map_err(CommandError::BadInput)?;
-        println!("report: {}", path.display());
+        outln!("report: {}", path.display());
     }
     finish(&summary)
 }
@@ -89,7 +89,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
     }
     let summary = sweep::summarize(&records, &[]);
     let seeds: BTreeSet<u64> = records.iter().map(|record| record.seed).collect();
-    println!(
+    outln!(
         "{}: {} results from {} files, {} settings, {} seeds",
         first.scenario,
         records.len(),
@@ -105,12 +105,12 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
             })?;
         }
     }
-    print!("{}", herd_reports::text::sweep_table(&summary));
+    out!("{}", herd_reports::text::sweep_table(&summary));
     if let Some(dir) = &args.report {
         let seeds = format!("{} seeds", seeds.len());
         let path = herd_reports::write_sweep(dir, &summary, &command_line(), &seeds)
             .map_err(CommandError::BadInput)?;
-        println!("report: {}", path.display());
+        outln!("report: {}", path.display());
     }
     finish(&summary)
 }
@@ -128,7 +128,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
     let prepared = prepare(&args.scenario, &points)?;
     let jobs = sweep::jobs(points.len(), seeds.clone(), None);
     let threads = args.jobs.unwrap_or_else(default_threads);
-    println!(
+    outln!(
         "{}: {} presets × {} seeds on {threads} threads",
         prepared.scenarios[0].name,
         points.len(),
@@ -136,11 +136,11 @@ pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
     );
     let records = run_jobs(&prepared, &points, &jobs, threads, None)?;
     let summary = sweep::summarize(&records, &points);
-    print!("{}", herd_reports::text::compare_table(&summary));
+    out!("{}", herd_reports::text::compare_table(&summary));
     if let Some(dir) = &args.report {
         let path = herd_reports::write_compare(dir, &summary, &command_line(), &args.seeds)
             .map_err(CommandError::BadInput)?;
-        println!("report: {}", path.display());
+        outln!("report: {}", path.display());
     }
     if summary.conflicts.is_empty() {
         Ok(())
@@ -281,7 +281,7 @@ fn finish(summary: &Summary) -> Result<(), CommandError> {
     if summary.conflicts.is_empty() {
         Ok(())
     } else {
-        println!("some runs gave different traces for the same setting and seed: please report it");
+        outln!("some runs gave different traces for the same setting and seed: please report it");
         Err(CommandError::Assertions)
     }
 }

@@ -463,3 +463,31 @@ fn a_client_platform_or_url_in_a_scenario_is_refused_not_overwritten() {
         stderr(&honoured)
     );
 }
+
+/// `herdsim run --timeline | head -1`: the reader goes away after one line.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for args in [
+        &["run", "--timeline", "--fast"][..],
+        &["check", "--small", "--fast", "--seeds", "2"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herdsim"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut first)
+            .expect("one line");
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        // The reader (and with it the pipe) is gone; the command's next write meets a closed pipe.
+        let output = child.wait_with_output().expect("the command ends");
+        let message = stderr(&output);
+        assert!(!message.contains("panicked"), "{args:?}: {message}");
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {message}");
+    }
+}

@@ -36,13 +36,19 @@ pub fn parse_retry_after(value: &str, wall_now: SystemTime) -> Option<Duration> 
 /// Non-negative decimal seconds: `42`, `1.5`. No signs, exponents, `inf` or `NaN`.
 fn parse_seconds(value: &str) -> Option<Duration> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
-    if whole.is_empty() || whole.len() > 9 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+    // RFC 9110 delay-seconds is `1*DIGIT`: leading zeros are allowed (`0000000042` is 42 s).
+    let significant = whole.trim_start_matches('0');
+    if whole.is_empty() || significant.len() > 9 || !whole.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     if !fraction.bytes().all(|b| b.is_ascii_digit()) || (value.contains('.') && fraction.is_empty()) {
         return None;
     }
-    let whole_s: u64 = whole.parse().ok()?;
+    let whole_s: u64 = if significant.is_empty() {
+        0
+    } else {
+        significant.parse().ok()?
+    };
     let mut micros = 0u64;
     for (place, digit) in fraction.bytes().take(6).enumerate() {
         micros += u64::from(digit - b'0') * 10u64.pow(5 - place as u32);
@@ -220,6 +226,13 @@ mod tests {
             ("", None),
             ("soon", None),
             ("99999999999", None),
+            ("0000000042", Some(Duration::from_secs(42))),
+            ("000", Some(Duration::ZERO)),
+            (
+                "00000000000000000000031622400",
+                Some(Duration::from_secs(31_622_400)),
+            ),
+            ("0000000031622401", None),
         ];
         for (value, expected) in cases {
             assert_eq!(parse_retry_after(value, wall()), *expected, "{value:?}");

@@ -13,13 +13,52 @@ use hyper_util::rt::TokioExecutor;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A request: absolute URL, headers and body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A request: absolute URL, headers and body. Its `Debug` shows neither the body nor the values
+/// of credential headers: they carry tokens, client secrets and passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+/// Header names whose values are secrets.
+const SECRET_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "x-api-key"];
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = SECRET_HEADERS
+                    .iter()
+                    .any(|secret| name.eq_ignore_ascii_case(secret));
+                (name.as_str(), if secret { "<redacted>" } else { value.as_str() })
+            })
+            .collect();
+        let url = self
+            .url
+            .split_once('?')
+            .map_or(self.url.as_str(), |(path, _)| path);
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field(
+                "url",
+                &format_args!(
+                    "{url}{}",
+                    if url.len() < self.url.len() {
+                        "?<query redacted>"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .field("headers", &headers)
+            .field("body", &format_args!("<{} bytes redacted>", self.body.len()))
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,5 +281,29 @@ mod simulated {
         pub fn turmoil() -> Self {
             HyperTransport::with_connector(TurmoilConnector)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let request = HttpRequest {
+            method: "POST".into(),
+            url: "https://login.example/oauth/token?client_secret=s3cret-query".into(),
+            headers: vec![
+                ("Authorization".into(), "Basic c2VjcmV0LWlkOnMzY3JldA==".into()),
+                ("content-type".into(), "application/x-www-form-urlencoded".into()),
+            ],
+            body: b"grant_type=password&password=s3cret-body&accessKeySecret=s3cret-key".to_vec(),
+        };
+        let shown = format!("{request:?}");
+        for secret in ["s3cret", "c2VjcmV0", "password="] {
+            assert!(!shown.contains(secret), "{secret} shows in {shown}");
+        }
+        assert!(shown.contains("application/x-www-form-urlencoded"), "{shown}");
+        assert!(shown.contains("https://login.example/oauth/token"), "{shown}");
     }
 }

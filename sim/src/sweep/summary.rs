@@ -82,8 +82,8 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
                     "{} seed {}: {} vs {}",
                     label(&record.point),
                     record.seed,
-                    &seen.trace_sha256[..12],
-                    &record.trace_sha256[..12]
+                    short_hash(&seen.trace_sha256),
+                    short_hash(&record.trace_sha256)
                 ));
             }
             Some(_) => {}
@@ -147,6 +147,12 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         recommended,
         conflicts,
     }
+}
+
+/// The first 12 characters of a hash, or all of it when it is shorter (a result file may hold
+/// anything).
+fn short_hash(hash: &str) -> &str {
+    hash.char_indices().nth(12).map_or(hash, |(at, _)| &hash[..at])
 }
 
 fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
@@ -304,5 +310,17 @@ mod tests {
             ..records[0].clone()
         });
         assert_eq!(summarize(&conflicting, &[]).conflicts.len(), 1);
+        let mut short = records.clone();
+        short.push(RunRecord {
+            trace_sha256: "ab".into(),
+            ..records[0].clone()
+        });
+        short.push(RunRecord {
+            trace_sha256: "é".repeat(20),
+            ..records[0].clone()
+        });
+        let conflicts = summarize(&short, &[]).conflicts;
+        assert!(conflicts[0].ends_with("vs ab"), "{conflicts:?}");
+        assert_eq!(conflicts.len(), 2, "{conflicts:?}");
     }
 }
