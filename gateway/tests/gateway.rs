@@ -1,5 +1,7 @@
 //! The gateway core's behaviour for both platform profiles, through `Gateway::handle` only.
 
+mod support;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use herd_gateway::config::{
@@ -11,6 +13,7 @@ use herd_gateway::http::Delivery;
 use herd_gateway::ledger::WriteOp;
 use herd_gateway::{Gateway, Request, Response, SimTime};
 use serde_json::json;
+use support::streams;
 
 fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
@@ -616,19 +619,4 @@ fn memory_stays_bounded_under_token_churn() {
     }
     // Tokens live 300 s and are remembered one hour after: about 65 tokens and their keys.
     assert!(peak < 200, "state grew to {peak}");
-}
-
-/// The gateway's two streams for a test: distinct ChaCha8 streams of `seed` (the harness's own
-/// map lives in `herd_sim::streams`).
-fn streams(seed: u64) -> herd_gateway::GatewayStreams {
-    use rand::SeedableRng;
-    let stream = |id: u64| {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(id);
-        rng
-    };
-    herd_gateway::GatewayStreams {
-        faults: stream(1),
-        ids: stream(2),
-    }
 }

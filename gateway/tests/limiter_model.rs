@@ -13,6 +13,8 @@
 //!   sliding window; token bucket: at most `burst + limit` per sliding window;
 //! - every algorithm: waiting the advertised Retry-After gets the request admitted.
 
+mod support;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use herd_gateway::config::{Algorithm, Fault, GatewayConfig, LimitRule};
@@ -20,6 +22,7 @@ use herd_gateway::{Gateway, Request, SimTime};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use support::streams;
 
 const TOKEN_TTL: Duration = Duration::from_secs(300);
 const MAINTENANCE_EVERY_S: u64 = 3_600;
@@ -329,20 +332,5 @@ fn the_reference_catches_a_herd_at_one_instant() {
             5,
             "{algorithm:?} admitted more than 5 at once"
         );
-    }
-}
-
-/// The gateway's two streams for a test: distinct ChaCha8 streams of `seed` (the harness's own
-/// map lives in `herd_sim::streams`).
-fn streams(seed: u64) -> herd_gateway::GatewayStreams {
-    use rand::SeedableRng;
-    let stream = |id: u64| {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(id);
-        rng
-    };
-    herd_gateway::GatewayStreams {
-        faults: stream(1),
-        ids: stream(2),
     }
 }
