@@ -150,8 +150,8 @@ pub struct CompareArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// How many seeds, counting up from the scenario's seed (or `--seed`).
-    #[arg(long, default_value_t = 3)]
+    /// How many seeds, counting up from the scenario's seed (or `--seed`); at least 1.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
     /// The first seed (default: the scenario's own `seed`).
     #[arg(long)]

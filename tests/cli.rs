@@ -491,3 +491,35 @@ fn a_closed_pipe_ends_the_command_quietly() {
         assert_eq!(output.status.code(), Some(141), "{args:?}: {message}");
     }
 }
+
+#[test]
+fn out_of_range_values_get_a_clear_error_not_a_panic() {
+    for (args, expected) in [
+        (
+            &[
+                "run",
+                "--small",
+                "--fast",
+                "--set",
+                "gateway.epoch_unix_s=253402300800",
+            ][..],
+            "gateway.epoch_unix_s",
+        ),
+        (&["check", "--small", "--fast", "--seeds", "0"][..], "--seeds"),
+    ] {
+        let output = herdsim(args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{args:?}: {message}");
+    }
+    // The latest epoch allowed still runs: its dates print.
+    let latest = herdsim(&[
+        "run",
+        "--small",
+        "--fast",
+        "--set",
+        "gateway.epoch_unix_s=253086768000",
+    ]);
+    assert!(latest.status.success(), "{}", stderr(&latest));
+}

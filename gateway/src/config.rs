@@ -331,6 +331,11 @@ pub struct GatewayConfig {
 /// 2026-01-01T00:00:00Z: a fixed default epoch, so runs never depend on the real date.
 pub const DEFAULT_EPOCH_UNIX_S: u64 = 1_767_225_600;
 
+/// The latest epoch a scenario may start at: 9990-01-01T00:00:00Z, so that every `Date` and
+/// HTTP-date `Retry-After` of a run (which may span years of simulated time) stays before the
+/// year 10000, where HTTP-dates end.
+pub const EPOCH_UNIX_S_MAX: u64 = 253_086_768_000;
+
 impl Default for GatewayConfig {
     fn default() -> GatewayConfig {
         GatewayConfig {
@@ -404,6 +409,15 @@ impl GatewayConfig {
 
     /// Checks everything serde cannot: ranges, references between sections, probabilities.
     pub fn validate(&self) -> Result<(), GatewayConfigError> {
+        if self.epoch_unix_s > EPOCH_UNIX_S_MAX {
+            return Err(config_error(
+                "epoch_unix_s",
+                format!(
+                    "{} is after {EPOCH_UNIX_S_MAX} (the start of 9990): HTTP-dates end with the year 9999",
+                    self.epoch_unix_s
+                ),
+            ));
+        }
         if self.clients.is_empty() {
             return Err(config_error("clients", "at least one OAuth client is needed"));
         }
@@ -534,6 +548,16 @@ mod tests {
             delay_ms: 10,
         });
         assert_eq!(config.validate().unwrap_err().field, "faults[0].rate");
+        let late = GatewayConfig {
+            epoch_unix_s: EPOCH_UNIX_S_MAX + 1,
+            ..GatewayConfig::default()
+        };
+        assert_eq!(late.validate().unwrap_err().field, "epoch_unix_s");
+        let latest = GatewayConfig {
+            epoch_unix_s: EPOCH_UNIX_S_MAX,
+            ..GatewayConfig::default()
+        };
+        assert!(latest.validate().is_ok());
     }
 
     #[test]
