@@ -85,7 +85,12 @@ fn harness_reads() -> Scenario {
     );
     shipped(
         "thundering-herd",
-        &[&workers, &operations, "gateway.limits[0].limit=1000000"],
+        &[
+            &workers,
+            &operations,
+            "gateway.layers.token_rate_per_min=1000000",
+            "gateway.layers.client_rate_per_min=1000000",
+        ],
     )
 }
 
@@ -201,7 +206,7 @@ fn in_memory_reads() -> u64 {
         .expect("a runtime");
     runtime.block_on(async {
         let config = GatewayConfig {
-            limits: Some(Vec::new()),
+            layers: herd_gateway::config::Layers::OFF,
             ..GatewayConfig::default()
         };
         let gateway = Arc::new(Mutex::new(
@@ -312,7 +317,8 @@ fn sweep_threads(c: &mut Criterion) {
             "workload.operations=60",
             "gateway.data.users=60",
             "instances.workers=4",
-            "gateway.limits[0].limit=5",
+            "gateway.layers.token_rate_per_min=5",
+            "gateway.layers.client_rate_per_min=10",
         ],
     );
     let points = vec![sweep::Point::new()];

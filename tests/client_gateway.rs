@@ -72,7 +72,7 @@ fn paging_walks_every_user_on_both_platforms() {
     for platform in [PlatformProfile::Genesys, PlatformProfile::Cxone] {
         let config = GatewayConfig {
             platform,
-            limits: Some(vec![]),
+            layers: herd_gateway::config::Layers::OFF,
             data: herd_gateway::config::DataConfig {
                 users: 230,
                 ..Default::default()
@@ -162,7 +162,7 @@ fn bulk_update_survives_lost_responses_with_one_outcome_per_item() {
 
 fn creates_under_lost_responses(idempotency_keys: bool) -> u64 {
     let config = GatewayConfig {
-        limits: Some(vec![]),
+        layers: herd_gateway::config::Layers::OFF,
         faults: vec![Fault::LostResponse {
             from_s: 0,
             until_s: None,
@@ -203,5 +203,44 @@ fn idempotency_keys_prevent_duplicate_creates() {
     assert!(
         creates_under_lost_responses(false) > 0,
         "without keys, retried creates are duplicated"
+    );
+}
+
+/// The gateway writes one IETF item per layer that applied; herd-client reads every item and
+/// paces on the tightest, with its quota taken from the matching policy.
+#[test]
+fn the_client_reads_every_ietf_item_the_gateway_writes_and_takes_the_tightest() {
+    use herd_gateway::config::{HeaderDialect, Layers};
+    use herd_gateway::{Request, SimTime};
+    let config = GatewayConfig {
+        headers: HeaderDialect::Ietf,
+        layers: Layers {
+            client_rate_per_min: 100,
+            ..Layers::default()
+        },
+        ..GatewayConfig::default()
+    };
+    let mut gateway = Gateway::new(config, herd_sim::streams::gateway_streams(1)).unwrap();
+    let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "herd-app:herd-secret");
+    let token = gateway.handle(
+        SimTime::ZERO,
+        Request::new("POST", "/oauth/token")
+            .header("Authorization", &format!("Basic {basic}"))
+            .body("grant_type=client_credentials"),
+    );
+    let token = token.body_json().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = gateway.handle(
+        SimTime::from_millis(10),
+        Request::new("GET", "/api/v2/users").bearer(&token),
+    );
+    assert_eq!(response.status, 200);
+    let info =
+        herd_client::headers::parse_rate_limit(&response.headers, std::time::UNIX_EPOCH).expect("a reading");
+    assert_eq!(
+        (info.limit, info.remaining, info.reset_after.as_secs()),
+        (Some(100), 99, 60)
     );
 }

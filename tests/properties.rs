@@ -134,7 +134,8 @@ proptest! {
             format!("instances.workers={workers}"),
             "workload.operations=50".to_string(),
             "gateway.data.users=50".to_string(),
-            format!("gateway.limits[0].limit={limit}"),
+            format!("gateway.layers.token_rate_per_min={limit}"),
+            format!("gateway.layers.client_rate_per_min={}", limit * 2),
         ];
         let case = Case::new("token-expiry", seed, &overrides);
         let (scenario, run) = case.run();

@@ -19,6 +19,27 @@ pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+/// Every line of a list-valued field joined with ", " (RFC 9651 §3.1: a list may be split over
+/// several field lines), or `None` when there is none.
+fn joined(headers: &Headers, name: &str) -> Option<String> {
+    let lines: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(", "))
+}
+
+/// The smallest number any line of `name` carries: with two `X-RateLimit-Remaining` lines, the
+/// more conservative one counts.
+fn least_number(headers: &Headers, name: &str) -> Option<u64> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .filter_map(|(_, v)| number(Some(v)))
+        .min()
+}
+
 /// The longest wait any header is taken to ask for (a year); longer is treated as garbage.
 const LONGEST: Duration = Duration::from_secs(366 * 86_400);
 
@@ -97,38 +118,82 @@ fn seconds(value: u64) -> Option<Duration> {
 }
 
 fn ietf(headers: &Headers) -> Option<RateLimitInfo> {
-    if let Some(value) = header(headers, "RateLimit") {
-        return ietf_structured(value).or_else(|| ietf_draft7(value, headers));
-    }
-    let remaining = number(header(headers, "RateLimit-Remaining"))?;
-    let reset_after = seconds(number(header(headers, "RateLimit-Reset"))?)?;
-    Some(RateLimitInfo {
-        dialect: Dialect::Ietf,
-        limit: number(header(headers, "RateLimit-Limit")),
-        remaining,
-        reset_after,
+    let structured = joined(headers, "RateLimit").and_then(|value| {
+        let policies = joined(headers, "RateLimit-Policy").unwrap_or_default();
+        ietf_structured(&value, &policies).or_else(|| ietf_draft7(&value, headers))
+    });
+    // A malformed `RateLimit` never hides valid `RateLimit-Remaining` / `-Reset` fields.
+    structured.or_else(|| {
+        let remaining = least_number(headers, "RateLimit-Remaining")?;
+        let reset_after = seconds(least_number(headers, "RateLimit-Reset")?)?;
+        Some(RateLimitInfo {
+            dialect: Dialect::Ietf,
+            limit: least_number(headers, "RateLimit-Limit"),
+            remaining,
+            reset_after,
+        })
     })
 }
 
-/// `"name";r=12;t=41, "other";r=5;t=3`: the item with the least headroom wins.
-fn ietf_structured(value: &str) -> Option<RateLimitInfo> {
-    value
-        .split(',')
-        .filter_map(|item| {
-            let mut remaining = None;
-            let mut reset = None;
-            for parameter in item.split(';').skip(1) {
-                match parameter.trim().split_once('=') {
-                    Some(("r", v)) => remaining = number(Some(v)),
-                    Some(("t", v)) => reset = number(Some(v)).and_then(seconds),
-                    _ => {}
-                }
+/// One item of a structured list: its name (a String, or a Token as older drafts wrote it) and
+/// its `key=value` parameters. Items are split at commas outside quotes; `pk` byte sequences
+/// (`:base64:`) hold no commas.
+fn sf_items(value: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let (mut items, mut current, mut quoted) = (Vec::new(), String::new(), false);
+    for c in value.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                items.push(std::mem::take(&mut current));
+                continue;
             }
+            _ => {}
+        }
+        current.push(c);
+    }
+    items.push(current);
+    items
+        .iter()
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next()?.trim().trim_matches('"').to_string();
+            let parameters = parts
+                .filter_map(|parameter| parameter.trim().split_once('='))
+                .map(|(key, value)| (key.trim().to_string(), value.trim().trim_matches('"').to_string()))
+                .collect();
+            Some((name, parameters))
+        })
+        .collect()
+}
+
+/// `"name";r=12;t=41;pk=:..:, "other";r=5;t=3`: every item is read, and the one with the least
+/// headroom wins (fewest left, then the longest wait). Its quota `q` comes from the
+/// `RateLimit-Policy` item of the same name and partition key.
+fn ietf_structured(value: &str, policies: &str) -> Option<RateLimitInfo> {
+    let policies = sf_items(policies);
+    let parameter = |parameters: &[(String, String)], name: &str| {
+        parameters
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    sf_items(value)
+        .into_iter()
+        .filter_map(|(name, parameters)| {
+            let remaining = number(parameter(&parameters, "r").as_deref())?;
+            let reset_after = seconds(number(parameter(&parameters, "t").as_deref())?)?;
+            let pk = parameter(&parameters, "pk");
+            let limit = policies
+                .iter()
+                .find(|(policy, policy_parameters)| {
+                    *policy == name && parameter(policy_parameters, "pk") == pk
+                })
+                .and_then(|(_, policy_parameters)| number(parameter(policy_parameters, "q").as_deref()));
             Some(RateLimitInfo {
                 dialect: Dialect::Ietf,
-                limit: None,
-                remaining: remaining?,
-                reset_after: reset?,
+                limit,
+                remaining,
+                reset_after,
             })
         })
         .min_by_key(|info| (info.remaining, std::cmp::Reverse(info.reset_after)))
@@ -170,11 +235,11 @@ const EPOCH_THRESHOLD_S: u64 = 1_000_000_000;
 
 fn x_rate_limit(headers: &Headers, wall_now: SystemTime) -> Option<RateLimitInfo> {
     let pick = |suffix: &str| {
-        header(headers, &format!("X-Rate-Limit-{suffix}"))
-            .or_else(|| header(headers, &format!("X-RateLimit-{suffix}")))
+        least_number(headers, &format!("X-Rate-Limit-{suffix}"))
+            .or_else(|| least_number(headers, &format!("X-RateLimit-{suffix}")))
     };
-    let remaining = number(pick("Remaining"))?;
-    let reset = number(pick("Reset"))?;
+    let remaining = pick("Remaining")?;
+    let reset = pick("Reset")?;
     let reset_after = if reset >= EPOCH_THRESHOLD_S {
         let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
         at.duration_since(wall_now).unwrap_or(Duration::ZERO)
@@ -183,7 +248,7 @@ fn x_rate_limit(headers: &Headers, wall_now: SystemTime) -> Option<RateLimitInfo
     };
     (reset_after <= LONGEST).then_some(RateLimitInfo {
         dialect: Dialect::XRateLimit,
-        limit: number(pick("Limit")),
+        limit: pick("Limit"),
         remaining,
         reset_after,
     })
@@ -271,7 +336,37 @@ mod tests {
                     ("RateLimit-Policy", "\"t\";q=300;w=60"),
                     ("RateLimit", "\"t\";r=4;t=17"),
                 ]),
-                Some((Dialect::Ietf, None, 4, 17)),
+                Some((Dialect::Ietf, Some(300), 4, 17)),
+            ),
+            (
+                // Draft -11 as the gateway writes it: one item per layered rule, with pk and qu.
+                headers(&[
+                    (
+                        "RateLimit-Policy",
+                        "\"tok\";q=300;qu=\"requests\";w=60;pk=:dG9rZW4jMQ==:, \"app\";q=100;qu=\"requests\";w=60;pk=:Y2xpZW50OmE=:",
+                    ),
+                    ("RateLimit", "\"tok\";r=250;t=40;pk=:dG9rZW4jMQ==:, \"app\";r=2;t=55;pk=:Y2xpZW50OmE=:"),
+                ]),
+                Some((Dialect::Ietf, Some(100), 2, 55)),
+            ),
+            (
+                // A list split over two field lines.
+                headers(&[("RateLimit", "\"a\";r=40;t=2"), ("RateLimit", "\"b\";r=1;t=9")]),
+                Some((Dialect::Ietf, None, 1, 9)),
+            ),
+            (
+                // A malformed RateLimit does not hide valid RateLimit-Remaining / -Reset.
+                headers(&[("RateLimit", "garbage;;;"), ("RateLimit-Remaining", "7"), ("RateLimit-Reset", "12")]),
+                Some((Dialect::Ietf, None, 7, 12)),
+            ),
+            (
+                // Two X-RateLimit-Remaining lines: the more conservative counts.
+                headers(&[
+                    ("X-RateLimit-Remaining", "9"),
+                    ("X-RateLimit-Remaining", "2"),
+                    ("X-RateLimit-Reset", "5"),
+                ]),
+                Some((Dialect::XRateLimit, None, 2, 5)),
             ),
             (
                 headers(&[("RateLimit", "\"a\";r=40;t=2, \"b\";r=4;t=30")]),

@@ -72,6 +72,9 @@ pub enum KeyPart {
     Family,
     /// The organization (one per gateway).
     Org,
+    /// The resource a request names (a user id in `/api/v2/users/{id}`; empty for collections):
+    /// per-resource limits such as Genesys' `PUT /api/v2/architect/ivrs/{ivrId}` at 100/min.
+    Resource,
 }
 
 /// A limit that changes at `at_s` seconds into the run (a capacity schedule entry).
@@ -114,6 +117,11 @@ pub struct LimitRule {
     /// looser rule and lie about the headroom (why Genesys removed them in 2021).
     #[serde(default)]
     pub hidden: bool,
+    /// **[UNVERIFIED]** penalty for retrying early, as some tutorials claim: every request this
+    /// rule refuses while its key is still locked out extends the lockout by this much. Off
+    /// (`None`) by default.
+    #[serde(default)]
+    pub early_penalty_ms: Option<u64>,
 }
 
 fn default_window_ms() -> u64 {
@@ -128,7 +136,7 @@ impl LimitRule {
     /// Genesys' documented default: 300 requests per minute per client-credentials token.
     pub fn genesys_token_default() -> LimitRule {
         LimitRule {
-            name: "token.rate.per.minute".to_string(),
+            name: "client.credentials.token.rate.per.minute".to_string(),
             algorithm: Algorithm::SlidingLog,
             limit: 300,
             window_ms: 60_000,
@@ -138,6 +146,18 @@ impl LimitRule {
             schedule: Vec::new(),
             retry_after_max_s: None,
             hidden: false,
+            early_penalty_ms: None,
+        }
+    }
+
+    /// A per-minute sliding-log rule keyed by `key`, over `families` (empty: every API family).
+    fn per_minute(name: &str, limit: u64, key: Vec<KeyPart>, families: &[&str]) -> LimitRule {
+        LimitRule {
+            name: name.to_string(),
+            limit,
+            key,
+            families: families.iter().map(|family| (*family).to_string()).collect(),
+            ..LimitRule::genesys_token_default()
         }
     }
 
@@ -310,6 +330,117 @@ impl Default for DataConfig {
     }
 }
 
+/// The platform's layered limits, each a rule with a per-minute rate; 0 turns a layer off. A
+/// request passes only if every layer that applies admits it, and the layers are keyed so that a
+/// new token never frees a client-wide bucket. Defaults follow `docs/platform-facts.md`:
+/// - `token_rate_per_min` (300): `client.credentials.token.rate.per.minute`, per token
+///   (documented; the value is quoted by community answers and code comments **[SECONDARY]**);
+/// - `client_rate_per_min` (300): per OAuth client across all of its tokens: community answers
+///   describe the 300/min as "per client credential" **[SECONDARY]**;
+/// - `token_endpoint_rate_per_min` (30): token requests per OAuth client, refused with 429 and
+///   `Retry-After`: forum reports of 429s from `/oauth/token` under load **[UNVERIFIED]**, no
+///   vendor number; 30 is far above one request per expiry;
+/// - `org_rate_per_min` (0, off): per organization, shared with background consumers such as the
+///   UI (`org.user.rate.per.minute` = 3000 in community answers) **[UNVERIFIED]**.
+///
+/// NICE CXone publishes no general API limits: the same layers apply to it as a stand-in
+/// **[UNVERIFIED]**, so that no client can cheat there either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Layers {
+    pub token_rate_per_min: u64,
+    pub client_rate_per_min: u64,
+    pub token_endpoint_rate_per_min: u64,
+    pub org_rate_per_min: u64,
+}
+
+impl Default for Layers {
+    fn default() -> Layers {
+        Layers {
+            token_rate_per_min: 300,
+            client_rate_per_min: 300,
+            token_endpoint_rate_per_min: 30,
+            org_rate_per_min: 0,
+        }
+    }
+}
+
+impl Layers {
+    /// No layer at all: only a scenario's own `limits` apply (for tests of single rules).
+    pub const OFF: Layers = Layers {
+        token_rate_per_min: 0,
+        client_rate_per_min: 0,
+        token_endpoint_rate_per_min: 0,
+        org_rate_per_min: 0,
+    };
+
+    /// The rules of the layers that are on, tightest scope first.
+    pub fn rules(&self) -> Vec<LimitRule> {
+        let layers = [
+            (
+                self.token_rate_per_min,
+                "client.credentials.token.rate.per.minute",
+                vec![KeyPart::Token],
+                &[][..],
+            ),
+            (
+                self.client_rate_per_min,
+                "client.rate.per.minute",
+                vec![KeyPart::Client],
+                &[][..],
+            ),
+            (
+                self.token_endpoint_rate_per_min,
+                "oauth.token.rate.per.minute",
+                vec![KeyPart::Client],
+                &["oauth"][..],
+            ),
+            (
+                self.org_rate_per_min,
+                "org.user.rate.per.minute",
+                vec![KeyPart::Org],
+                &[][..],
+            ),
+        ];
+        layers
+            .into_iter()
+            .filter(|(limit, ..)| *limit > 0)
+            .map(|(limit, name, key, families)| LimitRule::per_minute(name, limit, key, families))
+            .collect()
+    }
+}
+
+/// What the token endpoint does when an OAuth client asks for a token beyond its cap of live
+/// tokens. **[UNVERIFIED]**: neither platform documents a cap; it is modelled so that a client
+/// that fetches a token per request shows in the gateway's own counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenTokensFull {
+    /// Issue the new token and revoke the client's oldest live one (its holder gets 401).
+    #[default]
+    RevokeOldest,
+    /// Refuse the request (400 `invalid_request`, "too many active tokens").
+    Refuse,
+}
+
+/// The token endpoint's bound on live tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenCap {
+    /// Live (unexpired, unrevoked) tokens per OAuth client; 0 means no cap.
+    pub live_max_per_client: u64,
+    pub when_full: WhenTokensFull,
+}
+
+impl Default for TokenCap {
+    fn default() -> TokenCap {
+        TokenCap {
+            live_max_per_client: 100,
+            when_full: WhenTokensFull::RevokeOldest,
+        }
+    }
+}
+
 /// The whole gateway configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -319,8 +450,13 @@ pub struct GatewayConfig {
     /// The simulated wall clock at t = 0, in Unix seconds (Date headers, epoch resets, JWT claims).
     pub epoch_unix_s: u64,
     pub clients: Vec<OAuthClientConfig>,
-    /// Rate-limit rules; `None` means the platform default (300/min per token).
+    /// The platform's layered limits (see [`Layers`]).
+    pub layers: Layers,
+    /// The scenario's own rules, on top of the layers (per resource, schedules, other keys);
+    /// `None` and `[]` are the same.
     pub limits: Option<Vec<LimitRule>>,
+    /// The cap on live tokens per OAuth client.
+    pub tokens: TokenCap,
     pub background: Vec<BackgroundConsumer>,
     pub faults: Vec<Fault>,
     pub data: DataConfig,
@@ -343,7 +479,9 @@ impl Default for GatewayConfig {
             headers: HeaderDialect::None,
             epoch_unix_s: DEFAULT_EPOCH_UNIX_S,
             clients: vec![OAuthClientConfig::example()],
+            layers: Layers::default(),
             limits: None,
+            tokens: TokenCap::default(),
             background: Vec::new(),
             faults: Vec::new(),
             data: DataConfig::default(),
@@ -392,11 +530,11 @@ fn config_error(field: impl Into<String>, message: impl Into<String>) -> Gateway
 }
 
 impl GatewayConfig {
-    /// The rules in force: the configured ones, or the platform default.
+    /// The rules in force: the layers that are on, then the scenario's own rules.
     pub fn effective_limits(&self) -> Vec<LimitRule> {
-        self.limits
-            .clone()
-            .unwrap_or_else(|| vec![LimitRule::genesys_token_default()])
+        let mut rules = self.layers.rules();
+        rules.extend(self.limits.iter().flatten().cloned());
+        rules
     }
 
     /// The access token lifetime of a client on this platform.
@@ -436,7 +574,29 @@ impl GatewayConfig {
                 ));
             }
         }
-        for (index, rule) in self.effective_limits().iter().enumerate() {
+        for (name, rate) in [
+            ("token_rate_per_min", self.layers.token_rate_per_min),
+            ("client_rate_per_min", self.layers.client_rate_per_min),
+            (
+                "token_endpoint_rate_per_min",
+                self.layers.token_endpoint_rate_per_min,
+            ),
+            ("org_rate_per_min", self.layers.org_rate_per_min),
+        ] {
+            if rate > 1_000_000 {
+                return Err(config_error(
+                    format!("layers.{name}"),
+                    "at most 1000000 per minute (0 turns it off)",
+                ));
+            }
+        }
+        if self.tokens.live_max_per_client > 1_000_000 {
+            return Err(config_error(
+                "tokens.live_max_per_client",
+                "at most 1000000 (0 means no cap)",
+            ));
+        }
+        for (index, rule) in self.limits.iter().flatten().enumerate() {
             let field = |name: &str| format!("limits[{index}].{name}");
             let name_ok = !rule.name.is_empty()
                 && rule
@@ -527,7 +687,29 @@ mod tests {
         assert_eq!(config.validate(), Ok(()));
         assert_eq!(config.token_ttl_s(&config.clients[0]), 86_399);
         let rules = config.effective_limits();
-        assert_eq!((rules[0].limit, rules[0].window_ms), (300, 60_000));
+        let layers: Vec<(&str, u64, &[KeyPart])> = rules
+            .iter()
+            .map(|rule| (rule.name.as_str(), rule.limit, &rule.key[..]))
+            .collect();
+        assert_eq!(
+            layers,
+            vec![
+                (
+                    "client.credentials.token.rate.per.minute",
+                    300,
+                    &[KeyPart::Token][..]
+                ),
+                ("client.rate.per.minute", 300, &[KeyPart::Client][..]),
+                ("oauth.token.rate.per.minute", 30, &[KeyPart::Client][..]),
+            ],
+            "layered by default; the org layer is off"
+        );
+        assert!(rules.iter().all(|rule| rule.window_ms == 60_000));
+        assert_eq!(
+            rules[2].families,
+            vec!["oauth".to_string()],
+            "the token endpoint's own layer"
+        );
         let cxone = GatewayConfig {
             platform: PlatformProfile::Cxone,
             ..GatewayConfig::default()
@@ -597,7 +779,7 @@ mod tests {
         assert_eq!(config.platform, PlatformProfile::Cxone);
         assert_eq!(config.headers, HeaderDialect::XRateLimit);
         assert_eq!(
-            config.effective_limits()[0].key,
+            config.limits.as_ref().unwrap()[0].key,
             vec![KeyPart::Client, KeyPart::Family]
         );
         assert!(matches!(

@@ -35,6 +35,8 @@ pub enum GatewayEventKind {
         grant: String,
         expires_in_s: u64,
     },
+    /// A live token was revoked to make room for a new one under the cap.
+    TokenEvicted { client: String, token_seq: u64 },
     /// A token request was refused.
     TokenRefused { status: u16, error: String },
     /// A request was refused for its credentials.
@@ -50,12 +52,16 @@ pub enum GatewayEventKind {
         status: u16,
         remaining: Option<u64>,
     },
-    /// A request was rejected by a limiter. `wait_ms` is the true wait; `retry_after_s` what was said.
+    /// A request was rejected by a limiter: which rule, which key, and the key's count and limit
+    /// at that moment ("why was this 429"). `wait_ms` is the true wait; `retry_after_s` what was
+    /// said. Token requests refused by the token endpoint's limit have family `oauth`, token 0.
     RateLimited {
         family: String,
         token_seq: u64,
         rule: String,
         key: String,
+        count: u64,
+        limit: u64,
         wait_ms: u64,
         retry_after_s: Option<u64>,
     },

@@ -25,7 +25,7 @@ use crate::idempotency::IdempotencyStore;
 use crate::ledger::Ledger;
 use crate::oauth::TokenStore;
 use crate::routes::{route, Route};
-use crate::rules::{RateLimits, RuleVerdict, Subject};
+use crate::rules::{Check, RateLimits, RuleVerdict, Subject};
 use crate::time::SimTime;
 use crate::{rate_headers, replies};
 
@@ -45,6 +45,12 @@ pub struct GatewayStats {
     pub unauthorized: u64,
     pub faults: u64,
     pub tokens_issued: u64,
+    /// Token requests the token endpoint's own limit refused (429).
+    pub token_requests_rate_limited: u64,
+    /// Token requests refused for bad credentials, grants or the live-token cap.
+    pub token_requests_refused: u64,
+    /// Live tokens revoked to make room under the cap (`tokens.when_full = "revoke_oldest"`).
+    pub tokens_evicted: u64,
     pub conflicts: u64,
     pub bad_requests: u64,
     pub background_admitted: u64,
@@ -184,6 +190,7 @@ impl Gateway {
                 token_seq: draw.token_seq,
                 client: &draw.client,
                 family: &draw.family,
+                resource: "",
             };
             let check = self.limits.check(draw.at, subject);
             let admitted = check.admitted();
@@ -270,35 +277,25 @@ impl Gateway {
         if let Some(throttle) = self.faults.throttle(ctx.now, &mut self.fault_rng) {
             return self.injected(ctx, family, throttle);
         }
-        let check = self.limits.check(
-            ctx.now,
-            Subject {
-                token_seq,
-                client: &client,
-                family,
-            },
-        );
+        let subject = Subject {
+            token_seq,
+            client: &client,
+            family,
+            resource: route.resource(),
+        };
+        let check = self.limits.check(ctx.now, subject);
         if let Some(rejection) = check.binding_rejection() {
             let rejection = rejection.clone();
-            let tightest = check.tightest().cloned();
-            return self.rate_limited(ctx, family, token_seq, &rejection, tightest.as_ref());
+            self.limits.record_refusal(ctx.now, &check);
+            return self.rate_limited(ctx, family, token_seq, &rejection, Some(&check));
         }
         self.limits.record(ctx.now, &check);
         // Headers describe the state after this admission; asking again consumes nothing.
         let headers = match self.config.headers {
             HeaderDialect::None => None,
             _ => {
-                let after = self.limits.check(
-                    ctx.now,
-                    Subject {
-                        token_seq,
-                        client: &client,
-                        family,
-                    },
-                );
-                after
-                    .tightest()
-                    .map(|tightest| self.rate_limit_headers(ctx.now, tightest))
+                let after = self.limits.check(ctx.now, subject);
+                Some(self.rate_limit_headers(ctx.now, &after))
             }
         };
         let mut response = match self.faults.server_error(ctx.now, &mut self.fault_rng) {
@@ -353,6 +350,23 @@ impl Gateway {
 
     fn token(&mut self, ctx: &Ctx, request: &Request) -> Response {
         let authorization = request.header_value("authorization");
+        // The token endpoint's own limit, keyed by the client the request claims to be: every
+        // token request counts, granted or not.
+        if let Some(client) = crate::oauth::claimed_client(authorization, &request.body) {
+            let subject = Subject {
+                token_seq: 0,
+                client: &client,
+                family: "oauth",
+                resource: "",
+            };
+            let check = self.limits.check(ctx.now, subject);
+            if let Some(rejection) = check.binding_rejection().cloned() {
+                self.limits.record_refusal(ctx.now, &check);
+                self.stats.token_requests_rate_limited += 1;
+                return self.rate_limited(ctx, "oauth", 0, &rejection, None);
+            }
+            self.limits.record(ctx.now, &check);
+        }
         match self.tokens.grant(
             &self.config,
             &mut self.id_rng,
@@ -362,6 +376,14 @@ impl Gateway {
         ) {
             Ok(grant) => {
                 self.stats.tokens_issued += 1;
+                if let Some(evicted) = grant.evicted {
+                    self.stats.tokens_evicted += 1;
+                    let kind = GatewayEventKind::TokenEvicted {
+                        client: grant.client.clone(),
+                        token_seq: evicted,
+                    };
+                    self.emit(ctx, kind);
+                }
                 self.emit(
                     ctx,
                     GatewayEventKind::TokenIssued {
@@ -374,6 +396,7 @@ impl Gateway {
                 Response::json(200, &grant.body)
             }
             Err(refused) => {
+                self.stats.token_requests_refused += 1;
                 self.emit(
                     ctx,
                     GatewayEventKind::TokenRefused {
@@ -411,7 +434,7 @@ impl Gateway {
         family: &str,
         token_seq: u64,
         rejection: &RuleVerdict,
-        tightest: Option<&RuleVerdict>,
+        described: Option<&Check>,
     ) -> Response {
         self.stats.rate_limited += 1;
         let true_retry_after_s = ctx
@@ -432,12 +455,14 @@ impl Gateway {
                 token_seq,
                 rule: rejection.rule.clone(),
                 key: rejection.key.clone(),
+                count: rejection.verdict.count,
+                limit: rejection.verdict.limit,
                 wait_ms,
                 retry_after_s: Some(retry_after_s),
             },
         );
         let mut response = self.too_many_requests(ctx, Some(retry_after_s), false);
-        if let Some(described) = tightest {
+        if let Some(described) = described {
             response
                 .headers
                 .extend(self.rate_limit_headers(ctx.now, described));
@@ -499,8 +524,8 @@ impl Gateway {
         replies::error_body(self.config.platform, &ctx.correlation_id, status, code, message)
     }
 
-    /// The rate-limit headers of the configured dialect for one rule's state.
-    fn rate_limit_headers(&self, now: SimTime, described: &RuleVerdict) -> Vec<(String, String)> {
+    /// The rate-limit headers of the configured dialect for the rules that applied.
+    fn rate_limit_headers(&self, now: SimTime, described: &Check) -> Vec<(String, String)> {
         rate_headers::render(
             self.config.headers,
             self.config.epoch_unix_s,

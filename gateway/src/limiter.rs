@@ -42,6 +42,10 @@ pub struct Verdict {
     pub retry_at: SimTime,
     /// When the window resets (log: the oldest entry leaves; bucket: full again).
     pub reset_at: SimTime,
+    /// What the key has used at `now`, before this request: admissions in the window (sliding
+    /// window: the weighted estimate, rounded up; bucket: tokens spent). May exceed `limit` after
+    /// a capacity drop. "Why was this 429" reports it.
+    pub count: u64,
 }
 
 /// The state of one key under one rule.
@@ -147,7 +151,7 @@ impl LimiterState {
                 let used = admitted_at.len() as u64;
                 let reset_at = admitted_at.front().map_or(now, |&at| at + micros(window_us));
                 if used < limit {
-                    return admit(limit, limit - used, now, reset_at);
+                    return admit(limit, limit - used, now, reset_at, used);
                 }
                 // The entry whose eviction brings the count down to limit - 1.
                 let retry_at = if limit == 0 {
@@ -155,7 +159,7 @@ impl LimiterState {
                 } else {
                     admitted_at[(used - limit) as usize] + micros(window_us)
                 };
-                reject(limit, retry_at, reset_at)
+                reject(limit, retry_at, reset_at, used)
             }
             LimiterState::SlidingWindow {
                 window_index,
@@ -168,23 +172,25 @@ impl LimiterState {
                     + u128::from(*current) * u128::from(window_us);
                 let capacity = u128::from(limit) * u128::from(window_us);
                 let reset_at = SimTime::from_micros(window_start_us + window_us);
+                let count = u64::try_from(weighted.div_ceil(u128::from(window_us))).unwrap_or(u64::MAX);
                 if weighted + u128::from(window_us) <= capacity {
                     let remaining = ((capacity - weighted) / u128::from(window_us)) as u64;
-                    return admit(limit, remaining, now, reset_at);
+                    return admit(limit, remaining, now, reset_at, count);
                 }
                 let retry_at =
                     sliding_window_retry_at(*previous, *current, limit, window_start_us, window_us);
-                reject(limit, retry_at, reset_at)
+                reject(limit, retry_at, reset_at, count)
             }
             LimiterState::FixedWindow { window_index, count } => {
                 let reset_at = SimTime::from_micros((*window_index + 1) * window_us);
                 if *count < limit {
-                    return admit(limit, limit - *count, now, reset_at);
+                    return admit(limit, limit - *count, now, reset_at, *count);
                 }
                 reject(
                     limit,
                     if limit == 0 { SimTime::NEVER } else { reset_at },
                     reset_at,
+                    *count,
                 )
             }
             LimiterState::TokenBucket { tokens_scaled, .. } => {
@@ -201,10 +207,17 @@ impl LimiterState {
                     }
                 };
                 let reset_at = until(capacity);
+                let spent = params.burst.saturating_sub((*tokens_scaled / one_token) as u64);
                 if *tokens_scaled >= one_token {
-                    return admit(params.burst, (*tokens_scaled / one_token) as u64, now, reset_at);
+                    return admit(
+                        params.burst,
+                        (*tokens_scaled / one_token) as u64,
+                        now,
+                        reset_at,
+                        spent,
+                    );
                 }
-                reject(params.burst, until(one_token), reset_at)
+                reject(params.burst, until(one_token), reset_at, spent)
             }
         }
     }
@@ -260,23 +273,25 @@ fn micros(us: u64) -> std::time::Duration {
     std::time::Duration::from_micros(us)
 }
 
-fn admit(limit: u64, remaining: u64, now: SimTime, reset_at: SimTime) -> Verdict {
+fn admit(limit: u64, remaining: u64, now: SimTime, reset_at: SimTime, count: u64) -> Verdict {
     Verdict {
         admitted: true,
         limit,
         remaining,
         retry_at: now,
         reset_at,
+        count,
     }
 }
 
-fn reject(limit: u64, retry_at: SimTime, reset_at: SimTime) -> Verdict {
+fn reject(limit: u64, retry_at: SimTime, reset_at: SimTime, count: u64) -> Verdict {
     Verdict {
         admitted: false,
         limit,
         remaining: 0,
         retry_at,
         reset_at,
+        count,
     }
 }
 

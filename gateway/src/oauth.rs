@@ -8,7 +8,7 @@
 //! `refresh_token`, `id_token` with `tenantId`, `expires_in` 3600; refresh rotates the refresh token
 //! (platform-facts §2a).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -17,7 +17,7 @@ use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::config::{GatewayConfig, OAuthClientConfig, PlatformProfile};
+use crate::config::{GatewayConfig, OAuthClientConfig, PlatformProfile, TokenCap, WhenTokensFull};
 use crate::events::AuthFailure;
 use crate::time::SimTime;
 
@@ -44,6 +44,8 @@ struct RefreshRecord {
 pub struct Grant {
     pub client: String,
     pub token_seq: u64,
+    /// The client's oldest live token, revoked to stay within the cap (`tokens.when_full`).
+    pub evicted: Option<u64>,
     pub grant: &'static str,
     pub expires_in_s: u64,
     pub body: serde_json::Value,
@@ -75,6 +77,8 @@ impl GrantError {
 pub struct TokenStore {
     tokens: BTreeMap<String, TokenRecord>,
     refresh_tokens: BTreeMap<String, RefreshRecord>,
+    /// Each client's tokens in issue order, oldest first; dead ones leave lazily.
+    issued_by_client: BTreeMap<String, VecDeque<String>>,
     issued: u64,
 }
 
@@ -83,6 +87,7 @@ impl TokenStore {
         TokenStore {
             tokens: BTreeMap::new(),
             refresh_tokens: BTreeMap::new(),
+            issued_by_client: BTreeMap::new(),
             issued: 0,
         }
     }
@@ -118,7 +123,8 @@ impl TokenStore {
             .find(|client| client.id == client_id && client.secret == client_secret)
             .ok_or_else(|| GrantError::new(400, "unauthorized_client", "Client authentication failed"))?;
         let grant_type = form.get("grant_type").map(String::as_str).unwrap_or("");
-        match (config.platform, grant_type) {
+        let evicted = self.make_room(config.tokens, &client.id, now)?;
+        let mut grant = match (config.platform, grant_type) {
             (PlatformProfile::Genesys, "client_credentials") => {
                 Ok(self.issue_genesys(config, client, rng, now))
             }
@@ -146,14 +152,59 @@ impl TokenStore {
                 "unsupported_grant_type",
                 "Unsupported grant type",
             )),
+        }?;
+        grant.evicted = evicted.map(|token| self.revoke(&token));
+        Ok(grant)
+    }
+
+    /// The client's live tokens, oldest first, after dropping dead ones from the front.
+    fn live_of(&mut self, client: &str, now: SimTime) -> usize {
+        let Some(queue) = self.issued_by_client.get_mut(client) else {
+            return 0;
+        };
+        queue.retain(|token| {
+            self.tokens
+                .get(token)
+                .is_some_and(|record| !record.revoked && now < record.expires_at)
+        });
+        queue.len()
+    }
+
+    /// Under the cap: nothing to do. At it: refuse, or name the oldest token to revoke once the
+    /// grant succeeds.
+    fn make_room(&mut self, cap: TokenCap, client: &str, now: SimTime) -> Result<Option<String>, GrantError> {
+        if cap.live_max_per_client == 0 || (self.live_of(client, now) as u64) < cap.live_max_per_client {
+            return Ok(None);
         }
+        match cap.when_full {
+            WhenTokensFull::Refuse => Err(GrantError::new(
+                400,
+                "invalid_request",
+                "Too many active tokens for this client",
+            )),
+            WhenTokensFull::RevokeOldest => {
+                Ok(self.issued_by_client.get(client).and_then(|q| q.front().cloned()))
+            }
+        }
+    }
+
+    /// Revokes one token; returns its number.
+    fn revoke(&mut self, token: &str) -> u64 {
+        let record = self.tokens.get_mut(token).expect("a live token to revoke");
+        record.revoked = true;
+        record.seq
+    }
+
+    /// Live tokens of `client` at `now` (for the cap and for tests).
+    pub fn live_count(&mut self, client: &str, now: SimTime) -> usize {
+        self.live_of(client, now)
     }
 
     fn record(&mut self, token: String, client: &OAuthClientConfig, expires_at: SimTime) -> u64 {
         self.issued += 1;
         let seq = self.issued;
         let previous = self.tokens.insert(
-            token,
+            token.clone(),
             TokenRecord {
                 seq,
                 client: client.id.clone(),
@@ -162,6 +213,10 @@ impl TokenStore {
             },
         );
         assert!(previous.is_none(), "token collision");
+        self.issued_by_client
+            .entry(client.id.clone())
+            .or_default()
+            .push_back(token);
         seq
     }
 
@@ -178,6 +233,7 @@ impl TokenStore {
         Grant {
             client: client.id.clone(),
             token_seq: seq,
+            evicted: None,
             grant: "client_credentials",
             expires_in_s,
             body: json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in_s}),
@@ -226,6 +282,7 @@ impl TokenStore {
         Grant {
             client: client.id.clone(),
             token_seq: seq,
+            evicted: None,
             grant,
             expires_in_s,
             body: json!({
@@ -279,6 +336,15 @@ impl TokenStore {
     pub fn prune(&mut self, now: SimTime) {
         self.tokens
             .retain(|_, record| now < record.expires_at + FORGET_AFTER);
+        let tokens = &self.tokens;
+        for queue in self.issued_by_client.values_mut() {
+            queue.retain(|token| {
+                tokens
+                    .get(token)
+                    .is_some_and(|record| !record.revoked && now < record.expires_at)
+            });
+        }
+        self.issued_by_client.retain(|_, queue| !queue.is_empty());
         self.refresh_tokens.retain(|_, record| now < record.expires_at);
     }
 
@@ -295,6 +361,17 @@ impl Default for TokenStore {
     fn default() -> TokenStore {
         TokenStore::new()
     }
+}
+
+/// The OAuth client a token request claims to be (Basic auth, else the form's `client_id`),
+/// before its secret is checked: the token endpoint's own limit is keyed by it.
+pub fn claimed_client(authorization: Option<&str>, body: &[u8]) -> Option<String> {
+    if let Some((id, _)) = basic_credentials(authorization) {
+        return Some(id);
+    }
+    form_urlencoded::parse(body)
+        .find(|(name, _)| name == "client_id")
+        .map(|(_, id)| id.into_owned())
 }
 
 /// Decodes `Basic base64(id:secret)`; `None` for anything else.

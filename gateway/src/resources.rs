@@ -55,7 +55,30 @@ impl Gateway {
                 })
             }
             Route::CreateAgents => self.idempotent(ctx, request, Gateway::create_agents),
+            Route::LimitNamespaces => self.limit_namespace(ctx, None),
+            Route::LimitNamespace(namespace) => self.limit_namespace(ctx, Some(namespace)),
         }
+    }
+
+    /// The configured limits as Genesys publishes them: `{"entities":[{key, namespace, value}]}`,
+    /// with each rule's limit in force now (PY `LimitsEntityListing.md`, `Limit.md`). The live
+    /// counts behind a 429 are never shown here, as on the platform.
+    fn limit_namespace(&mut self, ctx: &Ctx, namespace: Option<&str>) -> Response {
+        let at_s = ctx.now.as_micros() / 1_000_000;
+        let entities: Vec<Value> = self
+            .limits
+            .rules()
+            .filter(|rule| !rule.hidden)
+            .map(|rule| (limit_namespace_of(rule), rule))
+            .filter(|(rule_namespace, _)| namespace.is_none_or(|wanted| wanted == *rule_namespace))
+            .map(|(rule_namespace, rule)| {
+                json!({"key": rule.name, "namespace": rule_namespace, "value": rule.limit_at_s(at_s)})
+            })
+            .collect();
+        if entities.is_empty() && namespace.is_some() {
+            return self.error_body(ctx, 404, "not.found", "The limit namespace was not found");
+        }
+        Response::json(200, &json!({"entities": entities}))
     }
 
     fn list_users(&mut self, ctx: &Ctx, request: &Request) -> Response {
@@ -349,4 +372,14 @@ impl Gateway {
 
 fn parse_json(body: &[u8]) -> Option<Value> {
     serde_json::from_slice(body).ok()
+}
+
+/// The namespace a rule is published under: the token endpoint's under `authorization`, the rest
+/// under `platform.api` (the namespace of `client.credentials.token.rate.per.minute`).
+fn limit_namespace_of(rule: &crate::config::LimitRule) -> &'static str {
+    if rule.families.iter().any(|family| family == "oauth") {
+        "authorization"
+    } else {
+        "platform.api"
+    }
 }

@@ -22,6 +22,10 @@ pub enum Route {
     CreateEvaluation(String),
     /// CXone `POST /agents` with `{"agents":[...]}` (per-item results).
     CreateAgents,
+    /// Genesys `GET /api/v2/organizations/limits/namespaces`: the configured limits.
+    LimitNamespaces,
+    /// Genesys `GET /api/v2/organizations/limits/namespaces/{namespace}`.
+    LimitNamespace(String),
 }
 
 impl Route {
@@ -33,6 +37,16 @@ impl Route {
             Route::UpdateUser(_) => "users.write",
             Route::BulkUpdateUsers | Route::CreateAgents => "users.bulk",
             Route::CreateEvaluation(_) => "evaluations",
+            Route::LimitNamespaces | Route::LimitNamespace(_) => "organizations.read",
+        }
+    }
+
+    /// The resource the request names, for per-resource limits ("" for collections).
+    pub fn resource(&self) -> &str {
+        match self {
+            Route::GetUser(id) | Route::UpdateUser(id) | Route::CreateEvaluation(id) => id,
+            Route::LimitNamespace(namespace) => namespace,
+            _ => "",
         }
     }
 
@@ -77,6 +91,12 @@ fn genesys(segments: &[&str], method: &str) -> Found {
             "PATCH" => Some(Ok(Route::UpdateUser(id.to_string()))),
             _ => Some(Err(())),
         },
+        ["api", "v2", "organizations", "limits", "namespaces"] => {
+            expect(method, "GET", Route::LimitNamespaces)
+        }
+        ["api", "v2", "organizations", "limits", "namespaces", namespace] if !namespace.is_empty() => {
+            expect(method, "GET", Route::LimitNamespace(namespace.to_string()))
+        }
         ["api", "v2", "quality", "conversations", conversation, "evaluations"]
             if !conversation.is_empty() =>
         {

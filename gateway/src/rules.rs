@@ -12,6 +12,8 @@ pub struct Subject<'a> {
     pub token_seq: u64,
     pub client: &'a str,
     pub family: &'a str,
+    /// The resource the request names (a user id), or "" for collections and the token endpoint.
+    pub resource: &'a str,
 }
 
 /// One rule's verdict on one request.
@@ -57,6 +59,8 @@ impl Check {
 struct RuleState {
     rule: LimitRule,
     keys: BTreeMap<String, LimiterState>,
+    /// Keys locked out until a time (rules with `early_penalty_ms` only).
+    lockouts: BTreeMap<String, SimTime>,
 }
 
 /// Every configured rule with its per-key state. Memory is bounded: a key's state is bounded by the
@@ -73,6 +77,7 @@ impl RateLimits {
                 .map(|rule| RuleState {
                     rule,
                     keys: BTreeMap::new(),
+                    lockouts: BTreeMap::new(),
                 })
                 .collect(),
         }
@@ -95,7 +100,17 @@ impl RateLimits {
                 .keys
                 .entry(key.clone())
                 .or_insert_with(|| LimiterState::new(&params, now));
-            let verdict = limiter.check(&params, now);
+            let mut verdict = limiter.check(&params, now);
+            if let Some(&locked_until) = state.lockouts.get(&key) {
+                if locked_until > now {
+                    // Still locked out for retrying early: refused whatever the count says, and
+                    // this request's penalty is already in the wait it is told.
+                    let penalty = std::time::Duration::from_millis(state.rule.early_penalty_ms.unwrap_or(0));
+                    verdict.admitted = false;
+                    verdict.remaining = 0;
+                    verdict.retry_at = verdict.retry_at.max(locked_until + penalty);
+                }
+            }
             check.verdicts.push(RuleVerdict {
                 rule_index,
                 rule: state.rule.name.clone(),
@@ -119,11 +134,32 @@ impl RateLimits {
         }
     }
 
+    /// Notes a refusal: under a rule with `early_penalty_ms`, a key refused while still locked
+    /// out has its lockout extended by the penalty; otherwise it is locked until its `retry_at`.
+    pub fn record_refusal(&mut self, now: SimTime, check: &Check) {
+        for verdict in check.verdicts.iter().filter(|verdict| !verdict.verdict.admitted) {
+            let state = &mut self.rules[verdict.rule_index];
+            let Some(penalty_ms) = state.rule.early_penalty_ms else {
+                continue;
+            };
+            let penalty = std::time::Duration::from_millis(penalty_ms);
+            let lockout = state.lockouts.entry(verdict.key.clone()).or_insert(SimTime::ZERO);
+            let before = *lockout;
+            *lockout = if before > now {
+                before + penalty
+            } else {
+                verdict.verdict.retry_at
+            };
+            debug_assert!(*lockout >= before || before <= now, "a lockout never shortens");
+        }
+    }
+
     /// Drops every key whose state is as good as new. Deterministic (keys are visited in order).
     pub fn prune(&mut self, now: SimTime) {
         for state in &mut self.rules {
             let params = params_at(&state.rule, now);
             state.keys.retain(|_, limiter| !limiter.is_idle(&params, now));
+            state.lockouts.retain(|_, until| *until > now);
         }
     }
 
@@ -161,6 +197,7 @@ fn key_of(rule: &LimitRule, subject: Subject<'_>) -> String {
             KeyPart::Client => format!("client:{}", subject.client),
             KeyPart::Family => format!("family:{}", subject.family),
             KeyPart::Org => "org".to_string(),
+            KeyPart::Resource => format!("resource:{}", subject.resource),
         })
         .collect();
     parts.join("|")
@@ -183,6 +220,7 @@ mod tests {
             schedule: Vec::new(),
             retry_after_max_s: None,
             hidden: false,
+            early_penalty_ms: None,
         }
     }
 
@@ -201,11 +239,13 @@ mod tests {
             token_seq: 1,
             client: "app",
             family: "users.bulk",
+            resource: "",
         };
         let read = Subject {
             token_seq: 1,
             client: "app",
             family: "users.read",
+            resource: "",
         };
         let now = SimTime::from_secs(1);
         let first = limits.check(now, bulk);
@@ -232,6 +272,7 @@ mod tests {
             token_seq: 0,
             client: "app",
             family: "oauth",
+            resource: "",
         };
         assert!(limits.check(SimTime::ZERO, token).verdicts.is_empty());
     }
@@ -244,6 +285,7 @@ mod tests {
                 token_seq,
                 client: "app",
                 family: "users.read",
+                resource: "",
             };
             let check = limits.check(SimTime::from_secs(token_seq), subject);
             limits.record(SimTime::from_secs(token_seq), &check);

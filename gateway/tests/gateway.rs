@@ -5,8 +5,8 @@ mod support;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use herd_gateway::config::{
-    Algorithm, BackgroundConsumer, CapacityChange, Fault, GatewayConfig, HeaderDialect, KeyPart, LimitRule,
-    PlatformProfile,
+    Algorithm, BackgroundConsumer, CapacityChange, Fault, GatewayConfig, HeaderDialect, KeyPart, Layers,
+    LimitRule, PlatformProfile,
 };
 use herd_gateway::events::{AuthFailure, GatewayEventKind};
 use herd_gateway::http::Delivery;
@@ -166,7 +166,7 @@ fn tokens_expire_and_are_revoked() {
 #[test]
 fn genesys_paging_walks_every_user_once() {
     let config = GatewayConfig {
-        limits: Some(vec![]),
+        layers: herd_gateway::config::Layers::OFF,
         ..GatewayConfig::default()
     };
     let mut gateway = gateway_with(config);
@@ -203,7 +203,7 @@ fn genesys_paging_walks_every_user_once() {
 #[test]
 fn versioned_updates_and_bulk_results() {
     let config = GatewayConfig {
-        limits: Some(vec![]),
+        layers: herd_gateway::config::Layers::OFF,
         ..GatewayConfig::default()
     };
     let mut gateway = gateway_with(config);
@@ -257,7 +257,7 @@ fn versioned_updates_and_bulk_results() {
 #[test]
 fn idempotency_keys_deduplicate_creates_and_lost_responses_still_apply() {
     let config = GatewayConfig {
-        limits: Some(vec![]),
+        layers: herd_gateway::config::Layers::OFF,
         faults: vec![Fault::LostResponse {
             from_s: 0,
             until_s: Some(10),
@@ -312,35 +312,40 @@ fn idempotency_keys_deduplicate_creates_and_lost_responses_still_apply() {
 
 #[test]
 fn header_dialects_describe_the_tightest_rule() {
-    let expected = [
-        (
-            HeaderDialect::Inin,
-            vec![
-                ("inin-ratelimit-allowed", "5"),
-                ("inin-ratelimit-count", "1"),
-                ("inin-ratelimit-reset", "60"),
+    let expected =
+        [
+            (
+                HeaderDialect::Inin,
+                vec![
+                    ("inin-ratelimit-allowed", "5"),
+                    ("inin-ratelimit-count", "1"),
+                    ("inin-ratelimit-reset", "60"),
+                ],
+            ),
+            (
+                HeaderDialect::XRateLimit,
+                vec![
+                    ("X-Rate-Limit-Limit", "5"),
+                    ("X-Rate-Limit-Remaining", "4"),
+                    ("X-Rate-Limit-Reset", "1767225660"),
+                ],
+            ),
+            (
+                HeaderDialect::Ietf,
+                vec![
+                (
+                    "RateLimit-Policy",
+                    "\"client.credentials.token.rate.per.minute\";q=5;qu=\"requests\";w=60;pk=:dG9rZW4jMQ==:",
+                ),
+                ("RateLimit", "\"client.credentials.token.rate.per.minute\";r=4;t=60;pk=:dG9rZW4jMQ==:"),
             ],
-        ),
-        (
-            HeaderDialect::XRateLimit,
-            vec![
-                ("X-Rate-Limit-Limit", "5"),
-                ("X-Rate-Limit-Remaining", "4"),
-                ("X-Rate-Limit-Reset", "1767225660"),
-            ],
-        ),
-        (
-            HeaderDialect::Ietf,
-            vec![
-                ("RateLimit-Policy", "\"token.rate.per.minute\";q=5;w=60"),
-                ("RateLimit", "\"token.rate.per.minute\";r=4;t=60"),
-            ],
-        ),
-        (HeaderDialect::None, vec![]),
-    ];
+            ),
+            (HeaderDialect::None, vec![]),
+        ];
     for (dialect, headers) in expected {
         let config = GatewayConfig {
             headers: dialect,
+            layers: Layers::OFF,
             limits: Some(vec![rule(5, Algorithm::SlidingLog)]),
             ..GatewayConfig::default()
         };
@@ -426,7 +431,7 @@ fn short_retry_after_is_capped_below_the_true_wait() {
 #[test]
 fn faults_maintenance_throttle_html_and_slow() {
     let config = GatewayConfig {
-        limits: Some(vec![]),
+        layers: herd_gateway::config::Layers::OFF,
         faults: vec![
             Fault::Maintenance {
                 from_s: 10,
@@ -489,7 +494,7 @@ fn faults_maintenance_throttle_html_and_slow() {
 fn cxone_profile_tokens_paging_and_bulk_create() {
     let config = GatewayConfig {
         platform: PlatformProfile::Cxone,
-        limits: Some(vec![]),
+        layers: herd_gateway::config::Layers::OFF,
         ..GatewayConfig::default()
     };
     let mut gateway = gateway_with(config);

@@ -17,7 +17,7 @@ mod support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use herd_gateway::config::{Algorithm, Fault, GatewayConfig, LimitRule};
+use herd_gateway::config::{Algorithm, Fault, GatewayConfig, Layers, LimitRule};
 use herd_gateway::{Gateway, Request, SimTime};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -113,6 +113,8 @@ impl Driver {
             html: false,
         });
         let mut config = GatewayConfig {
+            // One rule alone: the layers have a model of their own (`layers_model.rs`).
+            layers: Layers::OFF,
             limits: Some(vec![rule]),
             faults,
             ..GatewayConfig::default()

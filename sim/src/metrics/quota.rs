@@ -9,13 +9,18 @@ use herd_gateway::events::GatewayEventKind;
 use crate::scenario::Scenario;
 use crate::trace::{Record, Trace};
 
-/// The limit rule quotas are measured against: the first that is not the OAuth endpoint's.
+/// The limit rule quotas are measured against: of the API rules (not the token endpoint's), the
+/// one that allows the least per second to the keys the instances use at once. Under the
+/// layered defaults that is the per-client rule when instances share an OAuth client.
 pub fn quota_rule(scenario: &Scenario) -> Option<LimitRule> {
+    let allowed_per_ms =
+        |rule: &LimitRule| rule.limit as f64 * keys_in_use(scenario, rule) / rule.window_ms as f64;
     scenario
         .gateway
         .effective_limits()
         .into_iter()
-        .find(|rule| !rule.families.iter().any(|family| family == "oauth"))
+        .filter(|rule| !rule.families.iter().any(|family| family == "oauth"))
+        .min_by(|a, b| allowed_per_ms(a).total_cmp(&allowed_per_ms(b)))
 }
 
 /// How many of `rule`'s keys the instances use at once, endpoint families aside: one per
@@ -103,7 +108,8 @@ fn key_of(rule: &LimitRule, token_seq: u64, family: &str) -> String {
         .map(|part| match part {
             KeyPart::Token => format!("t{token_seq}"),
             KeyPart::Family => family.to_string(),
-            KeyPart::Client | KeyPart::Org => String::new(),
+            // Events do not name the resource: per-resource keys are counted together.
+            KeyPart::Client | KeyPart::Org | KeyPart::Resource => String::new(),
         })
         .collect::<Vec<_>>()
         .join("|")
