@@ -54,7 +54,32 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
         let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(hook);
         let clients: Vec<&str> = scenario.gateway.clients.iter().map(|client| client.id.as_str()).collect();
         outln!("herdsim serve: {} ({:?}, seed {seed}) on http://{address}", scenario.name, scenario.gateway.platform);
-        outln!("  OAuth clients: {} (secrets as the scenario sets them); faults and schedules run from now; Ctrl-C stops", clients.join(", "));
+        for client in &scenario.gateway.clients {
+            outln!("  OAuth client {} secret {}", client.id, client.secret);
+            for key in client.access_keys.iter().filter(|_| scenario.gateway.platform == herd_gateway::config::PlatformProfile::Cxone) {
+                outln!("    CXone access key {} secret {}", key.id, key.secret);
+            }
+        }
+        match scenario.gateway.platform {
+            herd_gateway::config::PlatformProfile::Genesys => outln!(
+                "  token: curl -s -u {}:{} -d grant_type=client_credentials http://{address}/oauth/token",
+                clients.first().copied().unwrap_or("herd-app"),
+                scenario.gateway.clients.first().map_or("herd-secret", |client| client.secret.as_str())
+            ),
+            herd_gateway::config::PlatformProfile::Cxone => {
+                let client = scenario.gateway.clients.first();
+                let key = client.and_then(|client| client.access_keys.first());
+                outln!(
+                    "  token: curl -s -u {}:{} -d grant_type=password -d username={} -d password={} http://{address}/auth/token",
+                    client.map_or("herd-app", |client| client.id.as_str()),
+                    client.map_or("herd-secret", |client| client.secret.as_str()),
+                    key.map_or("herd-key", |key| key.id.as_str()),
+                    key.map_or("herd-key-secret", |key| key.secret.as_str())
+                );
+            }
+        }
+        outln!("  live buckets of a token: GET http://{address}/__herdsim/limits (Authorization: Bearer ...)");
+        outln!("  faults and schedules run from now; Ctrl-C stops");
         let _ = std::io::stdout().flush();
         let logger: Option<tcp::RequestLogger> = match args.log_format {
             LogFormat::None => None,
@@ -91,10 +116,16 @@ fn print_request(format: LogFormat, line: &RequestLog) {
     let status = line
         .status
         .map_or("lost".to_string(), |status| status.to_string());
+    let why = line.refused_by.as_ref().map_or(String::new(), |refusal| {
+        format!(
+            "  rule={} key={} count={}/{}",
+            refusal.rule, refusal.key, refusal.count, refusal.limit
+        )
+    });
     match format {
         LogFormat::Json => outln!("{}", serde_json::to_string(line).expect("log lines serialize")),
         _ => outln!(
-            "{:>10.3}s {:<21} {:<6} {} {status} {}ms",
+            "{:>10.3}s {:<21} {:<6} {} {status} {}ms{why}",
             line.t_s,
             line.remote,
             line.method,
@@ -108,15 +139,21 @@ fn summary(gateway: &Mutex<Gateway>, label: &str) -> String {
     let gateway = gateway.lock().expect("gateway lock");
     let stats = gateway.stats();
     format!(
-        "{label}: {} requests, {} admitted, {} rate-limited, {} unauthorized, {} faults, {} tokens issued, {} conflicts, {} bad requests; {} writes applied, {} duplicate creates; background {} admitted / {} rejected",
+        "{label}: {} requests, {} admitted ({} answered 4xx by the resource), {} rate-limited, {} unauthorized, \
+         {} faults, {} conflicts, {} bad requests; tokens: {} issued, {} refused, {} rate-limited at the token \
+         endpoint, {} evicted by the cap; {} writes applied, {} duplicate creates; background {} admitted / {} rejected",
         stats.requests,
         stats.admitted,
+        stats.resource_4xx,
         stats.rate_limited,
         stats.unauthorized,
         stats.faults,
-        stats.tokens_issued,
         stats.conflicts,
         stats.bad_requests,
+        stats.tokens_issued,
+        stats.token_requests_refused,
+        stats.token_requests_rate_limited,
+        stats.tokens_evicted,
         gateway.ledger().writes().len(),
         gateway.ledger().duplicate_creates(),
         stats.background_admitted,

@@ -228,9 +228,13 @@ fn a_plain_python_client_gets_a_token_hits_429_and_is_served_after_waiting() {
         trace.contains("\"event\":\"rate_limited\"") && trace.contains("\"event\":\"token_issued\""),
         "{trace}"
     );
+    // The banner prints the simulator's test credentials on purpose (a user needs them); no
+    // request line and no trace carries a secret.
+    let request_lines: Vec<&str> = rest.lines().filter(|line| line.contains("ms")).collect();
+    assert!(!request_lines.is_empty());
     assert!(
-        !trace.contains("herd-secret") && !rest.contains("herd-secret"),
-        "no secret in logs or traces"
+        !trace.contains("herd-secret") && request_lines.iter().all(|line| !line.contains("herd-secret")),
+        "no secret in request logs or traces"
     );
 }
 
@@ -370,4 +374,141 @@ fn serve_logs_requests_as_json_lines_when_asked() {
         ),
         (Some("GET"), Some("/api/v2/users"), Some(401))
     );
+}
+
+/// One request over a fresh loopback connection: (status, body).
+fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: api.local\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_string());
+    (status, body)
+}
+
+/// "Why was this 429": the request log names the rule, key and count; `/__herdsim/limits` shows
+/// the caller's buckets and their recent refusals; secrets in a query string never reach a log.
+#[test]
+fn serve_explains_every_429_and_shows_the_callers_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("why.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"why\"\ndescription = \"5/min\"\n[gateway]\nplatform = \"genesys\"\n[[gateway.limits]]\nname = \"per.minute\"\nlimit = 5\nkey = [\"token\"]\n[workload]\nkind = \"read\"\noperations = 1\n",
+    )
+    .unwrap();
+    let (mut server, mut stdout, base) = spawn_serve(&[scenario.to_str().unwrap()]);
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "herd-app:herd-secret")
+    );
+    let (status, body) = http(
+        &base,
+        "POST",
+        "/oauth/token",
+        &[
+            ("authorization", &basic),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=client_credentials",
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    // A PATCH without `version`: admitted by the limits, refused by the resource (400).
+    let user = herd_gateway::directory::Directory::id_for(herd_gateway::config::PlatformProfile::Genesys, 0);
+    let (status, _) = http(
+        &base,
+        "PATCH",
+        &format!("/api/v2/users/{user}"),
+        &[("authorization", &bearer)],
+        "{\"title\": \"t\"}",
+    );
+    assert_eq!(status, 400);
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| {
+            http(
+                &base,
+                "GET",
+                "/api/v2/users?pageSize=1",
+                &[("authorization", &bearer)],
+                "",
+            )
+            .0
+        })
+        .collect();
+    assert_eq!(statuses, vec![200, 200, 200, 200, 429]);
+    let (status, report) = http(
+        &base,
+        "GET",
+        "/__herdsim/limits",
+        &[("authorization", &bearer)],
+        "",
+    );
+    assert_eq!(status, 200, "{report}");
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let bucket = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["rule"] == "per.minute")
+        .expect("the scenario's rule");
+    assert_eq!(
+        (
+            bucket["key"].as_str(),
+            bucket["count"].as_u64(),
+            bucket["limit"].as_u64()
+        ),
+        (Some("token#1"), Some(5), Some(5))
+    );
+    let layers: Vec<&str> = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["rule"].as_str())
+        .collect();
+    assert!(
+        layers.contains(&"client.rate.per.minute"),
+        "the client-wide layer too: {layers:?}"
+    );
+    assert_eq!(report["recent_refusals"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(http(&base, "GET", "/__herdsim/limits", &[], "").0, 401);
+    let leaked = "/api/v2/users?client_secret=s3cr3t-q&password=p4ss-q&access_token=t0k-q&pageSize=1";
+    http(&base, "GET", leaked, &[("authorization", &bearer)], "");
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    assert!(server.wait().unwrap().success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let refused = rest
+        .lines()
+        .find(|line| line.contains(" 429 "))
+        .unwrap_or_else(|| panic!("no 429 line in {rest}"));
+    assert!(
+        refused.contains("rule=per.minute key=token#1 count=5/5"),
+        "{refused}"
+    );
+    for secret in ["s3cr3t-q", "p4ss-q", "t0k-q"] {
+        assert!(!rest.contains(secret), "{secret} reached the log:\n{rest}");
+    }
+    assert!(rest.contains("client_secret=<redacted>"), "{rest}");
+    assert!(rest.contains("(1 answered 4xx by the resource)"), "{rest}");
 }

@@ -20,7 +20,7 @@ use crate::config::{GatewayConfig, GatewayConfigError, HeaderDialect, PlatformPr
 use crate::directory::Directory;
 use crate::events::{AuthFailure, GatewayEvent, GatewayEventKind};
 use crate::faults::{FaultPlan, Injected};
-use crate::http::{Delivery, Request, Response};
+use crate::http::{Delivery, Refusal, Request, Response};
 use crate::idempotency::IdempotencyStore;
 use crate::ledger::Ledger;
 use crate::oauth::TokenStore;
@@ -33,6 +33,8 @@ use crate::{rate_headers, replies};
 /// or after this much simulated time, whichever comes first.
 const PRUNE_EVERY_REQUESTS: u64 = 1_024;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Refusals kept for the limits report (`limits_report`): the most recent, across all keys.
+const RECENT_REFUSALS_MAX: usize = 256;
 /// The longest Retry-After the gateway ever advertises.
 const RETRY_AFTER_MAX_S: u64 = 86_400;
 
@@ -45,6 +47,8 @@ pub struct GatewayStats {
     pub unauthorized: u64,
     pub faults: u64,
     pub tokens_issued: u64,
+    /// Admitted requests that the resource answered with a 4xx (a missing `version`, a 404).
+    pub resource_4xx: u64,
     /// Token requests the token endpoint's own limit refused (429).
     pub token_requests_rate_limited: u64,
     /// Token requests refused for bad credentials, grants or the live-token cap.
@@ -87,6 +91,8 @@ pub struct Gateway {
     pub(crate) events: Vec<GatewayEvent>,
     pub(crate) stats: GatewayStats,
     pub(crate) schedule: Schedule,
+    /// The last refusals, oldest first, bounded by [`RECENT_REFUSALS_MAX`].
+    pub(crate) recent_refusals: std::collections::VecDeque<(SimTime, Refusal)>,
     pub(crate) latest: SimTime,
     pub(crate) pruned_at: SimTime,
 }
@@ -99,6 +105,7 @@ impl Gateway {
             tokens: TokenStore::new(),
             limits: RateLimits::new(config.effective_limits()),
             schedule: Schedule::new(&config.background, faults.revocation_times()),
+            recent_refusals: std::collections::VecDeque::new(),
             faults,
             directory: Directory::new(config.platform, config.data.users),
             idempotency: IdempotencyStore::default(),
@@ -160,6 +167,41 @@ impl Gateway {
                 .push(("ININ-Correlation-Id".to_string(), ctx.correlation_id));
         }
         response
+    }
+
+    /// The live state of every bucket that applies to the caller (its token and its OAuth
+    /// client), and the recent refusals of those buckets: what `GET /__herdsim/limits` shows.
+    /// The platform publishes configured limits only; this is the harness's window into the
+    /// counts behind a 429. Reads nothing but state, consumes nothing.
+    pub fn limits_report(
+        &mut self,
+        now: SimTime,
+        authorization: Option<&str>,
+    ) -> Result<serde_json::Value, AuthFailure> {
+        let now = now.max(self.latest);
+        let (token_seq, client) = match self.tokens.authenticate(now, authorization) {
+            Ok((token_seq, client)) => (token_seq, client.to_string()),
+            Err((reason, _)) => return Err(reason),
+        };
+        let buckets = self.limits.describe(now, token_seq, &client);
+        let keys: std::collections::BTreeSet<&str> =
+            buckets.iter().map(|bucket| bucket.key.as_str()).collect();
+        let recent: Vec<serde_json::Value> = self
+            .recent_refusals
+            .iter()
+            .filter(|(_, refusal)| keys.contains(refusal.key.as_str()))
+            .map(|(at, refusal)| {
+                serde_json::json!({"t_s": at.as_micros() as f64 / 1e6, "rule": refusal.rule, "key": refusal.key,
+                    "count": refusal.count, "limit": refusal.limit})
+            })
+            .collect();
+        Ok(serde_json::json!({
+            "t_s": now.as_micros() as f64 / 1e6,
+            "client": client,
+            "token_seq": token_seq,
+            "buckets": buckets,
+            "recent_refusals": recent,
+        }))
     }
 
     /// When the gateway next has work of its own (a scheduled revocation or a background draw),
@@ -303,6 +345,9 @@ impl Gateway {
             None => {
                 let response = self.serve(ctx, &route, request);
                 self.stats.admitted += 1;
+                if (400..500).contains(&response.status) {
+                    self.stats.resource_4xx += 1;
+                }
                 let remaining = check.tightest().map(|t| t.verdict.remaining.saturating_sub(1));
                 self.emit(
                     ctx,
@@ -461,7 +506,18 @@ impl Gateway {
                 retry_after_s: Some(retry_after_s),
             },
         );
+        let refusal = Refusal {
+            rule: rejection.rule.clone(),
+            key: rejection.key.clone(),
+            count: rejection.verdict.count,
+            limit: rejection.verdict.limit,
+        };
+        self.recent_refusals.push_back((ctx.now, refusal.clone()));
+        if self.recent_refusals.len() > RECENT_REFUSALS_MAX {
+            self.recent_refusals.pop_front();
+        }
         let mut response = self.too_many_requests(ctx, Some(retry_after_s), false);
+        response.refusal = Some(refusal);
         if let Some(described) = described {
             response
                 .headers

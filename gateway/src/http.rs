@@ -72,6 +72,15 @@ pub enum Delivery {
     Lost,
 }
 
+/// Why a request was refused by a limit: never sent on the wire, for the shells' logs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub rule: String,
+    pub key: String,
+    pub count: u64,
+    pub limit: u64,
+}
+
 /// A response as the core decides it. The shell adds `Date` (from the simulated epoch).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
@@ -79,6 +88,8 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub delivery: Delivery,
+    /// Set on a 429 from a limit: which rule, key and count refused it ("why was this 429").
+    pub refusal: Option<Refusal>,
 }
 
 impl Response {
@@ -88,6 +99,7 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             delivery: Delivery::Now,
+            refusal: None,
         }
     }
 

@@ -63,6 +63,21 @@ struct RuleState {
     lockouts: BTreeMap<String, SimTime>,
 }
 
+/// One bucket's live state, as the limits report shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BucketState {
+    pub rule: String,
+    pub key: String,
+    pub algorithm: crate::config::Algorithm,
+    pub window_ms: u64,
+    pub limit: u64,
+    pub count: u64,
+    pub remaining: u64,
+    pub reset_in_ms: u64,
+    /// Set while an early-retry penalty locks the key out.
+    pub locked_for_ms: Option<u64>,
+}
+
 /// Every configured rule with its per-key state. Memory is bounded: a key's state is bounded by the
 /// rule's largest limit, and idle keys are dropped by [`RateLimits::prune`].
 pub struct RateLimits {
@@ -152,6 +167,43 @@ impl RateLimits {
             };
             debug_assert!(*lockout >= before || before <= now, "a lockout never shortens");
         }
+    }
+
+    /// The buckets that belong to a token and its client, with their counts now: every key whose
+    /// token and client parts (if any) are the caller's. Advances their state; consumes nothing.
+    pub fn describe(&mut self, now: SimTime, token_seq: u64, client: &str) -> Vec<BucketState> {
+        let (token_part, client_part) = (format!("token#{token_seq}"), format!("client:{client}"));
+        let belongs = |key: &str| {
+            key.split('|').all(|part| {
+                if part.starts_with("token#") {
+                    part == token_part
+                } else if part.starts_with("client:") {
+                    part == client_part
+                } else {
+                    true
+                }
+            })
+        };
+        let mut buckets = Vec::new();
+        for state in &mut self.rules {
+            let params = params_at(&state.rule, now);
+            for (key, limiter) in state.keys.iter_mut().filter(|(key, _)| belongs(key)) {
+                let verdict = limiter.check(&params, now);
+                let locked_until = state.lockouts.get(key).filter(|until| **until > now);
+                buckets.push(BucketState {
+                    rule: state.rule.name.clone(),
+                    key: key.clone(),
+                    algorithm: state.rule.algorithm,
+                    window_ms: state.rule.window_ms,
+                    limit: verdict.limit,
+                    count: verdict.count,
+                    remaining: verdict.remaining,
+                    reset_in_ms: (verdict.reset_at.min(SimTime::NEVER) - now).as_millis() as u64,
+                    locked_for_ms: locked_until.map(|until| (*until - now).as_millis() as u64),
+                });
+            }
+        }
+        buckets
     }
 
     /// Drops every key whose state is as good as new. Deterministic (keys are visited in order).

@@ -97,7 +97,11 @@ impl GatewayService {
     pub fn respond_core(&self, request: Request) -> (Response, String) {
         let mut gateway = self.gateway.lock().expect("gateway lock");
         let now = self.clock.now();
-        let response = gateway.handle(now, request);
+        let response = if request.method == "GET" && request.path() == LIMITS_PATH {
+            limits_report(&mut gateway, now, &request)
+        } else {
+            gateway.handle(now, request)
+        };
         if let Some(hook) = &self.on_events {
             hook(gateway.drain_events());
         }
@@ -172,12 +176,31 @@ fn http_date(epoch_unix_s: u64, now: SimTime) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(epoch_unix_s) + now.as_duration())
 }
 
+/// The harness's own path, which the platform does not use: the live counts of the caller's
+/// buckets and their recent refusals ("why was this 429").
+pub const LIMITS_PATH: &str = "/__herdsim/limits";
+
+fn limits_report(gateway: &mut Gateway, now: SimTime, request: &Request) -> Response {
+    match gateway.limits_report(now, request.header_value("authorization")) {
+        Ok(report) => Response::json(200, &report),
+        Err(reason) => Response::json(
+            401,
+            &serde_json::json!({"error": "unauthorized", "reason": reason,
+                "message": "GET /__herdsim/limits with the bearer token whose buckets you want to see"}),
+        ),
+    }
+}
+
 fn to_hyper(response: Response, date: &str) -> hyper::Response<Full<Bytes>> {
     let mut builder = hyper::Response::builder()
         .status(response.status)
         .header("date", date);
     for (name, value) in &response.headers {
         builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(refusal) = response.refusal {
+        // Never on the wire: the real-time server's request log reads it.
+        builder = builder.extension(refusal);
     }
     builder
         .body(Full::new(Bytes::from(response.body)))

@@ -55,6 +55,44 @@ pub struct RequestLog {
     /// `None` when the response was dropped on purpose (a lost-response fault).
     pub status: Option<u16>,
     pub latency_ms: u64,
+    /// On a 429 from a limit: the rule, key and count that refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<herd_gateway::http::Refusal>,
+}
+
+/// Query parameters whose values are secrets: never written to a log.
+const SECRET_PARAMETERS: [&str; 6] = [
+    "client_secret",
+    "password",
+    "access_token",
+    "assertion",
+    "refresh_token",
+    "accesskeysecret",
+];
+
+/// `target` with the values of secret query parameters replaced by `<redacted>`.
+pub fn redacted_target(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            let decoded: String = form_urlencoded::parse(name.as_bytes())
+                .map(|(n, _)| n.into_owned())
+                .collect();
+            if SECRET_PARAMETERS
+                .iter()
+                .any(|secret| decoded.eq_ignore_ascii_case(secret))
+            {
+                format!("{name}=<redacted>")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
 }
 
 /// Receives every request's log line.
@@ -141,15 +179,17 @@ async fn serve_one(
         async move {
             let started = tokio::time::Instant::now();
             let method = request.method().to_string();
-            let target = request
-                .uri()
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .to_string();
+            let target = redacted_target(request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
             let response = service.respond(request).await;
             if let Some(logger) = &logger {
                 let t_s = clock.now().as_micros() as f64 / 1e6;
                 let status = response.as_ref().ok().map(|response| response.status().as_u16());
+                let refused_by = response.as_ref().ok().and_then(|response| {
+                    response
+                        .extensions()
+                        .get::<herd_gateway::http::Refusal>()
+                        .cloned()
+                });
                 logger(&RequestLog {
                     t_s,
                     remote,
@@ -157,6 +197,7 @@ async fn serve_one(
                     target,
                     status,
                     latency_ms: started.elapsed().as_millis() as u64,
+                    refused_by,
                 });
             }
             response

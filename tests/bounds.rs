@@ -1,0 +1,92 @@
+//! No client beats the limits: on every shipped scenario, every preset (herdsim's own and the
+//! peers') finishes no sooner than the printed lower bound, and minting tokens gains nothing.
+
+use herd_client::Preset;
+use herd_sim::run::{self, RunEnd};
+use herd_sim::scenario::library;
+
+fn small_fast(name: &str, extra: &[String]) -> herd_sim::scenario::Scenario {
+    let shipped = library::find(name).expect("a shipped scenario");
+    let plain = shipped.load(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let mut overrides = plain.small.clone();
+    overrides.push("network.mode=\"fast\"".to_string());
+    overrides.extend(extra.iter().cloned());
+    shipped.load(&overrides).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn no_preset_finishes_faster_than_the_limits_allow() {
+    let mut checked = 0;
+    for shipped in library::shipped() {
+        for preset in Preset::ALL {
+            let scenario = small_fast(shipped.name(), &[format!("preset=\"{}\"", preset.name())]);
+            let run = run::run(&scenario, scenario.seed, &mut |_| {});
+            if run.end != RunEnd::Completed {
+                continue;
+            }
+            let m = &run.metrics;
+            assert!(
+                m.makespan_s + 0.001 >= m.makespan_lower_bound_s,
+                "{} with {}: makespan {} s below the bound {} s (replay: herdsim run {} --small --fast --set preset=\"{}\")",
+                shipped.name(),
+                preset.name(),
+                m.makespan_s,
+                m.makespan_lower_bound_s,
+                shipped.name(),
+                preset.name()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 80, "only {checked} completed runs were checked");
+}
+
+/// A client that refreshes its token 5 minutes early on 5-minute tokens mints a token per
+/// request (a bug of a popular tutorial). Under the layered limits it gains nothing: the
+/// per-client layer counts every token together.
+#[test]
+fn minting_tokens_gains_a_client_nothing() {
+    let honest = small_fast("token-expiry", &[]);
+    let storm = small_fast("token-expiry", &["client.token.refresh_margin_s=300".to_string()]);
+    let (honest, storm) = (
+        run::run(&honest, 1, &mut |_| {}),
+        run::run(&storm, 1, &mut |_| {}),
+    );
+    assert!(
+        storm.metrics.token_requests > 10 * honest.metrics.token_requests.max(1),
+        "the storm mints: {} vs {}",
+        storm.metrics.token_requests,
+        honest.metrics.token_requests
+    );
+    assert_eq!(
+        (honest.metrics.ok, storm.metrics.ok),
+        (honest.metrics.items, storm.metrics.items)
+    );
+    assert!(
+        storm.metrics.makespan_s >= honest.metrics.makespan_s * 0.98,
+        "minting tokens won: {} s against {} s",
+        storm.metrics.makespan_s,
+        honest.metrics.makespan_s
+    );
+}
+
+#[test]
+fn the_tutorial_does_not_beat_herdsims_default_on_token_expiry() {
+    let mut default_s = Vec::new();
+    let mut tutorial_s = Vec::new();
+    for seed in 0..3 {
+        let default = small_fast("token-expiry", &[]);
+        let tutorial = small_fast("token-expiry", &["preset=\"tutorial\"".to_string()]);
+        default_s.push(run::run(&default, seed, &mut |_| {}).metrics.makespan_s);
+        tutorial_s.push(run::run(&tutorial, seed, &mut |_| {}).metrics.makespan_s);
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let (default, tutorial) = (median(&mut default_s), median(&mut tutorial_s));
+    assert!(
+        tutorial >= default * 0.98,
+        "the tutorial won: {tutorial} s against herdsim's {default} s"
+    );
+}
