@@ -9,7 +9,9 @@
 //! - a new token never frees the client-wide bucket: a fresh token's request is refused whenever
 //!   the client's window is full.
 //!
-//! The property counts the cases that exercised the last point (a fresh token refused by the
+//! A second model covers the early-retry penalty and per-resource keys (Retry-After included).
+//!
+//! Each property counts the cases that exercised the last point (a fresh token refused by the
 //! client layer) and fails if too few did.
 
 mod support;
@@ -233,5 +235,109 @@ fn layers_admit_exactly_what_every_layer_admits() {
     assert!(
         exercised * 10 >= ran * 9,
         "only {exercised} of {ran} cases exercised the client-wide bucket"
+    );
+}
+
+/// The early-retry penalty and per-resource keys, against a reference: per resource, a sliding
+/// log plus a lockout that each early request extends by the penalty. A request is admitted
+/// exactly when its resource's window has room and no lockout is running; the wait it is told
+/// is the reference's, rounded up.
+#[test]
+fn penalties_and_resource_keys_follow_their_reference() {
+    use herd_gateway::config::{KeyPart, LimitRule};
+    let cases: u32 = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let config = ProptestConfig::with_cases(cases);
+    let rng = proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm);
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
+    let penalized = AtomicU64::new(0);
+    let advance_ms = prop_oneof![4 => 0u64..6_000, 1 => 6_000u64..70_000];
+    let steps = prop::collection::vec((0usize..3, advance_ms), 10..80);
+    let strategy = (1u64..4, 1_000u64..20_000, steps, any::<u64>());
+    let outcome = runner.run(&strategy, |(limit, penalty_ms, steps, seed)| {
+        let rule = LimitRule {
+            name: "per.resource".into(),
+            limit,
+            key: vec![KeyPart::Resource],
+            families: vec!["users.read".into()],
+            early_penalty_ms: Some(penalty_ms),
+            ..LimitRule::genesys_token_default()
+        };
+        let config = GatewayConfig {
+            layers: Layers::OFF,
+            limits: Some(vec![rule]),
+            ..GatewayConfig::default()
+        };
+        let mut gateway = Gateway::new(config, streams(seed)).unwrap();
+        let token = gateway.handle(SimTime::ZERO, mint_request()).body_json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let users: Vec<String> = gateway.directory().ids().take(3).map(str::to_string).collect();
+        let mut logs: BTreeMap<usize, Log> = BTreeMap::new();
+        let mut lockouts: BTreeMap<usize, u64> = BTreeMap::new();
+        let mut now_us = 0u64;
+        let mut extended = false;
+        for (user, advance_ms) in steps {
+            now_us += advance_ms * 1_000;
+            let request = Request::new("GET", &format!("/api/v2/users/{}", users[user])).bearer(&token);
+            let response = gateway.handle(SimTime::from_micros(now_us), request);
+            let log = logs.entry(user).or_default();
+            let locked_until = lockouts.get(&user).copied().filter(|until| *until > now_us);
+            let room = log.count(now_us) < limit;
+            let admit = room && locked_until.is_none();
+            prop_assert_eq!(response.status == 200, admit, "user {} at {}us", user, now_us);
+            if admit {
+                log.0.push(now_us);
+                continue;
+            }
+            // The count-based wait: when the oldest admission still in the window leaves it.
+            let in_window: Vec<u64> = log
+                .0
+                .iter()
+                .copied()
+                .filter(|at| at + WINDOW_US > now_us)
+                .collect();
+            let count_retry_at = if room {
+                now_us
+            } else {
+                in_window[in_window.len() - limit as usize] + WINDOW_US
+            };
+            let retry_at = match locked_until {
+                Some(until) => {
+                    extended = true;
+                    count_retry_at.max(until + penalty_ms * 1_000)
+                }
+                None => count_retry_at,
+            };
+            lockouts.insert(
+                user,
+                locked_until.map_or(retry_at, |until| until + penalty_ms * 1_000),
+            );
+            let told = response
+                .header_value("Retry-After")
+                .and_then(|v| v.parse::<u64>().ok());
+            let expected = (retry_at - now_us).div_ceil(1_000_000).max(1);
+            prop_assert_eq!(
+                told,
+                Some(expected),
+                "Retry-After for user {} at {}us",
+                user,
+                now_us
+            );
+        }
+        penalized.fetch_add(u64::from(extended), Ordering::Relaxed);
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}\nreplay: PROPTEST_CASES={cases} cargo test -p herd-gateway --test layers_model");
+    }
+    let penalized = penalized.into_inner();
+    eprintln!("penalty model: {penalized} of {cases} cases extended a lockout");
+    assert!(
+        penalized * 10 >= u64::from(cases) * 9,
+        "only {penalized} of {cases} cases extended a lockout"
     );
 }
