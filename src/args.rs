@@ -97,7 +97,7 @@ pub struct SweepArgs {
     /// grid. Values are TOML; commas inside brackets or quotes do not split.
     #[arg(long = "param", value_name = "KEY=V1,V2,...")]
     pub params: Vec<String>,
-    /// Seeds: `N` (0..N), `A..B` (B excluded) or `A..=B`.
+    /// Seeds: `N` (N seeds from the scenario's own seed), `A..B` (B excluded) or `A..=B`.
     #[arg(long, default_value = "0..10")]
     pub seeds: String,
     /// Threads (default: every core). Each run is single-threaded and deterministic.
@@ -135,7 +135,7 @@ pub struct MergeArgs {
 pub struct CompareArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Seeds: `N` (0..N), `A..B` or `A..=B`.
+    /// Seeds: `N` (N seeds from the scenario's own seed), `A..B` or `A..=B`.
     #[arg(long, default_value = "5")]
     pub seeds: String,
     /// Threads (default: every core).
@@ -150,9 +150,9 @@ pub struct CompareArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// How many seeds, counting up from the scenario's seed (or `--seed`); at least 1.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
-    pub seeds: u64,
+    /// Seeds: `N` (N seeds from the scenario's own seed, or from `--seed`), `A..B` or `A..=B`.
+    #[arg(long, default_value = "3")]
+    pub seeds: String,
     /// The first seed (default: the scenario's own `seed`).
     #[arg(long)]
     pub seed: Option<u64>,

@@ -44,8 +44,9 @@ fn split_values(text: &str) -> Vec<String> {
     values
 }
 
-/// Seeds: `a..b` (b excluded), `a..=b`, or `n` for `0..n`.
-pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
+/// Seeds, the same in every command: `N` is N seeds counting up from `first` (the scenario's
+/// own seed, or `--seed`), `A..B` excludes B, `A..=B` includes it.
+pub fn parse_seeds(text: &str, first: u64) -> Result<Range<u64>, String> {
     let bad = || format!("--seeds {text}: expected N, A..B or A..=B");
     let range = if let Some((a, b)) = text.split_once("..=") {
         let (a, b): (u64, u64) = (
@@ -56,7 +57,8 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     } else if let Some((a, b)) = text.split_once("..") {
         a.trim().parse().map_err(|_| bad())?..b.trim().parse().map_err(|_| bad())?
     } else {
-        0..text.trim().parse().map_err(|_| bad())?
+        let count: u64 = text.trim().parse().map_err(|_| bad())?;
+        first..first.checked_add(count).ok_or_else(bad)?
     };
     if range.is_empty() {
         return Err(format!("--seeds {text}: no seeds in that range"));
@@ -90,10 +92,13 @@ mod tests {
         assert_eq!(nested.values, vec!["[{ limit = 1, key = [\"a\", \"b\"] }]", "[]"]);
         assert!(param("novalue").is_err());
         assert!(param("k=a,,b").is_err());
-        assert_eq!(parse_seeds("0..50").unwrap(), 0..50);
-        assert_eq!(parse_seeds("3..=5").unwrap(), 3..6);
-        assert_eq!(parse_seeds("4").unwrap(), 0..4);
-        assert!(parse_seeds("5..5").is_err() && parse_seeds("x").is_err());
+        assert_eq!(parse_seeds("0..50", 7).unwrap(), 0..50);
+        assert_eq!(parse_seeds("3..=5", 7).unwrap(), 3..6);
+        assert_eq!(parse_seeds("4", 7).unwrap(), 7..11, "N seeds from the first");
+        assert_eq!(parse_seeds("4", 0).unwrap(), 0..4);
+        assert!(parse_seeds("5..5", 0).is_err() && parse_seeds("x", 0).is_err());
+        assert!(parse_seeds("0", 1).is_err(), "no seeds at all is an error");
+        assert!(parse_seeds("2", u64::MAX).is_err(), "no overflow");
         assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
         assert!(parse_shard("4/4").is_err() && parse_shard("1/0").is_err());
     }

@@ -109,15 +109,17 @@ pub fn list() -> Result<(), CommandError> {
 
 pub fn check(args: &CheckArgs) -> Result<(), CommandError> {
     let scenario = lookup::load(&args.scenario)?;
-    let first = args.seed.unwrap_or(scenario.seed);
+    let seeds = crate::grammar::parse_seeds(&args.seeds, args.seed.unwrap_or(scenario.seed))
+        .map_err(CommandError::BadInput)?;
     outln!(
-        "{}: {} seeds from {first}, each run twice",
+        "{}: seeds {}..{}, each run twice",
         scenario.name,
-        args.seeds
+        seeds.start,
+        seeds.end
     );
     let mut diverged = false;
     let mut failed = false;
-    for seed in first..first.saturating_add(args.seeds) {
+    for seed in seeds {
         let one = run_with_progress(&scenario, seed);
         let two = run_with_progress(&scenario, seed);
         if one.trace.hash() == two.trace.hash() {

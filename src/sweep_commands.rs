@@ -19,7 +19,6 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         .map(|text| grammar::param(text))
         .collect::<Result<_, _>>()
         .map_err(CommandError::BadInput)?;
-    let seeds = grammar::parse_seeds(&args.seeds).map_err(CommandError::BadInput)?;
     let shard = args
         .shard
         .as_deref()
@@ -28,6 +27,8 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         .map_err(CommandError::BadInput)?;
     let points = sweep::grid(&params);
     let prepared = prepare(&args.scenario, &points)?;
+    let first = prepared.scenarios.first().map_or(0, |scenario| scenario.seed);
+    let seeds = grammar::parse_seeds(&args.seeds, first).map_err(CommandError::BadInput)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let name = &prepared.scenarios[0].name;
         PathBuf::from(match shard {
@@ -116,7 +117,6 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
 }
 
 pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
-    let seeds = grammar::parse_seeds(&args.seeds).map_err(CommandError::BadInput)?;
     let presets = Param {
         key: "preset".into(),
         values: Preset::ALL
@@ -126,6 +126,8 @@ pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
     };
     let points = sweep::grid(&[presets]);
     let prepared = prepare(&args.scenario, &points)?;
+    let first = prepared.scenarios.first().map_or(0, |scenario| scenario.seed);
+    let seeds = grammar::parse_seeds(&args.seeds, first).map_err(CommandError::BadInput)?;
     let jobs = sweep::jobs(points.len(), seeds.clone(), None);
     let threads = args.jobs.unwrap_or_else(default_threads);
     outln!(

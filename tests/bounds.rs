@@ -21,24 +21,25 @@ fn no_preset_finishes_faster_than_the_limits_allow() {
         for preset in Preset::ALL {
             let scenario = small_fast(shipped.name(), &[format!("preset=\"{}\"", preset.name())]);
             let run = run::run(&scenario, scenario.seed, &mut |_| {});
-            if run.end != RunEnd::Completed {
+            let m = &run.metrics;
+            if run.end != RunEnd::Completed || m.ok < m.items {
+                // Giving up is not finishing: the bound is for the whole workload done.
                 continue;
             }
-            let m = &run.metrics;
             assert!(
-                m.makespan_s + 0.001 >= m.makespan_lower_bound_s,
+                m.makespan_s + 0.001 >= m.best_makespan_s,
                 "{} with {}: makespan {} s below the bound {} s (replay: herdsim run {} --small --fast --set preset=\"{}\")",
                 shipped.name(),
                 preset.name(),
                 m.makespan_s,
-                m.makespan_lower_bound_s,
+                m.best_makespan_s,
                 shipped.name(),
                 preset.name()
             );
             checked += 1;
         }
     }
-    assert!(checked >= 80, "only {checked} completed runs were checked");
+    assert!(checked >= 70, "only {checked} completed runs were checked");
 }
 
 /// A client that refreshes its token 5 minutes early on 5-minute tokens mints a token per

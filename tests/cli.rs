@@ -123,7 +123,7 @@ fn run_with_no_argument_runs_the_default_and_timeline_and_json_work() {
     assert!(json.status.success());
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("--json prints JSON");
     assert_eq!(value["metrics"]["items"], 120);
-    assert_eq!(value["metrics"]["lost"], 0);
+    assert_eq!(value["metrics"]["unfinished"], 0);
     assert_eq!(value["trace_sha256"].as_str().unwrap().len(), 64);
 }
 

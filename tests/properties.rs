@@ -80,7 +80,7 @@ fn assert_complete(case: &Case, run: &Run) {
         run.end,
         run.error
     );
-    assert_eq!(run.metrics.lost, 0, "{}", case.replay());
+    assert_eq!(run.metrics.unfinished, 0, "{}", case.replay());
     assert_eq!(run.metrics.lost_writes, 0, "{}", case.replay());
     assert_eq!(
         run.metrics.ok + run.metrics.failed + run.metrics.gave_up,

@@ -253,6 +253,32 @@ impl LimiterState {
         }
     }
 
+    /// What [`LimiterState::check`] would say at `now`, without changing the state. `now` must
+    /// not be before the state's last use. A sliding log is read in place (binary search); the
+    /// other states are small and are copied.
+    pub fn peek(&self, params: &LimitParams, now: SimTime) -> Verdict {
+        let LimiterState::SlidingLog { admitted_at } = self else {
+            let mut copy = self.clone();
+            return copy.check(params, now);
+        };
+        let window_us = params.window_us;
+        let limit = params.limit;
+        let first_in = admitted_at.partition_point(|&at| at.as_micros() + window_us <= now.as_micros());
+        let used = (admitted_at.len() - first_in) as u64;
+        let reset_at = admitted_at
+            .get(first_in)
+            .map_or(now, |&at| at + micros(window_us));
+        if used < limit {
+            return admit(limit, limit - used, now, reset_at, used);
+        }
+        let retry_at = if limit == 0 {
+            SimTime::NEVER
+        } else {
+            admitted_at[first_in + (used - limit) as usize] + micros(window_us)
+        };
+        reject(limit, retry_at, reset_at, used)
+    }
+
     /// Whether the state is indistinguishable from a fresh one at `now` (so the key can be dropped).
     pub fn is_idle(&mut self, params: &LimitParams, now: SimTime) -> bool {
         self.advance(params, now);

@@ -138,6 +138,45 @@ impl RateLimits {
         check
     }
 
+    /// What [`RateLimits::check`] would say at `now`, without touching any state. For planners
+    /// that look ahead (the harness's best-makespan oracle); `now` must not be before a key's
+    /// last use.
+    pub fn peek(&self, now: SimTime, subject: Subject<'_>) -> Check {
+        let mut check = Check::default();
+        for (rule_index, state) in self.rules.iter().enumerate() {
+            if !applies(&state.rule, subject.family) {
+                continue;
+            }
+            let params = params_at(&state.rule, now);
+            let key = key_of(&state.rule, subject);
+            let mut verdict = match state.keys.get(&key) {
+                Some(limiter) => limiter.peek(&params, now),
+                None => LimiterState::new(&params, now).check(&params, now),
+            };
+            if let Some(&locked_until) = state.lockouts.get(&key) {
+                if locked_until > now {
+                    verdict.admitted = false;
+                    verdict.remaining = 0;
+                    verdict.retry_at = verdict.retry_at.max(locked_until);
+                }
+            }
+            check.verdicts.push(RuleVerdict {
+                rule_index,
+                rule: state.rule.name.clone(),
+                key,
+                window_ms: state.rule.window_ms,
+                hidden: state.rule.hidden,
+                verdict,
+            });
+        }
+        check
+    }
+
+    /// Whether any rule applies to `family` (a family no rule limits is unlimited).
+    pub fn limits_family(&self, family: &str) -> bool {
+        self.rules.iter().any(|state| applies(&state.rule, family))
+    }
+
     /// Consumes one admission from every rule in `check`. Precondition: `check.admitted()`.
     pub fn record(&mut self, now: SimTime, check: &Check) {
         assert!(check.admitted(), "record of a rejected request");

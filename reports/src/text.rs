@@ -21,15 +21,15 @@ pub fn metrics_table(metrics: &Metrics) -> String {
         (
             "makespan",
             format!(
-                "{:.1} s  (lower bound at the allowed rate {:.1} s)",
-                metrics.makespan_s, metrics.makespan_lower_bound_s
+                "{:.1} s  (best possible {:.1} s, ratio {:.2})",
+                metrics.makespan_s, metrics.best_makespan_s, metrics.makespan_ratio
             ),
         ),
         (
             "items",
             format!(
-                "{}  ok {}  failed {}  gave up {}  lost {}",
-                metrics.items, metrics.ok, metrics.failed, metrics.gave_up, metrics.lost
+                "{}  ok {}  failed {}  gave up {}  unfinished {}",
+                metrics.items, metrics.ok, metrics.failed, metrics.gave_up, metrics.unfinished
             ),
         ),
         (
@@ -71,8 +71,8 @@ pub fn metrics_table(metrics: &Metrics) -> String {
         (
             "tokens",
             format!(
-                "{} token requests  {} breaker openings",
-                metrics.token_requests, metrics.breaker_openings
+                "{} token requests ({} beyond one per lifetime per instance)  {} breaker openings",
+                metrics.token_requests, metrics.token_requests_excess, metrics.breaker_openings
             ),
         ),
         (
@@ -144,21 +144,27 @@ pub fn timeline(trace: &Trace) -> String {
     out
 }
 
-/// The summary as an aligned text table, the frontier marked `*`, the recommendation `>`.
+/// The summary as an aligned text table, the frontier marked `*`, the recommendation `>`;
+/// every cost has a column, and the notes say which axes changed nothing.
 pub fn sweep_table(summary: &Summary) -> String {
     let labels: Vec<String> = summary.points.iter().map(|p| sweep::label(&p.point)).collect();
     let width = labels.iter().map(String::len).max().unwrap_or(0).max(7);
     let mut out = format!(
-        "   {:<width$} {:>5} {:>17} {:>15} {:>15} {:>11} {:>8} {:>6} {:>6}\n",
+        "   {:<width$} {:>5} {:>17} {:>6} {:>15} {:>15} {:>8} {:>7} {:>7} {:>6} {:>10} {:>7} {:>6} {:>6}\n",
         "setting",
         "runs",
         "makespan s med/p95",
+        "×best",
         "attempts med/p95",
         "wasted med/p95",
         "429 med",
+        "tokens",
         "gave up",
+        "failed",
+        "unfinished",
+        "dup/lost",
         "quota",
-        "failed"
+        "broke"
     );
     for (index, (point, label)) in summary.points.iter().zip(&labels).enumerate() {
         let mark = match (
@@ -170,63 +176,96 @@ pub fn sweep_table(summary: &Summary) -> String {
             _ => " ",
         };
         out.push_str(&format!(
-            "{mark}  {label:<width$} {:>5} {:>8.1}/{:<8.1} {:>7.0}/{:<7.0} {:>7.0}/{:<7.0} {:>11.0} {:>8.0} {:>6.2} {:>6}\n",
+            "{mark}  {label:<width$} {:>5} {:>8.1}/{:<8.1} {:>6.2} {:>7.0}/{:<7.0} {:>7.0}/{:<7.0} {:>8.0} {:>7.0} {:>7.0} {:>6.0} {:>10.0} {:>3.0}/{:<3.0} {:>6.2} {:>6}\n",
             point.runs,
             point.makespan_s.median,
             point.makespan_s.p95,
+            point.makespan_ratio.median,
             point.attempts.median,
             point.attempts.p95,
             point.wasted_attempts.median,
             point.wasted_attempts.p95,
             point.responses_429.median,
+            point.token_requests.median,
             point.gave_up.median,
+            point.failed_items.median,
+            point.unfinished.median,
+            point.duplicate_writes.median,
+            point.lost_writes.median,
             point.quota_utilization.median,
             point.failed_runs,
         ));
     }
-    out.push_str("   * on the Pareto frontier (median makespan vs median wasted attempts)   > recommended\n");
+    out.push_str(
+        "   * on the Pareto frontier (median makespan vs median wasted attempts)   > recommended\n   \
+         medians over seeds; ×best is makespan over the best any client could do; `broke` counts runs \
+         that failed the scenario's expectations\n",
+    );
+    finish(&mut out, summary, &labels, "recommended");
+    out
+}
+
+/// The recommendation with its reason, the notes, and any nondeterminism found.
+fn finish(out: &mut String, summary: &Summary, labels: &[String], headline: &str) {
     if let Some((index, reason)) = &summary.recommended {
-        out.push_str(&format!("recommended: {}\n  {reason}\n", labels[*index]));
+        out.push_str(&format!("{headline}: {}\n  {reason}\n", labels[*index]));
+    }
+    for note in &summary.notes {
+        out.push_str(&format!("note: {note}\n"));
     }
     for conflict in &summary.conflicts {
         out.push_str(&format!("NONDETERMINISM: {conflict}\n"));
     }
-    out
 }
 
+/// Every preset side by side, with every cost: what it gave up, left unfinished, duplicated or
+/// lost, and how many tokens it asked for.
 pub fn compare_table(summary: &Summary) -> String {
     let mut out = format!(
-        "{:<24} {:>10} {:>9} {:>8} {:>7} {:>7} {:>8} {:>11} {:>9} {:>7}\n",
+        "{:<24} {:>10} {:>6} {:>9} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7} {:>10} {:>8} {:>9} {:>6}\n",
         "preset",
         "makespan s",
+        "×best",
         "attempts",
-        "429s",
-        "quota",
+        "wasted",
+        "tokens",
         "ok",
         "gave up",
+        "failed",
+        "unfin.",
         "duplicates",
+        "lost wr.",
         "fairness",
-        "failed"
+        "broke"
     );
     for point in &summary.points {
         let name = sweep::preset_of(&point.point);
         out.push_str(&format!(
-            "{name:<24} {:>10.1} {:>9.0} {:>8.0} {:>7.2} {:>7.0} {:>8.0} {:>11.0} {:>9.2} {:>7}\n",
+            "{name:<24} {:>10.1} {:>6.2} {:>9.0} {:>8.0} {:>7.0} {:>7.0} {:>7.0} {:>8.0} {:>7.0} {:>10.0} {:>8.0} {:>9.2} {:>6}\n",
             point.makespan_s.median,
+            point.makespan_ratio.median,
             point.attempts.median,
-            point.responses_429.median,
-            point.quota_utilization.median,
+            point.wasted_attempts.median,
+            point.token_requests.median,
             point.ok.median,
             point.gave_up.median,
+            point.failed_items.median,
+            point.unfinished.median,
             point.duplicate_writes.median,
+            point.lost_writes.median,
             point.fairness_jain.median,
             point.failed_runs,
         ));
     }
-    out.push_str("medians over seeds; `failed` counts runs that broke the scenario's own expectations\n");
-    if let Some((index, reason)) = &summary.recommended {
-        let name = sweep::preset_of(&summary.points[*index].point);
-        out.push_str(&format!("best here: {name}\n  {reason}\n"));
-    }
+    out.push_str(
+        "medians over seeds; `failed` counts items that ended in a permanent error, `broke` runs that failed the \
+         scenario's expectations\n",
+    );
+    let names: Vec<String> = summary
+        .points
+        .iter()
+        .map(|point| sweep::preset_of(&point.point))
+        .collect();
+    finish(&mut out, summary, &names, "best here");
     out
 }

@@ -8,6 +8,7 @@
 //! allowed rate of the keys usable at once (one token per instance for token-keyed rules, one
 //! bucket per OAuth client in use for client-keyed ones).
 
+pub mod bound;
 pub mod quota;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use herd_client::events::EventKind as ClientEventKind;
 use herd_client::policy::breaker::BreakerState;
 use herd_client::Outcome;
+use herd_gateway::SimTime;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::quota::ratio;
@@ -32,12 +34,14 @@ pub struct Metrics {
     pub ok: u64,
     pub failed: u64,
     pub gave_up: u64,
-    /// Items with no outcome at the end (the run stopped first, or a crash swallowed them).
-    pub lost: u64,
+    /// Items with no outcome when the run ended (it stopped at `duration_s`, or a host failed).
+    #[serde(alias = "lost")]
+    pub unfinished: u64,
     pub attempts: u64,
-    /// Attempts that did not succeed (a non-2xx answer or no answer).
+    /// Attempts that did not succeed (a non-2xx answer or no answer), plus token requests
+    /// beyond one per token lifetime per instance (`token_requests_excess`).
     pub wasted_attempts: u64,
-    /// Attempts per item.
+    /// Attempts per item that finished (ok, failed or given up): never counts unfinished work.
     pub amplification: f64,
     pub responses_429: u64,
     pub responses_5xx: u64,
@@ -46,14 +50,26 @@ pub struct Metrics {
     pub transport_errors: u64,
     /// Items ok per simulated second.
     pub goodput_per_s: f64,
+    /// Useful (2xx) admitted requests over what the rules let any client have admitted during the
+    /// run (the oracle of `bound.rs`); 0 when nothing limits the workload. Never above 1.
     pub quota_utilization: f64,
-    pub makespan_lower_bound_s: f64,
+    /// The earliest any client could finish the workload under every rule, schedule, background
+    /// draw, outage and token lifetime (`bound.rs`); 0 when no client could finish.
+    #[serde(alias = "makespan_lower_bound_s")]
+    pub best_makespan_s: f64,
+    /// `makespan_s / best_makespan_s` (1.0 is the best possible; 0 when there is no bound).
+    #[serde(default)]
+    pub makespan_ratio: f64,
     pub latency_ms_p50: u64,
     pub latency_ms_p95: u64,
     pub latency_ms_p99: u64,
     /// Jain's index over the workers' goodput (1.0 is perfectly fair).
     pub fairness_jain: f64,
     pub token_requests: u64,
+    /// Token requests beyond what the run needed: one per instance at start, one per token
+    /// lifetime, one per revocation and per restart. Counted in `wasted_attempts`.
+    #[serde(default)]
+    pub token_requests_excess: u64,
     pub breaker_openings: u64,
     /// Creates applied more than once (from the gateway's ledger).
     pub duplicate_writes: u64,
@@ -112,7 +128,16 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         .map(|record| (record.finished_at - record.started_at).as_millis() as u64)
         .collect();
     latencies.sort_unstable();
-    let (quota_utilization, makespan_lower_bound_s) = quota::quota(scenario, trace);
+    let token_requests_excess = client
+        .token_requests
+        .saturating_sub(tokens_needed(scenario, makespan));
+    let demand = bound::Demand::of(scenario, plan);
+    let best_makespan_s =
+        bound::best_makespan(scenario, &demand).map_or(0.0, |oracle| oracle.best_makespan_s);
+    let quota_utilization = bound::admissible_by(scenario, &demand, SimTime::from_duration(makespan))
+        .map_or(0.0, |allowed| {
+            ratio(useful_admissions(trace, &demand) as f64, allowed as f64)
+        });
     Metrics {
         end,
         makespan_s: round3(makespan_s),
@@ -120,13 +145,13 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         ok,
         failed: count(|o| *o == Outcome::Failed),
         gave_up: count(|o| matches!(o, Outcome::GaveUp(_))),
-        lost: items
+        unfinished: items
             .iter()
             .filter(|item| !outcomes.contains_key(&item.id))
             .count() as u64,
         attempts: client.attempts,
-        wasted_attempts: client.attempts.saturating_sub(client.successes),
-        amplification: round3(ratio(client.attempts as f64, items.len() as f64)),
+        wasted_attempts: client.attempts.saturating_sub(client.successes) + token_requests_excess,
+        amplification: round3(ratio(client.attempts as f64, outcomes.len() as f64)),
         responses_429: client.status(429),
         responses_5xx: client.statuses.range(500..600).map(|(_, n)| n).sum(),
         responses_401: client.status(401),
@@ -134,12 +159,14 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         transport_errors: client.transport_errors,
         goodput_per_s: round3(ratio(ok as f64, makespan_s)),
         quota_utilization: round3(quota_utilization),
-        makespan_lower_bound_s: round3(makespan_lower_bound_s),
+        best_makespan_s: round3(best_makespan_s),
+        makespan_ratio: round3(ratio(makespan_s, best_makespan_s)),
         latency_ms_p50: percentile(&latencies, 50),
         latency_ms_p95: percentile(&latencies, 95),
         latency_ms_p99: percentile(&latencies, 99),
-        fairness_jain: round3(fairness(outcomes)),
+        fairness_jain: round3(fairness(outcomes, SimTime::from_duration(makespan))),
         token_requests: client.token_requests,
+        token_requests_excess,
         breaker_openings: client.breaker_openings,
         duplicate_writes: ledger.duplicate_creates(),
         lost_writes,
@@ -163,8 +190,8 @@ pub fn check(scenario: &Scenario, metrics: &Metrics, end: RunEnd) -> Vec<String>
             scenario.duration_s
         ));
     }
-    if expect.no_lost && metrics.lost > 0 {
-        failures.push(format!("{} items ended with no outcome", metrics.lost));
+    if expect.no_lost && metrics.unfinished > 0 {
+        failures.push(format!("{} items ended with no outcome", metrics.unfinished));
     }
     if expect.no_lost && metrics.lost_writes > 0 {
         failures.push(format!(
@@ -271,25 +298,92 @@ fn client_counts(trace: &Trace) -> ClientCounts {
     counts
 }
 
-fn fairness(outcomes: &BTreeMap<String, ItemRecord>) -> f64 {
-    let mut per_worker: BTreeMap<u64, (u64, f64)> = BTreeMap::new();
+/// The token requests a run of `makespan` needs at most: per instance, one at start, one per
+/// token lifetime begun (a refresh ahead of expiry included), one per scheduled revocation and
+/// one per restart.
+fn tokens_needed(scenario: &Scenario, makespan: Duration) -> u64 {
+    let ttl_s = scenario
+        .gateway
+        .clients
+        .iter()
+        .map(|client| scenario.gateway.token_ttl_s(client))
+        .min()
+        .unwrap_or(86_399);
+    let lifetimes = makespan.as_secs().div_ceil(ttl_s.max(1));
+    let revocations = scenario
+        .gateway
+        .faults
+        .iter()
+        .filter(|f| matches!(f, herd_gateway::config::Fault::RevokeTokens { .. }))
+        .count() as u64;
+    let restarts = scenario
+        .network
+        .crashes
+        .iter()
+        .filter(|crash| crash.restart_after_s.is_some())
+        .count() as u64;
+    u64::from(scenario.instances.count) * (1 + lifetimes + revocations) + restarts
+}
+
+/// Admitted API requests answered 2xx, in the families the workload needs (what the oracle of
+/// `bound.rs` counts too).
+fn useful_admissions(trace: &Trace, demand: &bound::Demand) -> u64 {
+    trace
+        .records()
+        .iter()
+        .filter(|record| match record {
+            Record::Gateway(event) => match &event.kind {
+                herd_gateway::events::GatewayEventKind::Admitted { family, status, .. } => {
+                    (200..300).contains(status) && demand.requests.keys().any(|(f, _)| f == family)
+                }
+                _ => false,
+            },
+            _ => false,
+        })
+        .count() as u64
+}
+
+/// Jain's index over the workers' completion shares: for each worker, the share of its items
+/// that were done by the middle of its own active time (from its first item's start to the
+/// run's end). 1.0 means every worker had finished the same share of its work by then; a
+/// worker left waiting while others finish pulls it towards `1 / workers`. Relative to each
+/// worker's start, so spread starts are not taken for starvation; 1.0 when no worker has items.
+fn fairness(outcomes: &BTreeMap<String, ItemRecord>, end: SimTime) -> f64 {
+    let mut per_worker: BTreeMap<(u32, u64), Vec<&ItemRecord>> = BTreeMap::new();
     for record in outcomes.values() {
-        let entry = per_worker.entry(record.worker).or_insert((0, 0.0));
-        if record.outcome == Outcome::Ok {
-            entry.0 += 1;
-        }
-        entry.1 = entry.1.max(record.finished_at.as_micros() as f64 / 1e6);
+        per_worker
+            .entry((record.instance, record.worker))
+            .or_default()
+            .push(record);
     }
-    let goodputs: Vec<f64> = per_worker
+    let shares: Vec<f64> = per_worker
         .values()
-        .map(|(ok, last)| *ok as f64 / last.max(0.001))
+        .map(|records| {
+            let start = records
+                .iter()
+                .map(|record| record.started_at)
+                .min()
+                .unwrap_or(SimTime::ZERO);
+            let middle = start + (end.max(start) - start) / 2;
+            let done = records
+                .iter()
+                .filter(|r| r.outcome == Outcome::Ok && r.finished_at <= middle)
+                .count();
+            done as f64 / records.len() as f64
+        })
         .collect();
-    let sum: f64 = goodputs.iter().sum();
-    let squares: f64 = goodputs.iter().map(|x| x * x).sum();
-    if squares == 0.0 {
-        return 0.0;
+    jain(&shares)
+}
+
+/// Jain's index `(Σx)² / (n Σx²)`, in `[1/n, 1]`; 1.0 for no values or all zeros (nothing to
+/// tell apart).
+fn jain(values: &[f64]) -> f64 {
+    let sum: f64 = values.iter().sum();
+    let squares: f64 = values.iter().map(|x| x * x).sum();
+    if values.is_empty() || squares == 0.0 {
+        return 1.0;
     }
-    sum * sum / (goodputs.len() as f64 * squares)
+    sum * sum / (values.len() as f64 * squares)
 }
 
 /// Nearest-rank percentile of sorted values.

@@ -1,13 +1,10 @@
-//! Quotas: the limit rule a run is measured against, how many of its keys the instances use at
-//! once, the utilization of what it allowed and the makespan's lower bound.
+//! The binding rule of a scenario as the report's charts draw it: the API rule that allows the
+//! least to the keys the instances use at once. (Utilization and the best makespan come from the
+//! oracle in `bound.rs`, which takes every rule.)
 
-use std::collections::BTreeMap;
-
-use herd_gateway::config::{Algorithm, KeyPart, LimitRule};
-use herd_gateway::events::GatewayEventKind;
+use herd_gateway::config::{KeyPart, LimitRule};
 
 use crate::scenario::Scenario;
-use crate::trace::{Record, Trace};
 
 /// The limit rule quotas are measured against: of the API rules (not the token endpoint's), the
 /// one that allows the least per second to the keys the instances use at once. Under the
@@ -38,81 +35,6 @@ pub fn keys_in_use(scenario: &Scenario, rule: &LimitRule) -> f64 {
     } else {
         1.0
     }
-}
-
-/// (utilization, makespan lower bound in seconds) against the first limit rule.
-pub(crate) fn quota(scenario: &Scenario, trace: &Trace) -> (f64, f64) {
-    let Some(rule) = quota_rule(scenario) else {
-        return (0.0, 0.0);
-    };
-    let window_s = rule.window_ms as f64 / 1_000.0;
-    // Per key: (first, last, useful admissions).
-    let mut keys: BTreeMap<String, (f64, f64, u64)> = BTreeMap::new();
-    let mut families = std::collections::BTreeSet::new();
-    for record in trace.records() {
-        let Record::Gateway(event) = record else { continue };
-        let GatewayEventKind::Admitted {
-            family,
-            token_seq,
-            status,
-            ..
-        } = &event.kind
-        else {
-            continue;
-        };
-        if !rule.families.is_empty() && !rule.families.contains(family) {
-            continue;
-        }
-        families.insert(family.clone());
-        let key = key_of(&rule, *token_seq, family);
-        let at = event.at.as_micros() as f64 / 1e6;
-        let entry = keys.entry(key).or_insert((at, at, 0));
-        entry.1 = at;
-        if (200..300).contains(status) {
-            entry.2 += 1;
-        }
-    }
-    let burst = rule.burst.unwrap_or(rule.limit) as f64;
-    let limit = rule.limit as f64;
-    let allowed: f64 = keys
-        .values()
-        .map(|(first, last, _)| match rule.algorithm {
-            Algorithm::TokenBucket => burst + limit * (last - first) / window_s,
-            _ => limit * (((last - first) / window_s).floor() + 1.0),
-        })
-        .sum();
-    let useful: u64 = keys.values().map(|(_, _, useful)| useful).sum();
-    let concurrent_keys = keys_in_use(scenario, &rule)
-        * if rule.key.contains(&KeyPart::Family) {
-            families.len().max(1) as f64
-        } else {
-            1.0
-        };
-    let initial = if rule.algorithm == Algorithm::TokenBucket {
-        burst
-    } else {
-        limit
-    } * concurrent_keys;
-    let rate = limit * concurrent_keys / window_s;
-    let lower_bound = if rate > 0.0 {
-        (useful as f64 - initial).max(0.0) / rate
-    } else {
-        0.0
-    };
-    (ratio(useful as f64, allowed), lower_bound)
-}
-
-fn key_of(rule: &LimitRule, token_seq: u64, family: &str) -> String {
-    rule.key
-        .iter()
-        .map(|part| match part {
-            KeyPart::Token => format!("t{token_seq}"),
-            KeyPart::Family => family.to_string(),
-            // Events do not name the resource: per-resource keys are counted together.
-            KeyPart::Client | KeyPart::Org | KeyPart::Resource => String::new(),
-        })
-        .collect::<Vec<_>>()
-        .join("|")
 }
 
 /// `numerator / denominator`, 0 when the denominator is.

@@ -52,9 +52,18 @@ pub struct PointSummary {
     pub responses_429: Stat,
     pub ok: Stat,
     pub gave_up: Stat,
+    /// Items that ended failed (a permanent error), as opposed to given up.
+    pub failed_items: Stat,
+    pub unfinished: Stat,
+    pub token_requests: Stat,
     pub quota_utilization: Stat,
     pub duplicate_writes: Stat,
+    pub lost_writes: Stat,
     pub fairness_jain: Stat,
+    pub makespan_ratio: Stat,
+    /// Runs that gave up, left unfinished, duplicated or lost any work: such a setting is never
+    /// recommended.
+    pub runs_losing_work: usize,
     /// Not beaten on both median makespan and median wasted attempts by another eligible point.
     pub frontier: bool,
 }
@@ -68,6 +77,13 @@ pub struct Summary {
     pub recommended: Option<(usize, String)>,
     /// Point-and-seed pairs that appeared twice with different traces (nondeterminism).
     pub conflicts: Vec<String>,
+    /// What a reader must know: axes that change nothing, ties, why nothing is recommended.
+    pub notes: Vec<String>,
+}
+
+/// How close two medians must be to count as a tie: within 1% (or one attempt).
+fn tied(a: f64, b: f64) -> bool {
+    (a - b).abs() <= (a.abs().max(b.abs()) * 0.01).max(1.0)
 }
 
 /// Deduplicates by (point, seed) and summarizes per point, in the order of `order` (the grid),
@@ -111,23 +127,17 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
             (!runs.is_empty()).then(|| summarize_point(point, &runs))
         })
         .collect();
-    // Only settings that pass the scenario's expectations and finish as much work as the best
-    // one compete: giving up items early is not a fast makespan.
-    let most_ok = summaries.iter().map(|p| p.ok.median).fold(0.0, f64::max);
+    // Only settings that pass the scenario's expectations and lose no work on any seed compete:
+    // giving up items early is not a fast makespan.
     let eligible: Vec<usize> = (0..summaries.len())
-        .filter(|&i| summaries[i].failed_runs == 0 && summaries[i].ok.median >= most_ok)
+        .filter(|&i| summaries[i].failed_runs == 0 && summaries[i].runs_losing_work == 0)
         .collect();
-    let candidates = if eligible.is_empty() {
-        (0..summaries.len()).collect()
-    } else {
-        eligible.clone()
-    };
-    for &i in &candidates {
+    for &i in &eligible {
         let (m, w) = (
             summaries[i].makespan_s.median,
             summaries[i].wasted_attempts.median,
         );
-        let dominated = candidates.iter().any(|&j| {
+        let dominated = eligible.iter().any(|&j| {
             let (mj, wj) = (
                 summaries[j].makespan_s.median,
                 summaries[j].wasted_attempts.median,
@@ -136,7 +146,8 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         });
         summaries[i].frontier = !dominated;
     }
-    let recommended = recommend(&summaries, &candidates, eligible.is_empty());
+    let mut notes = axis_notes(&points, &by_key);
+    let recommended = recommend(&summaries, &eligible, &by_key, &mut notes);
     let scenario = records
         .first()
         .map(|record| record.scenario.clone())
@@ -146,7 +157,65 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         points: summaries,
         recommended,
         conflicts,
+        notes,
     }
+}
+
+/// The per-seed trace hashes of a point.
+fn hashes<'a>(by_key: &BTreeMap<RunKey, &'a RunRecord>, point: &Point) -> BTreeMap<u64, &'a str> {
+    by_key
+        .values()
+        .filter(|record| &record.point == point)
+        .map(|record| (record.seed, record.trace_sha256.as_str()))
+        .collect()
+}
+
+/// The other swept fields' values and a seed: where one field's values are compared.
+type Cell = (Vec<(String, String)>, u64);
+
+/// For each swept field: in how many (other settings, seed) cells did changing it change the
+/// trace at all? A field that changed nothing is said so, so that no one tunes it.
+fn axis_notes(points: &[Point], by_key: &BTreeMap<RunKey, &RunRecord>) -> Vec<String> {
+    let keys: Vec<String> = points
+        .first()
+        .map(|point| point.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut notes = Vec::new();
+    for key in &keys {
+        // Cells: the other fields' values and a seed; identical when every value of `key` gave
+        // the same trace there.
+        let mut cells: BTreeMap<Cell, Vec<&str>> = BTreeMap::new();
+        for point in points {
+            let others: Vec<(String, String)> = point
+                .iter()
+                .filter(|(k, _)| *k != key)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (seed, hash) in hashes(by_key, point) {
+                cells.entry((others.clone(), seed)).or_default().push(hash);
+            }
+        }
+        let compared: Vec<&Vec<&str>> = cells.values().filter(|hashes| hashes.len() > 1).collect();
+        if compared.is_empty() {
+            continue;
+        }
+        let identical = compared
+            .iter()
+            .filter(|hashes| hashes.iter().all(|h| *h == hashes[0]))
+            .count();
+        if identical == compared.len() {
+            notes.push(format!(
+                "{key} has no effect here: identical traces in {identical} of {} cells",
+                compared.len()
+            ));
+        } else if identical > 0 {
+            notes.push(format!(
+                "{key} changed nothing in {identical} of {} cells (identical traces)",
+                compared.len()
+            ));
+        }
+    }
+    notes
 }
 
 /// The first 12 characters of a hash, or all of it when it is shorter (a result file may hold
@@ -167,56 +236,87 @@ fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
         responses_429: stat(|m| m.responses_429 as f64),
         ok: stat(|m| m.ok as f64),
         gave_up: stat(|m| m.gave_up as f64),
+        failed_items: stat(|m| m.failed as f64),
+        unfinished: stat(|m| m.unfinished as f64),
+        token_requests: stat(|m| m.token_requests as f64),
         quota_utilization: stat(|m| m.quota_utilization),
         duplicate_writes: stat(|m| m.duplicate_writes as f64),
+        lost_writes: stat(|m| m.lost_writes as f64),
         fairness_jain: stat(|m| m.fairness_jain),
+        makespan_ratio: stat(|m| m.makespan_ratio),
+        runs_losing_work: runs
+            .iter()
+            .filter(|run| {
+                let m = &run.metrics;
+                m.gave_up > 0 || m.unfinished > 0 || m.lost_writes > 0 || m.duplicate_writes > 0
+            })
+            .count(),
         frontier: false,
     }
 }
 
-/// The frontier's knee: the frontier point nearest the ideal (the best makespan and the fewest
-/// wasted attempts any frontier point achieved), each measured across the frontier's range.
-fn recommend(points: &[PointSummary], candidates: &[usize], none_eligible: bool) -> Option<(usize, String)> {
-    let frontier: Vec<usize> = candidates
+/// The rule: among the settings that lose no work and pass the scenario's expectations on
+/// every seed, the fewest median wasted attempts within 2% of the best median makespan (ties
+/// broken by makespan, then p95 makespan, then grid order). Settings whose traces are identical
+/// to the chosen one on every seed, or whose medians are within 1% of it, are named as ties.
+fn recommend(
+    points: &[PointSummary],
+    eligible: &[usize],
+    by_key: &BTreeMap<RunKey, &RunRecord>,
+    notes: &mut Vec<String>,
+) -> Option<(usize, String)> {
+    if eligible.is_empty() {
+        notes.push(
+            "nothing is recommended: no setting finished all the work without giving up, leaving unfinished, \
+             duplicating or losing any, and passed the scenario's expectations, on every seed"
+                .to_string(),
+        );
+        return None;
+    }
+    let best = eligible
+        .iter()
+        .map(|&i| points[i].makespan_s.median)
+        .fold(f64::INFINITY, f64::min);
+    let chosen = eligible
         .iter()
         .copied()
-        .filter(|&i| points[i].frontier)
-        .collect();
-    let range = |value: fn(&PointSummary) -> f64| {
-        let values = frontier.iter().map(|&i| value(&points[i]));
-        let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-        (low, (high - low).max(1e-9))
-    };
-    let (best_makespan, makespan_span) = range(|p| p.makespan_s.median);
-    let (fewest_wasted, wasted_span) = range(|p| p.wasted_attempts.median);
-    let score = |p: &PointSummary| {
-        let makespan = (p.makespan_s.median - best_makespan) / makespan_span;
-        let wasted = (p.wasted_attempts.median - fewest_wasted) / wasted_span;
-        makespan * makespan + wasted * wasted
-    };
-    let chosen = frontier.iter().copied().min_by(|&a, &b| {
-        score(&points[a])
-            .total_cmp(&score(&points[b]))
-            .then(points[a].makespan_s.p95.total_cmp(&points[b].makespan_s.p95))
-            .then(a.cmp(&b))
-    })?;
+        .filter(|&i| points[i].makespan_s.median <= best * 1.02 + 1e-9)
+        .min_by(|&a, &b| {
+            let (pa, pb) = (&points[a], &points[b]);
+            pa.wasted_attempts
+                .median
+                .total_cmp(&pb.wasted_attempts.median)
+                .then(pa.makespan_s.median.total_cmp(&pb.makespan_s.median))
+                .then(pa.makespan_s.p95.total_cmp(&pb.makespan_s.p95))
+                .then(a.cmp(&b))
+        })?;
     let p = &points[chosen];
     let mut reason = format!(
-        "the knee of the Pareto frontier of makespan against wasted attempts: median makespan {:.1} s (best {:.1} s), median wasted attempts {:.0} (fewest {:.0})",
-        p.makespan_s.median, best_makespan, p.wasted_attempts.median, fewest_wasted
+        "fewest wasted attempts within 2% of the best makespan: median makespan {:.1} s (best {best:.1} s), \
+         median wasted attempts {:.0}; all {} runs lost no work and met the scenario's expectations",
+        p.makespan_s.median, p.wasted_attempts.median, p.runs
     );
-    if p.gave_up.median > 0.0 {
-        reason.push_str(&format!(", {:.0} items given up (median)", p.gave_up.median));
+    let chosen_hashes = hashes(by_key, &p.point);
+    let mut identical = Vec::new();
+    let mut close = Vec::new();
+    for &i in eligible.iter().filter(|&&i| i != chosen) {
+        let other = &points[i];
+        if hashes(by_key, &other.point) == chosen_hashes {
+            identical.push(label(&other.point));
+        } else if tied(other.makespan_s.median, p.makespan_s.median)
+            && tied(other.wasted_attempts.median, p.wasted_attempts.median)
+        {
+            close.push(label(&other.point));
+        }
     }
-    if none_eligible {
-        reason.push_str("; no setting both passed the scenario's expectations on every seed and finished the most items, so this is the least bad");
-    } else {
+    if !identical.is_empty() {
         reason.push_str(&format!(
-            "; all {} runs met the scenario's expectations, with as many items ok as any setting",
-            p.runs
+            "; identical traces on every seed with {}: the choice among them is arbitrary",
+            identical.join(", ")
         ));
+    }
+    if !close.is_empty() {
+        reason.push_str(&format!("; within noise (1%) of {}", close.join(", ")));
     }
     Some((chosen, reason))
 }
@@ -238,16 +338,16 @@ mod tests {
         assert_eq!(Stat::of(vec![1.0, 2.0, 3.0, 4.0]).median, 2.5);
         let record = |value: &str, seed: u64, makespan: f64, wasted: u64, failed: bool| {
             let mut metrics: Metrics = serde_json::from_value(serde_json::json!({
-                "end": "completed", "makespan_s": makespan, "items": 10, "ok": 10, "failed": 0, "gave_up": 0, "lost": 0,
+                "end": "completed", "makespan_s": makespan, "items": 10, "ok": 10, "failed": 0, "gave_up": 0, "unfinished": 0,
                 "attempts": 10 + wasted, "wasted_attempts": wasted, "amplification": 1.0, "responses_429": wasted,
                 "responses_5xx": 0, "responses_401": 0, "responses_409": 0, "transport_errors": 0, "goodput_per_s": 1.0,
-                "quota_utilization": 1.0, "makespan_lower_bound_s": 1.0, "latency_ms_p50": 1, "latency_ms_p95": 1,
+                "quota_utilization": 1.0, "best_makespan_s": 1.0, "makespan_ratio": 1.0, "latency_ms_p50": 1, "latency_ms_p95": 1,
                 "latency_ms_p99": 1, "fairness_jain": 1.0, "token_requests": 1, "breaker_openings": 0,
                 "duplicate_writes": 0, "lost_writes": 0, "sends_before_retry_after": 0, "gateway_requests": 10,
                 "gateway_rate_limited": 0, "background_rejected": 0
             }))
             .unwrap();
-            metrics.lost = u64::from(failed);
+            metrics.unfinished = u64::from(failed);
             if value == "quitter" {
                 (metrics.ok, metrics.gave_up) = (2, 8);
             }
@@ -267,13 +367,13 @@ mod tests {
         let records = vec![
             record("fast-wasteful", 0, 10.0, 100, false),
             record("fast-wasteful", 1, 12.0, 120, false),
-            record("balanced", 0, 12.0, 10, false),
-            record("balanced", 1, 13.0, 12, false),
+            record("balanced", 0, 11.1, 10, false),
+            record("balanced", 1, 11.3, 12, false),
             record("slow-frugal", 0, 60.0, 0, false),
             record("quitter", 0, 0.5, 0, false),
             record("dominated", 0, 70.0, 50, false),
             record("broken", 0, 1.0, 0, true),
-            record("balanced", 1, 13.0, 12, false), // a duplicate from a merged shard
+            record("balanced", 1, 11.3, 12, false), // a duplicate from a merged shard
         ];
         let order: Vec<Point> = ["fast-wasteful", "balanced"]
             .iter()
@@ -291,8 +391,11 @@ mod tests {
             vec!["fast-wasteful", "balanced", "slow-frugal"],
             "grid order first; failing and quitting points are not eligible"
         );
+        // The rule: fewest wasted attempts within 2% of the best makespan. "balanced" is 1.8%
+        // slower than "fast-wasteful" for a tenth of the waste.
         let (index, reason) = summary.recommended.clone().unwrap();
         assert_eq!(summary.points[index].point["k"], "balanced", "{reason}");
+        assert!(reason.contains("within 2% of the best makespan"), "{reason}");
         assert_eq!(
             summary
                 .points
@@ -322,5 +425,102 @@ mod tests {
         let conflicts = summarize(&short, &[]).conflicts;
         assert!(conflicts[0].ends_with("vs ab"), "{conflicts:?}");
         assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+    }
+
+    fn run(point: &[(&str, &str)], seed: u64, hash: &str, makespan: f64, wasted: u64) -> RunRecord {
+        let metrics: Metrics = serde_json::from_value(serde_json::json!({
+            "end": "completed", "makespan_s": makespan, "items": 10, "ok": 10, "failed": 0, "gave_up": 0, "unfinished": 0,
+            "attempts": 10 + wasted, "wasted_attempts": wasted, "amplification": 1.0, "responses_429": 0,
+            "responses_5xx": 0, "responses_401": 0, "responses_409": 0, "transport_errors": 0, "goodput_per_s": 1.0,
+            "quota_utilization": 1.0, "best_makespan_s": 1.0, "latency_ms_p50": 1, "latency_ms_p95": 1,
+            "latency_ms_p99": 1, "fairness_jain": 1.0, "token_requests": 1, "breaker_openings": 0,
+            "duplicate_writes": 0, "lost_writes": 0, "sends_before_retry_after": 0, "gateway_requests": 10,
+            "gateway_rate_limited": 0, "background_rejected": 0
+        }))
+        .unwrap();
+        RunRecord {
+            scenario: "s".into(),
+            base: vec![],
+            point: point
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            seed,
+            index: 0,
+            trace_sha256: hash.to_string(),
+            end: RunEnd::Completed,
+            failures: vec![],
+            metrics,
+        }
+    }
+
+    #[test]
+    fn an_axis_that_changes_nothing_is_said_so_and_ties_are_named() {
+        // jitter changes nothing: for each concurrency and seed, all jitters give one trace.
+        let mut records = Vec::new();
+        for concurrency in ["4", "8"] {
+            for jitter in ["none", "full"] {
+                for seed in 0..3 {
+                    let hash = format!("c{concurrency}-s{seed}");
+                    let makespan = if concurrency == "4" { 20.0 } else { 10.0 };
+                    records.push(run(
+                        &[("concurrency", concurrency), ("jitter", jitter)],
+                        seed,
+                        &hash,
+                        makespan,
+                        5,
+                    ));
+                }
+            }
+        }
+        let summary = summarize(&records, &[]);
+        assert!(
+            summary
+                .notes
+                .iter()
+                .any(|n| n == "jitter has no effect here: identical traces in 6 of 6 cells"),
+            "{:?}",
+            summary.notes
+        );
+        assert!(
+            !summary.notes.iter().any(|n| n.starts_with("concurrency")),
+            "{:?}",
+            summary.notes
+        );
+        let (index, reason) = summary.recommended.clone().unwrap();
+        assert_eq!(summary.points[index].point["concurrency"], "8");
+        let other = if summary.points[index].point["jitter"] == "none" {
+            "full"
+        } else {
+            "none"
+        };
+        assert!(
+            reason.contains(&format!(
+                "identical traces on every seed with concurrency=8 jitter={other}"
+            )),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_setting_that_loses_work_is_never_recommended() {
+        let mut quitter = run(&[("k", "quit")], 0, "q", 1.0, 0);
+        quitter.metrics.gave_up = 1;
+        let mut duplicator = run(&[("k", "dup")], 0, "d", 1.0, 0);
+        duplicator.metrics.duplicate_writes = 1;
+        let honest = run(&[("k", "slow")], 0, "s", 50.0, 10);
+        let summary = summarize(&[quitter.clone(), duplicator.clone(), honest], &[]);
+        let (index, _) = summary.recommended.clone().unwrap();
+        assert_eq!(summary.points[index].point["k"], "slow");
+        let summary = summarize(&[quitter, duplicator], &[]);
+        assert!(summary.recommended.is_none());
+        assert!(
+            summary
+                .notes
+                .iter()
+                .any(|n| n.starts_with("nothing is recommended")),
+            "{:?}",
+            summary.notes
+        );
     }
 }

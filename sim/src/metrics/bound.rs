@@ -1,0 +1,644 @@
+//! The best any client could do: an oracle sender that knows every rule, its capacity schedule,
+//! the background consumers' draws, the outages and the token lifetimes, and sends each request
+//! the moment every rule that applies would admit it. One calculation serves two metrics:
+//! - the **best makespan**: when the oracle has sent the workload's requests;
+//! - **quota utilization**: the run's useful admissions over what the oracle could have had
+//!   admitted by the run's end (so it cannot exceed 1).
+//!
+//! The oracle runs the gateway's own rule set (`herd_gateway::rules`), so it agrees with the
+//! gateway by construction. Its choices, each at least as good as any real client's:
+//! - it uses every instance, each with a token; when a per-token rule binds it mints a new token
+//!   if the token endpoint's own limit lets it (so minting cannot beat it), and it takes a new
+//!   token at every expiry and revocation;
+//! - it needs the fewest requests the workload allows: one per read, write or create, one per
+//!   bulk request of `bulk_max` items, one per page of a listing; no listing before updates;
+//! - a random 5xx or lost-response rate lowers what each admission is worth by the share it
+//!   refuses (an expectation, not a worst case); scheduled maintenance admits nothing, and a
+//!   partitioned or crashed instance sends nothing;
+//! - network latency: the first API request reaches the gateway after a token round trip, and
+//!   the last response takes one more trip back (the scenario's minimum latency).
+//!
+//! Greedy earliest-admission is optimal for one sliding log; for the layered keys here it is the
+//! same exchange argument per key. The oracle ignores the workers' own start times except that
+//! the bound is never below the last worker's start (spread starts).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use herd_gateway::config::{Fault, GatewayConfig};
+use herd_gateway::rules::{Check, RateLimits, Subject};
+use herd_gateway::SimTime;
+
+use crate::scenario::{Scenario, StartPattern};
+use crate::world::plan::{ItemKind, WorkItem};
+
+/// A bound on the number of oracle steps (requests it sends), so a scenario without limits on a
+/// huge workload stays bounded; beyond it the calculation says it did not finish.
+const STEPS_MAX: u64 = 5_000_000;
+/// How many times one request's earliest time is refined (each rule may refuse in turn).
+const REFINE_MAX: usize = 64;
+
+/// The requests a workload needs at the least, per endpoint family, and whether they write.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Demand {
+    /// (family, is a write) → requests.
+    pub requests: BTreeMap<(&'static str, bool), u64>,
+    /// The most requests one worker must make one after another (its items are sequential, and
+    /// so are the pages of a listing): each costs a round trip at least.
+    pub longest_chain: u64,
+}
+
+impl Demand {
+    pub fn of(scenario: &Scenario, plan: &[Vec<Vec<WorkItem>>]) -> Demand {
+        let data = &scenario.gateway.data;
+        let mut demand = Demand::default();
+        let mut bulk_items = 0u64;
+        let pages = data.users.div_ceil(data.page_size_max.max(1)).max(1);
+        for worker in plan.iter().flatten() {
+            let (mut chain, mut worker_bulk) = (0u64, 0u64);
+            for item in worker {
+                let (key, n) = match &item.kind {
+                    ItemKind::Read { .. } => (("users.read", false), 1),
+                    ItemKind::Update { .. } => (("users.write", true), 1),
+                    ItemKind::Create { .. } => (("evaluations", true), 1),
+                    ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. } => {
+                        worker_bulk += 1;
+                        continue;
+                    }
+                    ItemKind::ListAll => (("users.read", false), pages),
+                };
+                *demand.requests.entry(key).or_insert(0) += n;
+                chain += n;
+            }
+            bulk_items += worker_bulk;
+            chain += worker_bulk.div_ceil(data.bulk_max.max(1));
+            demand.longest_chain = demand.longest_chain.max(chain);
+        }
+        if bulk_items > 0 {
+            *demand.requests.entry(("users.bulk", true)).or_insert(0) +=
+                bulk_items.div_ceil(data.bulk_max.max(1));
+        }
+        demand
+    }
+
+    pub fn total(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
+
+/// What the oracle found.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Oracle {
+    /// When the last response of the workload could arrive, at the earliest.
+    pub best_makespan_s: f64,
+}
+
+/// Any family no rule limits makes the oracle's admissions unbounded by time: utilization is
+/// then not defined.
+fn unlimited(limits: &RateLimits, demand: &Demand) -> bool {
+    demand
+        .requests
+        .keys()
+        .any(|(family, _)| !limits.limits_family(family))
+}
+
+struct Instance {
+    client: String,
+    token_seq: u64,
+    token_expires_at: SimTime,
+}
+
+struct World<'a> {
+    config: &'a GatewayConfig,
+    limits: RateLimits,
+    instances: Vec<Instance>,
+    /// Per instance, `[from, until)` windows in which it cannot reach the gateway.
+    down: Vec<Vec<(SimTime, SimTime)>>,
+    maintenance: Vec<(SimTime, SimTime)>,
+    revocations: Vec<SimTime>,
+    background: Vec<(SimTime, Duration, SimTime, String, String, u64)>,
+    /// When a rule's capacity changes: a limit that rises frees slots at that very time.
+    capacity_changes: Vec<SimTime>,
+    next_token_seq: u64,
+    ttl: Duration,
+}
+
+/// A candidate send: instance, family, write, the time, and whether it mints first.
+#[derive(Clone, Copy)]
+struct Candidate {
+    instance: usize,
+    family: &'static str,
+    write: bool,
+    at: SimTime,
+    mint: bool,
+}
+
+impl<'a> World<'a> {
+    fn new(scenario: &'a Scenario, start: SimTime) -> World<'a> {
+        let config = &scenario.gateway;
+        let count = scenario.instances.count as usize;
+        let ttl = Duration::from_secs(
+            config
+                .clients
+                .first()
+                .map_or(86_399, |client| config.token_ttl_s(client)),
+        );
+        let instances = (0..count)
+            .map(|index| Instance {
+                client: scenario
+                    .instances
+                    .oauth_client_of(index as u32, config)
+                    .unwrap_or("herd-app")
+                    .to_string(),
+                token_seq: index as u64 + 1,
+                token_expires_at: start + ttl,
+            })
+            .collect();
+        let secs = SimTime::from_secs;
+        let mut down = vec![Vec::new(); count];
+        for partition in &scenario.network.partitions {
+            for (index, windows) in down.iter_mut().enumerate() {
+                if partition
+                    .instance
+                    .is_none_or(|instance| instance as usize == index)
+                {
+                    windows.push((secs(partition.from_s), secs(partition.until_s)));
+                }
+            }
+        }
+        for crash in &scenario.network.crashes {
+            if let Some(windows) = down.get_mut(crash.instance as usize) {
+                let until = crash
+                    .restart_after_s
+                    .map_or(SimTime::NEVER, |after| secs(crash.at_s.saturating_add(after)));
+                windows.push((secs(crash.at_s), until));
+            }
+        }
+        let mut maintenance = Vec::new();
+        let mut revocations = Vec::new();
+        for fault in &config.faults {
+            match fault {
+                Fault::Maintenance { from_s, until_s, .. } => {
+                    maintenance.push((secs(*from_s), until_s.map_or(SimTime::NEVER, secs)));
+                }
+                Fault::RevokeTokens { at_s } => revocations.push(secs(*at_s)),
+                _ => {}
+            }
+        }
+        revocations.sort();
+        let background = config
+            .background
+            .iter()
+            .enumerate()
+            .map(|(index, consumer)| {
+                let interval = Duration::from_micros(60_000_000 / consumer.rate_per_min.max(1));
+                let until = consumer.until_s.map_or(SimTime::NEVER, secs);
+                (
+                    secs(consumer.from_s),
+                    interval,
+                    until,
+                    consumer.client.clone(),
+                    consumer.family.clone(),
+                    u64::MAX - index as u64,
+                )
+            })
+            .collect();
+        let mut capacity_changes: Vec<SimTime> = config
+            .effective_limits()
+            .iter()
+            .flat_map(|rule| rule.schedule.iter().map(|change| secs(change.at_s)))
+            .collect();
+        capacity_changes.sort();
+        capacity_changes.dedup();
+        World {
+            config,
+            capacity_changes,
+            limits: RateLimits::new(config.effective_limits()),
+            instances,
+            down,
+            maintenance,
+            revocations,
+            background,
+            next_token_seq: count as u64 + 1,
+            ttl,
+        }
+    }
+
+    /// The earliest time ≥ `at` outside every window in `windows`.
+    fn outside(windows: &[(SimTime, SimTime)], mut at: SimTime) -> SimTime {
+        for _ in 0..=windows.len() {
+            match windows.iter().find(|(from, until)| *from <= at && at < *until) {
+                Some((_, until)) => at = *until,
+                None => return at,
+            }
+        }
+        at
+    }
+
+    /// Applies background draws and token turnover due at or before `now`.
+    fn advance_to(&mut self, now: SimTime) {
+        loop {
+            let due = self
+                .background
+                .iter()
+                .enumerate()
+                .filter(|(_, draw)| draw.0 <= now && draw.0 < draw.2)
+                .min_by_key(|(index, draw)| (draw.0, *index))
+                .map(|(index, _)| index);
+            let Some(index) = due else { break };
+            let (at, interval, _, client, family, token_seq) = self.background[index].clone();
+            self.background[index].0 = at + interval;
+            let subject = Subject {
+                token_seq,
+                client: &client,
+                family: &family,
+                resource: "",
+            };
+            let check = self.limits.check(at, subject);
+            if check.admitted() {
+                self.limits.record(at, &check);
+            }
+        }
+        self.capacity_changes.retain(|at| *at > now);
+        while self.revocations.first().is_some_and(|at| *at <= now) {
+            let at = self.revocations.remove(0);
+            for index in 0..self.instances.len() {
+                self.renew(index, at);
+            }
+        }
+        for index in 0..self.instances.len() {
+            if self.instances[index].token_expires_at <= now {
+                let at = self.instances[index].token_expires_at;
+                self.renew(index, at);
+            }
+        }
+    }
+
+    fn renew(&mut self, index: usize, at: SimTime) {
+        let instance = &mut self.instances[index];
+        instance.token_seq = self.next_token_seq;
+        instance.token_expires_at = at + self.ttl;
+        self.next_token_seq += 1;
+    }
+
+    /// When `instance` could next send a `family` request, at or after `from`.
+    fn earliest(
+        &self,
+        instance: usize,
+        family: &'static str,
+        write: bool,
+        from: SimTime,
+    ) -> Option<Candidate> {
+        let me = &self.instances[instance];
+        let mut at = from;
+        for _ in 0..REFINE_MAX {
+            at = World::outside(&self.down[instance], World::outside(&self.maintenance, at));
+            if at >= SimTime::NEVER {
+                return None;
+            }
+            let subject = Subject {
+                token_seq: me.token_seq,
+                client: &me.client,
+                family,
+                resource: "",
+            };
+            let check = self.limits.peek(at, subject);
+            let Some(binding) = check.binding_rejection() else {
+                return Some(Candidate {
+                    instance,
+                    family,
+                    write,
+                    at,
+                    mint: false,
+                });
+            };
+            if binding.key.contains("token#") && self.can_mint(&me.client, at) {
+                let fresh = Subject {
+                    token_seq: u64::MAX / 2,
+                    ..subject
+                };
+                if self.limits.peek(at, fresh).admitted() {
+                    return Some(Candidate {
+                        instance,
+                        family,
+                        write,
+                        at,
+                        mint: true,
+                    });
+                }
+            }
+            if binding.verdict.retry_at <= at || binding.verdict.retry_at >= SimTime::NEVER {
+                return None;
+            }
+            at = binding.verdict.retry_at;
+        }
+        None
+    }
+
+    fn can_mint(&self, client: &str, at: SimTime) -> bool {
+        self.limits
+            .peek(
+                at,
+                Subject {
+                    token_seq: 0,
+                    client,
+                    family: "oauth",
+                    resource: "",
+                },
+            )
+            .admitted()
+    }
+
+    fn send(&mut self, candidate: Candidate) {
+        if candidate.mint {
+            let client = self.instances[candidate.instance].client.clone();
+            let endpoint = self.limits.check(
+                candidate.at,
+                Subject {
+                    token_seq: 0,
+                    client: &client,
+                    family: "oauth",
+                    resource: "",
+                },
+            );
+            if endpoint.admitted() {
+                self.limits.record(candidate.at, &endpoint);
+            }
+            self.renew(candidate.instance, candidate.at);
+        }
+        let me = &self.instances[candidate.instance];
+        let subject = Subject {
+            token_seq: me.token_seq,
+            client: &me.client,
+            family: candidate.family,
+            resource: "",
+        };
+        let check: Check = self.limits.check(candidate.at, subject);
+        debug_assert!(check.admitted(), "the oracle sends only what every rule admits");
+        if check.admitted() {
+            self.limits.record(candidate.at, &check);
+        }
+    }
+
+    /// The next send among every instance and every family that still has demand.
+    fn next(&self, now: SimTime, open: &[(&'static str, bool)]) -> Option<Candidate> {
+        (0..self.instances.len())
+            .flat_map(|instance| open.iter().map(move |&(family, write)| (instance, family, write)))
+            .filter_map(|(instance, family, write)| self.earliest(instance, family, write, now))
+            .min_by_key(|candidate| (candidate.at, candidate.instance))
+    }
+
+    /// What an admission at `at` is worth: the share of it no random fault refuses.
+    fn worth(&self, at: SimTime, write: bool) -> f64 {
+        self.config
+            .faults
+            .iter()
+            .filter(|fault| fault.active_at(at))
+            .map(|fault| match fault {
+                Fault::ServerErrors { rate, .. } => 1.0 - rate,
+                Fault::LostResponse { rate, .. } if write => 1.0 - rate,
+                _ => 1.0,
+            })
+            .product::<f64>()
+            .max(0.01)
+    }
+
+    /// The earliest time the next event of the world's own (a background draw or a token
+    /// turnover) is due after `now`.
+    fn next_event(&self) -> SimTime {
+        let draws = self.background.iter().filter(|d| d.0 < d.2).map(|d| d.0).min();
+        let tokens = self.instances.iter().map(|i| i.token_expires_at).min();
+        [
+            draws,
+            tokens,
+            self.revocations.first().copied(),
+            self.capacity_changes.first().copied(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(SimTime::NEVER)
+    }
+}
+
+fn latency(scenario: &Scenario) -> Duration {
+    Duration::from_millis(scenario.network.latency_ms_min)
+}
+
+/// When the first API request can reach the gateway: after a token round trip and one trip.
+fn first_send(scenario: &Scenario) -> SimTime {
+    SimTime::ZERO + latency(scenario) * 3
+}
+
+/// The best makespan for `demand`: the oracle sends until every family's expected successes
+/// reach its demand. `None` when no client could finish within the scenario's `duration_s` (a
+/// capacity schedule down to zero, a background consumer that takes every slot).
+pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
+    let horizon = SimTime::from_secs(scenario.duration_s);
+    let start = first_send(scenario);
+    let mut world = World::new(scenario, start);
+    let mut remaining: BTreeMap<(&'static str, bool), f64> =
+        demand.requests.iter().map(|(key, n)| (*key, *n as f64)).collect();
+    let mut now = start;
+    let mut last = start;
+    for _ in 0..STEPS_MAX {
+        let open: Vec<(&'static str, bool)> = remaining
+            .iter()
+            .filter(|(_, left)| **left > 1e-9)
+            .map(|(key, _)| *key)
+            .collect();
+        if open.is_empty() {
+            // The last response travels back; and no worker's chain of requests is faster than
+            // its round trips.
+            let after_last = last + latency(scenario);
+            let chain_floor = start
+                + latency(scenario)
+                    * 2
+                    * u32::try_from(demand.longest_chain.saturating_sub(1)).unwrap_or(u32::MAX)
+                + latency(scenario);
+            let spread_floor = match scenario.instances.start {
+                StartPattern::Herd => SimTime::ZERO,
+                StartPattern::Spread => {
+                    let total = scenario.total_workers().max(1);
+                    SimTime::from_duration(
+                        Duration::from_secs(scenario.instances.spread_s) * (total - 1) as u32 / total as u32,
+                    ) + latency(scenario) * 4
+                }
+            };
+            let best = after_last.max(spread_floor).max(chain_floor);
+            return Some(Oracle {
+                best_makespan_s: best.as_micros() as f64 / 1e6,
+            });
+        }
+        if now > horizon {
+            return None;
+        }
+        world.advance_to(now);
+        let candidate = world.next(now, &open)?;
+        let event = world.next_event();
+        if event <= candidate.at && event > now {
+            now = event;
+            continue;
+        }
+        world.send(candidate);
+        let left = remaining
+            .get_mut(&(candidate.family, candidate.write))
+            .expect("an open family");
+        *left -= world.worth(candidate.at, candidate.write);
+        now = candidate.at;
+        last = candidate.at;
+    }
+    None
+}
+
+/// How many of `demand`'s kinds of request the oracle could have had admitted by `until`, with
+/// unbounded demand. `None` when a family is unlimited (utilization is then not defined).
+pub fn admissible_by(scenario: &Scenario, demand: &Demand, until: SimTime) -> Option<u64> {
+    let start = first_send(scenario);
+    let mut world = World::new(scenario, start);
+    if unlimited(&world.limits, demand) {
+        return None;
+    }
+    let open: Vec<(&'static str, bool)> = demand.requests.keys().copied().collect();
+    let mut now = start;
+    let mut admitted = 0u64;
+    for _ in 0..STEPS_MAX {
+        if now > until {
+            return Some(admitted);
+        }
+        world.advance_to(now);
+        let Some(candidate) = world.next(now, &open) else {
+            return Some(admitted);
+        };
+        if candidate.at > until {
+            return Some(admitted);
+        }
+        let event = world.next_event();
+        if event <= candidate.at && event > now {
+            now = event;
+            continue;
+        }
+        world.send(candidate);
+        admitted += 1;
+        now = candidate.at;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::plan::plan;
+
+    /// A scenario of `reads` reads by `instances` × 4 workers on one OAuth client, 5 ms latency,
+    /// with `gateway` as its gateway table (TOML).
+    fn scenario(reads: u64, instances: u32, gateway: &str) -> Scenario {
+        let text = format!(
+            "name = \"t\"\ndescription = \"d\"\nduration_s = 3600\n[network]\nlatency_ms_min = 5\nlatency_ms_max = 5\n\
+             [instances]\ncount = {instances}\nworkers = 4\n[workload]\nkind = \"read\"\noperations = {reads}\n\
+             [gateway]\nplatform = \"genesys\"\n{gateway}\n[gateway.data]\nusers = 10\n"
+        );
+        Scenario::parse("t.toml", &text, &[]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn best(scenario: &Scenario) -> Option<f64> {
+        let demand = Demand::of(scenario, &plan(scenario));
+        best_makespan(scenario, &demand).map(|oracle| (oracle.best_makespan_s * 1e6).round() / 1e6)
+    }
+
+    const NO_LAYERS: &str = "[gateway.layers]\ntoken_rate_per_min = 0\nclient_rate_per_min = 0\n";
+
+    /// Worked by hand. The first request reaches the gateway after a token round trip and one
+    /// trip (15 ms); the last response takes 5 ms back.
+    #[test]
+    fn best_makespans_worked_by_hand() {
+        let cases: [(&str, Scenario, Option<f64>); 6] = [
+            (
+                // 300/min per token, 600 reads on one instance: 300 at 15 ms, 300 at 60.015 s.
+                "the default layers",
+                scenario(600, 1, ""),
+                Some(60.020),
+            ),
+            (
+                // 600/min dropping to 120/min at 60 s, then 400/min from 240 s: 600 at 15 ms, 120
+                // at 60.015, 120.015 and 180.015 s; at 240 s the limit rises and 280 more pass at
+                // once (the 120 of 180.015 s are still in the window). 1240 reads end there.
+                "a capacity schedule",
+                scenario(
+                    1240,
+                    1,
+                    &format!(
+                        "{NO_LAYERS}[[gateway.limits]]\nname = \"shifting\"\nlimit = 600\nkey = [\"client\"]\n\
+                         schedule = [{{ at_s = 60, limit = 120 }}, {{ at_s = 240, limit = 400 }}]\n"
+                    ),
+                ),
+                Some(240.005),
+            ),
+            (
+                // A background consumer of the same client draws at 0 s, 2 s, ...: it takes one of
+                // the 60 slots at 0 s (before the first request arrives) and, at 60 s, the slot it
+                // freed; 59 a minute remain. 118 reads: 59 at 15 ms, 59 at 60.015 s.
+                "a background consumer",
+                scenario(
+                    118,
+                    1,
+                    &format!(
+                        "{NO_LAYERS}[[gateway.limits]]\nname = \"c\"\nlimit = 60\nkey = [\"client\"]\n\
+                         [[gateway.background]]\nname = \"ui\"\nclient = \"herd-app\"\nrate_per_min = 30\n"
+                    ),
+                ),
+                Some(60.020),
+            ),
+            (
+                // Layered: 10/min per token, 15/min per client, two instances on one client: 15 a
+                // minute whatever the tokens. 40 reads: 15, 15 and 10 at 0.015, 60.015, 120.015 s.
+                "layered token and client rules",
+                scenario(
+                    40,
+                    2,
+                    "[gateway.layers]\ntoken_rate_per_min = 10\nclient_rate_per_min = 15\n",
+                ),
+                Some(120.020),
+            ),
+            (
+                // Maintenance answers 503 to everything until 100 s: nothing before.
+                "a maintenance window",
+                scenario(
+                    10,
+                    1,
+                    "[[gateway.faults]]\nkind = \"maintenance\"\nfrom_s = 0\nuntil_s = 100\n",
+                ),
+                Some(100.005),
+            ),
+            (
+                // Per token only (no client layer): minting a new token when the per-token rule
+                // binds is allowed, and the token endpoint allows 30 a minute, so 5 tokens of 10
+                // requests serve 50 reads at once; what remains is each worker's chain of 13 reads
+                // one after another: 15 ms, 12 round trips of 10 ms, 5 ms back.
+                "per-token limits and minting",
+                scenario(
+                    50,
+                    1,
+                    "[gateway.layers]\ntoken_rate_per_min = 10\nclient_rate_per_min = 0\n",
+                ),
+                Some(0.140),
+            ),
+        ];
+        for (what, scenario, expected) in cases {
+            assert_eq!(best(&scenario), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_schedule_down_to_zero_has_no_best_makespan() {
+        let zero = scenario(
+            700,
+            1,
+            &format!(
+                "{NO_LAYERS}[[gateway.limits]]\nname = \"gone\"\nlimit = 600\nkey = [\"client\"]\n\
+                 schedule = [{{ at_s = 30, limit = 0 }}]\n"
+            ),
+        );
+        assert_eq!(best(&zero), None);
+    }
+}
