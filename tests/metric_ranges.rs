@@ -203,3 +203,37 @@ fn metrics_stay_in_range_under_schedules_background_and_token_turnover() {
         );
     }
 }
+
+/// What the client's own mechanisms did: completion and latency by priority add up to the
+/// workload, and no instance ever had more attempts in flight than its concurrency limit.
+#[test]
+fn priorities_and_in_flight_peaks_are_measured() {
+    let scenario = library::find("thundering-herd")
+        .unwrap()
+        .load(&[
+            "network.mode=\"fast\"".into(),
+            "instances.workers=30".into(),
+            "client.concurrency=8".into(),
+            "workload={ kind = \"mixed\", reads = 60, updates = 30 }".into(),
+            "gateway.data.users=100".into(),
+            "gateway.layers.client_rate_per_min=60".into(),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = run::run(&scenario, 3, &mut |_| {});
+    let m = &run.metrics;
+    let high = &m.by_priority["high"];
+    let normal = &m.by_priority["normal"];
+    assert_eq!((high.items, normal.items), (30, 60));
+    assert_eq!(high.ok + normal.ok, m.ok);
+    assert_eq!(m.in_flight_max.len(), 2);
+    assert!(
+        m.in_flight_max.iter().all(|&peak| (1..=8).contains(&peak)),
+        "{:?}",
+        m.in_flight_max
+    );
+    assert!(
+        m.in_flight_max.contains(&8),
+        "the herd fills the gate: {:?}",
+        m.in_flight_max
+    );
+}

@@ -101,6 +101,27 @@ pub fn metrics_table(metrics: &Metrics) -> String {
     for (label, value) in rows {
         out.push_str(&format!("  {label:<12} {value}\n"));
     }
+    let peaks: Vec<String> = metrics.in_flight_max.iter().map(u64::to_string).collect();
+    if !peaks.is_empty() {
+        out.push_str(&format!(
+            "  {:<12} {} (most attempts in flight at once, per instance)\n",
+            "in flight",
+            peaks.join(" / ")
+        ));
+    }
+    if metrics.by_priority.len() > 1 {
+        let parts: Vec<String> = metrics
+            .by_priority
+            .iter()
+            .map(|(priority, stats)| {
+                format!(
+                    "{priority} {}/{} ok p50 {} ms p95 {} ms",
+                    stats.ok, stats.items, stats.latency_ms_p50, stats.latency_ms_p95
+                )
+            })
+            .collect();
+        out.push_str(&format!("  {:<12} {}\n", "priorities", parts.join("  ")));
+    }
     out
 }
 

@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::quota::ratio;
 use crate::scenario::Scenario;
 use crate::trace::{NetworkAction, Record, Trace};
-use crate::world::plan::{ItemRecord, WorkItem};
+use crate::world::plan::{ItemKind, ItemRecord, WorkItem};
 use crate::world::{RunEnd, WorldOutput};
+use herd_client::gate::Priority;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -78,12 +79,75 @@ pub struct Metrics {
     /// Attempts started after the instance saw a 429 on the same bucket and before its
     /// Retry-After had passed.
     pub sends_before_retry_after: u64,
+    /// Per instance, the most attempts in flight at once: retries that escape a concurrency cap
+    /// show here.
+    #[serde(default)]
+    pub in_flight_max: Vec<u64>,
+    /// Latency and completion by priority (`high`, `normal`, `low`): did high-priority work
+    /// overtake low under throttling, and did low starve?
+    #[serde(default)]
+    pub by_priority: BTreeMap<String, PriorityStats>,
     pub gateway_requests: u64,
     pub gateway_rate_limited: u64,
     pub background_rejected: u64,
 }
 
 /// The metrics of a run, from the data its world handed over and the trace built from it.
+/// The items of one priority.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PriorityStats {
+    pub items: u64,
+    pub ok: u64,
+    pub latency_ms_p50: u64,
+    pub latency_ms_p95: u64,
+}
+
+/// The priority each item was given (updates of a mixed workload are high, listings low).
+fn priority_of(kind: &ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Update {
+            priority: Priority::High,
+            ..
+        } => "high",
+        ItemKind::Update {
+            priority: Priority::Low,
+            ..
+        }
+        | ItemKind::ListAll => "low",
+        _ => "normal",
+    }
+}
+
+fn by_priority(
+    items: &[&WorkItem],
+    outcomes: &BTreeMap<String, ItemRecord>,
+) -> BTreeMap<String, PriorityStats> {
+    let mut latencies: BTreeMap<&'static str, (u64, u64, Vec<u64>)> = BTreeMap::new();
+    for item in items {
+        let entry = latencies.entry(priority_of(&item.kind)).or_default();
+        entry.0 += 1;
+        if let Some(record) = outcomes.get(&item.id) {
+            entry.1 += u64::from(record.outcome == Outcome::Ok);
+            entry
+                .2
+                .push((record.finished_at - record.started_at).as_millis() as u64);
+        }
+    }
+    latencies
+        .into_iter()
+        .map(|(priority, (items, ok, mut latency))| {
+            latency.sort_unstable();
+            let stats = PriorityStats {
+                items,
+                ok,
+                latency_ms_p50: percentile(&latency, 50),
+                latency_ms_p95: percentile(&latency, 95),
+            };
+            (priority.to_string(), stats)
+        })
+        .collect()
+}
+
 pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metrics {
     let WorldOutput {
         end,
@@ -171,6 +235,10 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         duplicate_writes: ledger.duplicate_creates(),
         lost_writes,
         sends_before_retry_after: client.sends_before_retry_after,
+        in_flight_max: (0..scenario.instances.count)
+            .map(|i| client.in_flight_max.get(&i).copied().unwrap_or(0))
+            .collect(),
+        by_priority: by_priority(&items, outcomes),
         gateway_requests: gateway_stats.requests,
         gateway_rate_limited: gateway_stats.rate_limited,
         background_rejected: gateway_stats.background_rejected,
@@ -220,6 +288,8 @@ pub fn check(scenario: &Scenario, metrics: &Metrics, end: RunEnd) -> Vec<String>
 
 #[derive(Default)]
 struct ClientCounts {
+    /// Per instance, the most attempts in flight at once (a request sent, its answer not yet in).
+    in_flight_max: BTreeMap<u32, u64>,
     attempts: u64,
     successes: u64,
     statuses: BTreeMap<u16, u64>,
@@ -240,6 +310,7 @@ fn client_counts(trace: &Trace) -> ClientCounts {
     // Per (instance, family): until when a seen 429 closed the bucket, and when it was seen.
     let mut closed: BTreeMap<(u32, String), (Duration, Duration)> = BTreeMap::new();
     let mut family_of: BTreeMap<(u32, u64), String> = BTreeMap::new();
+    let mut in_flight: BTreeMap<u32, u64> = BTreeMap::new();
     for record in trace.records() {
         if let Record::Network {
             host,
@@ -258,6 +329,10 @@ fn client_counts(trace: &Trace) -> ClientCounts {
         match &event.kind {
             ClientEventKind::Attempt { family, .. } => {
                 counts.attempts += 1;
+                let open = in_flight.entry(*instance).or_insert(0);
+                *open += 1;
+                let peak = counts.in_flight_max.entry(*instance).or_insert(0);
+                *peak = (*peak).max(*open);
                 family_of.insert((*instance, event.worker), family.clone());
                 if let Some((until, learned)) = closed.get(&(*instance, family.clone())) {
                     if at > *learned && at < *until {
@@ -270,6 +345,9 @@ fn client_counts(trace: &Trace) -> ClientCounts {
                 retry_after_ms,
                 ..
             } => {
+                if let Some(open) = in_flight.get_mut(instance) {
+                    *open = open.saturating_sub(1);
+                }
                 *counts.statuses.entry(*status).or_insert(0) += 1;
                 if (200..300).contains(status) {
                     counts.successes += 1;
@@ -286,7 +364,12 @@ fn client_counts(trace: &Trace) -> ClientCounts {
                     }
                 }
             }
-            ClientEventKind::TransportFailed { .. } => counts.transport_errors += 1,
+            ClientEventKind::TransportFailed { .. } => {
+                counts.transport_errors += 1;
+                if let Some(open) = in_flight.get_mut(instance) {
+                    *open = open.saturating_sub(1);
+                }
+            }
             ClientEventKind::TokenRequest { .. } => counts.token_requests += 1,
             ClientEventKind::BreakerTransition {
                 to: BreakerState::Open,
