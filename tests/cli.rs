@@ -523,3 +523,28 @@ fn out_of_range_values_get_a_clear_error_not_a_panic() {
     ]);
     assert!(latest.status.success(), "{}", stderr(&latest));
 }
+
+#[test]
+fn a_sweep_over_an_axis_that_changes_nothing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep.jsonl");
+    let output = herdsim(&[
+        "sweep",
+        "thundering-herd",
+        "--small",
+        "--fast",
+        "--param",
+        "client.page_size=100,200",
+        "--seeds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("note: client.page_size has no effect here: identical traces in 2 of 2 cells"),
+        "{text}"
+    );
+    assert!(text.contains("the choice among them is arbitrary"), "{text}");
+}

@@ -103,10 +103,12 @@ pub fn metrics_table(metrics: &Metrics) -> String {
     }
     let peaks: Vec<String> = metrics.in_flight_max.iter().map(u64::to_string).collect();
     if !peaks.is_empty() {
+        let opened: Vec<String> = metrics.connections_opened.iter().map(u64::to_string).collect();
         out.push_str(&format!(
-            "  {:<12} {} (most attempts in flight at once, per instance)\n",
+            "  {:<12} {} most attempts at once; {} connections opened (per instance)\n",
             "in flight",
-            peaks.join(" / ")
+            peaks.join(" / "),
+            opened.join(" / ")
         ));
     }
     if metrics.by_priority.len() > 1 {

@@ -83,6 +83,10 @@ pub struct Metrics {
     /// show here.
     #[serde(default)]
     pub in_flight_max: Vec<u64>,
+    /// Per instance, the connections the gateway accepted (turmoil; 0 in the fast mode, whose
+    /// memory network has no connections).
+    #[serde(default)]
+    pub connections_opened: Vec<u64>,
     /// Latency and completion by priority (`high`, `normal`, `low`): did high-priority work
     /// overtake low under throttling, and did low starve?
     #[serde(default)]
@@ -239,6 +243,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
             .map(|i| client.in_flight_max.get(&i).copied().unwrap_or(0))
             .collect(),
         by_priority: by_priority(&items, outcomes),
+        connections_opened: world.connections_opened.clone(),
         gateway_requests: gateway_stats.requests,
         gateway_rate_limited: gateway_stats.rate_limited,
         background_rejected: gateway_stats.background_rejected,

@@ -52,6 +52,9 @@ pub(crate) struct WorldContext {
     /// Signalled when the last item gets its outcome.
     pub(crate) done: Arc<tokio::sync::Notify>,
     pub(crate) clock: SimClock,
+    /// Connections the gateway accepted, per client host (turmoil only; the memory network has
+    /// none).
+    pub(crate) connections: crate::shell::turmoil_host::ConnectionCounts,
 }
 
 impl WorldContext {

@@ -53,6 +53,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         plan: plan.clone(),
         done: Arc::new(tokio::sync::Notify::new()),
         clock: SimClock::Turmoil,
+        connections: Default::default(),
     };
     let (end, error, elapsed) = match scenario.network.mode {
         NetworkMode::Turmoil => turmoil_net::drive(&context, gateway.clone(), progress),
@@ -61,6 +62,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
     let records = std::mem::take(&mut *context.records.lock().expect("trace lock"));
     let outcomes = std::mem::take(&mut *context.outcomes.lock().expect("outcomes lock"));
     let gateway = gateway.lock().expect("gateway lock");
+    let context_connections = context.connections.clone();
     drop(context);
     WorldOutput {
         end,
@@ -69,6 +71,12 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         records,
         plan: Arc::try_unwrap(plan).unwrap_or_else(|shared| (*shared).clone()),
         outcomes,
+        connections_opened: {
+            let accepted = context_connections.lock().expect("connection counts lock");
+            (0..scenario.instances.count)
+                .map(|i| accepted.get(&format!("client-{i}")).copied().unwrap_or(0))
+                .collect()
+        },
         ledger: gateway.ledger().clone(),
         gateway_stats: gateway.stats().clone(),
     }

@@ -34,5 +34,8 @@ pub struct WorldOutput {
     pub plan: Vec<Vec<Vec<WorkItem>>>,
     pub outcomes: BTreeMap<String, ItemRecord>,
     pub ledger: Ledger,
+    /// Per instance, the connections the gateway accepted from it (empty counts in the memory
+    /// network, which has no connections).
+    pub connections_opened: Vec<u64>,
     pub gateway_stats: GatewayStats,
 }

@@ -8,7 +8,7 @@ use herd_client::transport::HyperTransport;
 use herd_gateway::Gateway;
 
 use crate::shell::service::GatewayService;
-use crate::shell::turmoil_host::{serve_turmoil, TurmoilClock};
+use crate::shell::turmoil_host::{serve_turmoil_counting, TurmoilClock};
 use crate::world::instance::{InstanceSetup, WorldContext};
 use crate::world::output::RunEnd;
 use crate::world::recording::trace_hook;
@@ -33,12 +33,14 @@ pub(crate) fn drive(
         .build();
 
     let gateway_records = world.records.clone();
+    let connections = world.connections.clone();
     sim.host("gateway", move || {
         let service = GatewayService::new(gateway.clone(), Arc::new(TurmoilClock))
             .with_event_hook(trace_hook(gateway_records.clone()));
+        let connections = connections.clone();
         async move {
             let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
-            serve_turmoil(listener, service).await?;
+            serve_turmoil_counting(listener, service, connections).await?;
             Ok(())
         }
     });
