@@ -548,3 +548,44 @@ fn a_sweep_over_an_axis_that_changes_nothing_says_so() {
     );
     assert!(text.contains("the choice among them is arbitrary"), "{text}");
 }
+
+/// Extreme values of the right type: each is a clear error naming its field (exit 2), never a
+/// panic, a wrap or a run that "completes" having checked nothing.
+#[test]
+fn extreme_values_are_refused_by_name() {
+    let cases: [(&str, &str); 8] = [
+        ("instances.spread_s=9223372036854775807", "instances.spread_s"),
+        (
+            "gateway.limits=[{ name = \"w\", limit = 5, window_ms = 18446744073709552 }]",
+            "gateway.limits[0].window_ms",
+        ),
+        (
+            "client.backoff.base_ms=9223372036854775807",
+            "client.backoff.base_ms",
+        ),
+        (
+            "gateway.limits=[{ name = \"none\", limit = 0 }]",
+            "gateway.limits[0].limit",
+        ),
+        (
+            "gateway.limits=[{ name = \"s\", limit = 5, schedule = [{ at_s = 10, limit = 0 }] }]",
+            "gateway.limits[0].schedule[0].limit",
+        ),
+        ("workload.operations=0", "workload.operations"),
+        ("duration_s=0", "duration_s"),
+        (
+            "gateway.faults=[{ kind = \"slow\", rate = 0.5, delay_ms = 99999999999 }]",
+            "gateway.faults[0]",
+        ),
+    ];
+    for (set, field) in cases {
+        let output = herdsim(&["run", "--small", "--fast", "--set", set]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "--set {set}: {message}");
+        assert!(
+            message.contains(&format!("field `{field}`")),
+            "--set {set}: {message}"
+        );
+        assert!(!message.contains("panicked"), "--set {set}: {message}");
+    }
+}

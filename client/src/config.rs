@@ -122,6 +122,86 @@ impl ClientConfig {
         if self.attempt_timeout_ms == 0 {
             return error("attempt_timeout_ms", "must be positive");
         }
+        const DAY_MS: u64 = 86_400_000;
+        let ranges: [(&'static str, u64, u64, u64); 13] = [
+            ("concurrency", u64::from(self.concurrency), 1, 100_000),
+            ("queue_max", u64::from(self.queue_max), 0, 10_000_000),
+            ("attempt_timeout_ms", self.attempt_timeout_ms, 1, 3_600_000),
+            ("bulk_max", u64::from(self.bulk_max), 1, 10_000),
+            ("page_size", u64::from(self.page_size), 1, 100_000),
+            (
+                "retry.max_attempts",
+                u64::from(self.retry.max_attempts),
+                1,
+                10_000,
+            ),
+            (
+                "retry.deadline_ms",
+                self.retry.deadline_ms.unwrap_or(1),
+                1,
+                365 * DAY_MS,
+            ),
+            ("backoff.base_ms", self.backoff.base_ms, 0, DAY_MS),
+            ("backoff.cap_ms", self.backoff.cap_ms, 0, DAY_MS),
+            ("breaker.open_ms", self.breaker.open_ms, 0, DAY_MS),
+            ("pacing.spread_ms", self.pacing.spread_ms, 0, DAY_MS),
+            (
+                "pacing.escalation_cap_ms",
+                self.pacing.escalation_cap_ms,
+                0,
+                DAY_MS,
+            ),
+            ("token.refresh_margin_s", self.token.refresh_margin_s, 0, 172_800),
+        ];
+        for (field, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(ConfigError {
+                    field,
+                    message: format!("{value} is outside {low}..={high}"),
+                });
+            }
+        }
+        let budget_values: Vec<(&'static str, u64, u64)> = match &self.budget {
+            crate::policy::budget::BudgetConfig::None => Vec::new(),
+            crate::policy::budget::BudgetConfig::TokenBucket {
+                capacity,
+                retry_cost,
+                timeout_cost,
+                success_reward,
+                refill_per_s,
+            } => vec![
+                ("budget.capacity", *capacity, 1_000_000_000),
+                ("budget.retry_cost", *retry_cost, 1_000_000),
+                ("budget.timeout_cost", *timeout_cost, 1_000_000),
+                ("budget.success_reward", *success_reward, 1_000_000),
+                ("budget.refill_per_s", *refill_per_s, 1_000_000),
+            ],
+            crate::policy::budget::BudgetConfig::Ratio {
+                ratio_pct,
+                window_ms,
+                min_retries_per_s,
+            } => vec![
+                ("budget.ratio_pct", *ratio_pct, 1_000),
+                ("budget.window_ms", (*window_ms).max(1), 365 * DAY_MS),
+                ("budget.min_retries_per_s", *min_retries_per_s, 1_000_000),
+            ],
+        };
+        for (field, value, high) in budget_values {
+            if value > high {
+                return Err(ConfigError {
+                    field,
+                    message: format!("{value} is outside 0..={high}"),
+                });
+            }
+        }
+        if let Some(limit) = self.pacing.limit_per_min {
+            if !(1..=1_000_000).contains(&limit) {
+                return error(
+                    "pacing.limit_per_min",
+                    "must be within 1..=1000000 (leave it out for no limit)",
+                );
+            }
+        }
         if self.backoff.cap_ms < self.backoff.base_ms {
             return error("backoff.cap_ms", "must not be below backoff.base_ms");
         }

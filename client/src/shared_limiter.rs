@@ -89,7 +89,7 @@ impl SharedRate {
 
     /// GCRA: the time between two slots.
     pub fn interval(self) -> Duration {
-        Duration::from_micros(self.window_ms * 1_000 / self.limit.max(1))
+        Duration::from_micros(self.window_ms.saturating_mul(1_000) / self.limit.max(1))
     }
 
     /// GCRA: how far ahead of the schedule a burst may run.

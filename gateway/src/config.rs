@@ -472,6 +472,11 @@ pub const DEFAULT_EPOCH_UNIX_S: u64 = 1_767_225_600;
 /// year 10000, where HTTP-dates end.
 pub const EPOCH_UNIX_S_MAX: u64 = 253_086_768_000;
 
+/// The longest window a rule may have: a week.
+pub const WINDOW_MS_MAX: u64 = 7 * 86_400_000;
+/// The latest time of anything scheduled (a fault, a capacity change, a consumer): a year.
+pub const TIME_S_MAX: u64 = 365 * 86_400;
+
 impl Default for GatewayConfig {
     fn default() -> GatewayConfig {
         GatewayConfig {
@@ -567,10 +572,10 @@ impl GatewayConfig {
                     format!("{ttl_s} is outside Genesys' allowed 300..=172800 seconds"),
                 ));
             }
-            if ttl_s == 0 {
+            if ttl_s == 0 || ttl_s > TIME_S_MAX {
                 return Err(config_error(
                     format!("clients[{index}].token_ttl_s"),
-                    "must be positive",
+                    format!("must be within 1..={TIME_S_MAX} (a year)"),
                 ));
             }
         }
@@ -609,8 +614,46 @@ impl GatewayConfig {
                     "use letters, digits, '.', '-' and '_' only",
                 ));
             }
-            if rule.window_ms == 0 {
-                return Err(config_error(field("window_ms"), "must be positive"));
+            if !(1..=WINDOW_MS_MAX).contains(&rule.window_ms) {
+                return Err(config_error(
+                    field("window_ms"),
+                    format!("must be within 1..={WINDOW_MS_MAX} (a week)"),
+                ));
+            }
+            if rule.limit == 0 {
+                return Err(config_error(
+                    field("limit"),
+                    "must be at least 1: a rule that admits nothing makes every run wait until duration_s \
+                     (for an outage, use a maintenance fault)",
+                ));
+            }
+            if let Some((index, change)) = rule
+                .schedule
+                .iter()
+                .enumerate()
+                .find(|(_, change)| change.limit == 0)
+            {
+                return Err(config_error(
+                    field(&format!("schedule[{index}].limit")),
+                    format!(
+                        "a limit of 0 from {} s admits nothing: use a maintenance fault for an outage",
+                        change.at_s
+                    ),
+                ));
+            }
+            if let Some(index) = rule.schedule.iter().position(|change| change.at_s > TIME_S_MAX) {
+                return Err(config_error(
+                    field(&format!("schedule[{index}].at_s")),
+                    format!("must be within 0..={TIME_S_MAX} (a year)"),
+                ));
+            }
+            if rule.retry_after_max_s.is_some_and(|cap| cap > 86_400)
+                || rule.early_penalty_ms.is_some_and(|p| p > 86_400_000)
+            {
+                return Err(config_error(
+                    field("retry_after_max_s"),
+                    "retry_after_max_s and early_penalty_ms are at most a day",
+                ));
             }
             if rule.key.is_empty() {
                 return Err(config_error(field("key"), "needs at least one part"));
@@ -665,6 +708,53 @@ impl GatewayConfig {
                         "must be within 0.0..=1.0",
                     ));
                 }
+            }
+        }
+        for (index, fault) in self.faults.iter().enumerate() {
+            let times = match fault {
+                Fault::ServerErrors { from_s, until_s, .. }
+                | Fault::Maintenance { from_s, until_s, .. }
+                | Fault::Throttle { from_s, until_s, .. }
+                | Fault::Slow { from_s, until_s, .. }
+                | Fault::LostResponse { from_s, until_s, .. } => [Some(*from_s), *until_s],
+                Fault::RevokeTokens { at_s } => [Some(*at_s), None],
+            };
+            if times.iter().flatten().any(|s| *s > TIME_S_MAX) {
+                return Err(config_error(
+                    format!("faults[{index}]"),
+                    format!("times are within 0..={TIME_S_MAX} s (a year)"),
+                ));
+            }
+            let waits = match fault {
+                Fault::Maintenance { retry_after_s, .. } | Fault::Throttle { retry_after_s, .. } => {
+                    retry_after_s.unwrap_or(0) > 86_400
+                }
+                Fault::Slow { delay_ms, .. } => *delay_ms > 600_000,
+                _ => false,
+            };
+            if waits {
+                return Err(config_error(
+                    format!("faults[{index}]"),
+                    "retry_after_s is at most a day, delay_ms at most 600000",
+                ));
+            }
+        }
+        for (index, consumer) in self.background.iter().enumerate() {
+            if consumer.from_s > TIME_S_MAX || consumer.until_s.is_some_and(|s| s > TIME_S_MAX) {
+                return Err(config_error(
+                    format!("background[{index}].from_s"),
+                    format!("times are within 0..={TIME_S_MAX} s (a year)"),
+                ));
+            }
+        }
+        for (field, value, low, high) in [
+            ("data.users", self.data.users, 0, 10_000_000),
+            ("data.bulk_max", self.data.bulk_max, 1, 10_000),
+            ("data.page_size_max", self.data.page_size_max, 1, 100_000),
+            ("max_body_bytes", self.max_body_bytes, 1, 64 * 1024 * 1024),
+        ] {
+            if !(low..=high).contains(&value) {
+                return Err(config_error(field, format!("{value} is outside {low}..={high}")));
             }
         }
         if self.data.bulk_max == 0 || self.data.page_size_max == 0 {

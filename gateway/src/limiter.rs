@@ -357,7 +357,7 @@ mod tests {
             algorithm,
             limit,
             limit_max: limit,
-            window_us: window_ms * 1_000,
+            window_us: window_ms.saturating_mul(1_000),
             burst: limit,
         }
     }

@@ -274,7 +274,7 @@ fn params_at(rule: &LimitRule, now: SimTime) -> LimitParams {
         algorithm: rule.algorithm,
         limit,
         limit_max: rule.limit_max(),
-        window_us: rule.window_ms * 1_000,
+        window_us: rule.window_ms.saturating_mul(1_000),
         burst: rule.burst.unwrap_or(rule.limit),
     }
 }

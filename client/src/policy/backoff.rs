@@ -79,7 +79,7 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(config: BackoffConfig) -> Backoff {
-        let previous_us = config.base_ms * 1_000;
+        let previous_us = config.base_ms.saturating_mul(1_000);
         Backoff { config, previous_us }
     }
 

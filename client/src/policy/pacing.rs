@@ -110,7 +110,7 @@ impl Pacer {
             }
         };
         if self.closed_until > now {
-            let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms * 1_000));
+            let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms.saturating_mul(1_000)));
             consider(self.closed_until + spread, PaceReason::RetryAfter);
         }
         if let Some(quota) = self.quota.as_mut() {
@@ -130,7 +130,8 @@ impl Pacer {
         }
         if let Some(quota) = self.quota.as_mut() {
             if quota.remaining <= in_flight && quota.reset_at != Duration::MAX {
-                let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms * 1_000));
+                let spread =
+                    Duration::from_micros(uniform(rng, 0, self.config.spread_ms.saturating_mul(1_000)));
                 let at = quota.reset_at + spread;
                 if at > now && wait.is_none_or(|(w, _)| at - now > w) {
                     wait = Some((at - now, PaceReason::Headers));
@@ -198,7 +199,7 @@ impl Pacer {
     /// can be asked again after every sleep.
     pub fn closed_wait(&self, now: Duration, rng: &mut impl Rng) -> Option<Duration> {
         (self.closed_until > now).then(|| {
-            let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms * 1_000));
+            let spread = Duration::from_micros(uniform(rng, 0, self.config.spread_ms.saturating_mul(1_000)));
             self.closed_until + spread - now
         })
     }

@@ -630,15 +630,17 @@ mod tests {
     }
 
     #[test]
-    fn a_schedule_down_to_zero_has_no_best_makespan() {
-        let zero = scenario(
-            700,
+    fn a_consumer_that_takes_every_slot_leaves_no_best_makespan() {
+        // One slot a minute, and a background consumer of the same client asking twice a second:
+        // it is always first, so no client could finish within duration_s.
+        let starved = scenario(
+            10,
             1,
             &format!(
-                "{NO_LAYERS}[[gateway.limits]]\nname = \"gone\"\nlimit = 600\nkey = [\"client\"]\n\
-                 schedule = [{{ at_s = 30, limit = 0 }}]\n"
+                "{NO_LAYERS}[[gateway.limits]]\nname = \"one\"\nlimit = 1\nkey = [\"client\"]\n\
+                 [[gateway.background]]\nname = \"ui\"\nclient = \"herd-app\"\nrate_per_min = 120\n"
             ),
         );
-        assert_eq!(best(&zero), None);
+        assert_eq!(best(&starved), None);
     }
 }

@@ -50,8 +50,40 @@ impl Scenario {
         if self.tick_ms == 0 || self.tick_ms > 1_000 {
             return bad("tick_ms", "must be within 1..=1000");
         }
-        if self.duration_s == 0 {
-            return bad("duration_s", "must be positive");
+        const YEAR_S: u64 = 365 * 86_400;
+        if !(1..=YEAR_S).contains(&self.duration_s) {
+            return bad("duration_s", "must be within 1..=31536000 (a year)");
+        }
+        if self.instances.spread_s > YEAR_S {
+            return bad("instances.spread_s", "must be within 0..=31536000 (a year)");
+        }
+        if self.network.latency_ms_max > 60_000 {
+            return bad("network.latency_ms_max", "must be within 0..=60000");
+        }
+        for (index, partition) in self.network.partitions.iter().enumerate() {
+            if partition.until_s > YEAR_S || partition.from_s > partition.until_s {
+                return Err((
+                    format!("network.partitions[{index}].until_s"),
+                    "from_s ≤ until_s ≤ 31536000 (a year)".to_string(),
+                ));
+            }
+        }
+        for (index, crash) in self.network.crashes.iter().enumerate() {
+            if crash.at_s > YEAR_S || crash.restart_after_s.is_some_and(|after| after > YEAR_S) {
+                return Err((
+                    format!("network.crashes[{index}].at_s"),
+                    "times are within a year".to_string(),
+                ));
+            }
+        }
+        if self.shared_limiter.window_ms > 7 * 86_400_000 || self.shared_limiter.limit > 1_000_000 {
+            return bad(
+                "shared_limiter.window_ms",
+                "window_ms is at most a week, limit at most 1000000",
+            );
+        }
+        if let Err((field, message)) = self.workload_size() {
+            return Err((field.to_string(), message));
         }
         if self.shared_limiter.kind == SharedLimiterKind::Sim
             && (self.shared_limiter.limit == 0
@@ -139,5 +171,27 @@ impl Scenario {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A workload with no work is an error (a run would "complete" having checked nothing), and
+    /// one over ten million items is refused before it fills memory.
+    fn workload_size(&self) -> Result<(), (&'static str, String)> {
+        const ITEMS_MAX: u64 = 10_000_000;
+        let (field, items) = match &self.workload {
+            Workload::Read { operations }
+            | Workload::Update { operations }
+            | Workload::Create { operations } => ("workload.operations", *operations),
+            Workload::Contention { rounds } => ("workload.rounds", *rounds),
+            Workload::Mixed { reads, updates } => ("workload.reads", reads.saturating_add(*updates)),
+            Workload::BulkUpdate { users } => ("workload.users", users.unwrap_or(self.gateway.data.users)),
+            Workload::CreateAgents { agents } => ("workload.agents", *agents),
+        };
+        if items == 0 {
+            return Err((field, "the workload has no work: at least 1".to_string()));
+        }
+        if items > ITEMS_MAX {
+            return Err((field, format!("at most {ITEMS_MAX}")));
+        }
+        Ok(())
     }
 }
