@@ -13,13 +13,29 @@ impl Scenario {
     /// Loads a scenario file, applying `--set` overrides (`key.path=value`, value in TOML syntax
     /// or a bare string).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
-            file: path.display().to_string(),
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|error| ScenarioError {
+            file: file.clone(),
             line: None,
             field: None,
             message: format!("cannot read: {error}"),
         })?;
-        Scenario::parse(&path.display().to_string(), &text, overrides)
+        let text = std::str::from_utf8(&bytes).map_err(|error| ScenarioError {
+            file: file.clone(),
+            line: Some(
+                bytes[..error.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1,
+            ),
+            field: None,
+            message: format!(
+                "not UTF-8 text (an invalid byte at offset {})",
+                error.valid_up_to()
+            ),
+        })?;
+        Scenario::parse(&file, text, overrides)
     }
 
     /// Parses scenario text (`file` names it in errors).
@@ -36,7 +52,9 @@ impl Scenario {
         let as_written =
             with_preset(value.clone()).map_err(|message| error(None, Some("preset".into()), message))?;
         if let Err((field, message)) = deserialize(&as_written) {
-            let line = field.as_deref().and_then(|field| line_of_field(text, field));
+            // A missing field has no path of its own: name it within its table.
+            let field = field.or_else(|| missing_field(&message));
+            let line = line_of_field(text, field.as_deref().unwrap_or(""));
             return Err(error(line, field, message));
         }
         for assignment in overrides {
@@ -44,12 +62,18 @@ impl Scenario {
                 .map_err(|message| error(None, None, format!("--set {assignment}: {message}")))?;
         }
         let merged = with_preset(value).map_err(|message| error(None, Some("preset".into()), message))?;
-        let scenario = deserialize(&merged)
-            .map_err(|(field, message)| error(None, field, format!("{message} (after --set overrides)")))?;
-        scenario.validate().map_err(|(field, message)| {
-            let line = line_of_field(text, &field);
-            error(line, Some(field), message)
+        // An error in a value that `--set` gave names the assignment, not a line of the file.
+        let located = |field: String, message: String| match set_by(overrides, &field) {
+            Some(assignment) => error(None, Some(field), format!("{message} (from --set {assignment})")),
+            None => error(line_of_field(text, &field), Some(field), message),
+        };
+        let scenario = deserialize(&merged).map_err(|(field, message)| match field {
+            Some(field) => located(field, message),
+            None => error(None, None, format!("{message} (after --set overrides)")),
         })?;
+        scenario
+            .validate()
+            .map_err(|(field, message)| located(field, message))?;
         Ok(scenario)
     }
 }
@@ -110,6 +134,12 @@ fn deserialize(table: &toml::Table) -> Result<Scenario, (Option<String>, String)
         let field = (path != ".").then(|| refine_path(table, &path, &message));
         (field, message)
     })
+}
+
+/// `missing field \`x\`` at the top level: the field is `x`.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
 }
 
 /// serde buffers internally tagged enums (`kind = ...`: the workload, faults), so errors inside
@@ -235,33 +265,58 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
 }
 
 /// The line where a field's last key is written under its table, found by reading the file.
+/// The line of `field` (a dotted path with `[index]` parts, as serde and validation name it) in
+/// `text`, from the TOML parser's own spans: the element of an array of tables is the one the
+/// index names. A field that is absent is reported at the line of the table that lacks it.
 fn line_of_field(text: &str, field: &str) -> Option<usize> {
-    let keys: Vec<&str> = field
-        .split('.')
-        .map(|part| part.split('[').next().unwrap_or(part))
-        .filter(|k| !k.is_empty())
-        .collect();
-    let (last, tables) = keys.split_last()?;
-    let mut in_table = tables.is_empty();
-    let wanted_table = tables.join(".");
-    for (number, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if let Some(header) = trimmed.strip_prefix('[') {
-            let name = header
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim();
-            in_table = name == wanted_table;
-            continue;
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut table: &DeTable<'_> = root.get_ref();
+    let mut span = 0..0;
+    let mut value: Option<&toml::Spanned<DeValue<'_>>> = None;
+    for part in field.split('.').filter(|part| !part.is_empty()) {
+        let (name, index) = split_index(part).ok()?;
+        if let Some(current) = value {
+            let DeValue::Table(inner) = current.get_ref() else {
+                break;
+            };
+            table = inner;
         }
-        let key = trimmed.split('=').next().unwrap_or("").trim();
-        if in_table && key == *last {
-            return Some(number + 1);
+        let Some((key, found)) = table.iter().find(|(key, _)| key.get_ref().as_ref() == name) else {
+            // Absent here: the table that lacks it (or the file's start) is where to look.
+            return Some(line_at(text, span.start));
+        };
+        span = key.span();
+        value = Some(found);
+        if let Some(index) = index {
+            let DeValue::Array(items) = found.get_ref() else {
+                break;
+            };
+            let Some(item) = items.get(index) else { break };
+            span = item.span();
+            value = Some(item);
         }
     }
-    None
+    Some(line_at(text, span.start))
+}
+
+/// The 1-based line of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Whether `field` (or a table that holds it) was given by a `--set` assignment, and which.
+fn set_by<'a>(overrides: &'a [String], field: &str) -> Option<&'a str> {
+    let normalized = |path: &str| path.replace(' ', "");
+    overrides.iter().map(String::as_str).rev().find(|assignment| {
+        let key = normalized(assignment.split('=').next().unwrap_or(""));
+        let field = normalized(field);
+        field == key || field.starts_with(&format!("{key}.")) || field.starts_with(&format!("{key}["))
+    })
 }
 
 #[cfg(test)]
@@ -321,7 +376,13 @@ operations = 10
         let syntax = Scenario::parse("s.toml", "name = \n", &[]).unwrap_err();
         assert_eq!(syntax.line, Some(1));
         let bad_set = Scenario::parse("s.toml", MINIMAL, &["instances.workers=lots".into()]).unwrap_err();
-        assert!(bad_set.to_string().contains("after --set"), "{bad_set}");
+        assert!(
+            bad_set
+                .to_string()
+                .contains("(from --set instances.workers=lots)"),
+            "{bad_set}"
+        );
+        assert_eq!(bad_set.line, None, "a --set value has no line in the file");
         let unknown_client = Scenario::parse(
             "s.toml",
             MINIMAL,
@@ -351,5 +412,52 @@ operations = 10
             vec![429, 502, 503, 504],
             "the rest comes from the preset"
         );
+    }
+
+    /// (file text, --set overrides, expected line, expected field): every error names the line
+    /// and the field, or says that the value came from `--set`.
+    #[test]
+    fn every_error_names_its_line_and_field() {
+        let two_limits = "name = \"t\"\ndescription = \"d\"\n[gateway]\nplatform = \"genesys\"\n\
+            [[gateway.limits]]\nname = \"a\"\nlimit = 5\nwindow_ms = 1000\n\
+            [[gateway.limits]]\nname = \"b\"\nlimit = 5\nwindow_ms = 0\n[workload]\nkind = \"read\"\noperations = 10\n";
+        let missing = "name = \"t\"\ndescription = \"d\"\n[gateway]\nplatform = \"genesys\"\n";
+        let unknown_table = format!("{MINIMAL}[wrkload]\nkind = \"read\"\n");
+        let cases: [(&str, &[&str], Option<usize>, &str); 5] = [
+            (two_limits, &[], Some(12), "gateway.limits[1].window_ms"),
+            (missing, &[], Some(1), "workload"),
+            (&unknown_table, &[], Some(11), "wrkload"),
+            (
+                two_limits,
+                &["gateway.limits[1].window_ms=5", "gateway.limits[0].window_ms=0"],
+                None,
+                "gateway.limits[0].window_ms",
+            ),
+            (MINIMAL, &["instances.count=0"], None, "instances.count"),
+        ];
+        for (text, sets, line, field) in cases {
+            let sets: Vec<String> = sets.iter().map(std::string::ToString::to_string).collect();
+            let error = Scenario::parse("s.toml", text, &sets).unwrap_err();
+            assert_eq!(
+                (error.line, error.field.as_deref()),
+                (line, Some(field)),
+                "{error}"
+            );
+            if !sets.is_empty() {
+                assert!(error.message.contains("(from --set "), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_the_line_of_the_bad_byte() {
+        let dir = std::env::temp_dir().join(format!("herdsim-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, b"name = \"t\"\ndescription = \"\xff\"\n").unwrap();
+        let error = Scenario::load(&path, &[]).unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(error.message.contains("not UTF-8"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
