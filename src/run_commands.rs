@@ -157,10 +157,7 @@ pub fn check(args: &CheckArgs) -> Result<(), CommandError> {
 }
 
 pub fn diff(args: &DiffArgs) -> Result<(), CommandError> {
-    let read = |path: &std::path::Path| {
-        trace::read_jsonl(path)
-            .map_err(|error| CommandError::BadInput(format!("cannot read {}: {error}", path.display())))
-    };
+    let read = |path: &std::path::Path| trace::read_trace(path).map_err(CommandError::BadInput);
     let (left, right) = (read(&args.left)?, read(&args.right)?);
     let (left_name, right_name) = (args.left.display().to_string(), args.right.display().to_string());
     if left == right {

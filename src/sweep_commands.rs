@@ -58,7 +58,24 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         out.display()
     );
     let records = run_jobs(&prepared, &points, &jobs, threads, Some(&out))?;
-    let mut all = previous;
+    // The file may hold other settings or seeds (an earlier, wider sweep): they stay in the file
+    // and out of this summary.
+    let wanted: BTreeSet<_> = all_jobs
+        .iter()
+        .map(|job| (pairs(&points[job.point]), job.seed))
+        .collect();
+    let previous_count = previous.len();
+    let mut all: Vec<RunRecord> = previous
+        .into_iter()
+        .filter(|record| wanted.contains(&record.key()))
+        .collect();
+    if all.len() < previous_count {
+        outln!(
+            "{} results in {} are of other settings or seeds: kept in the file, left out of this summary",
+            previous_count - all.len(),
+            out.display()
+        );
+    }
     all.extend(records);
     let summary = sweep::summarize(&all, &points);
     out!("{}", herd_reports::text::sweep_table(&summary));
@@ -76,7 +93,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
     for path in &args.files {
         records.extend(sweep::read_records(path).map_err(CommandError::BadInput)?);
     }
-    let Some(first) = records.first() else {
+    let Some(first) = records.first().cloned() else {
         return Err(CommandError::BadInput("the files hold no results".into()));
     };
     if let Some(other) = records
@@ -88,8 +105,18 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
             first.scenario, first.base, other.scenario, other.base
         )));
     }
+    // The same run given twice (a file named twice, overlapping shards) is written once.
+    let read = records.len();
+    let mut seen = BTreeSet::new();
+    records.retain(|record| seen.insert((record.key(), record.trace_sha256.clone())));
     let summary = sweep::summarize(&records, &[]);
     let seeds: BTreeSet<u64> = records.iter().map(|record| record.seed).collect();
+    if records.len() < read {
+        outln!(
+            "{} results appeared more than once and are counted once",
+            read - records.len()
+        );
+    }
     outln!(
         "{}: {} results from {} files, {} settings, {} seeds",
         first.scenario,

@@ -589,3 +589,73 @@ fn extreme_values_are_refused_by_name() {
         assert!(!message.contains("panicked"), "--set {set}: {message}");
     }
 }
+
+/// Result files a user has in hand: torn by a crash and resumed twice, merged with themselves,
+/// resumed with a narrower grid; and diff given files that are not traces.
+#[test]
+fn result_files_survive_torn_lines_self_merges_and_wider_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.jsonl");
+    let sweep = |params: &str, resume: bool| {
+        let mut args = vec![
+            "sweep",
+            "thundering-herd",
+            "--small",
+            "--fast",
+            "--param",
+            params,
+            "--seeds",
+            "0..2",
+        ];
+        args.extend(["--out", out.to_str().unwrap()]);
+        if resume {
+            args.push("--resume");
+        }
+        herdsim(&args)
+    };
+    let first = sweep("client.concurrency=4,8", false);
+    assert!(first.status.success(), "{}", stderr(&first));
+    // A crash mid-write leaves half a line; resuming twice must keep the file readable.
+    let mut text = std::fs::read_to_string(&out).unwrap();
+    let last_start = text.trim_end().rfind('\n').unwrap() + 1;
+    text.truncate(last_start + 20);
+    std::fs::write(&out, &text).unwrap();
+    for _ in 0..2 {
+        let resumed = sweep("client.concurrency=4,8", true);
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+    }
+    let lines = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(lines.lines().count(), 4, "the torn run was redone once:\n{lines}");
+    // Merging a file with itself counts each run once.
+    let merged = dir.path().join("m.jsonl");
+    let output = herdsim(&[
+        "merge",
+        out.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("4 results appeared more than once"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&merged).unwrap().lines().count(), 4);
+    // Resuming with a narrower grid leaves the other settings out of the summary.
+    let narrow = sweep("client.concurrency=4", true);
+    assert!(narrow.status.success(), "{}", stderr(&narrow));
+    let text = stdout(&narrow);
+    assert!(text.contains("2 results in"), "{text}");
+    assert!(!text.contains("concurrency=8"), "{text}");
+    // diff refuses files that are not traces, naming the file and line.
+    let junk = dir.path().join("junk.jsonl");
+    std::fs::write(&junk, "{\"a\": 1}\n").unwrap();
+    let output = herdsim(&["diff", junk.to_str().unwrap(), junk.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("junk.jsonl:1: not a trace event"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -186,6 +186,51 @@ pub fn hash_lines(lines: &[String]) -> String {
 }
 
 /// Reads a JSON-lines trace file.
+/// Reads a trace written by `herdsim run --trace` (or `serve --record`), checking every line: a
+/// JSON object with `t_us`, `src` and `event`. Errors name the file and the line; nothing in a
+/// file of garbage panics.
+pub fn read_trace(path: &Path) -> Result<Vec<String>, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    parse_trace(&bytes).map_err(|(line, message)| match line {
+        Some(line) => format!("{}:{line}: {message}", path.display()),
+        None => format!("{}: {message}", path.display()),
+    })
+}
+
+/// The lines of a trace, or the line that is not one and why.
+pub fn parse_trace(bytes: &[u8]) -> Result<Vec<String>, (Option<usize>, String)> {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let line = bytes[..error.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        (Some(line), "not UTF-8 text".to_string())
+    })?;
+    let mut lines = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line)
+            .map_err(|error| (Some(number + 1), format!("not a trace event: {error}")))?;
+        let is_event = value.get("t_us").is_some_and(Value::is_u64)
+            && value.get("src").is_some_and(Value::is_string)
+            && value.get("event").is_some_and(Value::is_string);
+        if !is_event {
+            return Err((
+                Some(number + 1),
+                "not a trace event (a JSON object with t_us, src and event)".into(),
+            ));
+        }
+        lines.push(line.to_string());
+    }
+    if lines.is_empty() {
+        return Err((None, "holds no events: not a trace".into()));
+    }
+    Ok(lines)
+}
+
 pub fn read_jsonl(path: &Path) -> std::io::Result<Vec<String>> {
     Ok(std::fs::read_to_string(path)?
         .lines()

@@ -84,19 +84,24 @@ impl ResultWriter {
             std::fs::create_dir_all(parent)
                 .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
         }
-        // A torn last line from an interrupted run would glue onto the next record: end it first.
-        let torn = std::fs::read(path)
-            .ok()
-            .is_some_and(|bytes| bytes.last().is_some_and(|&b| b != b'\n'));
-        let mut file = std::fs::OpenOptions::new()
+        // A torn last line from an interrupted run is cut off before appending: left in place it
+        // would become a bad line in the middle of the file (readers skip only a torn *last* line).
+        let cannot = |error: std::io::Error| format!("cannot write {}: {error}", path.display());
+        if let Ok(bytes) = std::fs::read(path) {
+            if bytes.last().is_some_and(|&b| b != b'\n') {
+                let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(cannot)?;
+                file.set_len(keep as u64).map_err(cannot)?;
+            }
+        }
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-        if torn {
-            file.write_all(b"\n")
-                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-        }
+            .map_err(cannot)?;
         Ok(ResultWriter {
             file: Mutex::new(file),
         })
