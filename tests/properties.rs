@@ -90,146 +90,310 @@ fn assert_complete(case: &Case, run: &Run) {
     );
 }
 
-proptest! {
-    #![proptest_config(config())]
-
-    /// Updates and creates under lost responses, 5xx and tight limits: no item lost or doubled,
-    /// no write reported ok and missing, no duplicate create (idempotency keys are on), and
-    /// nobody sends into a bucket before the Retry-After it was told has passed.
-    #[test]
-    fn writes_under_faults_are_neither_lost_nor_doubled(
-        seed in any::<u64>(),
-        workers in 1u32..16,
-        operations in 1u64..60,
-        lost_rate in 0u32..30,
-        limit in 10u64..80,
-        create in any::<bool>(),
-        fast in any::<bool>(),
-    ) {
-        let overrides = vec![
-            format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
-            format!("instances.workers={workers}"),
-            format!("workload.kind=\"{}\"", if create { "create" } else { "update" }),
-            format!("workload.operations={operations}"),
-            format!("gateway.faults=[{{ kind = \"lost_response\", rate = {} }}, {{ kind = \"server_errors\", rate = 0.05, status = 503 }}]", f64::from(lost_rate) / 100.0),
-            format!("gateway.limits=[{{ name = \"token.rate.per.minute\", limit = {limit}, key = [\"token\"] }}]"),
-            "gateway.data.users=60".to_string(),
-        ];
-        let case = Case::new("lost-responses", seed, &overrides);
-        let (_, run) = case.run();
-        assert_complete(&case, &run);
-        prop_assert_eq!(run.metrics.duplicate_writes, 0, "{}", case.replay());
-        prop_assert_eq!(run.metrics.sends_before_retry_after, 0, "{}", case.replay());
-    }
-
-    /// Two instances share one OAuth client with short-lived tokens (and some revocations):
-    /// each instance asks for at most one token per expiry, however many workers it has.
-    #[test]
-    fn one_token_request_per_expiry_per_instance(
-        seed in any::<u64>(),
-        workers in 1u32..30,
-        limit in 3u64..12,
-    ) {
-        let overrides = vec![
-            format!("instances.workers={workers}"),
-            "workload.operations=50".to_string(),
-            "gateway.data.users=50".to_string(),
-            format!("gateway.layers.token_rate_per_min={limit}"),
-            format!("gateway.layers.client_rate_per_min={}", limit * 2),
-        ];
-        let case = Case::new("token-expiry", seed, &overrides);
-        let (scenario, run) = case.run();
-        assert_complete(&case, &run);
-        let ttl_s = scenario.gateway.clients[0].token_ttl_s.expect("the scenario sets a TTL");
-        let margin_s = scenario.client.token.refresh_margin_s;
-        let mut requests: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        for record in run.trace.records() {
-            if let Record::Client { at, instance, event } = record {
-                if matches!(event.kind, EventKind::TokenRequest { .. }) {
-                    requests.entry(*instance).or_default().push(at.as_micros() as f64 / 1e6);
-                }
-            }
+/// Runs a property over `config().cases` cases from a fixed seed, counting for each named
+/// assertion how many cases gave it something to check; each must have been exercised in at
+/// least 90% of the cases (a "sometimes" assertion fails the test). `check` returns, per
+/// assertion, whether this case exercised it.
+fn property<S: Strategy>(
+    name: &str,
+    strategy: S,
+    assertions: &[&str],
+    check: impl Fn(S::Value) -> Result<Vec<bool>, TestCaseError>,
+) where
+    S::Value: std::fmt::Debug,
+{
+    let config = config();
+    let cases = config.cases;
+    let rng = proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm);
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
+    let counts: Vec<std::sync::atomic::AtomicU32> = assertions.iter().map(|_| Default::default()).collect();
+    let ran = std::sync::atomic::AtomicU32::new(0);
+    let outcome = runner.run(&strategy, |value| {
+        let exercised = check(value)?;
+        ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for (count, hit) in counts.iter().zip(exercised) {
+            count.fetch_add(u32::from(hit), std::sync::atomic::Ordering::Relaxed);
         }
-        for (instance, times) in &requests {
-            for pair in times.windows(2) {
-                // A refresh comes no earlier than `margin` before the held token's expiry.
-                prop_assert!(pair[1] - pair[0] >= (ttl_s - margin_s) as f64 - 1.0, "instance {instance} asked for tokens at {pair:?}: {}", case.replay());
-            }
-            let bound = 1 + (run.elapsed.as_secs_f64() / (ttl_s - margin_s) as f64).ceil() as usize;
-            prop_assert!(times.len() <= bound, "instance {instance}: {} token requests, at most {bound}: {}", times.len(), case.replay());
-        }
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        panic!("{name}: {failure}");
     }
+    let ran = ran.into_inner();
+    assert_eq!(ran, cases);
+    for (assertion, count) in assertions.iter().zip(counts) {
+        let count = count.into_inner();
+        eprintln!("{name}: `{assertion}` had something to check in {count} of {ran} cases");
+        assert!(
+            count * 10 >= ran * 9,
+            "{name}: `{assertion}` was exercised in only {count} of {ran} cases"
+        );
+    }
+}
 
-    /// Through a maintenance window the breaker opens, and half-open it lets through at most
-    /// its probe count before it decides.
-    #[test]
-    fn half_open_breakers_admit_at_most_their_probes(
-        seed in any::<u64>(),
-        workers in 2u32..20,
-        probes in 1u32..4,
-        failures in 2u32..8,
-    ) {
-        let mut overrides = slow_work_overrides(workers, 40);
-        overrides.extend([
-            "gateway.faults[0].from_s=30".to_string(),
-            "gateway.faults[0].until_s=100".to_string(),
-            format!("client.breaker.half_open_probes={probes}"),
-            format!("client.breaker.mode={{ kind = \"consecutive\", failures = {failures} }}"),
-        ]);
-        let case = Case::new("maintenance-window", seed, &overrides);
-        let (_, run) = case.run();
-        assert_complete(&case, &run);
-        prop_assert_eq!(run.metrics.sends_before_retry_after, 0, "{}", case.replay());
-        // Per (instance, family): attempts since the breaker went half-open.
-        let mut half_open: BTreeMap<(u32, String), u32> = BTreeMap::new();
-        for record in run.trace.records() {
-            let Record::Client { instance, event, .. } = record else { continue };
-            match &event.kind {
-                EventKind::BreakerTransition { family, to, .. } => {
-                    if *to == BreakerState::HalfOpen {
-                        half_open.insert((*instance, family.clone()), 0);
-                    } else {
-                        half_open.remove(&(*instance, family.clone()));
+fn count_gateway(run: &Run, what: impl Fn(&herd_gateway::events::GatewayEventKind) -> bool) -> usize {
+    run.trace
+        .records()
+        .iter()
+        .filter(|r| matches!(r, Record::Gateway(event) if what(&event.kind)))
+        .count()
+}
+
+/// Updates and creates under lost responses, 5xx and tight limits: no item lost or doubled,
+/// no write reported ok and missing, no duplicate create (idempotency keys are on), and
+/// nobody sends into a bucket before the Retry-After it was told has passed.
+#[test]
+fn writes_under_faults_are_neither_lost_nor_doubled() {
+    let strategy = (
+        any::<u64>(),
+        2u32..16,
+        20u64..60,
+        8u32..30,
+        4u64..12,
+        any::<bool>(),
+        any::<bool>(),
+    );
+    property(
+        "writes under faults",
+        strategy,
+        &[
+            "no duplicate after a lost response",
+            "no send before a seen Retry-After",
+        ],
+        |(seed, workers, operations, lost_rate, limit, create, fast)| {
+            let overrides = vec![
+                format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
+                format!("instances.workers={workers}"),
+                format!("workload.kind=\"{}\"", if create { "create" } else { "update" }),
+                format!("workload.operations={operations}"),
+                format!("gateway.faults=[{{ kind = \"lost_response\", rate = {} }}, {{ kind = \"server_errors\", rate = 0.05, status = 503 }}]", f64::from(lost_rate) / 100.0),
+                format!("gateway.layers.token_rate_per_min={limit}"),
+                format!("gateway.layers.client_rate_per_min={limit}"),
+                "gateway.data.users=60".to_string(),
+            ];
+            let case = Case::new("lost-responses", seed, &overrides);
+            let (_, run) = case.run();
+            assert_complete(&case, &run);
+            prop_assert_eq!(run.metrics.duplicate_writes, 0, "{}", case.replay());
+            prop_assert_eq!(run.metrics.sends_before_retry_after, 0, "{}", case.replay());
+            let lost = count_gateway(
+                &run,
+                |kind| matches!(kind, herd_gateway::events::GatewayEventKind::Fault { fault, .. } if fault == "lost_response"),
+            );
+            Ok(vec![lost > 0, run.metrics.responses_429 > 0])
+        },
+    );
+}
+
+/// Two instances share one OAuth client with short-lived tokens and a revocation mid-run: each
+/// instance asks for one token per lifetime however many workers it has, and sooner only after
+/// a 401 told it its token was gone.
+#[test]
+fn one_token_request_per_expiry_per_instance() {
+    let strategy = (any::<u64>(), 1u32..30, 2u64..5, 30u64..200);
+    property(
+        "one token per expiry",
+        strategy,
+        &[
+            "two token requests of one instance compared",
+            "a revocation mid-run",
+        ],
+        |(seed, workers, limit, revoke_at_s)| {
+            let overrides = vec![
+                format!("instances.workers={workers}"),
+                "workload.operations=60".to_string(),
+                "gateway.data.users=60".to_string(),
+                format!("gateway.layers.token_rate_per_min={limit}"),
+                format!("gateway.layers.client_rate_per_min={limit}"),
+                format!("gateway.faults=[{{ kind = \"revoke_tokens\", at_s = {revoke_at_s} }}]"),
+                "client.retry.deadline_ms=3600000".to_string(),
+            ];
+            let case = Case::new("token-expiry", seed, &overrides);
+            let (scenario, run) = case.run();
+            assert_complete(&case, &run);
+            let ttl_s = scenario.gateway.clients[0]
+                .token_ttl_s
+                .expect("the scenario sets a TTL");
+            let margin_s = scenario.client.token.refresh_margin_s;
+            // Per instance: its token requests and its 401s, in time order.
+            let mut timeline: BTreeMap<u32, Vec<(f64, bool)>> = BTreeMap::new();
+            for record in run.trace.records() {
+                if let Record::Client { at, instance, event } = record {
+                    let t = at.as_micros() as f64 / 1e6;
+                    match &event.kind {
+                        EventKind::TokenRequest { .. } => {
+                            timeline.entry(*instance).or_default().push((t, true));
+                        }
+                        EventKind::Response { status: 401, .. } => {
+                            timeline.entry(*instance).or_default().push((t, false));
+                        }
+                        _ => {}
                     }
                 }
-                EventKind::Attempt { family, .. } => {
-                    if let Some(count) = half_open.get_mut(&(*instance, family.clone())) {
-                        *count += 1;
-                        prop_assert!(*count <= probes, "{} attempts while half-open with {probes} probes: {}", count, case.replay());
-                    }
-                }
-                _ => {}
             }
-        }
-    }
+            let mut compared = false;
+            for (instance, events) in &timeline {
+                let mut last_request: Option<f64> = None;
+                let mut told_401 = false;
+                let mut requests = 0usize;
+                for &(t, is_request) in events {
+                    if !is_request {
+                        told_401 = true;
+                        continue;
+                    }
+                    requests += 1;
+                    if let Some(previous) = last_request {
+                        compared = true;
+                        // A refresh comes no earlier than `margin` before the held token's
+                        // expiry, unless a 401 said the token was gone.
+                        prop_assert!(
+                            told_401 || t - previous >= (ttl_s - margin_s) as f64 - 1.0,
+                            "instance {} asked for tokens at {} and {}: {}",
+                            instance,
+                            previous,
+                            t,
+                            case.replay()
+                        );
+                    }
+                    last_request = Some(t);
+                    told_401 = false;
+                }
+                let bound = 2 + (run.elapsed.as_secs_f64() / (ttl_s - margin_s) as f64).ceil() as usize;
+                prop_assert!(
+                    requests <= bound,
+                    "instance {}: {} token requests, at most {}: {}",
+                    instance,
+                    requests,
+                    bound,
+                    case.replay()
+                );
+            }
+            let revoked = count_gateway(
+                &run,
+                |kind| matches!(kind, herd_gateway::events::GatewayEventKind::TokensRevoked { count } if *count > 0),
+            );
+            Ok(vec![compared, revoked > 0])
+        },
+    );
+}
 
-    /// A partition and a crash: items of the crashed instance resume after its restart, none is
-    /// lost or ends twice, and the restarted instance starts with a fresh token.
-    #[test]
-    fn partitions_and_crashes_lose_nothing(
-        seed in any::<u64>(),
-        workers in 1u32..10,
-        crash_at in 1u64..90,
-        restart_after in 1u64..30,
-        fast in any::<bool>(),
-    ) {
-        let mut overrides = slow_work_overrides(workers, 60);
-        overrides.extend([
-            format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
-            "network.partitions[0].from_s=30".to_string(),
-            "network.partitions[0].until_s=70".to_string(),
-            format!("network.crashes[0].at_s={crash_at}"),
-            format!("network.crashes[0].restart_after_s={restart_after}"),
-        ]);
-        let case = Case::new("network-partition", seed, &overrides);
-        let (_, run) = case.run();
-        assert_complete(&case, &run);
-        prop_assert_eq!(run.metrics.sends_before_retry_after, 0, "{}", case.replay());
-        let crashed = run.trace.records().iter().any(|r| matches!(r, Record::Network { action: NetworkAction::Crash, .. }));
-        let restarted = run.trace.records().iter().any(|r| matches!(r, Record::Network { action: NetworkAction::Restart, .. }));
-        // The crash is recorded unless the work was done first; a restart always follows it.
-        prop_assert!(!crashed || restarted || run.metrics.makespan_s < (crash_at + restart_after) as f64, "{}", case.replay());
-    }
+/// Through a maintenance window the breaker opens, and half-open it lets through at most
+/// its probe count before it decides.
+#[test]
+fn half_open_breakers_admit_at_most_their_probes() {
+    let strategy = (any::<u64>(), 4u32..20, 1u32..4, 2u32..5);
+    property(
+        "half-open probes",
+        strategy,
+        &["a breaker went half-open"],
+        |(seed, workers, probes, failures)| {
+            let mut overrides = slow_work_overrides(workers, 40);
+            overrides.extend([
+                "gateway.faults[0].from_s=30".to_string(),
+                "gateway.faults[0].until_s=100".to_string(),
+                format!("client.breaker.half_open_probes={probes}"),
+                format!("client.breaker.mode={{ kind = \"consecutive\", failures = {failures} }}"),
+            ]);
+            let case = Case::new("maintenance-window", seed, &overrides);
+            let (_, run) = case.run();
+            assert_complete(&case, &run);
+            prop_assert_eq!(run.metrics.sends_before_retry_after, 0, "{}", case.replay());
+            // Per (instance, family): attempts since the breaker went half-open.
+            let mut half_open: BTreeMap<(u32, String), u32> = BTreeMap::new();
+            let mut went_half_open = false;
+            for record in run.trace.records() {
+                let Record::Client { instance, event, .. } = record else {
+                    continue;
+                };
+                match &event.kind {
+                    EventKind::BreakerTransition { family, to, .. } => {
+                        if *to == BreakerState::HalfOpen {
+                            went_half_open = true;
+                            half_open.insert((*instance, family.clone()), 0);
+                        } else {
+                            half_open.remove(&(*instance, family.clone()));
+                        }
+                    }
+                    EventKind::Attempt { family, .. } => {
+                        if let Some(count) = half_open.get_mut(&(*instance, family.clone())) {
+                            *count += 1;
+                            prop_assert!(
+                                *count <= probes,
+                                "{} attempts while half-open with {} probes: {}",
+                                count,
+                                probes,
+                                case.replay()
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(vec![went_half_open])
+        },
+    );
+}
+
+/// A partition and a crash: items of the crashed instance resume after its restart, none is
+/// lost or ends twice, and the restarted instance starts with a fresh token before it sends.
+#[test]
+fn partitions_and_crashes_lose_nothing() {
+    let strategy = (any::<u64>(), 2u32..10, 5u64..40, 1u64..20, any::<bool>());
+    property(
+        "partitions and crashes",
+        strategy,
+        &["an instance restarted mid-run"],
+        |(seed, workers, crash_at, restart_after, fast)| {
+            let mut overrides = slow_work_overrides(workers, 60);
+            overrides.extend([
+                format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
+                "network.partitions[0].from_s=30".to_string(),
+                "network.partitions[0].until_s=70".to_string(),
+                format!("network.crashes[0].at_s={crash_at}"),
+                format!("network.crashes[0].restart_after_s={restart_after}"),
+            ]);
+            let case = Case::new("network-partition", seed, &overrides);
+            let (_, run) = case.run();
+            assert_complete(&case, &run);
+            prop_assert_eq!(run.metrics.sends_before_retry_after, 0, "{}", case.replay());
+            // After its restart, an instance asks for a token before its first attempt: the new
+            // process cannot use the old one's.
+            let mut restarted: BTreeMap<String, bool> = BTreeMap::new();
+            let mut checked = false;
+            for record in run.trace.records() {
+                match record {
+                    Record::Network {
+                        host,
+                        action: NetworkAction::Restart,
+                        ..
+                    } => {
+                        restarted.insert(host.clone(), false);
+                    }
+                    Record::Client { instance, event, .. } => {
+                        let host = format!("client-{instance}");
+                        match (&event.kind, restarted.get(&host).copied()) {
+                            (EventKind::TokenRequest { .. }, Some(false)) => {
+                                restarted.insert(host, true);
+                            }
+                            (EventKind::Attempt { .. }, Some(has_token)) => {
+                                prop_assert!(
+                                    has_token,
+                                    "{} sent before asking for a token after its restart: {}",
+                                    host,
+                                    case.replay()
+                                );
+                                checked = true;
+                                restarted.remove(&host);
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(vec![checked])
+        },
+    );
 }
 
 /// Without idempotency keys the same lost responses do create duplicates: the property above

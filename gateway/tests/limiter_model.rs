@@ -298,7 +298,11 @@ impl Driver {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases, or as many as PROPTEST_CASES asks for (a deeper search).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn limiters_match_their_reference(limit in limit(), seed in any::<u64>(), ops in prop::collection::vec(op(), 1..300)) {

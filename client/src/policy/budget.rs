@@ -320,19 +320,36 @@ mod tests {
     proptest! {
         #[test]
         fn token_bucket_never_overdraws(ops in prop::collection::vec((0u8..4, 0u64..3_000), 1..300)) {
+            // Both bounds, and the decision itself: a withdrawal is granted exactly when the
+            // level (after refill) covers its cost, and the level never leaves 0..=capacity.
             let mut budget = aws(1);
             let mut now = Duration::ZERO;
             let mut outstanding = Vec::new();
             for (op, advance_ms) in ops {
                 now += Duration::from_millis(advance_ms);
+                let kind = if op == 1 { RetryKind::Timeout } else { RetryKind::Ordinary };
+                let cost = if op == 1 { 10 } else { 5 };
                 match op {
-                    0 => if let Some(w) = budget.withdraw(now, RetryKind::Ordinary) { outstanding.push(w) },
-                    1 => if let Some(w) = budget.withdraw(now, RetryKind::Timeout) { outstanding.push(w) },
+                    0 | 1 => {
+                        budget.refill(now);
+                        let before = budget.level().unwrap();
+                        match budget.withdraw(now, kind) {
+                            Some(w) => {
+                                prop_assert!(before >= cost, "granted {cost} from a level of {before}");
+                                prop_assert_eq!(budget.level().unwrap() + cost, before, "a grant takes exactly its cost");
+                                outstanding.push(w);
+                            }
+                            None => {
+                                prop_assert!(before < cost, "refused {cost} from a level of {before}");
+                            }
+                        }
+                    }
                     2 => budget.on_success(now, outstanding.pop()),
                     _ => budget.on_success(now, None),
                 }
                 prop_assert!(budget.level().unwrap() <= 20);
             }
+
         }
     }
 }

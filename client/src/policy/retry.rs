@@ -380,7 +380,20 @@ mod tests {
                         None => prop_assert!(delay <= cap, "{delay:?} above cap {cap:?}"),
                     }
                 }
-                Decision::GiveUp(_) => {}
+                Decision::GiveUp(reason) => {
+                    // Giving up is checked too: each reason must follow from the inputs.
+                    let too_long = retry_after.zip(config.retry_after_max_s)
+                        .is_some_and(|(wait, max_s)| wait > Duration::from_secs(max_s));
+                    let expected = match reason {
+                        GiveUp::NotRetryable => permanent || status == 401,
+                        GiveUp::AttemptsExhausted => attempt >= config.max_attempts,
+                        GiveUp::RetryAfterTooLong { .. } => too_long,
+                        GiveUp::MissingRetryAfter => config.require_retry_after && retry_after.is_none(),
+                        GiveUp::DeadlineExceeded => config.deadline_ms.is_some(),
+                        _ => false,
+                    };
+                    prop_assert!(expected, "gave up with {reason:?} on {status} at attempt {attempt}, Retry-After {retry_after:?}");
+                }
             }
         }
     }
