@@ -414,8 +414,29 @@ mod tests {
         }
 
         #[test]
-        fn integer_retry_after_round_trips(seconds in 0u64..10_000_000) {
+        fn integer_retry_after_round_trips(seconds in 0u64..10_000_000, zeros in 0usize..20) {
             prop_assert_eq!(parse_retry_after(&seconds.to_string(), wall()), Some(Duration::from_secs(seconds)));
+            // RFC 9110 delay-seconds is 1*DIGIT: leading zeros change nothing.
+            let padded = format!("{}{seconds}", "0".repeat(zeros));
+            prop_assert_eq!(parse_retry_after(&padded, wall()), Some(Duration::from_secs(seconds)));
+        }
+
+        /// Differential: however the remaining counts are split over repeated lines, and whatever
+        /// garbage sits in `RateLimit`, the reading is the most conservative valid one.
+        #[test]
+        fn repeated_and_broken_lines_read_conservatively(
+            remaining in prop::collection::vec(0u64..1_000, 1..4),
+            reset in 1u64..600,
+            garbage in "[;=a-z]{0,12}",
+        ) {
+            let mut given: Vec<(String, String)> =
+                remaining.iter().map(|r| ("X-RateLimit-Remaining".to_string(), r.to_string())).collect();
+            given.push(("X-RateLimit-Reset".to_string(), reset.to_string()));
+            let info = parse_rate_limit(&given, wall()).expect("a reading");
+            prop_assert_eq!(info.remaining, *remaining.iter().min().unwrap());
+            let ietf = headers(&[("RateLimit", &garbage), ("RateLimit-Remaining", "7"), ("RateLimit-Reset", &reset.to_string())]);
+            let info = parse_rate_limit(&ietf, wall()).expect("the valid fields still read");
+            prop_assert_eq!((info.remaining, info.reset_after), (7, Duration::from_secs(reset)));
         }
 
         #[test]

@@ -2,14 +2,36 @@
 
 use serde::Serialize;
 
-/// A request as the core sees it. Header names are lower-cased by [`Request::new`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A request as the core sees it. Header names are lower-cased by [`Request::new`]. Its `Debug`
+/// never shows the body or the value of a credential header (tokens, client secrets, passwords).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
     /// Path and query, e.g. `/api/v2/users?pageSize=25&pageNumber=2`.
     pub target: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = ["authorization", "proxy-authorization", "cookie"]
+                    .iter()
+                    .any(|s| name.eq_ignore_ascii_case(s));
+                (name.as_str(), if secret { "<redacted>" } else { value.as_str() })
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path())
+            .field("headers", &headers)
+            .field("body", &format_args!("<{} bytes redacted>", self.body.len()))
+            .finish()
+    }
 }
 
 impl Request {
@@ -144,6 +166,18 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let request = Request::new("POST", "/auth/token?password=q-s3cret")
+            .header("Authorization", "Basic c2VjcmV0")
+            .body("grant_type=password&password=b-s3cret");
+        let shown = format!("{request:?}");
+        for secret in ["q-s3cret", "b-s3cret", "c2VjcmV0"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("/auth/token"), "{shown}");
+    }
 
     #[test]
     fn query_is_decoded_and_path_split() {

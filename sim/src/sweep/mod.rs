@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::scenario::Scenario;
 
 pub use grid::{grid, label, overrides, preset_of, Param, Point};
-pub use results::{read_records, ResultWriter, RunKey, RunRecord};
+pub use results::{parse_records, read_records, ResultWriter, RunKey, RunRecord};
 pub use summary::{summarize, PointSummary, Stat, Summary};
 
 /// One run to do.

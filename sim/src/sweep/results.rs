@@ -1,7 +1,7 @@
 //! Result files: one self-contained JSON line per finished run, appended from any thread and read
 //! back for `--resume`, `merge` and summaries.
 
-use std::io::{BufRead, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -47,12 +47,15 @@ impl RunRecord {
 /// Reads result lines, skipping a torn last line (a sweep killed mid-write) and blank lines.
 /// Any other unreadable line is an error naming it.
 pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
-    let file =
-        std::fs::File::open(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    let lines: Vec<String> = std::io::BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    parse_records(&bytes).map_err(|(line, message)| format!("{}:{line}: {message}", path.display()))
+}
+
+/// The records of a results file's bytes; a torn last line (a sweep killed mid-write) and blank
+/// lines are skipped, anything else unreadable is `(line, why)`. Never panics on garbage.
+pub fn parse_records(bytes: &[u8]) -> Result<Vec<RunRecord>, (usize, String)> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
     let mut records = Vec::new();
     for (number, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
@@ -60,14 +63,8 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
         }
         match serde_json::from_str::<RunRecord>(line) {
             Ok(record) => records.push(record),
-            Err(_) if number + 1 == lines.len() => {} // torn by an interrupted write: redone on resume
-            Err(error) => {
-                return Err(format!(
-                    "{}:{}: not a sweep result: {error}",
-                    path.display(),
-                    number + 1
-                ))
-            }
+            Err(_) if number + 1 == lines.len() && !text.ends_with('\n') => {} // torn: redone on resume
+            Err(error) => return Err((number + 1, format!("not a sweep result: {error}"))),
         }
     }
     Ok(records)

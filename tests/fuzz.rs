@@ -1,0 +1,216 @@
+//! Fuzzing, bounded in count: every parser of outside input is fed garbage and near-misses, and
+//! none may panic. Garbage is arbitrary bytes; near-misses are real inputs (a shipped scenario, a
+//! real trace, a real results line) with bytes flipped, cut or inserted, which reach deeper than
+//! random bytes do. `FUZZ_CASES` deepens the search (the test command runs the default).
+//!
+//! Targets: the scenario loader (TOML, `--set`), the header parsers (`Retry-After`, every
+//! rate-limit dialect), the trace reader, the results reader, and the gateway core's request
+//! handling (method, target, headers and body as a client could send them).
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use herd_gateway::{Gateway, GatewayConfig, Request, SimTime};
+use herd_sim::scenario::{library, Scenario};
+use herd_sim::{run, streams, sweep, trace};
+use proptest::prelude::*;
+use proptest::test_runner::{TestRng, TestRunner};
+
+fn runner(default_cases: u32) -> TestRunner {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let rng = TestRng::deterministic_rng(config.rng_algorithm);
+    TestRunner::new_with_rng(config, rng)
+}
+
+/// A real input with a few bytes flipped, cut or inserted.
+fn mutated(base: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
+    let edit = (0usize..base.len().max(1), 0u8..3, any::<u8>());
+    prop::collection::vec(edit, 1..8).prop_map(move |edits| {
+        let mut bytes = base.to_vec();
+        for (at, kind, byte) in edits {
+            let at = at.min(bytes.len());
+            match kind {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, byte),
+            }
+        }
+        bytes
+    })
+}
+
+fn garbage_or(base: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..512), mutated(base)]
+}
+
+fn run_target<S: Strategy>(cases: u32, strategy: S, target: impl Fn(S::Value)) {
+    runner(cases)
+        .run(&strategy, |value| {
+            target(value);
+            Ok(())
+        })
+        .unwrap_or_else(|failure| panic!("{failure}"));
+}
+
+#[test]
+fn the_scenario_loader_never_panics() {
+    let text = library::find("thundering-herd").unwrap().text.as_bytes();
+    run_target(400, garbage_or(text), |bytes| {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = Scenario::parse("fuzz.toml", &text, &[]);
+    });
+    let assignments = prop_oneof![
+        ".*",
+        "[a-z_.\\[\\]0-9]{1,30}=.{0,30}",
+        "(instances|gateway|client|workload)\\.[a-z_]{1,12}(\\[[0-9]\\])?=[-0-9a-z\"\\[\\]{}=, ]{0,24}",
+    ];
+    run_target(400, prop::collection::vec(assignments, 1..4), |sets| {
+        let _ = library::find("token-expiry").unwrap().load(&sets);
+    });
+}
+
+#[test]
+fn the_header_parsers_never_panic() {
+    let names = prop::sample::select(vec![
+        "Retry-After",
+        "RateLimit",
+        "RateLimit-Policy",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "inin-ratelimit-allowed",
+        "inin-ratelimit-count",
+        "inin-ratelimit-reset",
+        "X-Rate-Limit-Limit",
+        "X-Rate-Limit-Remaining",
+        "X-Rate-Limit-Reset",
+        "X-RateLimit-Remaining",
+    ]);
+    let value = prop_oneof![
+        ".{0,80}",
+        "[0-9]{0,25}",
+        "\"[a-z.]{0,8}\";(q|r|t|w|pk|qu)=[-:=A-Za-z0-9\"]{0,12}(, ?\"[a-z]{0,4}\";r=[0-9]{0,4})?",
+        "(Mon|Tue|Thu), [0-9]{1,2} (Jan|Dec) [0-9]{1,5} [0-9:]{0,8} GMT",
+    ];
+    let headers = prop::collection::vec((names, value), 0..8);
+    run_target(2_000, (headers, any::<u64>()), |(headers, seconds)| {
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds % (1 << 40));
+        let headers: Vec<(String, String)> = headers.into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+        for (_, value) in &headers {
+            let _ = herd_client::headers::parse_retry_after(value, wall);
+        }
+        let _ = herd_client::headers::parse_rate_limit(&headers, wall);
+    });
+}
+
+/// A real trace of a small run, made once.
+fn real_trace() -> &'static [u8] {
+    static TRACE: OnceLock<Vec<u8>> = OnceLock::new();
+    TRACE.get_or_init(|| {
+        let shipped = library::find("lost-responses").unwrap();
+        let mut overrides = shipped.load(&[]).unwrap().small;
+        overrides.push("network.mode=\"fast\"".into());
+        let scenario = shipped.load(&overrides).unwrap();
+        let run = run::run(&scenario, 1, &mut |_| {});
+        let lines: Vec<String> = run
+            .trace
+            .records()
+            .iter()
+            .take(40)
+            .map(herd_sim::trace::Record::line)
+            .collect();
+        (lines.join("\n") + "\n").into_bytes()
+    })
+}
+
+#[test]
+fn the_trace_reader_never_panics() {
+    assert!(trace::parse_trace(real_trace()).is_ok(), "the real trace reads");
+    run_target(600, garbage_or(real_trace()), |bytes| {
+        let _ = trace::parse_trace(&bytes);
+    });
+}
+
+/// A real results line of a small sweep, made once.
+fn real_results() -> &'static [u8] {
+    static RESULTS: OnceLock<Vec<u8>> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("herdsim-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.jsonl");
+        let shipped = library::find("thundering-herd").unwrap();
+        let mut overrides = shipped.load(&[]).unwrap().small;
+        overrides.push("network.mode=\"fast\"".into());
+        let scenario = shipped.load(&overrides).unwrap();
+        let points = vec![sweep::Point::new()];
+        let jobs = sweep::jobs(1, 0..2, None);
+        let writer = sweep::ResultWriter::append(&path).unwrap();
+        sweep::execute(&[scenario], &[], &points, &jobs, 1, &|record| {
+            writer.write(&record).unwrap();
+        });
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        bytes
+    })
+}
+
+#[test]
+fn the_results_reader_never_panics() {
+    let records = sweep::parse_records(real_results()).expect("the real results read");
+    assert_eq!(records.len(), 2);
+    run_target(600, garbage_or(real_results()), |bytes| {
+        if let Ok(records) = sweep::parse_records(&bytes) {
+            // Whatever reads must also summarize.
+            let _ = sweep::summarize(&records, &[]);
+        }
+    });
+}
+
+#[test]
+fn the_gateway_core_answers_anything_a_client_sends() {
+    let method = prop::sample::select(vec!["GET", "POST", "PATCH", "PUT", "DELETE", "BREW", ""]);
+    let target = prop_oneof![
+        ".{0,60}",
+        "/api/v2/(users|organizations/limits/namespaces|quality/conversations)(/[-a-z0-9%]{0,40}){0,3}(\\?[a-zA-Z=&0-9]{0,30})?",
+        "/(oauth|auth)/token(\\?.{0,20})?",
+    ];
+    let header = (
+        prop::sample::select(vec!["authorization", "content-type", "idempotency-key", "x-junk"]),
+        prop_oneof![".{0,40}", "(Basic|Bearer) [A-Za-z0-9+/=]{0,40}"],
+    );
+    let request = (
+        method,
+        target,
+        prop::collection::vec(header, 0..4),
+        prop::collection::vec(any::<u8>(), 0..200),
+    );
+    // One gateway for every case, a millisecond apart: state carries over, as under serve.
+    let gateway =
+        std::cell::RefCell::new(Gateway::new(GatewayConfig::default(), streams::gateway_streams(1)).unwrap());
+    let at_ms = std::cell::Cell::new(0u64);
+    run_target(2_000, request, |(method, target, headers, body)| {
+        at_ms.set(at_ms.get() + 1);
+        let mut request = Request::new(method, &target).body(body);
+        for (name, value) in headers {
+            request = request.header(name, &value);
+        }
+        let response = gateway
+            .borrow_mut()
+            .handle(SimTime::from_millis(at_ms.get()), request);
+        assert!(
+            (100..600).contains(&response.status),
+            "status {}",
+            response.status
+        );
+    });
+}
