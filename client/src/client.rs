@@ -748,6 +748,8 @@ impl Worker {
                     if let Some(wait) = retry_after {
                         bucket.pacer.on_retry_after(now, wait);
                     }
+                } else if (200..300).contains(&status) {
+                    bucket.pacer.on_success(now);
                 }
                 if inner.config.adaptive.enabled {
                     bucket.adaptive.on_response(now, status == 429);

@@ -7,10 +7,12 @@
 //!   one instant).
 //! - From a configured client-side limit: GCRA (the virtual-scheduling form of a token bucket),
 //!   which reserves each slot, so concurrent workers queue in order instead of racing.
-//! - After a 429 with `Retry-After`, the bucket is closed for everyone until then. When the
-//!   bucket reopens on the header's word and is refused again at once with a Retry-After no
-//!   shorter than before, the header is too short (a window that resets later than it says):
-//!   the closure doubles, up to `escalation_cap_ms`, until the bucket admits again.
+//! - After a 429 with `Retry-After`, the bucket is closed for everyone until then. Only evidence
+//!   that the header was wrong escalates: a 429 at the very moment the bucket reopened on the
+//!   header's word (within the spread and a second of round trip), with no success since it
+//!   reopened, and a Retry-After no shorter than before (a window that resets later than it
+//!   says). The closure then doubles, up to `escalation_cap_ms`; the first success decays it
+//!   back to the header's word. An honest Retry-After is honoured exactly, however short.
 
 use std::time::Duration;
 
@@ -81,7 +83,13 @@ pub struct Pacer {
     last_wait: Duration,
     /// GCRA theoretical arrival time.
     tat: Duration,
+    /// A request of this bucket succeeded since it last reopened: the header was honest.
+    succeeded_since_reopen: bool,
 }
+
+/// How long after a reopening a refusal still counts as "at once" (a round trip, beyond the
+/// spread).
+const AT_ONCE_MARGIN: Duration = Duration::from_secs(1);
 
 impl Pacer {
     pub fn new(config: PacingConfig) -> Pacer {
@@ -92,6 +100,7 @@ impl Pacer {
             last_header_wait: Duration::ZERO,
             last_wait: Duration::ZERO,
             tat: Duration::ZERO,
+            succeeded_since_reopen: false,
         }
     }
 
@@ -178,16 +187,29 @@ impl Pacer {
         let cap = Duration::from_millis(self.config.escalation_cap_ms);
         let reopened = self.closed_until > Duration::ZERO && now >= self.closed_until;
         let refused_at_once =
-            now <= self.closed_until + self.last_wait + Duration::from_millis(self.config.spread_ms);
-        if !cap.is_zero() && reopened && refused_at_once && header_wait >= self.last_header_wait {
+            now <= self.closed_until + Duration::from_millis(self.config.spread_ms) + AT_ONCE_MARGIN;
+        let evidence = reopened && refused_at_once && !self.succeeded_since_reopen;
+        if !cap.is_zero() && evidence && header_wait >= self.last_header_wait && !self.last_wait.is_zero() {
             wait = wait.max((self.last_wait * 2).min(cap));
         }
         if now + wait > self.closed_until {
             self.closed_until = now + wait;
             self.last_header_wait = header_wait;
             self.last_wait = wait;
+            self.succeeded_since_reopen = false;
         }
         wait
+    }
+
+    /// A 2xx from this bucket: once it has reopened, the bucket admitted on the header's word,
+    /// so an escalation decays: the first success after each reopening halves it towards the
+    /// header's wait (a header that lies every window is met again near the learned wait, not
+    /// relearned from scratch; an honest one is back to its word after a few windows).
+    pub fn on_success(&mut self, now: Duration) {
+        if now >= self.closed_until && !self.succeeded_since_reopen {
+            self.succeeded_since_reopen = true;
+            self.last_wait = (self.last_wait / 2).max(self.last_header_wait);
+        }
     }
 
     /// Until when the bucket is closed by a shared Retry-After.
@@ -313,5 +335,92 @@ mod tests {
             .map(|_| pacer.acquire(s(0), 0, &mut rng).map(|(w, _)| w.as_secs()))
             .collect();
         assert_eq!(waits, vec![None, None, Some(1), Some(2), Some(3)]);
+    }
+
+    /// (what happens after the first 429 said 10 s, the closure the second 429 gets)
+    #[test]
+    fn only_evidence_of_a_wrong_retry_after_escalates() {
+        // Each case: a 429 at 0 s with Retry-After 10 s, then the events, then a second 429 with
+        // Retry-After 10 s at `second_at`; the closure it gets.
+        let cases: [(&str, Option<u64>, u64, u64); 4] = [
+            (
+                "refused the moment it reopened, nothing admitted: the header was short",
+                None,
+                10,
+                20,
+            ),
+            (
+                "a success came in between: the header was honest",
+                Some(10),
+                11,
+                10,
+            ),
+            (
+                "refused long after reopening: a new window, honestly full",
+                None,
+                40,
+                10,
+            ),
+            ("refused before reopening: not evidence either", None, 5, 10),
+        ];
+        for (what, success_at, second_at, expected_s) in cases {
+            let mut pacer = Pacer::new(PacingConfig {
+                spread_ms: 0,
+                ..PacingConfig::default()
+            });
+            assert_eq!(pacer.on_retry_after(s(0), s(10)), s(10));
+            if let Some(at) = success_at {
+                pacer.on_success(s(at));
+            }
+            assert_eq!(pacer.on_retry_after(s(second_at), s(10)), s(expected_s), "{what}");
+        }
+    }
+
+    #[test]
+    fn an_escalation_decays_after_the_first_success() {
+        let mut pacer = Pacer::new(PacingConfig {
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        assert_eq!(pacer.on_retry_after(s(0), s(10)), s(10));
+        assert_eq!(pacer.on_retry_after(s(10), s(10)), s(20), "escalated");
+        assert_eq!(pacer.on_retry_after(s(30), s(10)), s(40), "escalated again");
+        pacer.on_success(s(71));
+        // Halved by the success: a lying header met again is met at 20 s, not relearned from 10.
+        assert_eq!(
+            pacer.on_retry_after(s(200), s(10)),
+            s(10),
+            "an honest-looking closure"
+        );
+        assert_eq!(pacer.on_retry_after(s(210), s(10)), s(20));
+        for at in [231, 232, 233] {
+            pacer.on_success(s(at));
+        }
+        // Three successes in one reopening decay it once: 20 → 10, then doubled again.
+        assert_eq!(pacer.on_retry_after(s(300), s(10)), s(10));
+        assert_eq!(
+            pacer.on_retry_after(s(310), s(10)),
+            s(20),
+            "decayed to the header's word, then doubled"
+        );
+    }
+
+    proptest::proptest! {
+        /// An honest Retry-After (the bucket admits the moment it said) is honoured exactly,
+        /// however short and however often: no escalation without evidence.
+        #[test]
+        fn an_honest_retry_after_never_escalates(
+            steps in proptest::collection::vec((1u64..30, 0u64..5_000), 1..40),
+        ) {
+            let mut pacer = Pacer::new(PacingConfig::default());
+            let mut now = Duration::ZERO;
+            for (retry_after_s, gap_ms) in steps {
+                let closed = pacer.on_retry_after(now, s(retry_after_s));
+                proptest::prop_assert_eq!(closed, s(retry_after_s), "escalated an honest header at {:?}", now);
+                now += s(retry_after_s);
+                pacer.on_success(now);
+                now += Duration::from_millis(gap_ms);
+            }
+        }
     }
 }
