@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(TokioClock::real()),
         Arc::new(NoopObserver),
     )?;
-    let mut worker = client.worker(0, rand::SeedableRng::seed_from_u64(rand::random()));
+    let mut worker = client.worker(0, rand::SeedableRng::seed_from_u64(jitter_seed()));
     match worker.list_all("users", Priority::Normal).await {
         Ok(users) => {
             for user in users.iter().take(how_many) {
@@ -57,4 +57,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into()),
     }
+}
+
+/// A seed for the worker's jitter in real use: anything that differs between processes will do
+/// (a simulation derives it from the run's seed instead).
+fn jitter_seed() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    since.as_nanos() as u64 ^ u64::from(std::process::id())
 }

@@ -104,6 +104,10 @@ impl Preset {
             Preset::ExponentialNoJitter => exponential_no_jitter(&mut config),
             Preset::Tutorial => tutorial(&mut config),
         }
+        // The peers count every attempt, throttled or not, as their libraries do.
+        if self != Preset::Herdsim {
+            config.retry.throttles_count_as_attempts = true;
+        }
         config
     }
 }

@@ -20,10 +20,17 @@ pub fn metrics_table(metrics: &Metrics) -> String {
         ("end", end.to_string()),
         (
             "makespan",
-            format!(
-                "{:.1} s  (best possible {:.1} s, ratio {:.2})",
-                metrics.makespan_s, metrics.best_makespan_s, metrics.makespan_ratio
-            ),
+            if metrics.best_makespan_s > 0.0 {
+                format!(
+                    "{:.1} s  (best possible {:.1} s, ratio {:.2})",
+                    metrics.makespan_s, metrics.best_makespan_s, metrics.makespan_ratio
+                )
+            } else {
+                format!(
+                    "{:.1} s  (no client could finish this workload within duration_s)",
+                    metrics.makespan_s
+                )
+            },
         ),
         (
             "items",

@@ -75,6 +75,11 @@ pub struct RetryConfig {
     pub reread_on_conflict: bool,
     /// How many 401s in a row get a token refresh and an immediate resend.
     pub max_token_refreshes: u32,
+    /// Whether a 429 that says when (a `Retry-After`) counts against `max_attempts`. herdsim's
+    /// own policy says no: rate limiting is not failure, and such an item waits as long as its
+    /// deadline allows, giving up at once when the wait is beyond it. The peers' presets count it
+    /// (as their libraries do).
+    pub throttles_count_as_attempts: bool,
 }
 
 impl Default for RetryConfig {
@@ -89,12 +94,14 @@ impl Default for RetryConfig {
             require_retry_after: false,
             honour_retry_after: true,
             budget_exempt_retry_after: true,
-            retry_after_max_s: Some(180),
+            // No cap of its own: the item's deadline decides how long it may wait.
+            retry_after_max_s: None,
             retry_after_default_ms: None,
             retry_after_jitter_ms: 1_000,
             retries_before_backoff: 0,
             reread_on_conflict: true,
             max_token_refreshes: 1,
+            throttles_count_as_attempts: false,
         }
     }
 }
@@ -106,7 +113,14 @@ pub enum GiveUp {
     NotRetryable,
     AttemptsExhausted,
     DeadlineExceeded,
-    RetryAfterTooLong { retry_after_ms: u64 },
+    RetryAfterTooLong {
+        retry_after_ms: u64,
+    },
+    /// The platform said to wait longer than the item's deadline has left.
+    RetryAfterBeyondDeadline {
+        retry_after_ms: u64,
+        deadline_left_ms: u64,
+    },
     MissingRetryAfter,
     BudgetExhausted,
     CircuitOpen,
@@ -162,14 +176,27 @@ impl RetryConfig {
         if self.require_retry_after && is_status && retry_after.is_none() {
             return Decision::GiveUp(GiveUp::MissingRetryAfter);
         }
-        if attempt >= self.max_attempts {
-            return Decision::GiveUp(GiveUp::AttemptsExhausted);
-        }
         let retry_after = if self.honour_retry_after {
             retry_after
         } else {
             None
         };
+        // "Later", with a time: not a failure, unless the policy counts it as one.
+        let told_when =
+            class == Class::Throttled && retry_after.is_some() && !self.throttles_count_as_attempts;
+        if attempt >= self.max_attempts && !told_when {
+            return Decision::GiveUp(GiveUp::AttemptsExhausted);
+        }
+        if let (true, Some(wait), Some(deadline_ms)) = (told_when, retry_after, self.deadline_ms) {
+            // A wait beyond the deadline left gives up now, saying so, instead of sleeping first.
+            let left = Duration::from_millis(deadline_ms).saturating_sub(elapsed);
+            if wait > left {
+                return Decision::GiveUp(GiveUp::RetryAfterBeyondDeadline {
+                    retry_after_ms: wait.as_millis() as u64,
+                    deadline_left_ms: left.as_millis() as u64,
+                });
+            }
+        }
         if let (Some(wait), Some(max_s)) = (retry_after, self.retry_after_max_s) {
             if wait > Duration::from_secs(max_s) {
                 return Decision::GiveUp(GiveUp::RetryAfterTooLong {
@@ -278,11 +305,33 @@ mod tests {
             delay >= Duration::from_secs(7) && delay <= Duration::from_millis(7_500),
             "{delay:?}"
         );
+        let capped = RetryConfig {
+            retry_after_max_s: Some(180),
+            ..config.clone()
+        };
         assert_eq!(
-            decide(&config, 1, Failure::Status { status: 429 }, Some(181)),
+            decide(&capped, 1, Failure::Status { status: 429 }, Some(181)),
             Decision::GiveUp(GiveUp::RetryAfterTooLong {
                 retry_after_ms: 181_000
             })
+        );
+        // herdsim's own policy has no cap: a 181 s wait fits in its 10 minute deadline.
+        assert!(matches!(
+            decide(&config, 1, Failure::Status { status: 429 }, Some(181)),
+            Decision::Retry { .. }
+        ));
+        // And a 429 that says when never runs out of attempts, only of deadline.
+        assert!(matches!(
+            decide(&config, 50, Failure::Status { status: 429 }, Some(1)),
+            Decision::Retry { .. }
+        ));
+        let counted = RetryConfig {
+            throttles_count_as_attempts: true,
+            ..config.clone()
+        };
+        assert_eq!(
+            decide(&counted, 8, Failure::Status { status: 429 }, Some(1)),
+            Decision::GiveUp(GiveUp::AttemptsExhausted)
         );
         assert_eq!(
             decide(&config, 8, Failure::Status { status: 503 }, None),
@@ -344,8 +393,29 @@ mod tests {
             deadline_ms: Some(5_000),
             ..RetryConfig::default()
         };
+        // A Retry-After beyond the deadline left gives up at once, saying so.
         assert_eq!(
             decide(&config, 1, Failure::Status { status: 429 }, Some(30)),
+            Decision::GiveUp(GiveUp::RetryAfterBeyondDeadline {
+                retry_after_ms: 30_000,
+                deadline_left_ms: 5_000
+            })
+        );
+        // A backoff beyond it, without a Retry-After, is the plain deadline.
+        let slow = RetryConfig {
+            deadline_ms: Some(100),
+            ..RetryConfig::default()
+        };
+        let mut backoff = Backoff::new(BackoffConfig {
+            jitter: Jitter::None,
+            base_ms: 1_000,
+            ..BackoffConfig::default()
+        });
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let failure = Failure::Status { status: 503 };
+        let class = slow.classify(failure, false);
+        assert_eq!(
+            slow.decide(1, failure, class, None, Duration::ZERO, &mut backoff, &mut rng),
             Decision::GiveUp(GiveUp::DeadlineExceeded)
         );
     }
@@ -368,13 +438,14 @@ mod tests {
             match decision {
                 Decision::Retry { delay, .. } => {
                     prop_assert!(!permanent, "a permanent {status} was retried");
-                    prop_assert!(attempt < config.max_attempts);
+                    let told_when = status == 429 && retry_after.is_some() && !config.throttles_count_as_attempts;
+                    prop_assert!(attempt < config.max_attempts || told_when);
                     let cap = Duration::from_millis(cap_ms.max(50));
                     let jitter_max = Duration::from_millis(config.retry_after_jitter_ms);
                     match retry_after {
                         Some(floor) => {
                             prop_assert!(delay >= floor, "{delay:?} below Retry-After {floor:?}");
-                            prop_assert!(floor <= Duration::from_secs(180));
+                            prop_assert!(config.retry_after_max_s.is_none_or(|max_s| floor <= Duration::from_secs(max_s)));
                             prop_assert!(delay <= cap.max(floor) + jitter_max);
                         }
                         None => prop_assert!(delay <= cap, "{delay:?} above cap {cap:?}"),
@@ -390,6 +461,7 @@ mod tests {
                         GiveUp::RetryAfterTooLong { .. } => too_long,
                         GiveUp::MissingRetryAfter => config.require_retry_after && retry_after.is_none(),
                         GiveUp::DeadlineExceeded => config.deadline_ms.is_some(),
+                        GiveUp::RetryAfterBeyondDeadline { .. } => retry_after.is_some() && config.deadline_ms.is_some(),
                         _ => false,
                     };
                     prop_assert!(expected, "gave up with {reason:?} on {status} at attempt {attempt}, Retry-After {retry_after:?}");
