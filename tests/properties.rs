@@ -458,3 +458,38 @@ fn instances_share_the_buckets_of_their_oauth_client_only() {
         "one client {shared} s, two clients {separate} s"
     );
 }
+
+/// The client records the platform's correlation id of every Genesys response, so a client
+/// event and the platform's log line can be joined; CXone sends none.
+#[test]
+fn client_events_carry_the_platforms_correlation_id() {
+    for (name, expect_ids) in [("thundering-herd", true), ("cxone-bulk-paging", false)] {
+        let shipped = library::find(name).unwrap();
+        let mut overrides = shipped.load(&[]).unwrap().small;
+        overrides.push("network.mode=\"fast\"".into());
+        let case = Case::new(name, 1, &overrides);
+        let (_, run) = case.run();
+        let ids: Vec<Option<&str>> = run
+            .trace
+            .records()
+            .iter()
+            .filter_map(|record| match record {
+                Record::Client { event, .. } => match &event.kind {
+                    EventKind::Response { correlation_id, .. } => Some(correlation_id.as_deref()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert!(!ids.is_empty());
+        assert!(
+            ids.iter().all(|id| id.is_some() == expect_ids),
+            "{name}: {:?}",
+            &ids[..3.min(ids.len())]
+        );
+        if expect_ids {
+            let distinct: std::collections::BTreeSet<&str> = ids.iter().flatten().copied().collect();
+            assert_eq!(distinct.len(), ids.len(), "{name}: one id per response");
+        }
+    }
+}

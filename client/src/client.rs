@@ -756,6 +756,7 @@ impl Worker {
                 }
                 drop(state);
                 let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
+                let correlation_id = header(&headers, "inin-correlation-id").map(str::to_string);
                 inner.emit(
                     self.id,
                     &op.id,
@@ -764,6 +765,7 @@ impl Worker {
                         status,
                         latency_ms,
                         retry_after_ms,
+                        correlation_id,
                     },
                 );
                 let body = serde_json::from_slice(&body).ok();

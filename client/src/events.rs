@@ -70,6 +70,10 @@ pub enum EventKind {
         status: u16,
         latency_ms: u64,
         retry_after_ms: Option<u64>,
+        /// The platform's id of this request (`ININ-Correlation-Id` on Genesys), so that a
+        /// client event and the platform's log line can be joined.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        correlation_id: Option<String>,
     },
     TransportFailed {
         attempt: u32,
