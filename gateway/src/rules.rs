@@ -63,6 +63,28 @@ struct RuleState {
     lockouts: BTreeMap<String, SimTime>,
 }
 
+impl RuleState {
+    /// A key's verdict under this rule: its limiter's, unless an early-retry lockout is running,
+    /// in which case the request is refused whatever the count says, and this request's penalty
+    /// is already in the wait it is told.
+    fn verdict(&self, rule_index: usize, key: String, mut verdict: Verdict, now: SimTime) -> RuleVerdict {
+        if let Some(&locked_until) = self.lockouts.get(&key).filter(|until| **until > now) {
+            let penalty = std::time::Duration::from_millis(self.rule.early_penalty_ms.unwrap_or(0));
+            verdict.admitted = false;
+            verdict.remaining = 0;
+            verdict.retry_at = verdict.retry_at.max(locked_until + penalty);
+        }
+        RuleVerdict {
+            rule_index,
+            rule: self.rule.name.clone(),
+            key,
+            window_ms: self.rule.window_ms,
+            hidden: self.rule.hidden,
+            verdict,
+        }
+    }
+}
+
 /// One bucket's live state, as the limits report shows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct BucketState {
@@ -115,25 +137,8 @@ impl RateLimits {
                 .keys
                 .entry(key.clone())
                 .or_insert_with(|| LimiterState::new(&params, now));
-            let mut verdict = limiter.check(&params, now);
-            if let Some(&locked_until) = state.lockouts.get(&key) {
-                if locked_until > now {
-                    // Still locked out for retrying early: refused whatever the count says, and
-                    // this request's penalty is already in the wait it is told.
-                    let penalty = std::time::Duration::from_millis(state.rule.early_penalty_ms.unwrap_or(0));
-                    verdict.admitted = false;
-                    verdict.remaining = 0;
-                    verdict.retry_at = verdict.retry_at.max(locked_until + penalty);
-                }
-            }
-            check.verdicts.push(RuleVerdict {
-                rule_index,
-                rule: state.rule.name.clone(),
-                key,
-                window_ms: state.rule.window_ms,
-                hidden: state.rule.hidden,
-                verdict,
-            });
+            let verdict = limiter.check(&params, now);
+            check.verdicts.push(state.verdict(rule_index, key, verdict, now));
         }
         check
     }
@@ -149,25 +154,11 @@ impl RateLimits {
             }
             let params = params_at(&state.rule, now);
             let key = key_of(&state.rule, subject);
-            let mut verdict = match state.keys.get(&key) {
+            let verdict = match state.keys.get(&key) {
                 Some(limiter) => limiter.peek(&params, now),
                 None => LimiterState::new(&params, now).check(&params, now),
             };
-            if let Some(&locked_until) = state.lockouts.get(&key) {
-                if locked_until > now {
-                    verdict.admitted = false;
-                    verdict.remaining = 0;
-                    verdict.retry_at = verdict.retry_at.max(locked_until);
-                }
-            }
-            check.verdicts.push(RuleVerdict {
-                rule_index,
-                rule: state.rule.name.clone(),
-                key,
-                window_ms: state.rule.window_ms,
-                hidden: state.rule.hidden,
-                verdict,
-            });
+            check.verdicts.push(state.verdict(rule_index, key, verdict, now));
         }
         check
     }

@@ -208,18 +208,26 @@ fn case() -> impl Strategy<Value = ((u64, u64, u64), Vec<Op>, u64)> {
     (limits, ops, any::<u64>())
 }
 
-/// The property, over `PROPTEST_CASES` cases (default 256), counting the cases that exercised
-/// its key assertion: at least 90% must have (a "sometimes" assertion fails the test).
-#[test]
-fn layers_admit_exactly_what_every_layer_admits() {
+/// `PROPTEST_CASES` cases (default 256) from a fixed seed: the same cases every run, so the
+/// shares the properties below assert are facts, not coin tosses.
+fn deterministic_runner() -> (u32, proptest::test_runner::TestRunner) {
     let cases: u32 = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
-    // A fixed seed: the same cases every run, so the share below is a fact, not a coin toss.
     let config = ProptestConfig::with_cases(cases);
     let rng = proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm);
-    let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
+    (
+        cases,
+        proptest::test_runner::TestRunner::new_with_rng(config, rng),
+    )
+}
+
+/// The property, over `PROPTEST_CASES` cases (default 256), counting the cases that exercised
+/// its key assertion: at least 90% must have (a "sometimes" assertion fails the test).
+#[test]
+fn layers_admit_exactly_what_every_layer_admits() {
+    let (cases, mut runner) = deterministic_runner();
     let (ran, exercised) = (AtomicU64::new(0), AtomicU64::new(0));
     let outcome = runner.run(&case(), |(limits, ops, seed)| {
         let hit = run(limits, &ops, seed)?;
@@ -245,13 +253,7 @@ fn layers_admit_exactly_what_every_layer_admits() {
 #[test]
 fn penalties_and_resource_keys_follow_their_reference() {
     use herd_gateway::config::{KeyPart, LimitRule};
-    let cases: u32 = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let config = ProptestConfig::with_cases(cases);
-    let rng = proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm);
-    let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
+    let (cases, mut runner) = deterministic_runner();
     let penalized = AtomicU64::new(0);
     let advance_ms = prop_oneof![4 => 0u64..6_000, 1 => 6_000u64..70_000];
     let steps = prop::collection::vec((0usize..3, advance_ms), 10..80);
