@@ -25,6 +25,7 @@ pub enum Preset {
     GenesysJava,
     GenesysGo,
     GenesysPython,
+    GenesysJavascript,
     CxoneAgentSdk,
     AwsStandard,
     AwsAdaptive,
@@ -33,11 +34,12 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub const ALL: [Preset; 9] = [
+    pub const ALL: [Preset; 10] = [
         Preset::Herdsim,
         Preset::GenesysJava,
         Preset::GenesysGo,
         Preset::GenesysPython,
+        Preset::GenesysJavascript,
         Preset::CxoneAgentSdk,
         Preset::AwsStandard,
         Preset::AwsAdaptive,
@@ -51,6 +53,7 @@ impl Preset {
             Preset::GenesysJava => "genesys-java",
             Preset::GenesysGo => "genesys-go",
             Preset::GenesysPython => "genesys-python",
+            Preset::GenesysJavascript => "genesys-javascript",
             Preset::CxoneAgentSdk => "cxone-agent-sdk",
             Preset::AwsStandard => "aws-standard",
             Preset::AwsAdaptive => "aws-adaptive",
@@ -69,6 +72,7 @@ impl Preset {
             Preset::GenesysJava => "Genesys Java/.NET SDK: 429/502/503/504, Retry-After or 3 s, give up over 180 s, then 3^k s",
             Preset::GenesysGo => "Genesys Go SDK (go-retryablehttp): 429 and 5xx but 501, Retry-After or 1..30 s exponential",
             Preset::GenesysPython => "Genesys Python SDK (urllib3 Retry): 413/429/503 only with Retry-After, 10 retries, no backoff",
+            Preset::GenesysJavascript => "Genesys JavaScript SDK: never retries (a 429 or 5xx rejects with the body, no headers)",
             Preset::CxoneAgentSdk => "CXone agent SDK: 3 tries, 1 s apart, any status >= 400, sampling breaker on 429/503",
             Preset::AwsStandard => "AWS standard: 3 attempts, full jitter 1..20 s, retry quota 500 (cost 5, timeout 10)",
             Preset::AwsAdaptive => "AWS adaptive: standard plus the CUBIC client-side rate limiter",
@@ -95,6 +99,7 @@ impl Preset {
             Preset::GenesysJava => genesys_java(&mut config),
             Preset::GenesysGo => genesys_go(&mut config),
             Preset::GenesysPython => genesys_python(&mut config),
+            Preset::GenesysJavascript => genesys_javascript(&mut config),
             Preset::CxoneAgentSdk => cxone_agent_sdk(&mut config),
             Preset::AwsStandard => aws_standard(&mut config),
             Preset::AwsAdaptive => {
@@ -110,6 +115,23 @@ impl Preset {
         }
         config
     }
+}
+
+/// The Genesys JavaScript SDK, as measured (`shared/reference/official-sdks-measured.md` §2–3):
+/// no retry at all; a 429 or an error rejects with the parsed body, without its headers.
+fn genesys_javascript(config: &mut ClientConfig) {
+    bare(config);
+    config.retry = RetryConfig {
+        max_attempts: 1,
+        statuses: Vec::new(),
+        retry_connect_errors: false,
+        retry_timeouts: false,
+        retry_lost_responses: false,
+        honour_retry_after: false,
+        retry_after_max_s: None,
+        max_token_refreshes: 1,
+        ..RetryConfig::default()
+    };
 }
 
 /// Nothing but retries: no budget, breaker, pacing, adaptive limiter or idempotency keys, and a

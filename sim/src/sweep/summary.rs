@@ -129,8 +129,14 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         .collect();
     // Only settings that pass the scenario's expectations and lose no work on any seed compete:
     // giving up items early is not a fast makespan.
+    // ... and finish as many items ok as the best setting: an item that ends failed where another
+    // setting got it done (a 429 taken as final) is lost work too.
+    let most_ok = summaries.iter().map(|p| p.ok.median).fold(0.0, f64::max);
     let eligible: Vec<usize> = (0..summaries.len())
-        .filter(|&i| summaries[i].failed_runs == 0 && summaries[i].runs_losing_work == 0)
+        .filter(|&i| {
+            let point = &summaries[i];
+            point.failed_runs == 0 && point.runs_losing_work == 0 && point.ok.median >= most_ok
+        })
         .collect();
     for &i in &eligible {
         let (m, w) = (
@@ -509,7 +515,9 @@ mod tests {
         let mut duplicator = run(&[("k", "dup")], 0, "d", 1.0, 0);
         duplicator.metrics.duplicate_writes = 1;
         let honest = run(&[("k", "slow")], 0, "s", 50.0, 10);
-        let summary = summarize(&[quitter.clone(), duplicator.clone(), honest], &[]);
+        let mut failing = run(&[("k", "fail")], 0, "f", 0.2, 0);
+        (failing.metrics.ok, failing.metrics.failed) = (3, 7);
+        let summary = summarize(&[quitter.clone(), duplicator.clone(), failing, honest], &[]);
         let (index, _) = summary.recommended.clone().unwrap();
         assert_eq!(summary.points[index].point["k"], "slow");
         let summary = summarize(&[quitter, duplicator], &[]);
