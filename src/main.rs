@@ -1,7 +1,8 @@
 //! The `herdsim` command line: run scenarios, check their determinism, compare traces.
 //!
 //! Exit codes: 0 ok; 1 the run's own assertions failed (or `check`/`diff` found a divergence);
-//! 2 bad input (an unknown scenario, a scenario file with an error, an unreadable trace).
+//! 2 bad input (an unknown scenario, a scenario file with an error, an unreadable trace);
+//! 141 when the reader of standard output went away (see `output.rs`).
 
 /// `print!` that ends quietly on a closed pipe (see `output.rs`).
 macro_rules! out {
