@@ -147,20 +147,8 @@ impl LimiterState {
         let window_us = params.window_us;
         let limit = params.limit;
         match self {
-            LimiterState::SlidingLog { admitted_at } => {
-                let used = admitted_at.len() as u64;
-                let reset_at = admitted_at.front().map_or(now, |&at| at + micros(window_us));
-                if used < limit {
-                    return admit(limit, limit - used, now, reset_at, used);
-                }
-                // The entry whose eviction brings the count down to limit - 1.
-                let retry_at = if limit == 0 {
-                    SimTime::NEVER
-                } else {
-                    admitted_at[(used - limit) as usize] + micros(window_us)
-                };
-                reject(limit, retry_at, reset_at, used)
-            }
+            // Evicted above, the log holds only the window: reading it is the whole verdict.
+            LimiterState::SlidingLog { .. } => self.peek(params, now),
             LimiterState::SlidingWindow {
                 window_index,
                 previous,

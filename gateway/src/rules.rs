@@ -195,7 +195,7 @@ impl RateLimits {
             } else {
                 verdict.verdict.retry_at
             };
-            debug_assert!(*lockout >= before || before <= now, "a lockout never shortens");
+            debug_assert!(*lockout > now, "a refusal locks its key out until a later time");
         }
     }
 

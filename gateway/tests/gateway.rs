@@ -2,8 +2,6 @@
 
 mod support;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use herd_gateway::config::{
     Algorithm, BackgroundConsumer, CapacityChange, Fault, GatewayConfig, HeaderDialect, KeyPart, Layers,
     LimitRule, PlatformProfile,
@@ -13,31 +11,7 @@ use herd_gateway::http::Delivery;
 use herd_gateway::ledger::WriteOp;
 use herd_gateway::{Gateway, Request, Response, SimTime};
 use serde_json::json;
-use support::streams;
-
-fn basic(id: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
-}
-
-fn genesys_token(gateway: &mut Gateway, now: SimTime) -> String {
-    let response = gateway.handle(
-        now,
-        Request::new("POST", "/oauth/token")
-            .header("Authorization", &basic("herd-app", "herd-secret"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials"),
-    );
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
-    response.body_json().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+use support::{basic, genesys_token, streams};
 
 fn cxone_token(gateway: &mut Gateway, now: SimTime) -> serde_json::Value {
     let response = gateway.handle(

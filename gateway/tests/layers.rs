@@ -9,34 +9,10 @@ use base64::Engine;
 use herd_gateway::config::{Algorithm, GatewayConfig, KeyPart, Layers, LimitRule, TokenCap, WhenTokensFull};
 use herd_gateway::events::{AuthFailure, GatewayEventKind};
 use herd_gateway::{Gateway, Request, Response, SimTime};
-use support::streams;
+use support::{genesys_token, streams, token_request};
 
 fn gateway_with(config: GatewayConfig) -> Gateway {
     Gateway::new(config, streams(11)).expect("valid config")
-}
-
-fn token_request() -> Request {
-    Request::new("POST", "/oauth/token")
-        .header(
-            "Authorization",
-            &format!("Basic {}", STANDARD.encode("herd-app:herd-secret")),
-        )
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-}
-
-fn mint(gateway: &mut Gateway, now: SimTime) -> String {
-    let response = gateway.handle(now, token_request());
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
-    response.body_json().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 fn read(gateway: &mut Gateway, now: SimTime, token: &str) -> Response {
@@ -69,7 +45,7 @@ fn last_refusal(gateway: &mut Gateway) -> (String, String, u64, u64) {
 #[test]
 fn by_default_a_new_token_never_frees_the_client_wide_bucket() {
     let mut gateway = gateway_with(GatewayConfig::default());
-    let first = mint(&mut gateway, SimTime::ZERO);
+    let first = genesys_token(&mut gateway, SimTime::ZERO);
     for n in 0..300 {
         assert_eq!(
             read(&mut gateway, at_ms(n * 10), &first).status,
@@ -79,7 +55,7 @@ fn by_default_a_new_token_never_frees_the_client_wide_bucket() {
     }
     assert_eq!(read(&mut gateway, at_ms(3_000), &first).status, 429);
     // Minting a fresh token: its own per-token bucket is empty, but the client's is not.
-    let second = mint(&mut gateway, at_ms(3_100));
+    let second = genesys_token(&mut gateway, at_ms(3_100));
     let refused = read(&mut gateway, at_ms(3_200), &second);
     assert_eq!(refused.status, 429, "a new token frees nothing");
     let (rule, key, count, limit) = last_refusal(&mut gateway);
@@ -136,9 +112,9 @@ fn the_live_token_cap_revokes_the_oldest_or_refuses() {
         ..GatewayConfig::default()
     };
     let mut gateway = gateway_with(capped(WhenTokensFull::RevokeOldest));
-    let oldest = mint(&mut gateway, SimTime::ZERO);
-    let middle = mint(&mut gateway, at_ms(10));
-    let newest = mint(&mut gateway, at_ms(20));
+    let oldest = genesys_token(&mut gateway, SimTime::ZERO);
+    let middle = genesys_token(&mut gateway, at_ms(10));
+    let newest = genesys_token(&mut gateway, at_ms(20));
     assert_eq!(
         read(&mut gateway, at_ms(30), &oldest).status,
         401,
@@ -161,8 +137,8 @@ fn the_live_token_cap_revokes_the_oldest_or_refuses() {
     )));
 
     let mut gateway = gateway_with(capped(WhenTokensFull::Refuse));
-    mint(&mut gateway, SimTime::ZERO);
-    mint(&mut gateway, at_ms(10));
+    genesys_token(&mut gateway, SimTime::ZERO);
+    genesys_token(&mut gateway, at_ms(10));
     let refused = gateway.handle(at_ms(20), token_request());
     assert_eq!(refused.status, 400);
     assert_eq!(refused.body_json().unwrap()["error"], "invalid_request");
@@ -200,7 +176,7 @@ fn early_retries_extend_the_lockout_only_when_the_rule_says_so() {
     ];
     for (penalty, times_s, expected) in cases {
         let mut gateway = gateway_with(one_per_minute(penalty));
-        let token = mint(&mut gateway, SimTime::ZERO);
+        let token = genesys_token(&mut gateway, SimTime::ZERO);
         let got: Vec<u16> = times_s
             .iter()
             .map(|&s| read(&mut gateway, SimTime::from_secs(s), &token).status)
@@ -208,7 +184,7 @@ fn early_retries_extend_the_lockout_only_when_the_rule_says_so() {
         assert_eq!(got, expected, "penalty {penalty:?} at {times_s:?}");
     }
     let mut gateway = gateway_with(one_per_minute(Some(10_000)));
-    let token = mint(&mut gateway, SimTime::ZERO);
+    let token = genesys_token(&mut gateway, SimTime::ZERO);
     read(&mut gateway, SimTime::ZERO, &token);
     let first = read(&mut gateway, SimTime::from_secs(1), &token);
     let second = read(&mut gateway, SimTime::from_secs(2), &token);
@@ -234,7 +210,7 @@ fn per_resource_keys_limit_each_resource_apart() {
         ..GatewayConfig::default()
     };
     let mut gateway = gateway_with(config);
-    let token = mint(&mut gateway, SimTime::ZERO);
+    let token = genesys_token(&mut gateway, SimTime::ZERO);
     let ids: Vec<String> = gateway.directory().ids().take(2).map(str::to_string).collect();
     let patch = |gateway: &mut Gateway, now: SimTime, id: &str, version: u64| {
         let body = format!("{{\"version\": {version}, \"title\": \"t\"}}");
@@ -268,7 +244,7 @@ fn per_resource_keys_limit_each_resource_apart() {
 #[test]
 fn the_configured_limits_can_be_read_as_on_the_platform() {
     let mut gateway = gateway_with(GatewayConfig::default());
-    let token = mint(&mut gateway, SimTime::ZERO);
+    let token = genesys_token(&mut gateway, SimTime::ZERO);
     let all = gateway.handle(
         at_ms(10),
         Request::new("GET", "/api/v2/organizations/limits/namespaces").bearer(&token),
@@ -330,7 +306,7 @@ fn ietf_headers_carry_one_item_per_layer_that_applied() {
         ..GatewayConfig::default()
     };
     let mut gateway = gateway_with(config);
-    let token = mint(&mut gateway, SimTime::ZERO);
+    let token = genesys_token(&mut gateway, SimTime::ZERO);
     let response = read(&mut gateway, at_ms(10), &token);
     let pk = |key: &str| STANDARD.encode(key);
     assert_eq!(

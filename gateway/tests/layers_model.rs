@@ -19,14 +19,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use herd_gateway::config::{GatewayConfig, Layers};
 use herd_gateway::events::GatewayEventKind;
 use herd_gateway::{Gateway, Request, SimTime};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use support::streams;
+use support::{streams, token_request};
 
 const WINDOW_US: u64 = 60_000_000;
 
@@ -63,15 +61,6 @@ struct Model {
     tokens: BTreeMap<u64, Log>,
     client: Log,
     endpoint: Log,
-}
-
-fn mint_request() -> Request {
-    Request::new("POST", "/oauth/token")
-        .header(
-            "Authorization",
-            &format!("Basic {}", STANDARD.encode("herd-app:herd-secret")),
-        )
-        .body("grant_type=client_credentials")
 }
 
 fn refused_rule(gateway: &mut Gateway) -> Option<String> {
@@ -116,7 +105,7 @@ fn run(limits: (u64, u64, u64), ops: &[Op], seed: u64) -> Result<bool, TestCaseE
         match op {
             Op::Advance { ms } => now_us += ms * 1_000,
             Op::Mint => {
-                let response = gateway.handle(SimTime::from_micros(now_us), mint_request());
+                let response = gateway.handle(SimTime::from_micros(now_us), token_request());
                 let admit = model.endpoint.count(now_us) < model.endpoint_limit;
                 prop_assert_eq!(response.status == 200, admit, "mint at {}us", now_us);
                 if admit {
@@ -273,7 +262,10 @@ fn penalties_and_resource_keys_follow_their_reference() {
             ..GatewayConfig::default()
         };
         let mut gateway = Gateway::new(config, streams(seed)).unwrap();
-        let token = gateway.handle(SimTime::ZERO, mint_request()).body_json().unwrap()["access_token"]
+        let token = gateway
+            .handle(SimTime::ZERO, token_request())
+            .body_json()
+            .unwrap()["access_token"]
             .as_str()
             .unwrap()
             .to_string();

@@ -203,8 +203,8 @@ impl<'a> World<'a> {
                 )
             })
             .collect();
-        let mut capacity_changes: Vec<SimTime> = config
-            .effective_limits()
+        let rules = config.effective_limits();
+        let mut capacity_changes: Vec<SimTime> = rules
             .iter()
             .flat_map(|rule| rule.schedule.iter().map(|change| secs(change.at_s)))
             .collect();
@@ -213,7 +213,7 @@ impl<'a> World<'a> {
         World {
             config,
             capacity_changes,
-            limits: RateLimits::new(config.effective_limits()),
+            limits: RateLimits::new(rules),
             instances,
             down,
             maintenance,
