@@ -125,12 +125,14 @@ fn print_request(format: LogFormat, line: &RequestLog) {
     match format {
         LogFormat::Json => outln!("{}", serde_json::to_string(line).expect("log lines serialize")),
         _ => outln!(
-            "{:>10.3}s {:<21} {:<6} {} {status} {}ms{why}",
+            "{:>10.3}s {:<21} {:<6} {} {status} {}ms host={} ({}){why}",
             line.t_s,
             line.remote,
             line.method,
             line.target,
-            line.latency_ms
+            line.latency_ms,
+            line.host,
+            line.served_as
         ),
     }
 }
@@ -141,7 +143,8 @@ fn summary(gateway: &Mutex<Gateway>, label: &str) -> String {
     format!(
         "{label}: {} requests, {} admitted ({} answered 4xx by the resource), {} rate-limited, {} unauthorized, \
          {} faults, {} conflicts, {} bad requests; tokens: {} issued, {} refused, {} rate-limited at the token \
-         endpoint, {} evicted by the cap; {} writes applied, {} duplicate creates; background {} admitted / {} rejected",
+         endpoint, {} evicted by the cap; token requests by host: {} login, {} an address (serves both); {} requests to the wrong host \
+         (404); {} forbidden (403); {} writes applied, {} duplicate creates; background {} admitted / {} rejected",
         stats.requests,
         stats.admitted,
         stats.resource_4xx,
@@ -154,6 +157,10 @@ fn summary(gateway: &Mutex<Gateway>, label: &str) -> String {
         stats.token_requests_refused,
         stats.token_requests_rate_limited,
         stats.tokens_evicted,
+        stats.token_requests_on_login_host,
+        stats.token_requests_on_address,
+        stats.wrong_host,
+        stats.forbidden,
         gateway.ledger().writes().len(),
         gateway.ledger().duplicate_creates(),
         stats.background_admitted,

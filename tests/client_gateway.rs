@@ -108,6 +108,8 @@ fn bulk_update_survives_lost_responses_with_one_outcome_per_item() {
             ..LimitRule::genesys_token_default()
         }]),
         faults: vec![Fault::LostResponse {
+            families: Vec::new(),
+            host: None,
             from_s: 0,
             until_s: None,
             rate: 0.3,
@@ -164,6 +166,8 @@ fn creates_under_lost_responses(idempotency_keys: bool) -> u64 {
     let config = GatewayConfig {
         layers: herd_gateway::config::Layers::OFF,
         faults: vec![Fault::LostResponse {
+            families: Vec::new(),
+            host: None,
             from_s: 0,
             until_s: None,
             rate: 0.4,

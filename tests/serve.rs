@@ -378,13 +378,21 @@ fn serve_logs_requests_as_json_lines_when_asked() {
 
 /// One request over a fresh loopback connection: (status, body).
 fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    let address = base.trim_start_matches("http://");
+    let host = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map_or(address, |(_, value)| value);
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: api.local\r\nconnection: close\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
-    for (name, value) in headers {
+    for (name, value) in headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+    {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");

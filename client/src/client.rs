@@ -18,7 +18,9 @@ use crate::clock::Clock;
 use crate::config::{ClientConfig, ConfigError};
 use crate::events::{ClientEvent, EventKind, Observer, OutcomeKind};
 use crate::gate::{Priority, PriorityGate};
-use crate::headers::{header, parse_rate_limit, parse_retry_after};
+use crate::headers::{
+    header, parse_rate_limit, parse_retry_after, parse_retry_after_seconds, server_clock, Headers,
+};
 use crate::platform::Credentials;
 use crate::policy::adaptive::AdaptiveRateLimiter;
 use crate::policy::backoff::Backoff;
@@ -26,6 +28,7 @@ use crate::policy::breaker::{CircuitBreaker, Permit};
 use crate::policy::budget::{RetryBudget, RetryKind, Withdrawal};
 use crate::policy::idempotency::idempotency_key;
 use crate::policy::pacing::{PaceReason, Pacer};
+use crate::policy::retry::RetryAfterDates;
 use crate::policy::retry::{Class, Decision, Failure, GiveUp};
 use crate::shared_limiter::SharedLimiter;
 use crate::token::{Token, TokenCache};
@@ -741,9 +744,15 @@ impl Worker {
                     body,
                 } = response;
                 let wall = inner.clock.wall();
-                let retry_after =
-                    header(&headers, "retry-after").and_then(|value| parse_retry_after(value, wall));
-                bucket.pacer.on_rate_limit(now, parse_rate_limit(&headers, wall));
+                let retry_after = read_retry_after(&headers, wall, inner.config.retry.retry_after_dates);
+                // Epoch resets are read against the server's clock too, when it sends `Date`.
+                let server_wall = match inner.config.retry.retry_after_dates {
+                    RetryAfterDates::ServerClock => server_clock(&headers, wall),
+                    _ => wall,
+                };
+                bucket
+                    .pacer
+                    .on_rate_limit(now, parse_rate_limit(&headers, server_wall));
                 if status == 429 {
                     if let Some(wait) = retry_after {
                         bucket.pacer.on_retry_after(now, wait);
@@ -901,5 +910,19 @@ impl Worker {
             },
         );
         result
+    }
+}
+
+/// A response's `Retry-After` as a wait, read as the client is configured to read HTTP-dates.
+fn read_retry_after(
+    headers: &Headers,
+    wall: std::time::SystemTime,
+    dates: RetryAfterDates,
+) -> Option<Duration> {
+    let value = header(headers, "retry-after")?;
+    match dates {
+        RetryAfterDates::ServerClock => parse_retry_after(value, server_clock(headers, wall)),
+        RetryAfterDates::LocalClock => parse_retry_after(value, wall),
+        RetryAfterDates::Ignored => parse_retry_after_seconds(value),
     }
 }

@@ -43,6 +43,22 @@ fn least_number(headers: &Headers, name: &str) -> Option<u64> {
 /// The longest wait any header is taken to ask for (a year); longer is treated as garbage.
 const LONGEST: Duration = Duration::from_secs(366 * 86_400);
 
+/// The server's clock as its `Date` header gives it, or `local` when it has none (or garbage).
+/// An HTTP-date in `Retry-After` or a JWT `exp` is judged against this, not the local clock: a
+/// client whose clock is ahead would otherwise wake early (RFC 9110 §10.2.3 reads the date
+/// against the response's `Date`).
+pub fn server_clock(headers: &Headers, local: SystemTime) -> SystemTime {
+    header(headers, "date")
+        .and_then(|date| httpdate::parse_http_date(date).ok())
+        .unwrap_or(local)
+}
+
+/// Parses a `Retry-After` value that must be delay-seconds (the Java, .NET and Go SDKs parse an
+/// integer only: an HTTP-date is then no `Retry-After` at all).
+pub fn parse_retry_after_seconds(value: &str) -> Option<Duration> {
+    parse_seconds(value.trim())
+}
+
 /// Parses a `Retry-After` value into a wait from `wall_now`.
 pub fn parse_retry_after(value: &str, wall_now: SystemTime) -> Option<Duration> {
     let value = value.trim();

@@ -13,7 +13,7 @@ use crate::policy::backoff::{BackoffConfig, Jitter, Strategy};
 use crate::policy::breaker::{BreakerConfig, BreakerMode, BreakerScope};
 use crate::policy::budget::BudgetConfig;
 use crate::policy::pacing::PacingConfig;
-use crate::policy::retry::RetryConfig;
+use crate::policy::retry::{RetryAfterDates, RetryConfig};
 use crate::token::TokenConfig;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -113,6 +113,21 @@ impl Preset {
         if self != Preset::Herdsim {
             config.retry.throttles_count_as_attempts = true;
         }
+        // How each reads an HTTP-date `Retry-After`: urllib3 and the generic libraries against
+        // the local clock (`time.time()`, `Date.now()`); the Java, .NET and Go SDKs and the CXone
+        // agent SDK parse a number only (`Integer.parseInt`, `Number(h)`), so a date is no
+        // `Retry-After` to them. herdsim reads it against the response's `Date`.
+        config.retry.retry_after_dates = match self {
+            Preset::Herdsim => RetryAfterDates::ServerClock,
+            Preset::GenesysPython
+            | Preset::Tutorial
+            | Preset::ExponentialNoJitter
+            | Preset::AwsStandard
+            | Preset::AwsAdaptive => RetryAfterDates::LocalClock,
+            Preset::GenesysJava | Preset::GenesysGo | Preset::GenesysJavascript | Preset::CxoneAgentSdk => {
+                RetryAfterDates::Ignored
+            }
+        };
         config
     }
 }

@@ -270,8 +270,11 @@ impl TokenCache {
             transport: Some(error),
             retry_after: None,
         })?;
+        // Dates are judged against the server's clock (its `Date`), never the local one: a skewed
+        // local clock must neither wake early nor take a JWT for expired.
+        let server_wall = crate::headers::server_clock(&response.headers, clock.wall());
         let retry_after = crate::headers::header(&response.headers, "retry-after")
-            .and_then(|value| crate::headers::parse_retry_after(value, clock.wall()));
+            .and_then(|value| crate::headers::parse_retry_after(value, server_wall));
         let failed = TokenError {
             status: Some(response.status),
             transport: None,
@@ -280,7 +283,7 @@ impl TokenCache {
         if response.status != 200 {
             return Err(failed);
         }
-        parse_grant(&response.body, clock.wall()).ok_or(failed)
+        parse_grant(&response.body, server_wall).ok_or(failed)
     }
 }
 

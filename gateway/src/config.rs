@@ -45,6 +45,97 @@ pub enum HeaderDialect {
     Ietf,
 }
 
+/// Which of the platform's two hosts a request reached: the login host serves the token endpoint
+/// (Genesys `login.<region>`, CXone the issuer found by discovery), the API host everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostRole {
+    Login,
+    Api,
+}
+
+impl HostRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            HostRole::Login => "login",
+            HostRole::Api => "api",
+        }
+    }
+}
+
+/// The platform's host names. A request whose `Host` names the login host may only ask for a
+/// token; one that names the API host may not (404, as on the platform). A `Host` that names
+/// neither (an address such as `127.0.0.1:8080`) is served as both, so that SDKs pointed at one
+/// address keep working.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hosts {
+    pub login: String,
+    pub api: String,
+}
+
+impl Hosts {
+    /// The platform's own names: Genesys `login.mypurecloud.com` / `api.mypurecloud.com`
+    /// (platform-facts §1a); CXone's global issuer `cxone.niceincontact.com` and the ACD API host
+    /// `api-na1.niceincontact.com` (§2a).
+    pub fn of(platform: PlatformProfile) -> Hosts {
+        let (login, api) = match platform {
+            PlatformProfile::Genesys => ("login.mypurecloud.com", "api.mypurecloud.com"),
+            PlatformProfile::Cxone => ("cxone.niceincontact.com", "api-na1.niceincontact.com"),
+        };
+        Hosts {
+            login: login.to_string(),
+            api: api.to_string(),
+        }
+    }
+
+    /// Which host a `Host` header names, if it names one: the configured names, or any name that
+    /// starts with `login.` or `api.`/`api-` (another region). `None` serves both.
+    pub fn role_of(&self, host: Option<&str>) -> Option<HostRole> {
+        let host = host?.trim().to_ascii_lowercase();
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(']') => name,
+            _ => host.as_str(),
+        };
+        if name == self.login.to_ascii_lowercase() {
+            Some(HostRole::Login)
+        } else if name == self.api.to_ascii_lowercase() {
+            Some(HostRole::Api)
+        } else if name.starts_with("login.") {
+            Some(HostRole::Login)
+        } else if name.starts_with("api.") || name.starts_with("api-") {
+            Some(HostRole::Api)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a refusal writes its `Retry-After`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterStyle {
+    /// Delay-seconds, as Genesys sends (platform-facts §1b).
+    #[default]
+    Seconds,
+    /// An HTTP-date on the platform's clock (RFC 9110 §10.2.3), rounded up to the next second:
+    /// a client must judge it against the response's `Date`, not its own clock.
+    Date,
+    /// No `Retry-After` at all.
+    Missing,
+}
+
+/// What an `Idempotency-Key` reused with another body gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyReuse {
+    /// 422 `idempotency.key.reused` (Stripe and the IETF Idempotency-Key draft do this).
+    #[default]
+    Reject,
+    /// The first response, replayed whatever the body (some platforms do this).
+    Replay,
+}
+
 /// The limiter algorithm of one rule.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,6 +204,9 @@ pub struct LimitRule {
     /// reset" fault. `None` (the default) advertises the truthful, rounded-up wait.
     #[serde(default)]
     pub retry_after_max_s: Option<u64>,
+    /// How the refusal writes its `Retry-After`: seconds (the default), an HTTP-date, or none.
+    #[serde(default)]
+    pub retry_after: RetryAfterStyle,
     /// Enforced but never described in rate-limit headers: the headers then speak of another,
     /// looser rule and lie about the headroom (why Genesys removed them in 2021).
     #[serde(default)]
@@ -145,6 +239,7 @@ impl LimitRule {
             families: Vec::new(),
             schedule: Vec::new(),
             retry_after_max_s: None,
+            retry_after: RetryAfterStyle::Seconds,
             hidden: false,
             early_penalty_ms: None,
         }
@@ -191,6 +286,24 @@ pub struct OAuthClientConfig {
     /// CXone access keys (the password grant's username/password) this client may use.
     #[serde(default)]
     pub access_keys: Vec<AccessKey>,
+    /// The scopes the client was granted; `None` grants every scope. A request outside them gets
+    /// 403 (see [`scopes_for_family`]).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// The scopes any one of which lets a request of `family` through. The names are Genesys' OAuth
+/// scope names (`users`, `users:readonly`, `analytics`, `quality`, `organization`); which scope
+/// guards which route is **[UNVERIFIED]** beyond the names.
+pub fn scopes_for_family(family: &str) -> &'static [&'static str] {
+    match family {
+        "users.read" => &["users", "users:readonly"],
+        "users.write" | "users.bulk" => &["users"],
+        "evaluations" => &["quality"],
+        "analytics" => &["analytics", "analytics:readonly"],
+        "organizations.read" => &["organization", "organization:readonly"],
+        _ => &[],
+    }
 }
 
 /// A CXone access key: `username=<id>&password=<secret>` in the password grant.
@@ -223,6 +336,12 @@ fn default_background_family() -> String {
 }
 
 /// A fault on a schedule, or by rate from the gateway's seeded RNG.
+///
+/// Every fault with a window can name what it hits: `families` (endpoint families, `oauth` for the
+/// token endpoint) and `host` (`login` or `api`). With neither, a maintenance window hits every
+/// request and the other faults hit every API family (not the token endpoint); `host = "login"`
+/// alone hits the token endpoint. Ordered from mild to severe: `slow`, `hang`, `server_errors`,
+/// `maintenance`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
@@ -239,8 +358,17 @@ pub enum Fault {
         /// An HTML error page instead of the JSON body (as a load balancer would send).
         #[serde(default)]
         html: bool,
+        /// `Retry-After` on the 5xx (RFC 9110 allows it on 503), when given.
+        #[serde(default)]
+        retry_after_s: Option<u64>,
+        #[serde(default)]
+        retry_after: RetryAfterStyle,
+        #[serde(default)]
+        families: Vec<String>,
+        #[serde(default)]
+        host: Option<HostRole>,
     },
-    /// A maintenance window: every API request gets 503, with `Retry-After` when given.
+    /// A maintenance window: every request it hits gets 503, with `Retry-After` when given.
     Maintenance {
         #[serde(default)]
         from_s: u64,
@@ -248,6 +376,12 @@ pub enum Fault {
         until_s: Option<u64>,
         #[serde(default)]
         retry_after_s: Option<u64>,
+        #[serde(default)]
+        retry_after: RetryAfterStyle,
+        #[serde(default)]
+        families: Vec<String>,
+        #[serde(default)]
+        host: Option<HostRole>,
     },
     /// Spurious throttling at the edge: 429s at `rate`, with or without `Retry-After`, JSON or HTML.
     Throttle {
@@ -259,7 +393,13 @@ pub enum Fault {
         #[serde(default)]
         retry_after_s: Option<u64>,
         #[serde(default)]
+        retry_after: RetryAfterStyle,
+        #[serde(default)]
         html: bool,
+        #[serde(default)]
+        families: Vec<String>,
+        #[serde(default)]
+        host: Option<HostRole>,
     },
     /// Slow responses: with probability `rate` the response is held for `delay_ms`.
     Slow {
@@ -269,6 +409,23 @@ pub enum Fault {
         until_s: Option<u64>,
         rate: f64,
         delay_ms: u64,
+        #[serde(default)]
+        families: Vec<String>,
+        #[serde(default)]
+        host: Option<HostRole>,
+    },
+    /// A response that never comes: with probability `rate` an admitted request (it spent quota,
+    /// it has no side effect) is held until the client gives up and closes the connection.
+    Hang {
+        #[serde(default)]
+        from_s: u64,
+        #[serde(default)]
+        until_s: Option<u64>,
+        rate: f64,
+        #[serde(default)]
+        families: Vec<String>,
+        #[serde(default)]
+        host: Option<HostRole>,
     },
     /// The write is applied but its response is lost (the connection closes): the reason for
     /// idempotency keys. Applies to writes only.
@@ -278,26 +435,61 @@ pub enum Fault {
         #[serde(default)]
         until_s: Option<u64>,
         rate: f64,
+        #[serde(default)]
+        families: Vec<String>,
+        #[serde(default)]
+        host: Option<HostRole>,
     },
     /// Every token issued before `at_s` is revoked at `at_s`.
     RevokeTokens { at_s: u64 },
 }
 
 impl Fault {
-    /// Whether the fault is active at `now` (`from_s` inclusive, `until_s` exclusive).
-    pub fn active_at(&self, now: SimTime) -> bool {
-        let at_us = now.as_micros();
+    /// The fault's window in seconds, `[from_s, until_s)`; `None` for scheduled events.
+    pub fn window(&self) -> Option<(u64, Option<u64>)> {
         match self {
             Fault::ServerErrors { from_s, until_s, .. }
             | Fault::Maintenance { from_s, until_s, .. }
             | Fault::Throttle { from_s, until_s, .. }
             | Fault::Slow { from_s, until_s, .. }
-            | Fault::LostResponse { from_s, until_s, .. } => {
-                from_s.saturating_mul(1_000_000) <= at_us
-                    && until_s.is_none_or(|until_s| at_us < until_s.saturating_mul(1_000_000))
-            }
-            Fault::RevokeTokens { .. } => false,
+            | Fault::Hang { from_s, until_s, .. }
+            | Fault::LostResponse { from_s, until_s, .. } => Some((*from_s, *until_s)),
+            Fault::RevokeTokens { .. } => None,
         }
+    }
+
+    /// What the fault names as its target: families and host.
+    pub fn target(&self) -> (&[String], Option<HostRole>) {
+        match self {
+            Fault::ServerErrors { families, host, .. }
+            | Fault::Maintenance { families, host, .. }
+            | Fault::Throttle { families, host, .. }
+            | Fault::Slow { families, host, .. }
+            | Fault::Hang { families, host, .. }
+            | Fault::LostResponse { families, host, .. } => (families, *host),
+            Fault::RevokeTokens { .. } => (&[], None),
+        }
+    }
+
+    /// Whether the fault is active at `now` (`from_s` inclusive, `until_s` exclusive).
+    pub fn active_at(&self, now: SimTime) -> bool {
+        let at_us = now.as_micros();
+        self.window().is_some_and(|(from_s, until_s)| {
+            from_s.saturating_mul(1_000_000) <= at_us
+                && until_s.is_none_or(|until_s| at_us < until_s.saturating_mul(1_000_000))
+        })
+    }
+
+    /// Whether the fault hits a request of `family` served by the `role` host.
+    pub fn hits(&self, family: &str, role: HostRole) -> bool {
+        let (families, host) = self.target();
+        if host.is_some_and(|host| host != role) {
+            return false;
+        }
+        if !families.is_empty() {
+            return families.iter().any(|named| named == family);
+        }
+        matches!(self, Fault::Maintenance { .. }) || host.is_some() || role == HostRole::Api
     }
 }
 
@@ -317,6 +509,16 @@ pub struct DataConfig {
     pub page_size_max: u64,
     /// Honour `Idempotency-Key` on creates (Genesys honours it on quality evaluations).
     pub idempotency_keys: bool,
+    /// What a key reused with another body gets: `reject` (422) or `replay`.
+    pub idempotency_reuse: KeyReuse,
+    /// How much longer a bulk request takes per item, in ms **[UNVERIFIED]**: a bulk of 50 is
+    /// slower than one update, though no vendor number is published.
+    pub bulk_item_ms: u64,
+    /// How long an analytics conversation-detail job takes to be `FULFILLED` **[UNVERIFIED]**:
+    /// the platform gives no figure; jobs run for seconds to minutes.
+    pub job_duration_s: u64,
+    /// How many conversations a fulfilled job's results hold.
+    pub job_conversations: u64,
 }
 
 impl Default for DataConfig {
@@ -326,6 +528,10 @@ impl Default for DataConfig {
             bulk_max: 50,
             page_size_max: 500,
             idempotency_keys: true,
+            idempotency_reuse: KeyReuse::Reject,
+            bulk_item_ms: 10,
+            job_duration_s: 20,
+            job_conversations: 250,
         }
     }
 }
@@ -449,6 +655,12 @@ pub struct GatewayConfig {
     pub headers: HeaderDialect,
     /// The simulated wall clock at t = 0, in Unix seconds (Date headers, epoch resets, JWT claims).
     pub epoch_unix_s: u64,
+    /// The login and API host names; the platform's own when absent ([`Hosts::of`]).
+    pub hosts: Option<Hosts>,
+    /// Accept `client_id`/`client_secret` in the token request's form body, not only in HTTP
+    /// Basic. CXone documents both; for Genesys this rests on a community report that it works
+    /// against `login.mypurecloud.com` (2025-06-24) **[SECONDARY]**.
+    pub body_credentials: bool,
     pub clients: Vec<OAuthClientConfig>,
     /// The platform's layered limits (see [`Layers`]).
     pub layers: Layers,
@@ -463,6 +675,17 @@ pub struct GatewayConfig {
     /// Largest request body accepted (Genesys `request.bytes.max` = 512000); larger gets 413.
     pub max_body_bytes: u64,
 }
+
+/// The endpoint families a fault or a rule may name.
+pub const FAMILIES: [&str; 7] = [
+    "oauth",
+    "users.read",
+    "users.write",
+    "users.bulk",
+    "evaluations",
+    "analytics",
+    "organizations.read",
+];
 
 /// 2026-01-01T00:00:00Z: a fixed default epoch, so runs never depend on the real date.
 pub const DEFAULT_EPOCH_UNIX_S: u64 = 1_767_225_600;
@@ -483,6 +706,8 @@ impl Default for GatewayConfig {
             platform: PlatformProfile::Genesys,
             headers: HeaderDialect::None,
             epoch_unix_s: DEFAULT_EPOCH_UNIX_S,
+            hosts: None,
+            body_credentials: true,
             clients: vec![OAuthClientConfig::example()],
             layers: Layers::default(),
             limits: None,
@@ -503,6 +728,7 @@ impl OAuthClientConfig {
             id: "herd-app".to_string(),
             secret: "herd-secret".to_string(),
             token_ttl_s: None,
+            scopes: None,
             access_keys: vec![AccessKey {
                 id: "herd-key".to_string(),
                 secret: "herd-key-secret".to_string(),
@@ -542,6 +768,11 @@ impl GatewayConfig {
         rules
     }
 
+    /// The login and API host names in force.
+    pub fn hosts(&self) -> Hosts {
+        self.hosts.clone().unwrap_or_else(|| Hosts::of(self.platform))
+    }
+
     /// The access token lifetime of a client on this platform.
     pub fn token_ttl_s(&self, client: &OAuthClientConfig) -> u64 {
         client.token_ttl_s.unwrap_or(match self.platform {
@@ -560,6 +791,24 @@ impl GatewayConfig {
                     self.epoch_unix_s
                 ),
             ));
+        }
+        if let Some(hosts) = &self.hosts {
+            for (field, name) in [("hosts.login", &hosts.login), ("hosts.api", &hosts.api)] {
+                let valid = !name.is_empty()
+                    && name.len() <= 253
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                if !valid {
+                    return Err(config_error(field, "a host name: letters, digits, '.' and '-'"));
+                }
+            }
+            if hosts.login.eq_ignore_ascii_case(&hosts.api) {
+                return Err(config_error(
+                    "hosts.api",
+                    "the API host must differ from the login host",
+                ));
+            }
         }
         if self.clients.is_empty() {
             return Err(config_error("clients", "at least one OAuth client is needed"));
@@ -698,6 +947,7 @@ impl GatewayConfig {
                 }
                 Fault::Throttle { rate, .. }
                 | Fault::Slow { rate, .. }
+                | Fault::Hang { rate, .. }
                 | Fault::LostResponse { rate, .. } => Some(*rate),
                 Fault::Maintenance { .. } | Fault::RevokeTokens { .. } => None,
             };
@@ -712,12 +962,11 @@ impl GatewayConfig {
         }
         for (index, fault) in self.faults.iter().enumerate() {
             let times = match fault {
-                Fault::ServerErrors { from_s, until_s, .. }
-                | Fault::Maintenance { from_s, until_s, .. }
-                | Fault::Throttle { from_s, until_s, .. }
-                | Fault::Slow { from_s, until_s, .. }
-                | Fault::LostResponse { from_s, until_s, .. } => [Some(*from_s), *until_s],
                 Fault::RevokeTokens { at_s } => [Some(*at_s), None],
+                _ => {
+                    let (from_s, until_s) = fault.window().unwrap_or_default();
+                    [Some(from_s), until_s]
+                }
             };
             if times.iter().flatten().any(|s| *s > TIME_S_MAX) {
                 return Err(config_error(
@@ -726,9 +975,9 @@ impl GatewayConfig {
                 ));
             }
             let waits = match fault {
-                Fault::Maintenance { retry_after_s, .. } | Fault::Throttle { retry_after_s, .. } => {
-                    retry_after_s.unwrap_or(0) > 86_400
-                }
+                Fault::Maintenance { retry_after_s, .. }
+                | Fault::Throttle { retry_after_s, .. }
+                | Fault::ServerErrors { retry_after_s, .. } => retry_after_s.unwrap_or(0) > 86_400,
                 Fault::Slow { delay_ms, .. } => *delay_ms > 600_000,
                 _ => false,
             };
@@ -736,6 +985,20 @@ impl GatewayConfig {
                 return Err(config_error(
                     format!("faults[{index}]"),
                     "retry_after_s is at most a day, delay_ms at most 600000",
+                ));
+            }
+            if let Some(unknown) = fault
+                .target()
+                .0
+                .iter()
+                .find(|family| !FAMILIES.contains(&family.as_str()))
+            {
+                return Err(config_error(
+                    format!("faults[{index}].families"),
+                    format!(
+                        "{unknown:?} is not an endpoint family; use one of {}",
+                        FAMILIES.join(", ")
+                    ),
                 ));
             }
         }
@@ -751,6 +1014,14 @@ impl GatewayConfig {
             ("data.users", self.data.users, 0, 10_000_000),
             ("data.bulk_max", self.data.bulk_max, 1, 10_000),
             ("data.page_size_max", self.data.page_size_max, 1, 100_000),
+            ("data.bulk_item_ms", self.data.bulk_item_ms, 0, 60_000),
+            ("data.job_duration_s", self.data.job_duration_s, 0, 86_400),
+            (
+                "data.job_conversations",
+                self.data.job_conversations,
+                0,
+                1_000_000,
+            ),
             ("max_body_bytes", self.max_body_bytes, 1, 64 * 1024 * 1024),
         ] {
             if !(low..=high).contains(&value) {
@@ -818,6 +1089,32 @@ mod tests {
             until_s: None,
             rate: 1.5,
             delay_ms: 10,
+            families: Vec::new(),
+            host: None,
+        });
+        assert_eq!(config.validate().unwrap_err().field, "faults[0].rate");
+        config.faults[0] = Fault::Hang {
+            from_s: 0,
+            until_s: None,
+            rate: 0.5,
+            families: vec!["users.raed".into()],
+            host: None,
+        };
+        assert_eq!(config.validate().unwrap_err().field, "faults[0].families");
+        config.faults.clear();
+        config.hosts = Some(Hosts {
+            login: "api.example".into(),
+            api: "API.example".into(),
+        });
+        assert_eq!(config.validate().unwrap_err().field, "hosts.api");
+        config.hosts = None;
+        config.faults.push(Fault::Slow {
+            from_s: 0,
+            until_s: None,
+            rate: 1.5,
+            delay_ms: 10,
+            families: Vec::new(),
+            host: None,
         });
         assert_eq!(config.validate().unwrap_err().field, "faults[0].rate");
         let late = GatewayConfig {
@@ -880,5 +1177,57 @@ mod tests {
             }
         ));
         assert!(toml::from_str::<GatewayConfig>("platfrom = \"genesys\"").is_err());
+    }
+
+    #[test]
+    fn hosts_are_told_apart_by_name() {
+        let hosts = Hosts::of(PlatformProfile::Genesys);
+        assert_eq!(
+            hosts.role_of(Some("login.mypurecloud.com")),
+            Some(HostRole::Login)
+        );
+        assert_eq!(
+            hosts.role_of(Some("API.mypurecloud.com:443")),
+            Some(HostRole::Api)
+        );
+        assert_eq!(
+            hosts.role_of(Some("login.mypurecloud.de")),
+            Some(HostRole::Login),
+            "another region"
+        );
+        assert_eq!(
+            hosts.role_of(Some("api-na1.niceincontact.com")),
+            Some(HostRole::Api)
+        );
+        assert_eq!(
+            hosts.role_of(Some("127.0.0.1:8080")),
+            None,
+            "an address serves both"
+        );
+        assert_eq!(hosts.role_of(Some("[::1]:8080")), None);
+        assert_eq!(hosts.role_of(Some("localhost")), None);
+        assert_eq!(hosts.role_of(None), None);
+        let cxone = Hosts::of(PlatformProfile::Cxone);
+        assert_eq!(
+            cxone.role_of(Some("cxone.niceincontact.com")),
+            Some(HostRole::Login)
+        );
+    }
+
+    #[test]
+    fn untargeted_faults_hit_the_api_and_targets_narrow_them() {
+        let slow = |families: Vec<String>, host| Fault::Slow {
+            from_s: 0,
+            until_s: None,
+            rate: 1.0,
+            delay_ms: 1,
+            families,
+            host,
+        };
+        assert!(slow(Vec::new(), None).hits("users.read", HostRole::Api));
+        assert!(!slow(Vec::new(), None).hits("oauth", HostRole::Login));
+        assert!(slow(Vec::new(), Some(HostRole::Login)).hits("oauth", HostRole::Login));
+        assert!(!slow(vec!["users.write".into()], None).hits("users.read", HostRole::Api));
+        assert!(slow(vec!["oauth".into()], None).hits("oauth", HostRole::Login));
     }
 }

@@ -12,6 +12,7 @@ pub struct User {
     pub id: String,
     pub name: String,
     pub version: u64,
+    pub email: String,
     pub fields: BTreeMap<String, Value>,
 }
 
@@ -35,6 +36,8 @@ pub struct Directory {
     platform: PlatformProfile,
     users: Vec<User>,
     index: BTreeMap<String, usize>,
+    /// Lower-cased email → position: emails are unique (a duplicate create is a 409).
+    by_email: BTreeMap<String, usize>,
 }
 
 impl Directory {
@@ -43,6 +46,7 @@ impl Directory {
             platform,
             users: Vec::new(),
             index: BTreeMap::new(),
+            by_email: BTreeMap::new(),
         };
         for number in 0..count {
             let name = format!("User {number:05}");
@@ -53,19 +57,44 @@ impl Directory {
 
     /// Adds a user and returns its id.
     pub fn insert(&mut self, name: String, fields: BTreeMap<String, Value>) -> String {
+        let email = format!("user.{:05}@herd.example", self.users.len());
+        self.insert_with_email(name, email, fields)
+            .unwrap_or_else(|_| unreachable!("generated emails are unique"))
+    }
+
+    /// A new user with its own email; `Err(id)` names the user that already has it.
+    pub fn create(
+        &mut self,
+        name: String,
+        email: String,
+        fields: BTreeMap<String, Value>,
+    ) -> Result<String, String> {
+        self.insert_with_email(name, email, fields)
+    }
+
+    fn insert_with_email(
+        &mut self,
+        name: String,
+        email: String,
+        fields: BTreeMap<String, Value>,
+    ) -> Result<String, String> {
+        let key = email.to_ascii_lowercase();
+        if let Some(&at) = self.by_email.get(&key) {
+            return Err(self.users[at].id.clone());
+        }
         let id = Directory::id_for(self.platform, self.users.len() as u64);
         self.index.insert(id.clone(), self.users.len());
+        self.by_email.insert(key, self.users.len());
         self.users.push(User {
             id: id.clone(),
             name,
             version: 1,
+            email,
             fields,
         });
-        id
+        Ok(id)
     }
 
-    /// The id of the `number`-th user (in creation order): deterministic, so a workload can name
-    /// users without listing them.
     pub fn id_for(platform: PlatformProfile, number: u64) -> String {
         match platform {
             PlatformProfile::Genesys => format!("6a1f0000-0000-4000-8000-{number:012x}"),
@@ -117,6 +146,7 @@ impl Directory {
             None if require_version => return Err(UpdateError::MissingVersion),
             None => {}
         }
+        validate_fields(object)?;
         if object.get("id").is_some_and(|sent| {
             sent.as_str() != Some(id) && sent.as_u64().map(|n| n.to_string()).as_deref() != Some(id)
         }) {
@@ -136,12 +166,14 @@ impl Directory {
                 object.insert("name".into(), json!(user.name));
                 object.insert("state".into(), json!("active"));
                 object.insert("version".into(), json!(user.version));
+                object.insert("email".into(), json!(user.email));
                 object.insert("selfUri".into(), json!(format!("/api/v2/users/{}", user.id)));
             }
             PlatformProfile::Cxone => {
                 object.insert("agentId".into(), json!(user.id.parse::<u64>().unwrap_or(0)));
                 object.insert("userName".into(), json!(user.name));
                 object.insert("isActive".into(), json!(true));
+                object.insert("emailAddress".into(), json!(user.email));
                 object.insert("version".into(), json!(user.version));
             }
         }
@@ -152,11 +184,35 @@ impl Directory {
     }
 }
 
-/// Every field but the identity and version fields is stored as sent.
+/// The fields the platform checks: `state` is one of Genesys' user states, `email` and
+/// `emailAddress` are addresses, `name` and `userName` are text. Anything else is stored as sent.
+pub fn validate_fields(object: &Map<String, Value>) -> Result<(), UpdateError> {
+    if let Some(state) = object.get("state") {
+        if !matches!(state.as_str(), Some("active" | "inactive" | "deleted")) {
+            return Err(UpdateError::Invalid("state must be active, inactive or deleted"));
+        }
+    }
+    for name in ["email", "emailAddress"] {
+        if object
+            .get(name)
+            .is_some_and(|email| !email.as_str().is_some_and(|text| text.contains('@')))
+        {
+            return Err(UpdateError::Invalid("email is not a valid address"));
+        }
+    }
+    for name in ["name", "userName"] {
+        if object.get(name).is_some_and(|text| !text.is_string()) {
+            return Err(UpdateError::Invalid("name must be text"));
+        }
+    }
+    Ok(())
+}
+
+/// Every field but the identity, version and email fields is stored as sent.
 fn apply_fields(user: &mut User, object: &Map<String, Value>) {
     for (name, value) in object {
         match name.as_str() {
-            "id" | "agentId" | "version" | "selfUri" => {}
+            "id" | "agentId" | "version" | "selfUri" | "email" | "emailAddress" => {}
             "name" | "userName" => {
                 if let Some(text) = value.as_str() {
                     user.name = text.to_string();

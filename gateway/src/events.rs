@@ -45,6 +45,8 @@ pub enum GatewayEventKind {
         reason: AuthFailure,
         token_seq: Option<u64>,
     },
+    /// A request outside the OAuth client's scopes got 403.
+    Forbidden { family: String, token_seq: u64 },
     /// A request passed every limiter. `remaining` is the tightest rule's headroom after it.
     Admitted {
         family: String,

@@ -16,10 +16,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::background::Schedule;
-use crate::config::{GatewayConfig, GatewayConfigError, HeaderDialect, PlatformProfile};
+use crate::config::{
+    scopes_for_family, GatewayConfig, GatewayConfigError, HeaderDialect, HostRole, Hosts, PlatformProfile,
+    RetryAfterStyle,
+};
 use crate::directory::Directory;
 use crate::events::{AuthFailure, GatewayEvent, GatewayEventKind};
-use crate::faults::{FaultPlan, Injected};
+use crate::faults::{FaultPlan, FaultRetryAfter, Injected, Target};
 use crate::http::{Delivery, Refusal, Request, Response};
 use crate::idempotency::IdempotencyStore;
 use crate::ledger::Ledger;
@@ -53,6 +56,14 @@ pub struct GatewayStats {
     pub token_requests_rate_limited: u64,
     /// Token requests refused for bad credentials, grants or the live-token cap.
     pub token_requests_refused: u64,
+    /// Requests refused with 403: outside the OAuth client's scopes.
+    pub forbidden: u64,
+    /// Requests for a route on the other host (a token request to the API host): 404.
+    pub wrong_host: u64,
+    /// Token requests that named the login host.
+    pub token_requests_on_login_host: u64,
+    /// Token requests that named neither host (an address, served as both).
+    pub token_requests_on_address: u64,
     /// Live tokens revoked to make room under the cap (`tokens.when_full = "revoke_oldest"`).
     pub tokens_evicted: u64,
     pub conflicts: u64,
@@ -93,6 +104,8 @@ pub struct Gateway {
     pub(crate) schedule: Schedule,
     /// The last refusals, oldest first, bounded by [`RECENT_REFUSALS_MAX`].
     pub(crate) recent_refusals: std::collections::VecDeque<(SimTime, Refusal)>,
+    pub(crate) hosts: Hosts,
+    pub(crate) jobs: crate::jobs::Jobs,
     pub(crate) latest: SimTime,
     pub(crate) pruned_at: SimTime,
 }
@@ -106,6 +119,8 @@ impl Gateway {
             limits: RateLimits::new(config.effective_limits()),
             schedule: Schedule::new(&config.background, faults.revocation_times()),
             recent_refusals: std::collections::VecDeque::new(),
+            hosts: config.hosts(),
+            jobs: crate::jobs::Jobs::default(),
             faults,
             directory: Directory::new(config.platform, config.data.users),
             idempotency: IdempotencyStore::default(),
@@ -143,7 +158,7 @@ impl Gateway {
 
     /// How many limiter keys, tokens and idempotency keys are held (memory-bound tests).
     pub fn state_size(&self) -> usize {
-        self.limits.key_count() + self.tokens.held() + self.idempotency.len()
+        self.limits.key_count() + self.tokens.held() + self.idempotency.len() + self.jobs.len()
     }
 
     /// Handles one request at `now`. `now` earlier than a previous call's is taken as that one.
@@ -258,6 +273,7 @@ impl Gateway {
         self.limits.prune(now);
         self.tokens.prune(now);
         self.idempotency.prune(now);
+        self.jobs.prune(now);
     }
 
     pub(crate) fn emit(&mut self, ctx: &Ctx, kind: GatewayEventKind) {
@@ -301,12 +317,32 @@ impl Gateway {
             }
             Err(_) => return self.bad_request(ctx, 404, "not.found", "The requested resource was not found"),
         };
+        // The platform's two hosts: a token request to the API host is a 404 there, and so is an
+        // API request to the login host. A `Host` that names neither is served as both.
+        let named_host = self.hosts.role_of(request.header_value("host"));
+        if route == Route::Token {
+            match named_host {
+                Some(HostRole::Login) => self.stats.token_requests_on_login_host += 1,
+                None => self.stats.token_requests_on_address += 1,
+                Some(HostRole::Api) => {}
+            }
+        }
+        if named_host.is_some_and(|host| host != route.host()) {
+            self.stats.wrong_host += 1;
+            return self.bad_request(ctx, 404, "not.found", "The requested resource was not found");
+        }
         let family = route.family();
-        if let Some(maintenance) = self.faults.maintenance(ctx.now) {
+        let target = Target {
+            family,
+            host: route.host(),
+        };
+        if let Some(maintenance) = self.faults.maintenance(ctx.now, target) {
             return self.injected(ctx, family, maintenance);
         }
-        if route == Route::Token {
-            return self.token(ctx, request);
+        match route {
+            Route::Token => return self.token(ctx, request, target),
+            Route::Discovery => return self.discovery(named_host),
+            _ => {}
         }
         let (token_seq, client) = match self
             .tokens
@@ -315,7 +351,18 @@ impl Gateway {
             Ok((token_seq, client)) => (token_seq, client.to_string()),
             Err((reason, token_seq)) => return self.unauthorized(ctx, family, reason, token_seq),
         };
-        if let Some(throttle) = self.faults.throttle(ctx.now, &mut self.fault_rng) {
+        if let Some(required) = self.missing_scope(&client, family) {
+            self.stats.forbidden += 1;
+            self.emit(
+                ctx,
+                GatewayEventKind::Forbidden {
+                    family: family.to_string(),
+                    token_seq,
+                },
+            );
+            return replies::forbidden(self.config.platform, &ctx.correlation_id, required);
+        }
+        if let Some(throttle) = self.faults.throttle(ctx.now, target, &mut self.fault_rng) {
             return self.injected(ctx, family, throttle);
         }
         let subject = Subject {
@@ -339,10 +386,10 @@ impl Gateway {
                 Some(self.rate_limit_headers(ctx.now, &after))
             }
         };
-        let mut response = match self.faults.server_error(ctx.now, &mut self.fault_rng) {
+        let mut response = match self.faults.server_error(ctx.now, target, &mut self.fault_rng) {
             Some(fault) => self.injected(ctx, family, fault),
             None => {
-                let response = self.serve(ctx, &route, request);
+                let response = self.serve(ctx, &route, request, &client);
                 self.stats.admitted += 1;
                 if (400..500).contains(&response.status) {
                     self.stats.resource_4xx += 1;
@@ -364,10 +411,47 @@ impl Gateway {
         self.deliver(ctx, &route, response)
     }
 
-    /// The way out: a write's response may be lost, any response may be slow.
+    /// The scopes a request of `family` needs, when the client has none of them.
+    fn missing_scope(&self, client: &str, family: &str) -> Option<&'static [&'static str]> {
+        let granted = self
+            .config
+            .clients
+            .iter()
+            .find(|config| config.id == client)?
+            .scopes
+            .as_ref()?;
+        let required = scopes_for_family(family);
+        let allowed = required.is_empty() || required.iter().any(|scope| granted.iter().any(|g| g == scope));
+        (!allowed).then_some(required)
+    }
+
+    /// CXone's OpenID discovery document: where the issuer's token endpoint is (platform-facts
+    /// §2a). Served on the login host; the address it names is the one the request came to.
+    fn discovery(&self, named_host: Option<HostRole>) -> Response {
+        let issuer = match named_host {
+            Some(_) => format!("https://{}", self.hosts.login),
+            None => String::new(),
+        };
+        Response::json(
+            200,
+            &serde_json::json!({
+                "issuer": issuer,
+                "token_endpoint": format!("{issuer}/auth/token"),
+                "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            }),
+        )
+    }
+
+    /// The way out: a write's response may be lost, any response may be slow (on top of a bulk
+    /// request's own time).
     fn deliver(&mut self, ctx: &Ctx, route: &Route, mut response: Response) -> Response {
+        let target = Target {
+            family: route.family(),
+            host: route.host(),
+        };
         let applied_write = route.is_write() && (200..300).contains(&response.status);
-        if applied_write && self.faults.lose_response(ctx.now, &mut self.fault_rng) {
+        if applied_write && self.faults.lose_response(ctx.now, target, &mut self.fault_rng) {
             self.stats.faults += 1;
             self.emit(
                 ctx,
@@ -378,7 +462,7 @@ impl Gateway {
                 },
             );
             response.delivery = Delivery::Lost;
-        } else if let Some(delay_ms) = self.faults.slow_ms(ctx.now, &mut self.fault_rng) {
+        } else if let Some(delay_ms) = self.faults.slow_ms(ctx.now, target, &mut self.fault_rng) {
             self.emit(
                 ctx,
                 GatewayEventKind::Fault {
@@ -387,13 +471,20 @@ impl Gateway {
                     status: response.status,
                 },
             );
-            response.delivery = Delivery::DelayedMs(delay_ms);
+            response.delivery = match response.delivery {
+                Delivery::DelayedMs(own_ms) => Delivery::DelayedMs(own_ms + delay_ms),
+                _ => Delivery::DelayedMs(delay_ms),
+            };
         }
         response
     }
 
-    fn token(&mut self, ctx: &Ctx, request: &Request) -> Response {
+    fn token(&mut self, ctx: &Ctx, request: &Request, target: Target) -> Response {
         let authorization = request.header_value("authorization");
+        // Faults that name the token endpoint (`families = ["oauth"]` or `host = "login"`).
+        if let Some(throttle) = self.faults.throttle(ctx.now, target, &mut self.fault_rng) {
+            return self.injected(ctx, "oauth", throttle);
+        }
         // The token endpoint's own limit, keyed by the client the request claims to be: every
         // token request counts, granted or not.
         if let Some(client) = crate::oauth::claimed_client(authorization, &request.body) {
@@ -411,6 +502,15 @@ impl Gateway {
             }
             self.limits.record(ctx.now, &check);
         }
+        if let Some(fault) = self.faults.server_error(ctx.now, target, &mut self.fault_rng) {
+            return self.injected(ctx, "oauth", fault);
+        }
+        let response = self.grant(ctx, request);
+        self.deliver(ctx, &Route::Token, response)
+    }
+
+    fn grant(&mut self, ctx: &Ctx, request: &Request) -> Response {
+        let authorization = request.header_value("authorization");
         match self.tokens.grant(
             &self.config,
             &mut self.id_rng,
@@ -485,11 +585,9 @@ impl Gateway {
             .now
             .secs_until_ceil(rejection.verdict.retry_at)
             .clamp(1, RETRY_AFTER_MAX_S);
-        let cap_s = self
-            .limits
-            .rules()
-            .nth(rejection.rule_index)
-            .and_then(|rule| rule.retry_after_max_s);
+        let rule = self.limits.rules().nth(rejection.rule_index);
+        let cap_s = rule.and_then(|rule| rule.retry_after_max_s);
+        let style = rule.map_or(RetryAfterStyle::Seconds, |rule| rule.retry_after);
         let retry_after_s = cap_s.map_or(true_retry_after_s, |cap_s| true_retry_after_s.min(cap_s.max(1)));
         let wait_ms = (rejection.verdict.retry_at.min(SimTime::NEVER) - ctx.now).as_millis() as u64;
         self.emit(
@@ -502,7 +600,7 @@ impl Gateway {
                 count: rejection.verdict.count,
                 limit: rejection.verdict.limit,
                 wait_ms,
-                retry_after_s: Some(retry_after_s),
+                retry_after_s: (style != RetryAfterStyle::Missing).then_some(retry_after_s),
             },
         );
         let refusal = Refusal {
@@ -516,6 +614,14 @@ impl Gateway {
             self.recent_refusals.pop_front();
         }
         let mut response = self.too_many_requests(ctx, Some(retry_after_s), false);
+        self.add_retry_after(
+            ctx.now,
+            &mut response,
+            Some(FaultRetryAfter {
+                seconds: retry_after_s,
+                style,
+            }),
+        );
         response.refusal = Some(refusal);
         if let Some(described) = described {
             response
@@ -529,26 +635,56 @@ impl Gateway {
         replies::too_many_requests(self.config.platform, &ctx.correlation_id, retry_after_s, html)
     }
 
+    /// Writes `Retry-After` in its style: delay-seconds, or an HTTP-date on the platform's clock
+    /// rounded up to the next whole second (so the date is never before the true reset).
+    fn add_retry_after(&self, now: SimTime, response: &mut Response, retry_after: Option<FaultRetryAfter>) {
+        let Some(FaultRetryAfter { seconds, style }) = retry_after else {
+            return;
+        };
+        let value = match style {
+            RetryAfterStyle::Missing => return,
+            RetryAfterStyle::Seconds => seconds.to_string(),
+            RetryAfterStyle::Date => {
+                let at_us = now.as_micros().saturating_add(seconds.saturating_mul(1_000_000));
+                let at_s = self.config.epoch_unix_s + at_us.div_ceil(1_000_000);
+                httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(at_s))
+            }
+        };
+        response.headers.push(("Retry-After".to_string(), value));
+    }
+
     fn injected(&mut self, ctx: &Ctx, family: &str, fault: Injected) -> Response {
         self.stats.faults += 1;
         let response = match fault {
-            Injected::Maintenance { retry_after_s } => {
+            Injected::Maintenance { retry_after } => {
                 let mut response = self.error_body(
                     ctx,
                     503,
                     "service.unavailable",
                     "The service is currently unavailable for maintenance",
                 );
-                if let Some(seconds) = retry_after_s {
-                    response
-                        .headers
-                        .push(("Retry-After".to_string(), seconds.to_string()));
-                }
+                self.add_retry_after(ctx.now, &mut response, retry_after);
                 response
             }
-            Injected::Throttle { retry_after_s, html } => self.too_many_requests(ctx, retry_after_s, html),
-            Injected::ServerError { status, html } => {
-                replies::server_error(self.config.platform, &ctx.correlation_id, status, html)
+            Injected::Throttle { retry_after, html } => {
+                let mut response = self.too_many_requests(ctx, retry_after.map(|r| r.seconds), html);
+                self.add_retry_after(ctx.now, &mut response, retry_after);
+                response
+            }
+            Injected::ServerError {
+                status,
+                html,
+                retry_after,
+            } => {
+                let mut response =
+                    replies::server_error(self.config.platform, &ctx.correlation_id, status, html);
+                self.add_retry_after(ctx.now, &mut response, retry_after);
+                response
+            }
+            Injected::Hang => {
+                let mut response = Response::new(504);
+                response.delivery = Delivery::Hang;
+                response
             }
         };
         self.emit(
@@ -556,7 +692,11 @@ impl Gateway {
             GatewayEventKind::Fault {
                 family: family.to_string(),
                 fault: fault.name().to_string(),
-                status: response.status,
+                status: if fault == Injected::Hang {
+                    0
+                } else {
+                    response.status
+                },
             },
         );
         response

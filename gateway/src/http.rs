@@ -92,6 +92,9 @@ pub enum Delivery {
     DelayedMs(u64),
     /// Never sent: the connection closes (the lost-response fault; the write was applied).
     Lost,
+    /// Never sent, and the connection stays open until the client gives up (the hang fault; no
+    /// side effect). A shell bounds how long it holds one.
+    Hang,
 }
 
 /// Why a request was refused by a limit: never sent on the wire, for the shells' logs.

@@ -34,10 +34,16 @@ pub(crate) struct IdempotencyStore {
 }
 
 impl IdempotencyStore {
-    pub(crate) fn lookup(&self, key: &str, body: &[u8]) -> Lookup {
+    /// What `key` with `body` gets; a key reused with another body is refused or replayed, as
+    /// the gateway is configured (`data.idempotency_reuse`).
+    pub(crate) fn lookup(&self, key: &str, body: &[u8], reuse: crate::config::KeyReuse) -> Lookup {
         match self.entries.get(key) {
             None => Lookup::Fresh,
-            Some(entry) if entry.body_hash != hash_bytes(body) => Lookup::Reused,
+            Some(entry)
+                if entry.body_hash != hash_bytes(body) && reuse == crate::config::KeyReuse::Reject =>
+            {
+                Lookup::Reused
+            }
             Some(entry) => Lookup::Replay(entry.response.clone()),
         }
     }

@@ -17,6 +17,10 @@ pub enum WriteOp {
     CreateEvaluation,
     /// An item of CXone `POST /agents`: key = `userName`.
     CreateAgent,
+    /// Genesys `POST /api/v2/users`: key = the email.
+    CreateUser,
+    /// Genesys `POST /api/v2/analytics/conversations/details/jobs`: key = the query's `interval`.
+    SubmitJob,
 }
 
 impl WriteOp {
@@ -25,12 +29,17 @@ impl WriteOp {
             WriteOp::UpdateUser => "update_user",
             WriteOp::CreateEvaluation => "create_evaluation",
             WriteOp::CreateAgent => "create_agent",
+            WriteOp::CreateUser => "create_user",
+            WriteOp::SubmitJob => "submit_job",
         }
     }
 
     /// Creates are not idempotent: applying one twice for the same business key is a duplicate.
     pub fn is_create(self) -> bool {
-        matches!(self, WriteOp::CreateEvaluation | WriteOp::CreateAgent)
+        matches!(
+            self,
+            WriteOp::CreateEvaluation | WriteOp::CreateAgent | WriteOp::CreateUser | WriteOp::SubmitJob
+        )
     }
 }
 

@@ -17,6 +17,7 @@ pub mod faults;
 mod gateway;
 pub mod http;
 mod idempotency;
+mod jobs;
 pub mod ledger;
 pub mod limiter;
 pub mod oauth;

@@ -105,7 +105,11 @@ impl TokenStore {
         let (client_id, client_secret) = match basic_credentials(authorization) {
             Some(pair) => pair,
             None => match (form.get("client_id"), form.get("client_secret")) {
-                (Some(id), Some(secret)) if config.platform == PlatformProfile::Cxone => {
+                // CXone documents `client_secret_post`; Genesys takes it by a community report
+                // **[SECONDARY]**, unless `body_credentials = false`.
+                (Some(id), Some(secret))
+                    if config.platform == PlatformProfile::Cxone || config.body_credentials =>
+                {
                     (id.clone(), secret.clone())
                 }
                 _ => {

@@ -30,15 +30,15 @@ pub(crate) fn error_body(
     }
 }
 
-/// A 429, in JSON (the platform's body) or as an HTML page (an edge in front of it), with
-/// `Retry-After` when one is given.
+/// A 429, in JSON (the platform's body) or as an HTML page (an edge in front of it). The caller
+/// adds `Retry-After` in the style it was asked for.
 pub(crate) fn too_many_requests(
     platform: PlatformProfile,
     correlation_id: &str,
     retry_after_s: Option<u64>,
     html: bool,
 ) -> Response {
-    let mut response = if html {
+    if html {
         Response::html(429, "Too Many Requests")
     } else {
         let seconds = retry_after_s.map_or("a few".to_string(), |s| s.to_string());
@@ -62,13 +62,22 @@ pub(crate) fn too_many_requests(
                 }),
             ),
         }
-    };
-    if let Some(seconds) = retry_after_s {
-        response
-            .headers
-            .push(("Retry-After".to_string(), seconds.to_string()));
     }
-    response
+}
+
+/// A 403 for a request outside the OAuth client's scopes. The Genesys code and message follow the
+/// shape of its `missing.any.permissions` errors **[UNVERIFIED]** for scopes.
+pub(crate) fn forbidden(platform: PlatformProfile, correlation_id: &str, scopes: &[&str]) -> Response {
+    error_body(
+        platform,
+        correlation_id,
+        403,
+        "missing.any.scopes",
+        &format!(
+            "Unable to perform the requested action. You must have at least one of the following scopes: [{}]",
+            scopes.join(", ")
+        ),
+    )
 }
 
 /// A 401 for a missing, unknown, expired or revoked token.

@@ -13,6 +13,7 @@ use crate::events::GatewayEventKind;
 use crate::gateway::{Ctx, Gateway};
 use crate::http::{Request, Response};
 use crate::idempotency::{is_uuid, Lookup};
+use crate::jobs::{decode_cursor, encode_cursor, iso8601, Job, JobState};
 use crate::ledger::{Write, WriteOp};
 use crate::routes::{Route, CXONE_PREFIX};
 
@@ -35,19 +36,40 @@ impl ResourceError {
 }
 
 impl Gateway {
-    pub(crate) fn serve(&mut self, ctx: &Ctx, route: &Route, request: &Request) -> Response {
+    pub(crate) fn serve(&mut self, ctx: &Ctx, route: &Route, request: &Request, client: &str) -> Response {
         match route {
-            Route::Token => unreachable!("token requests are answered before authentication"),
+            Route::Token | Route::Discovery => {
+                unreachable!("the login host's routes are answered before authentication")
+            }
             Route::ListUsers => self.list_users(ctx, request),
-            Route::GetUser(id) => match self.directory.get(id) {
-                Some(user) => Response::json(200, &self.directory.view(user)),
-                None => self.error_body(ctx, 404, "not.found", "The user was not found"),
+            Route::QueryUsers => self.query_users(ctx, request),
+            Route::CreateUser => self.create_user(ctx, request),
+            // CXone answers a single agent as a one-element `agents` list (CJ
+            // `AdminAgentsService.ts` `GET /agents/{agentId}`) **[SECONDARY]**.
+            Route::GetUser(id) => match (self.directory.get(id), self.config.platform) {
+                (Some(user), PlatformProfile::Genesys) => Response::json(200, &self.directory.view(user)),
+                (Some(user), PlatformProfile::Cxone) => {
+                    Response::json(200, &json!({"agents": [self.directory.view(user)]}))
+                }
+                (None, _) => self.error_body(ctx, 404, "not.found", "The user was not found"),
             },
             Route::UpdateUser(id) => match parse_json(&request.body) {
+                // CXone `PUT /agents/{id}` takes `{"agent": {...}}` (CJ) **[SECONDARY]**; a bare
+                // object is taken too.
+                Some(Value::Object(mut body)) if self.config.platform == PlatformProfile::Cxone => {
+                    let patch = match body.remove("agent") {
+                        Some(agent) => agent,
+                        None => Value::Object(body),
+                    };
+                    self.update_user(ctx, id, &patch)
+                }
                 Some(patch) => self.update_user(ctx, id, &patch),
                 None => self.bad_request(ctx, 400, "bad.request", "The body is not valid JSON"),
             },
             Route::BulkUpdateUsers => self.bulk_update_users(ctx, request),
+            Route::SubmitJob => self.submit_job(ctx, request, client),
+            Route::JobStatus(id) => self.job_status(ctx, id, client),
+            Route::JobResults(id) => self.job_results(ctx, request, id, client),
             Route::CreateEvaluation(conversation) => {
                 let conversation = conversation.clone();
                 self.idempotent(ctx, request, |gateway, ctx, body| {
@@ -145,14 +167,13 @@ impl Gateway {
                 if skip > 0 {
                     links["previous"] = json!(uri(skip.saturating_sub(top)));
                 }
-                let poll_time = std::time::UNIX_EPOCH
-                    + Duration::from_secs(self.config.epoch_unix_s)
-                    + ctx.now.as_duration();
+                // `lastPollTime` is a string in CJ's generated types **[SECONDARY]**; its format is
+                // **[UNVERIFIED]**: ISO-8601 UTC, as the ACD API's `updatedSince` takes.
                 Response::json(
                     200,
                     &json!({
                         "businessUnitId": 4_600_001,
-                        "lastPollTime": httpdate::fmt_http_date(poll_time),
+                        "lastPollTime": iso8601(self.config.epoch_unix_s, ctx.now),
                         "totalRecords": total,
                         "agents": agents,
                         "_links": links,
@@ -160,6 +181,179 @@ impl Gateway {
                 )
             }
         }
+    }
+
+    /// Genesys `GET /api/v2/users/query?cursor=&pageSize=`: `{entities, cursor, nextUri, selfUri}`,
+    /// with no `cursor` on the last page (PY `get_users_query`, `user_cursor_entity_listing.py`).
+    fn query_users(&mut self, ctx: &Ctx, request: &Request) -> Response {
+        let query: BTreeMap<String, String> = request.query().into_iter().collect();
+        let Some(page_size) = query
+            .get("pageSize")
+            .map_or(Some(25), |text| text.parse::<u64>().ok())
+        else {
+            return self.bad_request(ctx, 400, "bad.request", "pageSize must be a whole number");
+        };
+        if page_size == 0 || page_size > self.config.data.page_size_max {
+            return self.bad_request(ctx, 400, "bad.request", "pageSize out of range");
+        }
+        let offset = match query.get("cursor").filter(|cursor| !cursor.is_empty()) {
+            None => 0,
+            Some(cursor) => match decode_cursor(cursor) {
+                Some(offset) if offset <= self.directory.len() => offset,
+                _ => return self.bad_request(ctx, 400, "bad.request", "The cursor is not valid"),
+            },
+        };
+        let entities: Vec<Value> = self
+            .directory
+            .page(offset, page_size)
+            .iter()
+            .map(|user| self.directory.view(user))
+            .collect();
+        let self_uri = match query.get("cursor") {
+            Some(cursor) => format!("/api/v2/users/query?pageSize={page_size}&cursor={cursor}"),
+            None => format!("/api/v2/users/query?pageSize={page_size}"),
+        };
+        let mut body = json!({"entities": entities, "selfUri": self_uri});
+        let next = offset.saturating_add(page_size);
+        if next < self.directory.len() {
+            let cursor = encode_cursor(next);
+            body["nextUri"] = json!(format!(
+                "/api/v2/users/query?pageSize={page_size}&cursor={cursor}"
+            ));
+            body["cursor"] = json!(cursor);
+        }
+        Response::json(200, &body)
+    }
+
+    /// Genesys `POST /api/v2/users` with `{name, email, …}`: 200 with the new user; 409 when the
+    /// email is taken. The 409's code is **[UNVERIFIED]**; the status follows the platform's use
+    /// of 409 for conflicts.
+    fn create_user(&mut self, ctx: &Ctx, request: &Request) -> Response {
+        let Some(Value::Object(body)) = parse_json(&request.body) else {
+            return self.bad_request(ctx, 400, "bad.request", "The body must be a JSON object");
+        };
+        let (Some(name), Some(email)) = (
+            body.get("name").and_then(Value::as_str),
+            body.get("email").and_then(Value::as_str),
+        ) else {
+            return self.error_body(ctx, 400, "bad.request", "name and email are required");
+        };
+        if let Err(UpdateError::Invalid(why)) = crate::directory::validate_fields(&body) {
+            return self.error_body(ctx, 400, "bad.request", why);
+        }
+        let fields: BTreeMap<String, Value> = body
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "name" | "email" | "id" | "version" | "selfUri"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let email = email.to_string();
+        match self.directory.create(name.to_string(), email.clone(), fields) {
+            Ok(id) => {
+                self.record_create(ctx, WriteOp::CreateUser, &email);
+                let user = self.directory.get(&id).expect("created user exists");
+                Response::json(200, &self.directory.view(user))
+            }
+            Err(existing) => {
+                self.stats.conflicts += 1;
+                self.error_body(
+                    ctx,
+                    409,
+                    "general.conflict",
+                    &format!("A user with the email {email} already exists ({existing})"),
+                )
+            }
+        }
+    }
+
+    /// Submits an analytics conversation-detail job: `{jobId}` with 202. The query's `interval`
+    /// is the business key of the ledger: submitting the same interval twice is a duplicate.
+    fn submit_job(&mut self, ctx: &Ctx, request: &Request, client: &str) -> Response {
+        let Some(body) = parse_json(&request.body) else {
+            return self.bad_request(ctx, 400, "bad.request", "The body is not valid JSON");
+        };
+        let Some(interval) = body.get("interval").and_then(Value::as_str) else {
+            return self.error_body(ctx, 400, "bad.request", "interval is required");
+        };
+        if !interval.contains('/') {
+            return self.error_body(ctx, 400, "bad.request", "interval must be start/end (ISO-8601)");
+        }
+        let interval = interval.to_string();
+        let id = self.uuid();
+        let job = Job {
+            client: client.to_string(),
+            submitted_at: ctx.now,
+            duration: Duration::from_secs(self.config.data.job_duration_s),
+            conversations: self.config.data.job_conversations,
+        };
+        self.jobs.insert(id.clone(), job);
+        self.record_create(ctx, WriteOp::SubmitJob, &interval);
+        Response::json(202, &json!({"jobId": id}))
+    }
+
+    fn job_status(&mut self, ctx: &Ctx, id: &str, client: &str) -> Response {
+        let Some(job) = self.jobs.get(id, client) else {
+            return self.error_body(ctx, 404, "not.found", "The job was not found");
+        };
+        let epoch = self.config.epoch_unix_s;
+        let state = job.state(ctx.now);
+        let mut body = json!({
+            "state": state.name(),
+            "submissionDate": iso8601(epoch, job.submitted_at),
+            "expirationDate": iso8601(epoch, job.submitted_at + crate::jobs::JOB_TTL),
+        });
+        if state == JobState::Fulfilled {
+            body["completionDate"] = json!(iso8601(epoch, job.fulfilled_at()));
+        }
+        Response::json(200, &body)
+    }
+
+    /// A page of a fulfilled job's results; before then 400 **[UNVERIFIED]**, after expiry 404.
+    fn job_results(&mut self, ctx: &Ctx, request: &Request, id: &str, client: &str) -> Response {
+        let Some(job) = self.jobs.get(id, client).cloned() else {
+            return self.error_body(ctx, 404, "not.found", "The job was not found");
+        };
+        match job.state(ctx.now) {
+            JobState::Fulfilled => {}
+            JobState::Expired => return self.error_body(ctx, 404, "not.found", "The job's results expired"),
+            JobState::Queued | JobState::Pending => {
+                return self.error_body(ctx, 400, "bad.request", "The job is not FULFILLED yet")
+            }
+        }
+        let query: BTreeMap<String, String> = request.query().into_iter().collect();
+        let Some(page_size) = query
+            .get("pageSize")
+            .map_or(Some(100), |text| text.parse::<u64>().ok())
+        else {
+            return self.bad_request(ctx, 400, "bad.request", "pageSize must be a whole number");
+        };
+        if page_size == 0 || page_size > self.config.data.page_size_max {
+            return self.bad_request(ctx, 400, "bad.request", "pageSize out of range");
+        }
+        let offset = match query.get("cursor").filter(|cursor| !cursor.is_empty()) {
+            None => 0,
+            Some(cursor) => match decode_cursor(cursor) {
+                Some(offset) if offset <= job.conversations => offset,
+                _ => return self.bad_request(ctx, 400, "bad.request", "The cursor is not valid"),
+            },
+        };
+        let end = offset.saturating_add(page_size).min(job.conversations);
+        let epoch = self.config.epoch_unix_s;
+        let conversations: Vec<Value> = (offset..end)
+            .map(|n| {
+                json!({
+                    "conversationId": format!("{}-{n:06}", &id[..id.len().min(8)]),
+                    "conversationStart": iso8601(epoch, job.submitted_at),
+                })
+            })
+            .collect();
+        let mut body = json!({
+            "conversations": conversations,
+            "dataAvailabilityDate": iso8601(epoch, job.submitted_at),
+        });
+        if end < job.conversations {
+            body["cursor"] = json!(encode_cursor(end));
+        }
+        Response::json(200, &body)
     }
 
     /// One versioned update, recorded in the ledger when applied.
@@ -248,10 +442,20 @@ impl Gateway {
                 }
             }
         }
-        Response::json(
+        let mut response = Response::json(
             200,
             &json!({"results": results, "errorCount": error_indexes.len(), "errorIndexes": error_indexes}),
-        )
+        );
+        self.bulk_time(&mut response, items.len());
+        response
+    }
+
+    /// A bulk request takes `bulk_item_ms` per item on top of the round trip.
+    fn bulk_time(&self, response: &mut Response, items: usize) {
+        let own_ms = self.config.data.bulk_item_ms * items as u64;
+        if own_ms > 0 {
+            response.delivery = crate::http::Delivery::DelayedMs(own_ms);
+        }
     }
 
     fn create_evaluation(&mut self, ctx: &Ctx, conversation: &str, body: &Value) -> Response {
@@ -308,7 +512,9 @@ impl Gateway {
                 }
             }
         }
-        Response::json(200, &json!({"errorCount": error_count, "agentResults": results}))
+        let mut response = Response::json(200, &json!({"errorCount": error_count, "agentResults": results}));
+        self.bulk_time(&mut response, agents.len());
+        response
     }
 
     fn record_create(&mut self, ctx: &Ctx, op: WriteOp, key: &str) {
@@ -347,7 +553,10 @@ impl Gateway {
         if !is_uuid(&key) {
             return self.bad_request(ctx, 400, "bad.request", "Idempotency-Key must be a UUID");
         }
-        match self.idempotency.lookup(&key, &request.body) {
+        match self
+            .idempotency
+            .lookup(&key, &request.body, self.config.data.idempotency_reuse)
+        {
             Lookup::Reused => self.error_body(
                 ctx,
                 422,

@@ -301,6 +301,7 @@ mod tests {
             families: families.iter().map(std::string::ToString::to_string).collect(),
             schedule: Vec::new(),
             retry_after_max_s: None,
+            retry_after: Default::default(),
             hidden: false,
             early_penalty_ms: None,
         }

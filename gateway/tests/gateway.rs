@@ -233,6 +233,8 @@ fn idempotency_keys_deduplicate_creates_and_lost_responses_still_apply() {
     let config = GatewayConfig {
         layers: herd_gateway::config::Layers::OFF,
         faults: vec![Fault::LostResponse {
+            families: Vec::new(),
+            host: None,
             from_s: 0,
             until_s: Some(10),
             rate: 1.0,
@@ -381,6 +383,7 @@ fn background_consumer_shares_the_client_bucket_and_capacity_drops() {
 fn short_retry_after_is_capped_below_the_true_wait() {
     let short = LimitRule {
         retry_after_max_s: Some(1),
+        retry_after: Default::default(),
         ..rule(1, Algorithm::FixedWindow)
     };
     let config = GatewayConfig {
@@ -408,11 +411,17 @@ fn faults_maintenance_throttle_html_and_slow() {
         layers: herd_gateway::config::Layers::OFF,
         faults: vec![
             Fault::Maintenance {
+                families: Vec::new(),
+                host: None,
+                retry_after: Default::default(),
                 from_s: 10,
                 until_s: Some(20),
                 retry_after_s: Some(30),
             },
             Fault::Throttle {
+                families: Vec::new(),
+                host: None,
+                retry_after: Default::default(),
                 from_s: 30,
                 until_s: Some(40),
                 rate: 1.0,
@@ -420,6 +429,10 @@ fn faults_maintenance_throttle_html_and_slow() {
                 html: true,
             },
             Fault::ServerErrors {
+                families: Vec::new(),
+                host: None,
+                retry_after: Default::default(),
+                retry_after_s: None,
                 from_s: 50,
                 until_s: Some(60),
                 rate: 1.0,
@@ -427,6 +440,8 @@ fn faults_maintenance_throttle_html_and_slow() {
                 html: false,
             },
             Fault::Slow {
+                families: Vec::new(),
+                host: None,
                 from_s: 70,
                 until_s: Some(80),
                 rate: 1.0,
@@ -560,6 +575,10 @@ fn same_seed_same_events_other_seed_other_ids() {
     let run = |seed: u64| {
         let config = GatewayConfig {
             faults: vec![Fault::ServerErrors {
+                families: Vec::new(),
+                host: None,
+                retry_after: Default::default(),
+                retry_after_s: None,
                 from_s: 0,
                 until_s: None,
                 rate: 0.3,

@@ -100,12 +100,19 @@ impl Driver {
         };
         let mut faults: Vec<Fault> = (1..200)
             .map(|k| Fault::Maintenance {
+                families: Vec::new(),
+                host: None,
+                retry_after: Default::default(),
                 from_s: k * MAINTENANCE_EVERY_S,
                 until_s: Some(k * MAINTENANCE_EVERY_S + MAINTENANCE_LENGTH_S),
                 retry_after_s: None,
             })
             .collect();
         faults.push(Fault::ServerErrors {
+            families: Vec::new(),
+            host: None,
+            retry_after: Default::default(),
+            retry_after_s: None,
             from_s: 0,
             until_s: None,
             rate: 0.2,

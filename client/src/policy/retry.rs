@@ -80,6 +80,22 @@ pub struct RetryConfig {
     /// deadline allows, giving up at once when the wait is beyond it. The peers' presets count it
     /// (as their libraries do).
     pub throttles_count_as_attempts: bool,
+    /// What an HTTP-date `Retry-After` is judged against.
+    pub retry_after_dates: RetryAfterDates,
+}
+
+/// How a client reads a `Retry-After` that is an HTTP-date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterDates {
+    /// Against the response's `Date` (the server's clock): right whatever the local clock says.
+    #[default]
+    ServerClock,
+    /// Against the local clock, as urllib3 does (`time.time()`): early when the local clock is
+    /// ahead, late when it is behind.
+    LocalClock,
+    /// Not at all: only delay-seconds count (the Java, .NET and Go SDKs parse an integer).
+    Ignored,
 }
 
 impl Default for RetryConfig {
@@ -102,6 +118,7 @@ impl Default for RetryConfig {
             reread_on_conflict: true,
             max_token_refreshes: 1,
             throttles_count_as_attempts: false,
+            retry_after_dates: RetryAfterDates::ServerClock,
         }
     }
 }

@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use herd_gateway::config::{Fault, GatewayConfig};
+use herd_gateway::config::{Fault, GatewayConfig, HostRole};
 use herd_gateway::rules::{Check, RateLimits, Subject};
 use herd_gateway::SimTime;
 
@@ -114,7 +114,9 @@ struct World<'a> {
     instances: Vec<Instance>,
     /// Per instance, `[from, until)` windows in which it cannot reach the gateway.
     down: Vec<Vec<(SimTime, SimTime)>>,
-    maintenance: Vec<(SimTime, SimTime)>,
+    /// Maintenance windows by the API family they close (a window on the login host alone, or
+    /// on other families, closes nothing here: leaving it out keeps the bound a lower bound).
+    maintenance: BTreeMap<&'static str, Vec<(SimTime, SimTime)>>,
     revocations: Vec<SimTime>,
     background: Vec<(SimTime, Duration, SimTime, String, String, u64)>,
     /// When a rule's capacity changes: a limit that rises frees slots at that very time.
@@ -174,12 +176,19 @@ impl<'a> World<'a> {
                 windows.push((secs(crash.at_s), until));
             }
         }
-        let mut maintenance = Vec::new();
+        let mut maintenance: BTreeMap<&'static str, Vec<(SimTime, SimTime)>> = BTreeMap::new();
         let mut revocations = Vec::new();
         for fault in &config.faults {
             match fault {
                 Fault::Maintenance { from_s, until_s, .. } => {
-                    maintenance.push((secs(*from_s), until_s.map_or(SimTime::NEVER, secs)));
+                    for family in herd_gateway::config::FAMILIES {
+                        if fault.hits(family, HostRole::Api) {
+                            maintenance
+                                .entry(family)
+                                .or_default()
+                                .push((secs(*from_s), until_s.map_or(SimTime::NEVER, secs)));
+                        }
+                    }
                 }
                 Fault::RevokeTokens { at_s } => revocations.push(secs(*at_s)),
                 _ => {}
@@ -292,7 +301,8 @@ impl<'a> World<'a> {
         let me = &self.instances[instance];
         let mut at = from;
         for _ in 0..REFINE_MAX {
-            at = World::outside(&self.down[instance], World::outside(&self.maintenance, at));
+            let closed = self.maintenance.get(family).map_or(&[][..], Vec::as_slice);
+            at = World::outside(&self.down[instance], World::outside(closed, at));
             if at >= SimTime::NEVER {
                 return None;
             }
@@ -389,13 +399,13 @@ impl<'a> World<'a> {
     }
 
     /// What an admission at `at` is worth: the share of it no random fault refuses.
-    fn worth(&self, at: SimTime, write: bool) -> f64 {
+    fn worth(&self, at: SimTime, family: &str, write: bool) -> f64 {
         self.config
             .faults
             .iter()
-            .filter(|fault| fault.active_at(at))
+            .filter(|fault| fault.active_at(at) && fault.hits(family, HostRole::Api))
             .map(|fault| match fault {
-                Fault::ServerErrors { rate, .. } => 1.0 - rate,
+                Fault::ServerErrors { rate, .. } | Fault::Hang { rate, .. } => 1.0 - rate,
                 Fault::LostResponse { rate, .. } if write => 1.0 - rate,
                 _ => 1.0,
             })
@@ -484,7 +494,7 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
         let left = remaining
             .get_mut(&(candidate.family, candidate.write))
             .expect("an open family");
-        *left -= world.worth(candidate.at, candidate.write);
+        *left -= world.worth(candidate.at, candidate.family, candidate.write);
         now = candidate.at;
         last = candidate.at;
     }

@@ -21,6 +21,9 @@ use herd_gateway::events::GatewayEvent;
 use herd_gateway::http::{Delivery, Request, Response};
 use herd_gateway::{Gateway, SimTime};
 
+/// The longest a hung response holds its connection before it is closed without an answer.
+pub const HANG_HOLD_MAX: Duration = Duration::from_secs(600);
+
 /// The largest request head (request line and headers) the service reads.
 pub const HEAD_BYTES_MAX: usize = 32 * 1024;
 
@@ -71,16 +74,21 @@ pub struct GatewayService {
     gateway: Arc<Mutex<Gateway>>,
     clock: Arc<dyn GatewayClock>,
     max_body_bytes: usize,
+    hosts: herd_gateway::config::Hosts,
     on_events: Option<EventHook>,
 }
 
 impl GatewayService {
     pub fn new(gateway: Arc<Mutex<Gateway>>, clock: Arc<dyn GatewayClock>) -> GatewayService {
-        let max_body_bytes = gateway.lock().expect("gateway lock").config().max_body_bytes as usize;
+        let (max_body_bytes, hosts) = {
+            let gateway = gateway.lock().expect("gateway lock");
+            (gateway.config().max_body_bytes as usize, gateway.config().hosts())
+        };
         GatewayService {
             gateway,
             clock,
             max_body_bytes,
+            hosts,
             on_events: None,
         }
     }
@@ -106,6 +114,11 @@ impl GatewayService {
             hook(gateway.drain_events());
         }
         (response, http_date(gateway.config().epoch_unix_s, now))
+    }
+
+    /// Which platform host a `Host` header names (`None`: an address, served as both).
+    pub fn host_role(&self, host: &str) -> Option<herd_gateway::config::HostRole> {
+        self.hosts.role_of(Some(host))
     }
 
     pub fn gateway(&self) -> &Arc<Mutex<Gateway>> {
@@ -159,6 +172,12 @@ impl GatewayService {
         match response.delivery {
             Delivery::Lost => return Err(ResponseLost),
             Delivery::DelayedMs(delay_ms) => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
+            Delivery::Hang => {
+                // Held until the client gives up and closes the connection (which drops this
+                // future), and at most `HANG_HOLD_MAX`: then closed without a response.
+                tokio::time::sleep(HANG_HOLD_MAX).await;
+                return Err(ResponseLost);
+            }
             Delivery::Now => {}
         }
         Ok(to_hyper(response, &date))

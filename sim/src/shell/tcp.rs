@@ -52,6 +52,10 @@ pub struct RequestLog {
     pub method: String,
     /// Path and query.
     pub target: String,
+    /// The `Host` the request named, and which platform host that is: `login`, `api`, or
+    /// `both` (an address, which serves both).
+    pub host: String,
+    pub served_as: &'static str,
     /// `None` when the response was dropped on purpose (a lost-response fault).
     pub status: Option<u16>,
     pub latency_ms: u64,
@@ -180,6 +184,12 @@ async fn serve_one(
             let started = tokio::time::Instant::now();
             let method = request.method().to_string();
             let target = redacted_target(request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
+            let host = request
+                .headers()
+                .get(hyper::header::HOST)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+                .unwrap_or_default();
+            let served_as = service.host_role(&host).map_or("both", |role| role.name());
             let response = service.respond(request).await;
             if let Some(logger) = &logger {
                 let t_s = clock.now().as_micros() as f64 / 1e6;
@@ -195,6 +205,8 @@ async fn serve_one(
                     remote,
                     method,
                     target,
+                    host,
+                    served_as,
                     status,
                     latency_ms: started.elapsed().as_millis() as u64,
                     refused_by,

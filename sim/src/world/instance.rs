@@ -135,8 +135,8 @@ async fn run_instance(
     } = context.world.clone();
     let plan = plan[context.instance as usize].clone();
     let platform = crate::scenario::client_platform(scenario.gateway.platform);
-    // Validated with the scenario: the platform is the gateway's, the URLs are the simulation's.
-    let config = scenario.client.clone();
+    // Validated with the scenario: the platform is the gateway's; the URLs are the simulation's.
+    let config = simulated_client(&scenario);
     debug_assert_eq!(config.platform, platform);
     let observer = Arc::new(InstanceObserver {
         instance: context.instance,
@@ -172,6 +172,23 @@ async fn run_instance(
         finished?;
     }
     Ok(())
+}
+
+/// The scenario's client configuration pointed at the platform's hosts by name: the API on the
+/// API host, the token endpoint on the login host (Genesys derives it from the API host as the
+/// SDKs do; it is set only when the names do not follow `api.`/`login.`).
+pub(crate) fn simulated_client(scenario: &Scenario) -> herd_client::ClientConfig {
+    let hosts = scenario.gateway.hosts();
+    let mut config = scenario.client.clone();
+    config.base_url = format!("http://{}", hosts.api);
+    let token_url = match scenario.gateway.platform {
+        herd_gateway::config::PlatformProfile::Genesys => format!("http://{}/oauth/token", hosts.login),
+        herd_gateway::config::PlatformProfile::Cxone => format!("http://{}/auth/token", hosts.login),
+    };
+    if config.token_url() != token_url {
+        config.token_url = Some(token_url);
+    }
+    config
 }
 
 /// The credentials of the OAuth client the instance uses (validated with the scenario).

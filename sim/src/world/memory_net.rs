@@ -69,6 +69,8 @@ impl Network {
                 return Err(TransportError::Lost);
             }
             Delivery::DelayedMs(delay_ms) => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
+            // Nothing comes back: the client's attempt timeout decides.
+            Delivery::Hang => std::future::pending::<()>().await,
             Delivery::Now => {}
         }
         tokio::time::sleep(down).await;
@@ -82,15 +84,26 @@ impl Network {
     }
 }
 
-/// `http://gateway/path?query` → the core's request for `/path?query`.
+/// `http://host/path?query` → the core's request for `/path?query`, with the `Host` that HTTP
+/// would have carried (the core tells the login host from the API host by it).
 fn to_core(request: HttpRequest) -> Request {
     let after_scheme = request
         .url
         .split_once("://")
         .map_or(request.url.as_str(), |(_, rest)| rest);
-    let target = after_scheme.find('/').map_or("/", |slash| &after_scheme[slash..]);
+    let slash = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let (host, target) = after_scheme.split_at(slash);
+    let target = if target.is_empty() { "/" } else { target };
     let mut core = Request::new(&request.method, target).body(request.body);
     core.headers = request.headers;
+    if !host.is_empty()
+        && !core
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        core.headers.push(("host".to_string(), host.to_string()));
+    }
     core
 }
 
@@ -242,8 +255,13 @@ mod tests {
         assert_eq!(to_core(request("http://gateway")).target, "/");
         assert_eq!(to_core(request("/oauth/token")).target, "/oauth/token");
         assert_eq!(
-            to_core(request("http://gateway/x")).headers,
-            vec![("a".to_string(), "b".to_string())]
+            to_core(request("http://api.mypurecloud.com/x")).headers,
+            vec![
+                ("a".to_string(), "b".to_string()),
+                ("host".to_string(), "api.mypurecloud.com".to_string())
+            ],
+            "the Host that HTTP would carry"
         );
+        assert_eq!(to_core(request("/oauth/token")).header_value("host"), None);
     }
 }

@@ -75,11 +75,20 @@ impl Action {
         }
     }
 
-    pub(crate) fn apply(&self, sim: &mut turmoil::Sim<'_>) {
+    /// Applies the action; a partition cuts the instance off from both platform hosts.
+    pub(crate) fn apply(&self, sim: &mut turmoil::Sim<'_>, platform_hosts: &[String]) {
         let host = self.host();
         match self.kind {
-            NetworkAction::Partition => sim.partition("gateway", host.as_str()),
-            NetworkAction::Repair => sim.repair("gateway", host.as_str()),
+            NetworkAction::Partition => {
+                for platform_host in platform_hosts {
+                    sim.partition(platform_host.as_str(), host.as_str());
+                }
+            }
+            NetworkAction::Repair => {
+                for platform_host in platform_hosts {
+                    sim.repair(platform_host.as_str(), host.as_str());
+                }
+            }
             NetworkAction::Crash => sim.crash(host.as_str()),
             NetworkAction::Restart => sim.bounce(host.as_str()),
         }

@@ -1,4 +1,4 @@
-//! The world on turmoil: the gateway host and one host per instance, stepped tick by tick, with
+//! The world on turmoil: the platform's login and API hosts and one host per instance, stepped tick by tick, with
 //! the network schedule applied between steps.
 
 use std::sync::{Arc, Mutex};
@@ -32,18 +32,24 @@ pub(crate) fn drive(
         .tcp_capacity((scenario.total_workers() as usize * 2).max(1_024))
         .build();
 
-    let gateway_records = world.records.clone();
-    let connections = world.connections.clone();
-    sim.host("gateway", move || {
-        let service = GatewayService::new(gateway.clone(), Arc::new(TurmoilClock))
-            .with_event_hook(trace_hook(gateway_records.clone()));
-        let connections = connections.clone();
-        async move {
-            let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
-            serve_turmoil_counting(listener, service, connections).await?;
-            Ok(())
-        }
-    });
+    // The platform's two hosts, by name, both in front of the one gateway core: the client
+    // reaches the token endpoint on the login host and the API on the API host.
+    let hosts = scenario.gateway.hosts();
+    for name in [hosts.api.clone(), hosts.login.clone()] {
+        let gateway = gateway.clone();
+        let gateway_records = world.records.clone();
+        let connections = world.connections.clone();
+        sim.host(name, move || {
+            let service = GatewayService::new(gateway.clone(), Arc::new(TurmoilClock))
+                .with_event_hook(trace_hook(gateway_records.clone()));
+            let connections = connections.clone();
+            async move {
+                let listener = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
+                serve_turmoil_counting(listener, service, connections).await?;
+                Ok(())
+            }
+        });
+    }
     let shared_limiter = world.shared_limiter();
     for instance in 0..scenario.instances.count {
         let context = InstanceSetup::new(world, instance, shared_limiter.clone());
@@ -59,6 +65,7 @@ pub(crate) fn drive(
     }
 
     let schedule = Schedule::new(scenario);
+    let platform_hosts = [hosts.api.clone(), hosts.login.clone()];
     let limit = Duration::from_secs(scenario.duration_s);
     let mut applied = 0usize;
     let mut last_report = Duration::ZERO;
@@ -69,7 +76,7 @@ pub(crate) fn drive(
             .get(applied)
             .filter(|action| action.at <= elapsed)
         {
-            action.apply(&mut sim);
+            action.apply(&mut sim, &platform_hosts);
             world
                 .records
                 .lock()
