@@ -260,6 +260,8 @@ fn describe(workload: &Workload, users: u64) -> String {
         Workload::Mixed { reads, updates } => {
             format!("{updates} updates (high priority) and {reads} reads (low)")
         }
+        Workload::CreateUsers { operations } => format!("{operations} users created"),
+        Workload::AnalyticsJobs { jobs, .. } => format!("{jobs} analytics jobs, polled and paged"),
     }
 }
 

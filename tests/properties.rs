@@ -289,8 +289,10 @@ fn half_open_breakers_admit_at_most_their_probes() {
         |(seed, workers, probes, failures)| {
             let mut overrides = slow_work_overrides(workers, 40);
             overrides.extend([
-                "gateway.faults[0].from_s=30".to_string(),
-                "gateway.faults[0].until_s=100".to_string(),
+                // No Retry-After on the 503s: with one, the client closes the family until then
+                // and the breaker seldom trips; without, only the breaker stands between the
+                // outage and the workers.
+                "gateway.faults=[{ kind = \"maintenance\", from_s = 30, until_s = 100 }]".to_string(),
                 format!("client.breaker.half_open_probes={probes}"),
                 format!("client.breaker.mode={{ kind = \"consecutive\", failures = {failures} }}"),
             ]);
@@ -492,4 +494,72 @@ fn client_events_carry_the_platforms_correlation_id() {
             assert_eq!(distinct.len(), ids.len(), "{name}: one id per response");
         }
     }
+}
+
+/// Items that fail for good (a missing user: 404; an invalid field: 400), alone and inside bulk
+/// requests: each ends failed, after one try, with exactly one outcome; the good items around
+/// them end ok.
+#[test]
+fn items_that_fail_for_good_are_never_retried() {
+    let strategy = (any::<u64>(), 0usize..3, 5u64..30, 5u64..30, any::<bool>());
+    property(
+        "items that fail for good",
+        strategy,
+        &["a bad item failed once", "a good item beside it ended ok"],
+        |(seed, shape, missing_pct, invalid_pct, fast)| {
+            let (name, mut overrides) = match shape {
+                0 => ("thundering-herd", vec!["workload.operations=60".to_string()]),
+                1 => ("token-expiry", vec!["workload.operations=60".to_string()]),
+                _ => ("bulk-update", vec!["workload.users=80".to_string()]),
+            };
+            overrides.extend([
+                "instances.workers=6".to_string(),
+                format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
+                format!("bad_items.missing_pct={missing_pct}"),
+                format!("bad_items.invalid_pct={invalid_pct}"),
+            ]);
+            let case = Case::new(name, seed, &overrides);
+            let scenario = case.scenario();
+            let output = herd_sim::world::simulate(&scenario, seed, &mut |_| {});
+            prop_assert_eq!(output.end, RunEnd::Completed, "{}", case.replay());
+            let users = scenario.gateway.data.users;
+            let is_bad = |kind: &herd_sim::world::plan::ItemKind| {
+                use herd_sim::world::plan::ItemKind;
+                let (user, fields) = match kind {
+                    ItemKind::Read { user } => (user, None),
+                    ItemKind::Update { user, fields, .. } | ItemKind::BulkUpdate { user, fields } => {
+                        (user, Some(fields))
+                    }
+                    _ => return false,
+                };
+                let known = (0..users).any(|n| {
+                    herd_gateway::directory::Directory::id_for(scenario.gateway.platform, n) == *user
+                });
+                !known || fields.is_some_and(|fields| fields["state"] == "sideways")
+            };
+            let (mut bad, mut good_ok) = (0, 0);
+            for item in output.plan.iter().flatten().flatten() {
+                let record = output.outcomes.get(&item.id);
+                prop_assert!(record.is_some(), "{}: {} has no outcome", case.replay(), item.id);
+                let record = record.unwrap();
+                if is_bad(&item.kind) {
+                    bad += 1;
+                    prop_assert_eq!(
+                        (record.outcome, record.attempts),
+                        (herd_client::Outcome::Failed, 1),
+                        "{}: {}",
+                        case.replay(),
+                        item.id
+                    );
+                } else if record.outcome == herd_client::Outcome::Ok {
+                    good_ok += 1;
+                }
+            }
+            prop_assert_eq!(
+                output.outcomes.len(),
+                output.plan.iter().flatten().flatten().count()
+            );
+            Ok(vec![bad > 0, good_ok > 0])
+        },
+    );
 }

@@ -520,3 +520,76 @@ fn serve_explains_every_429_and_shows_the_callers_buckets() {
     assert!(rest.contains("client_secret=<redacted>"), "{rest}");
     assert!(rest.contains("(1 answered 4xx by the resource)"), "{rest}");
 }
+
+/// Serve routes by the `Host` a request names: the token endpoint on `login.…`, the API on
+/// `api.…`, both on an address; the log and the summary say which host each request used.
+#[test]
+fn serve_routes_by_host_as_the_platform_does() {
+    let (mut server, mut stdout, base) = spawn_serve(&["thundering-herd"]);
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "herd-app:herd-secret")
+    );
+    let token = |host: &str| {
+        http(
+            &base,
+            "POST",
+            "/oauth/token",
+            &[
+                ("host", host),
+                ("authorization", &basic),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            "grant_type=client_credentials",
+        )
+    };
+    assert_eq!(
+        token("api.mypurecloud.com").0,
+        404,
+        "no token endpoint on the API host"
+    );
+    let (status, body) = token("login.mypurecloud.com");
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = token("127.0.0.1");
+    assert_eq!(status, 200, "an address serves both hosts");
+    let granted: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", granted["access_token"].as_str().unwrap());
+    let list = |host: &str| {
+        http(
+            &base,
+            "GET",
+            "/api/v2/users",
+            &[("host", host), ("authorization", &bearer)],
+            "",
+        )
+        .0
+    };
+    assert_eq!(list("login.mypurecloud.com"), 404, "no API on the login host");
+    assert_eq!(list("api.mypurecloud.com"), 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    assert!(server.wait().unwrap().success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let token_lines: Vec<&str> = rest
+        .lines()
+        .filter(|line| line.contains("POST   /oauth/token"))
+        .collect();
+    assert_eq!(token_lines.len(), 3, "{rest}");
+    assert!(
+        token_lines[0].contains("404") && token_lines[0].contains("host=api.mypurecloud.com (api)"),
+        "{rest}"
+    );
+    assert!(
+        token_lines[1].contains("host=login.mypurecloud.com (login)"),
+        "{rest}"
+    );
+    assert!(token_lines[2].contains("host=127.0.0.1 (both)"), "{rest}");
+    assert!(
+        rest.contains(
+            "token requests by host: 1 login, 1 an address (serves both); 2 requests to the wrong host"
+        ),
+        "{rest}"
+    );
+}

@@ -114,6 +114,146 @@ impl Worker {
         self.execute(op).await
     }
 
+    /// Genesys `POST /api/v2/users`: a create whose natural key is the email. The platform does
+    /// not deduplicate it by `Idempotency-Key`; it refuses a second user with the same email
+    /// (409). So a 409 after a retry means an earlier attempt of this operation was applied and
+    /// its answer lost: the user exists, and the item is done. A 409 on the first attempt is
+    /// someone else's user: a failure.
+    pub async fn create_user(&mut self, op_id: &str, user: Value, priority: Priority) -> OpResult {
+        let op = Operation {
+            id: op_id.to_string(),
+            priority,
+            method: "POST".into(),
+            path: "/api/v2/users".into(),
+            family: "users.write".into(),
+            body: Some(OpBody::Json(user)),
+            create: false,
+        };
+        let result = self.execute(op).await;
+        if result.outcome == Outcome::Failed && result.status == Some(409) && result.attempts > 1 {
+            return OpResult {
+                outcome: Outcome::Ok,
+                ..result
+            };
+        }
+        result
+    }
+
+    /// A Genesys analytics conversation-detail job, to its last page of results: submit
+    /// `query` (unless `known_job` names one already submitted, as after a restart), poll its
+    /// state until `FULFILLED`, then page its results by cursor. Polls wait `poll_every` at
+    /// first and half as long again each time, up to 8×; every poll spends quota. `on_submitted`
+    /// hears the job id as soon as it is known, so a crashed caller resumes polling instead of
+    /// submitting twice. Requests are operations `{op_id}#submit`, `#poll{n}`, `#page{n}`; the
+    /// result is the first that fails, or the last page with `attempts` = every request made.
+    pub async fn analytics_job(
+        &mut self,
+        op_id: &str,
+        query: Value,
+        known_job: Option<String>,
+        poll_every: std::time::Duration,
+        on_submitted: impl FnOnce(&str),
+        priority: Priority,
+    ) -> OpResult {
+        const JOBS: &str = "/api/v2/analytics/conversations/details/jobs";
+        let mut requests = 0u32;
+        let job = match known_job {
+            Some(job) => job,
+            None => {
+                let op = Operation {
+                    id: format!("{op_id}#submit"),
+                    priority,
+                    method: "POST".into(),
+                    path: JOBS.into(),
+                    family: "analytics".into(),
+                    body: Some(OpBody::Json(query)),
+                    create: true,
+                };
+                let result = self.execute(op).await;
+                requests += result.attempts;
+                let job = result
+                    .body
+                    .as_ref()
+                    .and_then(|body| body["jobId"].as_str())
+                    .map(str::to_string);
+                match job {
+                    Some(job) if result.is_ok() => {
+                        on_submitted(&job);
+                        job
+                    }
+                    _ => return result,
+                }
+            }
+        };
+        let mut wait = poll_every;
+        for poll in 0..10_000u32 {
+            let op = Operation::get(
+                format!("{op_id}#poll{poll}"),
+                format!("{JOBS}/{job}"),
+                "analytics",
+            )
+            .with_priority(priority);
+            let result = self.execute(op).await;
+            requests += result.attempts;
+            let state = result.body.as_ref().and_then(|body| body["state"].as_str());
+            match state {
+                Some("FULFILLED") if result.is_ok() => break,
+                Some("QUEUED" | "PENDING") if result.is_ok() => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait + wait / 2).min(poll_every * 8);
+                }
+                _ if result.is_ok() => {
+                    // FAILED, CANCELLED, EXPIRED or no state: the job is over without results.
+                    return OpResult {
+                        outcome: Outcome::Failed,
+                        attempts: requests,
+                        ..result
+                    };
+                }
+                _ => {
+                    return OpResult {
+                        attempts: requests,
+                        ..result
+                    }
+                }
+            }
+        }
+        let mut cursor: Option<String> = None;
+        for page in 0..1_000_000u64 {
+            let path = match &cursor {
+                Some(cursor) => format!("{JOBS}/{job}/results?cursor={cursor}"),
+                None => format!("{JOBS}/{job}/results"),
+            };
+            let op = Operation::get(format!("{op_id}#page{page}"), path, "analytics").with_priority(priority);
+            let result = self.execute(op).await;
+            requests += result.attempts;
+            if !result.is_ok() {
+                return OpResult {
+                    attempts: requests,
+                    ..result
+                };
+            }
+            cursor = result
+                .body
+                .as_ref()
+                .and_then(|body| body["cursor"].as_str())
+                .map(str::to_string);
+            if cursor.is_none() {
+                return OpResult {
+                    attempts: requests,
+                    body: None,
+                    ..result
+                };
+            }
+        }
+        OpResult {
+            outcome: Outcome::GaveUp(GiveUp::AttemptsExhausted),
+            attempts: requests,
+            status: None,
+            body: None,
+        }
+    }
+
     /// Genesys `PATCH /api/v2/users/bulk` in chunks of `bulk_max`. Items that fail with a
     /// retryable status, or conflict, go into a later chunk (conflicts re-read first); each item
     /// ends with exactly one outcome, none lost or doubled.

@@ -314,11 +314,30 @@ impl Worker {
         };
         loop {
             run.attempt += 1;
-            let permit = match self.admit(&op, &run).await {
-                Ok(permit) => permit,
-                Err(reason) => return self.give_up(&op, &run, reason),
+            // Pace first, then ask the breaker, so that no permit outlives a long pacing wait
+            // (the breaker may open and go half-open meanwhile: a permit from before would send
+            // past its probes). When the breaker kept us waiting, pace again and send only if the
+            // permit still stands.
+            let permit = loop {
+                self.pace(&op).await;
+                let asked_at = inner.clock.now();
+                let permit = match self.admit(&op, &run).await {
+                    Ok(permit) => permit,
+                    Err(reason) => return self.give_up(&op, &run, reason),
+                };
+                if inner.clock.now() == asked_at {
+                    break permit;
+                }
+                self.pace(&op).await;
+                if inner
+                    .state()
+                    .bucket(&inner.config, &op.family)
+                    .breaker
+                    .holds(permit)
+                {
+                    break permit;
+                }
             };
-            self.pace(&op).await;
             let end = match inner
                 .tokens
                 .get(&*inner.transport, &*inner.clock, &|kind| {
@@ -753,7 +772,9 @@ impl Worker {
                 bucket
                     .pacer
                     .on_rate_limit(now, parse_rate_limit(&headers, server_wall));
-                if status == 429 {
+                // A 503 that says when (a maintenance window) closes the family as a 429 does:
+                // the platform asked every caller, not just this one, to come back later.
+                if status == 429 || status == 503 {
                     if let Some(wait) = retry_after {
                         bucket.pacer.on_retry_after(now, wait);
                     }
@@ -766,6 +787,7 @@ impl Worker {
                 drop(state);
                 let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
                 let correlation_id = header(&headers, "inin-correlation-id").map(str::to_string);
+                let said_retry_after = header(&headers, "retry-after").map(str::to_string);
                 inner.emit(
                     self.id,
                     &op.id,
@@ -774,6 +796,7 @@ impl Worker {
                         status,
                         latency_ms,
                         retry_after_ms,
+                        retry_after: said_retry_after,
                         correlation_id,
                     },
                 );

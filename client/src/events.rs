@@ -69,7 +69,12 @@ pub enum EventKind {
         attempt: u32,
         status: u16,
         latency_ms: u64,
+        /// The wait the client took the response's `Retry-After` to ask for, as it read it.
         retry_after_ms: Option<u64>,
+        /// The `Retry-After` header as the server sent it (seconds or an HTTP-date), so that a
+        /// trace can judge a client by what it was told, not by how it read it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after: Option<String>,
         /// The platform's id of this request (`ININ-Correlation-Id` on Genesys), so that a
         /// client event and the platform's log line can be joined.
         #[serde(skip_serializing_if = "Option::is_none")]

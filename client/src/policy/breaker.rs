@@ -176,6 +176,19 @@ impl CircuitBreaker {
         (decision, transition)
     }
 
+    /// Whether `permit` still stands: a normal permit while the breaker is closed (or passes
+    /// everything), a probe within its own half-open period. A caller that waited after `admit`
+    /// asks before it sends, so that a permit from before an opening never sends into it.
+    pub fn holds(&self, permit: Permit) -> bool {
+        if self.config.mode == BreakerMode::Disabled || self.config.scope == BreakerScope::RetriesOnly {
+            return true;
+        }
+        match permit {
+            Permit::Normal => self.state == BreakerState::Closed,
+            Permit::Probe { epoch } => self.state == BreakerState::HalfOpen && epoch == self.half_open_epoch,
+        }
+    }
+
     /// Records how a permitted attempt ended.
     pub fn record(&mut self, now: Duration, permit: Permit, failed: bool) -> Option<Transition> {
         match (self.state, permit) {

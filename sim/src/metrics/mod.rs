@@ -180,7 +180,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         _ => elapsed,
     };
     let makespan_s = makespan.as_secs_f64();
-    let client = client_counts(trace);
+    let client = client_counts(trace, scenario.gateway.epoch_unix_s);
     let lost_writes = items
         .iter()
         .filter(|item| {
@@ -310,9 +310,12 @@ impl ClientCounts {
     }
 }
 
-fn client_counts(trace: &Trace) -> ClientCounts {
+/// Counts over the client's events. Early sends are judged by what the server said (the raw
+/// `Retry-After`, read against the platform's clock at the moment the answer was seen), never by
+/// how the client read it: a client that misreads an HTTP-date must not look clean.
+fn client_counts(trace: &Trace, epoch_unix_s: u64) -> ClientCounts {
     let mut counts = ClientCounts::default();
-    // Per (instance, family): until when a seen 429 closed the bucket, and when it was seen.
+    // Per (instance, family): until when a 429 or 503 closed the bucket, and when it was seen.
     let mut closed: BTreeMap<(u32, String), (Duration, Duration)> = BTreeMap::new();
     let mut family_of: BTreeMap<(u32, u64), String> = BTreeMap::new();
     let mut in_flight: BTreeMap<u32, u64> = BTreeMap::new();
@@ -346,9 +349,7 @@ fn client_counts(trace: &Trace) -> ClientCounts {
                 }
             }
             ClientEventKind::Response {
-                status,
-                retry_after_ms,
-                ..
+                status, retry_after, ..
             } => {
                 if let Some(open) = in_flight.get_mut(instance) {
                     *open = open.saturating_sub(1);
@@ -357,10 +358,14 @@ fn client_counts(trace: &Trace) -> ClientCounts {
                 if (200..300).contains(status) {
                     counts.successes += 1;
                 }
-                if let (429, Some(ms), Some(family)) =
-                    (*status, retry_after_ms, family_of.get(&(*instance, event.worker)))
+                let platform_wall = std::time::UNIX_EPOCH + Duration::from_secs(epoch_unix_s) + at;
+                let said = retry_after
+                    .as_deref()
+                    .and_then(|value| herd_client::headers::parse_retry_after(value, platform_wall));
+                if let (429 | 503, Some(wait), Some(family)) =
+                    (*status, said, family_of.get(&(*instance, event.worker)))
                 {
-                    let until = at + Duration::from_millis(*ms);
+                    let until = at + wait;
                     let entry = closed
                         .entry((*instance, family.clone()))
                         .or_insert((Duration::ZERO, Duration::ZERO));

@@ -14,6 +14,8 @@
 //! [instances]               # client hosts, workers per host, start pattern
 //! [client]                  # herd_client::ClientConfig
 //! [workload]                # kind = "read" | "update" | "bulk_update" | "create" | "create_agents" | "contention" | "mixed"
+//!                           #        | "create_users" | "analytics_jobs"
+//! [bad_items]               # missing_pct, invalid_pct: items that fail for good (404, 400)
 //! [expect]                  # what the run itself asserts (exit code 1 when it fails)
 //! ```
 
@@ -55,6 +57,8 @@ pub struct Scenario {
     #[serde(default)]
     pub shared_limiter: SharedLimiterConfig,
     pub workload: Workload,
+    #[serde(default)]
+    pub bad_items: BadItems,
     #[serde(default)]
     pub expect: Expectations,
 }
@@ -195,6 +199,13 @@ pub struct InstancesConfig {
     /// `i % len` (empty: all share the first). Instances of one OAuth client share its
     /// client-keyed buckets; each still holds its own token.
     pub oauth_clients: Vec<String>,
+    /// How far each instance's wall clock is from the platform's, in ms (positive: ahead):
+    /// instance `i` is off by `clock_offset_ms + i * clock_offset_step_ms`. The platform's `Date`
+    /// headers keep the true time.
+    pub clock_offset_ms: i64,
+    pub clock_offset_step_ms: i64,
+    /// How fast each instance's wall clock drifts, in parts per million (positive: gains).
+    pub clock_drift_ppm: i64,
 }
 
 impl Default for InstancesConfig {
@@ -205,11 +216,20 @@ impl Default for InstancesConfig {
             start: StartPattern::Herd,
             spread_s: 0,
             oauth_clients: Vec::new(),
+            clock_offset_ms: 0,
+            clock_offset_step_ms: 0,
+            clock_drift_ppm: 0,
         }
     }
 }
 
 impl InstancesConfig {
+    /// Instance `instance`'s clock offset from the platform's, in ms.
+    pub fn clock_offset_ms_of(&self, instance: u32) -> i64 {
+        self.clock_offset_ms
+            .saturating_add(self.clock_offset_step_ms.saturating_mul(i64::from(instance)))
+    }
+
     /// The OAuth client id instance `instance` uses, given the gateway's clients.
     pub fn oauth_client_of<'a>(&'a self, instance: u32, gateway: &'a GatewayConfig) -> Option<&'a str> {
         if self.oauth_clients.is_empty() {
@@ -243,6 +263,31 @@ pub enum Workload {
     },
     /// Updates at high priority and reads at low priority, interleaved.
     Mixed { reads: u64, updates: u64 },
+    /// Genesys: create users (`POST /api/v2/users`), one new email each.
+    CreateUsers { operations: u64 },
+    /// Genesys: analytics conversation-detail jobs, each submitted once, polled every
+    /// `poll_every_ms` (growing by half, to 8×) until fulfilled, and paged to its last result.
+    AnalyticsJobs {
+        jobs: u64,
+        #[serde(default = "default_poll_every_ms")]
+        poll_every_ms: u64,
+    },
+}
+
+fn default_poll_every_ms() -> u64 {
+    2_000
+}
+
+/// `[bad_items]`: a share of the items that fail for good, as real data does. Missing users
+/// answer 404 (reads, updates, bulk updates); invalid fields answer 400 (updates and bulk
+/// updates). Which items are bad is a fixed function of the item's number, not a draw.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BadItems {
+    /// Percent of items that name a user who does not exist.
+    pub missing_pct: u64,
+    /// Percent of write items that carry an invalid field (`state = "sideways"`).
+    pub invalid_pct: u64,
 }
 
 fn one() -> u64 {

@@ -54,6 +54,21 @@ impl Scenario {
         if !(1..=YEAR_S).contains(&self.duration_s) {
             return bad("duration_s", "must be within 1..=31536000 (a year)");
         }
+        const DAY_MS: i64 = 86_400_000;
+        let offsets = [
+            self.instances.clock_offset_ms_of(0),
+            self.instances
+                .clock_offset_ms_of(self.instances.count.saturating_sub(1)),
+        ];
+        if offsets.iter().any(|offset| offset.abs() > DAY_MS) {
+            return bad(
+                "instances.clock_offset_ms",
+                "every instance's clock offset must be within a day (±86400000 ms)",
+            );
+        }
+        if self.instances.clock_drift_ppm.abs() > 100_000 {
+            return bad("instances.clock_drift_ppm", "must be within ±100000 ppm (10%)");
+        }
         if self.instances.spread_s > YEAR_S {
             return bad("instances.spread_s", "must be within 0..=31536000 (a year)");
         }
@@ -158,6 +173,17 @@ impl Scenario {
             Workload::CreateAgents { .. } if genesys => {
                 bad("workload.kind", "create_agents is a CXone endpoint")
             }
+            Workload::CreateUsers { .. } | Workload::AnalyticsJobs { .. } if !genesys => bad(
+                "workload.kind",
+                "create_users and analytics_jobs are Genesys endpoints",
+            ),
+            Workload::AnalyticsJobs { poll_every_ms, .. } if !(100..=600_000).contains(poll_every_ms) => {
+                bad("workload.poll_every_ms", "must be within 100..=600000")
+            }
+            _ if self.bad_items.missing_pct + self.bad_items.invalid_pct > 100 => bad(
+                "bad_items.missing_pct",
+                "missing_pct and invalid_pct add up to at most 100",
+            ),
             Workload::BulkUpdate { users: Some(n) } if *n > users => {
                 bad("workload.users", "more than gateway.data.users")
             }
@@ -185,6 +211,8 @@ impl Scenario {
             Workload::Mixed { reads, updates } => ("workload.reads", reads.saturating_add(*updates)),
             Workload::BulkUpdate { users } => ("workload.users", users.unwrap_or(self.gateway.data.users)),
             Workload::CreateAgents { agents } => ("workload.agents", *agents),
+            Workload::CreateUsers { operations } => ("workload.operations", *operations),
+            Workload::AnalyticsJobs { jobs, .. } => ("workload.jobs", *jobs),
         };
         if items == 0 {
             return Err((field, "the workload has no work: at least 1".to_string()));

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use herd_client::api::BulkItem;
-use herd_client::clock::TokioClock;
 use herd_client::events::{ClientEvent, Observer};
 use herd_client::gate::Priority;
 use herd_client::{Client, Credentials, Outcome, Worker};
@@ -55,6 +54,10 @@ pub(crate) struct WorldContext {
     /// Connections the gateway accepted, per client host (turmoil only; the memory network has
     /// none).
     pub(crate) connections: crate::shell::turmoil_host::ConnectionCounts,
+    /// Analytics jobs submitted, by item id: kept outside the hosts, as a service would keep
+    /// them in its own store, so that a restarted instance resumes polling instead of
+    /// submitting again.
+    pub(crate) submitted_jobs: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl WorldContext {
@@ -148,7 +151,11 @@ async fn run_instance(
         config,
         credentials,
         transport,
-        Arc::new(TokioClock::with_epoch(epoch)),
+        Arc::new(crate::world::clock::InstanceClock::new(
+            epoch,
+            scenario.instances.clock_offset_ms_of(context.instance),
+            scenario.instances.clock_drift_ppm,
+        )),
         observer,
     )?;
     if let Some(limiter) = shared_limiter {
@@ -323,6 +330,38 @@ async fn run_worker(
                 },
                 Err(result) => result,
             },
+            ItemKind::CreateUser { email } => {
+                let name = format!("New User {}", item.id);
+                worker
+                    .create_user(&item.id, json!({"name": name, "email": email}), Priority::Normal)
+                    .await
+            }
+            ItemKind::AnalyticsJob { interval } => {
+                let Workload::AnalyticsJobs { poll_every_ms, .. } = context.world.scenario.workload else {
+                    unreachable!("analytics items come from an analytics workload")
+                };
+                let known = context
+                    .world
+                    .submitted_jobs
+                    .lock()
+                    .expect("jobs lock")
+                    .get(&item.id)
+                    .cloned();
+                let jobs = context.world.submitted_jobs.clone();
+                let item_id = item.id.clone();
+                worker
+                    .analytics_job(
+                        &item.id,
+                        json!({"interval": interval, "order": "asc"}),
+                        known,
+                        Duration::from_millis(poll_every_ms),
+                        move |job| {
+                            jobs.lock().expect("jobs lock").insert(item_id, job.to_string());
+                        },
+                        Priority::Normal,
+                    )
+                    .await
+            }
             ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. } => unreachable!("batched above"),
         };
         record(

@@ -54,6 +54,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         done: Arc::new(tokio::sync::Notify::new()),
         clock: SimClock::Turmoil,
         connections: Default::default(),
+        submitted_jobs: Default::default(),
     };
     let (end, error, elapsed) = match scenario.network.mode {
         NetworkMode::Turmoil => turmoil_net::drive(&context, gateway.clone(), progress),

@@ -45,6 +45,14 @@ pub enum ItemKind {
     },
     /// List every page.
     ListAll,
+    /// Create a user with this email.
+    CreateUser {
+        email: String,
+    },
+    /// Run an analytics job over this interval to its last page.
+    AnalyticsJob {
+        interval: String,
+    },
 }
 
 impl ItemKind {
@@ -59,6 +67,8 @@ impl ItemKind {
                 PlatformProfile::Cxone => Some((WriteOp::CreateAgent, key.clone())),
             },
             ItemKind::CreateAgent { user_name } => Some((WriteOp::CreateAgent, user_name.clone())),
+            ItemKind::CreateUser { email } => Some((WriteOp::CreateUser, email.clone())),
+            ItemKind::AnalyticsJob { interval } => Some((WriteOp::SubmitJob, interval.clone())),
             ItemKind::Read { .. } | ItemKind::ListAll => None,
         }
     }
@@ -83,7 +93,26 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
     let workers = scenario.instances.workers as usize;
     let platform = scenario.gateway.platform;
     let users = scenario.gateway.data.users.max(1);
-    let user = |n: u64| Directory::id_for(platform, n % users);
+    let bad = &scenario.bad_items;
+    // Which items are bad is a fixed function of the item's number, spread over the run.
+    let badness = |n: u64| (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 100;
+    let missing = |n: u64| badness(n) < bad.missing_pct;
+    let invalid = |n: u64| !missing(n) && badness(n) < bad.missing_pct + bad.invalid_pct;
+    // A missing user's id is one the directory never hands out (beyond every user it holds).
+    let user = |n: u64| {
+        if missing(n) {
+            Directory::id_for(platform, users + 1_000_000 + n)
+        } else {
+            Directory::id_for(platform, n % users)
+        }
+    };
+    let fields = |n: u64, fields: Value| {
+        if invalid(n) {
+            json!({"state": "sideways"})
+        } else {
+            fields
+        }
+    };
     let items: Vec<WorkItem> = match &scenario.workload {
         Workload::Read { operations } => (0..*operations)
             .map(|n| WorkItem {
@@ -96,7 +125,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 id: format!("update-{n}"),
                 kind: ItemKind::Update {
                     user: user(n),
-                    fields: json!({"title": format!("title-{n}")}),
+                    fields: fields(n, json!({"title": format!("title-{n}")})),
                     priority: Priority::Normal,
                 },
             })
@@ -106,8 +135,34 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 id: format!("bulk-{n}"),
                 kind: ItemKind::BulkUpdate {
                     user: user(n),
-                    fields: json!({"department": format!("dept-{}", n % 7)}),
+                    fields: fields(n, json!({"department": format!("dept-{}", n % 7)})),
                 },
+            })
+            .collect(),
+        Workload::CreateUsers { operations } => (0..*operations)
+            .map(|n| WorkItem {
+                id: format!("create-user-{n}"),
+                kind: ItemKind::CreateUser {
+                    email: format!("new.user.{n:06}@herd.example"),
+                },
+            })
+            .collect(),
+        Workload::AnalyticsJobs { jobs, .. } => (0..*jobs)
+            .map(|n| {
+                // One day each, counting back from the epoch's day.
+                let day = |d: u64| {
+                    let at = std::time::UNIX_EPOCH
+                        + std::time::Duration::from_secs(
+                            scenario.gateway.epoch_unix_s.saturating_sub(d * 86_400),
+                        );
+                    iso_seconds(at)
+                };
+                WorkItem {
+                    id: format!("job-{n}"),
+                    kind: ItemKind::AnalyticsJob {
+                        interval: format!("{}/{}", day(n + 1), day(n)),
+                    },
+                }
             })
             .collect(),
         Workload::Create { operations } => (0..*operations)
@@ -145,7 +200,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
             .map(|n| WorkItem {
                 id: format!("contend-{n}"),
                 kind: ItemKind::Update {
-                    user: user(0),
+                    user: Directory::id_for(platform, 0),
                     fields: json!({"title": format!("writer-{n}")}),
                     priority: Priority::Normal,
                 },
@@ -159,7 +214,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                         id: format!("update-{n}"),
                         kind: ItemKind::Update {
                             user: user(n),
-                            fields: json!({"title": format!("title-{n}")}),
+                            fields: fields(n, json!({"title": format!("title-{n}")})),
                             priority: Priority::High,
                         },
                     });
@@ -181,4 +236,9 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         plan[global / workers][global % workers].push(item);
     }
     plan
+}
+
+/// An ISO-8601 UTC instant without fractions (`2026-01-01T00:00:00Z`), as analytics intervals take.
+fn iso_seconds(at: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
 }
