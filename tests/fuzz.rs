@@ -182,35 +182,72 @@ fn the_gateway_core_answers_anything_a_client_sends() {
     let target = prop_oneof![
         ".{0,60}",
         "/api/v2/(users|organizations/limits/namespaces|quality/conversations)(/[-a-z0-9%]{0,40}){0,3}(\\?[a-zA-Z=&0-9]{0,30})?",
+        "/api/v2/users/query\\?(pageSize=[0-9]{0,4}&)?cursor=[0-9a-f]{0,20}",
+        "/api/v2/analytics/conversations/details/jobs(/[-a-z0-9]{0,36}(/results(\\?cursor=[0-9a-fz]{0,20})?)?)?",
         "/(oauth|auth)/token(\\?.{0,20})?",
+        "/\\.well-known/openid-configuration",
     ];
     let header = (
-        prop::sample::select(vec!["authorization", "content-type", "idempotency-key", "x-junk"]),
-        prop_oneof![".{0,40}", "(Basic|Bearer) [A-Za-z0-9+/=]{0,40}"],
+        prop::sample::select(vec![
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "host",
+            "x-junk",
+        ]),
+        prop_oneof![
+            ".{0,40}",
+            "(Basic|Bearer) [A-Za-z0-9+/=]{0,40}",
+            "(api|login)\\.[a-z.]{0,20}(:[0-9]{0,6})?"
+        ],
     );
+    let body = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..200),
+        "\\{\"(name|email|interval|version|state)\":\"[a-z@./:0-9-]{0,30}\"(,\"(name|email)\":\"[a-z@.]{0,20}\")?\\}"
+            .prop_map(String::into_bytes),
+    ];
     let request = (
         method,
         target,
         prop::collection::vec(header, 0..4),
-        prop::collection::vec(any::<u8>(), 0..200),
+        body,
+        any::<bool>(),
     );
-    // One gateway for every case, a millisecond apart: state carries over, as under serve.
-    let gateway =
-        std::cell::RefCell::new(Gateway::new(GatewayConfig::default(), streams::gateway_streams(1)).unwrap());
+    // One gateway for every case, a millisecond apart: state carries over, as under serve. Half
+    // the requests carry a real token, so that the resources behind authentication see garbage.
+    let mut first = Gateway::new(GatewayConfig::default(), streams::gateway_streams(1)).unwrap();
+    let granted = first.handle(
+        SimTime::ZERO,
+        Request::new("POST", "/oauth/token")
+            .header("authorization", "Basic aGVyZC1hcHA6aGVyZC1zZWNyZXQ=")
+            .body("grant_type=client_credentials"),
+    );
+    let token = granted.body_json().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gateway = std::cell::RefCell::new(first);
     let at_ms = std::cell::Cell::new(0u64);
-    run_target(2_000, request, |(method, target, headers, body)| {
-        at_ms.set(at_ms.get() + 1);
-        let mut request = Request::new(method, &target).body(body);
-        for (name, value) in headers {
-            request = request.header(name, &value);
-        }
-        let response = gateway
-            .borrow_mut()
-            .handle(SimTime::from_millis(at_ms.get()), request);
-        assert!(
-            (100..600).contains(&response.status),
-            "status {}",
-            response.status
-        );
-    });
+    run_target(
+        2_000,
+        request,
+        |(method, target, headers, body, authenticated)| {
+            at_ms.set(at_ms.get() + 1);
+            let mut request = Request::new(method, &target).body(body);
+            if authenticated {
+                request = request.bearer(&token);
+            }
+            for (name, value) in headers {
+                request = request.header(name, &value);
+            }
+            let response = gateway
+                .borrow_mut()
+                .handle(SimTime::from_millis(at_ms.get()), request);
+            assert!(
+                (100..600).contains(&response.status),
+                "status {}",
+                response.status
+            );
+        },
+    );
 }

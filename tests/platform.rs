@@ -340,3 +340,32 @@ fn skewed_clocks_make_a_local_reading_of_an_http_date_early_and_herdsim_is_not()
         python.sends_before_retry_after
     );
 }
+
+#[test]
+fn a_jwt_is_judged_by_the_platforms_clock_not_a_skewed_local_one() {
+    // CXone tokens are JWTs that live an hour; the instance's clock runs two hours ahead. Read
+    // against the local clock, every token would look expired on arrival.
+    let output = simulate(&scenario(
+        r#"
+name = "jwt-skew"
+description = "a JWT read on a clock two hours fast"
+duration_s = 900
+[gateway]
+platform = "cxone"
+[instances]
+workers = 4
+clock_offset_ms = 7200000
+[workload]
+kind = "read"
+operations = 40
+"#,
+    ));
+    assert!(output
+        .outcomes
+        .values()
+        .all(|record| record.outcome == Outcome::Ok));
+    assert_eq!(
+        output.gateway_stats.tokens_issued, 1,
+        "one token, kept for its hour"
+    );
+}

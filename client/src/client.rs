@@ -635,6 +635,7 @@ impl Worker {
             else {
                 return Ok(read);
             };
+            let current = self.inner().config.platform.single_user(current);
             let applied = fields.as_object().is_some_and(|fields| {
                 fields
                     .iter()
@@ -667,8 +668,9 @@ impl Worker {
                 if let Some(version) = version {
                     object.insert("version".into(), Value::from(*version));
                 }
+                let body = self.inner().config.platform.update_body(object);
                 (
-                    serde_json::to_vec(&Value::Object(object)).expect("JSON serializes"),
+                    serde_json::to_vec(&body).expect("JSON serializes"),
                     None::<String>,
                 )
             }

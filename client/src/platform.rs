@@ -105,6 +105,27 @@ impl Platform {
         }
     }
 
+    /// The user in a single-user answer: Genesys answers the user itself; CXone a one-element
+    /// `agents` list (calljacob/nice-cxone-api `GET /agents/{agentId}`) **[SECONDARY]**.
+    pub fn single_user(self, body: Value) -> Value {
+        match self {
+            Platform::Genesys => body,
+            Platform::Cxone => match body.get("agents").and_then(|agents| agents.get(0)) {
+                Some(agent) => agent.clone(),
+                None => body,
+            },
+        }
+    }
+
+    /// The body of an update: Genesys takes the fields; CXone `PUT /agents/{id}` takes them
+    /// under `agent` (same source) **[SECONDARY]**.
+    pub fn update_body(self, fields: serde_json::Map<String, Value>) -> Value {
+        match self {
+            Platform::Genesys => Value::Object(fields),
+            Platform::Cxone => serde_json::json!({ "agent": fields }),
+        }
+    }
+
     /// The id of a listed user (`id`, or CXone's numeric `agentId`).
     pub fn user_id(self, user: &Value) -> Option<String> {
         match self {
