@@ -281,13 +281,11 @@ impl Worker {
         while !pending.is_empty() {
             let take = pending.len().min(config.bulk_max as usize);
             let mut chunk: Vec<(usize, BulkItem, u32)> = pending.drain(..take).collect();
-            for (index, item, tries) in &mut chunk {
+            for (_, _, tries) in &mut chunk {
                 *tries += 1;
-                if item.version.is_none() {
-                    self.read_version(op_prefix, *index, item, *tries, priority, &mut done)
-                        .await;
-                }
             }
+            self.read_versions(op_prefix, chunk_number, &mut chunk, priority, &mut done)
+                .await;
             chunk.retain(|(index, _, _)| !done.contains_key(index));
             if chunk.is_empty() {
                 continue;
@@ -376,55 +374,74 @@ impl Worker {
         done.into_values().collect()
     }
 
-    /// Reads an item's version; an item that already holds its fields is done (its write landed).
-    async fn read_version(
+    /// Reads the versions of the chunk's items that need one, in listings of up to 100 ids
+    /// (`GET /api/v2/users?id=…`): one request where one per item would spend the quota 50
+    /// times. An item that already holds its fields is done (its write landed, its answer was
+    /// lost); an item the listing does not return does not exist (404, final).
+    async fn read_versions(
         &mut self,
         op_prefix: &str,
-        index: usize,
-        item: &mut BulkItem,
-        tries: u32,
+        chunk_number: u64,
+        chunk: &mut [(usize, BulkItem, u32)],
         priority: Priority,
         done: &mut BTreeMap<usize, ItemResult>,
     ) {
-        let platform = self.client().config().platform;
-        let op = Operation::get(
-            format!("{op_prefix}#read{index}.{tries}"),
-            platform.user_path(&item.id),
-            "users.read",
-        )
-        .with_priority(priority);
-        let result = self.execute(op).await;
-        let Some(current) = result.body.as_ref().filter(|_| result.is_ok()) else {
-            done.insert(
-                index,
-                ItemResult {
-                    index,
-                    id: item.id.clone(),
-                    outcome: result.outcome,
-                    tries,
-                    status: result.status,
-                },
-            );
-            return;
-        };
-        let applied = item.fields.as_object().is_some_and(|fields| {
-            fields
+        const IDS_PER_READ: usize = 100;
+        let unknown: Vec<usize> = (0..chunk.len())
+            .filter(|&at| chunk[at].1.version.is_none())
+            .collect();
+        for (read, positions) in unknown.chunks(IDS_PER_READ).enumerate() {
+            let ids: Vec<String> = positions
                 .iter()
-                .all(|(name, value)| current.get(name) == Some(value))
-        });
-        if applied {
-            done.insert(
-                index,
-                ItemResult {
-                    index,
+                .map(|&at| format!("id={}", form_encode(&chunk[at].1.id)))
+                .collect();
+            let op = Operation::get(
+                format!("{op_prefix}#read{chunk_number}.{read}"),
+                format!("/api/v2/users?pageSize={}&{}", positions.len(), ids.join("&")),
+                "users.read",
+            )
+            .with_priority(priority);
+            let result = self.execute(op).await;
+            let listed: BTreeMap<String, Value> = result
+                .body
+                .as_ref()
+                .filter(|_| result.is_ok())
+                .and_then(|body| body["entities"].as_array())
+                .map(|users| {
+                    users
+                        .iter()
+                        .filter_map(|user| Some((user["id"].as_str()?.to_string(), user.clone())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for &at in positions {
+                let (index, item, tries) = &mut chunk[at];
+                let finish = |outcome: Outcome, status: Option<u16>| ItemResult {
+                    index: *index,
                     id: item.id.clone(),
-                    outcome: Outcome::Ok,
-                    tries,
-                    status: Some(200),
-                },
-            );
-        } else {
-            item.version = current["version"].as_u64();
+                    outcome,
+                    tries: *tries,
+                    status,
+                };
+                if !result.is_ok() {
+                    done.insert(*index, finish(result.outcome, result.status));
+                    continue;
+                }
+                let Some(current) = listed.get(&item.id) else {
+                    done.insert(*index, finish(Outcome::Failed, Some(404)));
+                    continue;
+                };
+                let applied = item.fields.as_object().is_some_and(|fields| {
+                    fields
+                        .iter()
+                        .all(|(name, value)| current.get(name) == Some(value))
+                });
+                if applied {
+                    done.insert(*index, finish(Outcome::Ok, Some(200)));
+                } else {
+                    item.version = current["version"].as_u64();
+                }
+            }
         }
     }
 
@@ -481,4 +498,9 @@ impl Worker {
         );
         results
     }
+}
+
+/// A query parameter's value, percent-encoded.
+fn form_encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -434,3 +434,26 @@ fn cxone_shapes_follow_the_secondary_evidence() {
     );
     assert_eq!(body(&list)["lastPollTime"], "2026-01-01T00:01:01.000Z");
 }
+
+#[test]
+fn users_are_listed_by_id_in_the_order_asked_and_the_missing_left_out() {
+    let mut gateway = gateway_with(GatewayConfig::default());
+    let token = genesys_token(&mut gateway, at(0));
+    let id = |n: u64| herd_gateway::directory::Directory::id_for(PlatformProfile::Genesys, n);
+    let target = format!("/api/v2/users?id={}&id[]={}&id={}", id(7), id(3), id(1_000_000));
+    let listed = gateway.handle(at(1), Request::new("GET", &target).bearer(&token));
+    assert_eq!(listed.status, 200);
+    let ids: Vec<String> = body(&listed)["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, vec![id(7), id(3)]);
+    let many: Vec<String> = (0..101).map(|n| format!("id={}", id(n))).collect();
+    let refused = gateway.handle(
+        at(1),
+        Request::new("GET", &format!("/api/v2/users?{}", many.join("&"))).bearer(&token),
+    );
+    assert_eq!(refused.status, 400, "at most 100 ids");
+}
