@@ -34,6 +34,11 @@ use crate::shared_limiter::SharedLimiter;
 use crate::token::{Token, TokenCache};
 use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
+/// The shortest and longest waits between two looks for an earlier slot (a probe, or a limit
+/// learned meanwhile) while a send waits for its slot.
+const PROBE_LOOK_MIN: Duration = Duration::from_millis(250);
+const PROBE_LOOK_MAX: Duration = Duration::from_secs(2);
+
 /// How many times one attempt may wait for an open breaker before giving up.
 const BREAKER_WAITS_MAX: u32 = 10_000;
 
@@ -229,7 +234,7 @@ impl ClientState {
     fn bucket(&mut self, config: &ClientConfig, family: &str) -> &mut Bucket {
         self.buckets.entry(family.to_string()).or_insert_with(|| Bucket {
             breaker: CircuitBreaker::new(config.breaker.clone()),
-            pacer: Pacer::new(config.pacing.clone()),
+            pacer: Pacer::new(config.pacing.with_platform_prior(config.platform)),
             adaptive: AdaptiveRateLimiter::new(),
             in_flight: 0,
         })
@@ -320,12 +325,11 @@ impl Worker {
             // permit still stands.
             let permit = loop {
                 self.pace(&op).await;
-                let asked_at = inner.clock.now();
-                let permit = match self.admit(&op, &run).await {
-                    Ok(permit) => permit,
+                let (permit, waited) = match self.admit(&op, &run).await {
+                    Ok(admitted) => admitted,
                     Err(reason) => return self.give_up(&op, &run, reason),
                 };
-                if inner.clock.now() == asked_at {
+                if !waited {
                     break permit;
                 }
                 self.pace(&op).await;
@@ -443,9 +447,11 @@ impl Worker {
     }
 
     /// Waits for the bucket's breaker to admit this attempt.
-    async fn admit(&mut self, op: &Operation, run: &Run) -> Result<Permit, GiveUp> {
+    /// Asks the breaker, waiting while it is open (when configured to): the permit, and whether
+    /// it waited for it.
+    async fn admit(&mut self, op: &Operation, run: &Run) -> Result<(Permit, bool), GiveUp> {
         let inner = self.inner();
-        for _ in 0..BREAKER_WAITS_MAX {
+        for round in 0..BREAKER_WAITS_MAX {
             let now = inner.clock.now();
             let (admitted, transition) = inner
                 .state()
@@ -464,7 +470,7 @@ impl Worker {
                 );
             }
             let until = match admitted {
-                Ok(permit) => return Ok(permit),
+                Ok(permit) => return Ok((permit, round > 0)),
                 Err(until) => until,
             };
             let deadline = inner
@@ -539,7 +545,11 @@ impl Worker {
                     reason,
                 },
             );
-            tokio::time::sleep(delay).await;
+            if reason == PaceReason::Learned {
+                self.wait_for_slot_or_probe(op, now + delay).await;
+            } else {
+                tokio::time::sleep(delay).await;
+            }
         }
         // Bounded: each round sleeps past a closing time that only a newer 429 can extend.
         for _ in 0..1_000 {
@@ -560,6 +570,30 @@ impl Worker {
                 },
             );
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Waits for a learned-limit slot reserved at `reserved_at`, or goes earlier as a probe when
+    /// an admitted probe has shown the platform has room beyond the limit, or what it learned
+    /// since frees the slot already. It looks again after each quarter of the wait left (between
+    /// [`PROBE_LOOK_MIN`] and [`PROBE_LOOK_MAX`] apart): timers only, so the run replays exactly.
+    async fn wait_for_slot_or_probe(&mut self, op: &Operation, reserved_at: Duration) {
+        let inner = self.inner();
+        loop {
+            let now = inner.clock.now();
+            if now >= reserved_at {
+                return;
+            }
+            if inner
+                .state()
+                .bucket(&inner.config, &op.family)
+                .pacer
+                .go_early(reserved_at, now)
+            {
+                return;
+            }
+            let left = reserved_at - now;
+            tokio::time::sleep((left / 4).clamp(PROBE_LOOK_MIN, PROBE_LOOK_MAX).min(left)).await;
         }
     }
 
@@ -778,10 +812,13 @@ impl Worker {
                 // the platform asked every caller, not just this one, to come back later.
                 if status == 429 || status == 503 {
                     if let Some(wait) = retry_after {
+                        if status == 429 {
+                            bucket.pacer.on_rate_limited(now, wait);
+                        }
                         bucket.pacer.on_retry_after(now, wait);
                     }
                 } else if (200..300).contains(&status) {
-                    bucket.pacer.on_success(now);
+                    bucket.pacer.on_success(now, now.saturating_sub(sent_at));
                 }
                 if inner.config.adaptive.enabled {
                     bucket.adaptive.on_response(now, status == 429);

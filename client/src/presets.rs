@@ -164,6 +164,9 @@ fn bare(config: &mut ClientConfig) {
         limit_per_min: None,
         burst: 1,
         escalation_cap_ms: 0,
+        learn: false,
+        prior_per_window: None,
+        learn_window_ms: 60_000,
     };
     config.adaptive = AdaptiveConfig { enabled: false };
     config.token = TokenConfig { refresh_margin_s: 0 };
@@ -364,6 +367,9 @@ fn tutorial(config: &mut ClientConfig) {
         limit_per_min: None,
         burst: 1,
         escalation_cap_ms: 0,
+        learn: false,
+        prior_per_window: None,
+        learn_window_ms: 60_000,
     };
     config.token = TokenConfig {
         refresh_margin_s: 300,

@@ -13,6 +13,13 @@
 //!   reopened, and a Retry-After no shorter than before (a window that resets later than it
 //!   says). The closure then doubles, up to `escalation_cap_ms`; the first success decays it
 //!   back to the header's word. An honest Retry-After is honoured exactly, however short.
+//! - A learned limit ([`LearnedLimit`]): at most `limit` sends in any window, starting from the
+//!   platform's documented default (Genesys: 300 per minute per token) when there is one. A 429
+//!   that says when (Retry-After) sets it to what the platform admitted in the window before
+//!   it, counting the answers still on their way; a window in which the limit held sends back
+//!   and nothing was refused lets it grow by a sixteenth after two such windows. A configured
+//!   `limit_per_min` replaces it. Unlike an adaptive rate, it keeps the window's burst: after a
+//!   pause the bucket is full again, as the platform's is.
 
 use std::time::Duration;
 
@@ -38,6 +45,30 @@ pub struct PacingConfig {
     /// Distrust a repeated short Retry-After: double the shared closure each time the bucket is
     /// refused again right after reopening, up to this much; 0 turns it off.
     pub escalation_cap_ms: u64,
+    /// Learn the limit from the platform's answers (see [`LearnedLimit`]).
+    pub learn: bool,
+    /// Where learning starts: sends per `learn_window_ms`. `None`: the platform's documented
+    /// default (Genesys 300 per minute per token; CXone documents none, so nothing until the
+    /// first 429). The client fills it in from its platform when it is built.
+    pub prior_per_window: Option<u64>,
+    /// The window of the learned limit: Genesys documents per-minute limits.
+    pub learn_window_ms: u64,
+}
+
+impl PacingConfig {
+    /// This configuration with the platform's documented default as its prior, when none is
+    /// set: Genesys' `client.credentials.token.rate.per.minute` = 300 (platform-facts §1b, quoted
+    /// by community answers **[SECONDARY]**); CXone publishes no general limit, so none.
+    pub fn with_platform_prior(&self, platform: crate::platform::Platform) -> PacingConfig {
+        let mut config = self.clone();
+        if config.prior_per_window.is_none() && config.learn_window_ms == 60_000 {
+            config.prior_per_window = match platform {
+                crate::platform::Platform::Genesys => Some(300),
+                crate::platform::Platform::Cxone => None,
+            };
+        }
+        config
+    }
 }
 
 impl Default for PacingConfig {
@@ -49,7 +80,219 @@ impl Default for PacingConfig {
             limit_per_min: None,
             burst: 1,
             escalation_cap_ms: 60_000,
+            learn: true,
+            prior_per_window: None,
+            learn_window_ms: 60_000,
         }
+    }
+}
+
+/// A limit learned from the platform's answers: at most `limit` sends in any `window`.
+#[derive(Clone, Debug)]
+pub struct LearnedLimit {
+    limit: Option<u64>,
+    window: Duration,
+    /// The longest window it assumes (the platform's documented one); a Retry-After can only
+    /// shorten it.
+    window_max: Duration,
+    /// A shorter window a Retry-After implied, and when it said a slot would free: taken only
+    /// if a send made then is admitted (an honest header), dropped if it is refused (a header
+    /// shorter than the true reset).
+    candidate_window: Option<(Duration, Duration)>,
+    /// When this bucket's sends were reserved, oldest first (the last window's).
+    sends: std::collections::VecDeque<Duration>,
+    /// When its answers were admitted (2xx), oldest first (the last window's).
+    admitted: std::collections::VecDeque<Duration>,
+    refused_at: Option<Duration>,
+    /// Windows in a row in which the limit held a send back and nothing was refused.
+    clean_binding_windows: u32,
+    window_started: Duration,
+    bound_this_window: bool,
+    /// The longest answer seen lately: the margin kept past a window's end, so that a send
+    /// released as a slot frees does not reach the platform before its own slot has.
+    latency: Duration,
+    /// Probes: when the limit holds a send back, it may go at once as a probe instead. An
+    /// admitted probe raises the limit by one and allows two more (so a limit found too low
+    /// doubles its way up within a window); a refused one ends probing until the next window.
+    /// In a bucket shared at capacity a probe costs one refusal a window; when the platform has
+    /// room, the limit finds it in a few round trips.
+    probe_tokens: u32,
+    probes_out: u32,
+    /// The last reopening (the end of a shared Retry-After) that granted a probe.
+    reopening_seen: Duration,
+}
+
+impl LearnedLimit {
+    pub fn new(prior: Option<u64>, window: Duration) -> LearnedLimit {
+        let window = window.max(Duration::from_millis(1));
+        LearnedLimit {
+            limit: prior.filter(|&n| n > 0),
+            window,
+            window_max: window,
+            candidate_window: None,
+            sends: std::collections::VecDeque::new(),
+            admitted: std::collections::VecDeque::new(),
+            refused_at: None,
+            clean_binding_windows: 0,
+            window_started: Duration::ZERO,
+            bound_this_window: false,
+            latency: Duration::ZERO,
+            probe_tokens: 1,
+            probes_out: 0,
+            reopening_seen: Duration::ZERO,
+        }
+    }
+
+    /// The limit in force, if one is known.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// The window the limit counts over.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    fn forget_before(&mut self, now: Duration) {
+        // Within the first window nothing is old enough to forget.
+        let Some(horizon) = now.checked_sub(self.window) else {
+            return;
+        };
+        while self.sends.front().is_some_and(|&at| at <= horizon) {
+            self.sends.pop_front();
+        }
+        while self.admitted.front().is_some_and(|&at| at <= horizon) {
+            self.admitted.pop_front();
+        }
+    }
+
+    /// Reserves a send at or after `from`: when it may go. A send held back for a slot leaves
+    /// `spread` after the slot frees, and is logged at that time: the log holds when sends
+    /// really go, so the next window frees each slot no earlier than the platform does.
+    fn reserve(
+        &mut self,
+        now: Duration,
+        from: Duration,
+        spread: impl FnOnce() -> Duration,
+        reopened_at: Duration,
+    ) -> Duration {
+        self.forget_before(now);
+        self.turn_window(now);
+        // The platform said the bucket would reopen now: it may have room beyond the limit (the
+        // rest of a shared bucket went quiet), so a probe may look.
+        if reopened_at > self.reopening_seen && reopened_at <= now {
+            self.reopening_seen = reopened_at;
+            self.probe_tokens = self.probe_tokens.max(1);
+        }
+        let Some(limit) = self.limit else {
+            return from;
+        };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut at = from;
+        if self.sends.len() >= limit {
+            // The slot of the `limit`-th latest send frees a window after it went.
+            let freeing = self.sends[self.sends.len() - limit];
+            let freed = freeing + self.window + self.latency;
+            if freed > at {
+                self.bound_this_window = true;
+                if self.probe_tokens > 0 {
+                    self.probe_tokens -= 1;
+                    self.probes_out += 1;
+                } else {
+                    at = freed + spread();
+                }
+            }
+        }
+        let position = self.sends.partition_point(|&sent| sent <= at);
+        self.sends.insert(position, at);
+        at
+    }
+
+    /// Windows pass: two in a row in which the limit held sends back and nothing was refused
+    /// are evidence that it may be higher; it grows by a sixteenth.
+    fn turn_window(&mut self, now: Duration) {
+        if now < self.window_started + self.window {
+            return;
+        }
+        let refused_in_window = self.refused_at.is_some_and(|at| at >= self.window_started);
+        if self.bound_this_window && !refused_in_window {
+            self.clean_binding_windows += 1;
+        } else {
+            self.clean_binding_windows = 0;
+        }
+        if self.clean_binding_windows >= 2 {
+            if let Some(limit) = self.limit.as_mut() {
+                *limit += (*limit / 16).max(1);
+            }
+            self.clean_binding_windows = 0;
+        }
+        self.window_started = now;
+        self.bound_this_window = false;
+        self.probe_tokens = self.probe_tokens.max(1);
+    }
+
+    /// An admitted answer, `latency` after its send. Admissions are kept by when they were
+    /// sent: a refusal's sample is what the platform admitted of the sends in the window before
+    /// it, and one still on its way when the refusal came adds to it when it arrives.
+    fn on_admitted(&mut self, now: Duration, latency: Duration) {
+        self.latency = latency.max(self.latency * 7 / 8);
+        self.forget_before(now);
+        let sent_at = now.saturating_sub(latency);
+        if let Some((window, reopens)) = self.candidate_window {
+            if sent_at >= reopens {
+                // Admitted when the header said: the shorter window is the platform's.
+                self.window = window;
+                self.candidate_window = None;
+            }
+        }
+        let position = self.admitted.partition_point(|&at| at <= sent_at);
+        self.admitted.insert(position, sent_at);
+        if self.probes_out > 0 {
+            self.probes_out -= 1;
+            self.limit = self.limit.map(|limit| limit + 1);
+            self.probe_tokens = self.probe_tokens.saturating_add(2).min(1 << 16);
+        } else if let Some(refused_at) = self.refused_at {
+            if sent_at <= refused_at && sent_at + self.window > refused_at {
+                self.limit = self.limit.map(|limit| limit + 1);
+            }
+        }
+    }
+
+    /// A 429 that says when, `retry_after` from now: the platform admitted what it admitted of
+    /// our sends in its window, and the window is no longer than from our oldest admission then
+    /// to the moment it says a slot frees (a platform limiting per second answers in seconds).
+    fn on_refused(&mut self, now: Duration, retry_after: Duration) {
+        self.forget_before(now);
+        if self.probes_out > 0 {
+            // A probe found the edge: the limit stands; no more probing this window.
+            self.probes_out = 0;
+            self.probe_tokens = 0;
+            self.refused_at = Some(now);
+            return;
+        }
+        if self.candidate_window.is_some_and(|(_, reopens)| now >= reopens) {
+            // Refused again once the header's slot should have freed: it was short of the
+            // truth, and says nothing about the window.
+            self.candidate_window = None;
+        } else if let Some(&oldest) = self.admitted.front() {
+            let implied = (now + retry_after)
+                .saturating_sub(oldest)
+                .clamp(Duration::from_secs(1), self.window_max);
+            if implied < self.window {
+                self.candidate_window = Some((implied, now + retry_after));
+            }
+        }
+        // Answers admitted before this refusal but still on their way raise it again as they
+        // arrive (`on_admitted`).
+        let horizon = now.checked_sub(self.window);
+        let admitted = self
+            .admitted
+            .iter()
+            .filter(|&&sent| horizon.is_none_or(|horizon| sent > horizon) && sent <= now)
+            .count();
+        self.limit = Some((admitted as u64).max(1));
+        self.refused_at = Some(now);
+        self.clean_binding_windows = 0;
     }
 }
 
@@ -63,6 +306,8 @@ pub enum PaceReason {
     RetryAfter,
     ClientLimit,
     Adaptive,
+    /// The limit learned from the platform's answers (or its documented default).
+    Learned,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -85,6 +330,7 @@ pub struct Pacer {
     tat: Duration,
     /// A request of this bucket succeeded since it last reopened: the header was honest.
     succeeded_since_reopen: bool,
+    learned: Option<LearnedLimit>,
 }
 
 /// How long after a reopening a refusal still counts as "at once" (a round trip, beyond the
@@ -93,7 +339,15 @@ const AT_ONCE_MARGIN: Duration = Duration::from_secs(1);
 
 impl Pacer {
     pub fn new(config: PacingConfig) -> Pacer {
+        // A configured limit replaces every prior and what could be learned.
+        let learned = (config.learn && config.limit_per_min.is_none()).then(|| {
+            LearnedLimit::new(
+                config.prior_per_window,
+                Duration::from_millis(config.learn_window_ms),
+            )
+        });
         Pacer {
+            learned,
             config,
             quota: None,
             closed_until: Duration::ZERO,
@@ -159,7 +413,65 @@ impl Pacer {
                 wait = Some((allowed_at - now, PaceReason::ClientLimit));
             }
         }
+        if let Some(learned) = self.learned.as_mut() {
+            let from = now + wait.map_or(Duration::ZERO, |(w, _)| w);
+            // Released as a slot frees: spread, so that a window's worth does not leave at once.
+            let spread_us = self.config.spread_ms.saturating_mul(1_000);
+            let spread = || Duration::from_micros(uniform(rng, 0, spread_us));
+            let at = learned.reserve(now, from, spread, self.closed_until);
+            if at > from {
+                wait = Some((at - now, PaceReason::Learned));
+            }
+        }
         wait
+    }
+
+    /// The learned limit, if this bucket learns one.
+    pub fn learned(&self) -> Option<&LearnedLimit> {
+        self.learned.as_ref()
+    }
+
+    /// Whether a send held back by the learned limit could go now as a probe.
+    pub fn probes_available(&self) -> bool {
+        self.learned
+            .as_ref()
+            .is_some_and(|learned| learned.probe_tokens > 0)
+    }
+
+    /// A send waiting for the learned limit's slot at `reserved_at` goes now, if it may: as a
+    /// probe, when one is available, or because the limit learned since (a shorter window, a
+    /// higher limit) frees its slot already. Its reservation then moves to `now`.
+    pub fn go_early(&mut self, reserved_at: Duration, now: Duration) -> bool {
+        if now >= reserved_at {
+            return false;
+        }
+        let probe = self.probes_available();
+        let Some(learned) = self.learned.as_mut() else {
+            return false;
+        };
+        let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) else {
+            return false;
+        };
+        learned.sends.remove(position);
+        learned.forget_before(now);
+        let free = learned.limit.is_none_or(|limit| {
+            let before = learned.sends.partition_point(|&at| at <= now);
+            (before as u64) < limit
+        });
+        if !free && !probe {
+            learned
+                .sends
+                .insert(position.min(learned.sends.len()), reserved_at);
+            learned.sends.make_contiguous().sort();
+            return false;
+        }
+        if !free {
+            learned.probe_tokens -= 1;
+            learned.probes_out += 1;
+        }
+        let position = learned.sends.partition_point(|&at| at <= now);
+        learned.sends.insert(position, now);
+        true
     }
 
     /// Takes in what a response said about the quota.
@@ -201,11 +513,23 @@ impl Pacer {
         wait
     }
 
+    /// A 429 that said when: the learned limit is what the platform admitted in the window
+    /// before it. (A 429 without Retry-After is an edge's, not the platform's limit: it teaches
+    /// nothing.)
+    pub fn on_rate_limited(&mut self, now: Duration, retry_after: Duration) {
+        if let Some(learned) = self.learned.as_mut() {
+            learned.on_refused(now, retry_after);
+        }
+    }
+
     /// A 2xx from this bucket: once it has reopened, the bucket admitted on the header's word,
     /// so an escalation decays: the first success after each reopening halves it towards the
     /// header's wait (a header that lies every window is met again near the learned wait, not
     /// relearned from scratch; an honest one is back to its word after a few windows).
-    pub fn on_success(&mut self, now: Duration) {
+    pub fn on_success(&mut self, now: Duration, latency: Duration) {
+        if let Some(learned) = self.learned.as_mut() {
+            learned.on_admitted(now, latency);
+        }
         if now >= self.closed_until && !self.succeeded_since_reopen {
             self.succeeded_since_reopen = true;
             self.last_wait = (self.last_wait / 2).max(self.last_header_wait);
@@ -231,6 +555,7 @@ impl Pacer {
 mod tests {
     use super::*;
     use crate::headers::Dialect;
+    use proptest::prelude::Just;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -370,7 +695,7 @@ mod tests {
             });
             assert_eq!(pacer.on_retry_after(s(0), s(10)), s(10));
             if let Some(at) = success_at {
-                pacer.on_success(s(at));
+                pacer.on_success(s(at), Duration::ZERO);
             }
             assert_eq!(pacer.on_retry_after(s(second_at), s(10)), s(expected_s), "{what}");
         }
@@ -385,7 +710,7 @@ mod tests {
         assert_eq!(pacer.on_retry_after(s(0), s(10)), s(10));
         assert_eq!(pacer.on_retry_after(s(10), s(10)), s(20), "escalated");
         assert_eq!(pacer.on_retry_after(s(30), s(10)), s(40), "escalated again");
-        pacer.on_success(s(71));
+        pacer.on_success(s(71), Duration::ZERO);
         // Halved by the success: a lying header met again is met at 20 s, not relearned from 10.
         assert_eq!(
             pacer.on_retry_after(s(200), s(10)),
@@ -394,7 +719,7 @@ mod tests {
         );
         assert_eq!(pacer.on_retry_after(s(210), s(10)), s(20));
         for at in [231, 232, 233] {
-            pacer.on_success(s(at));
+            pacer.on_success(s(at), Duration::ZERO);
         }
         // Three successes in one reopening decay it once: 20 → 10, then doubled again.
         assert_eq!(pacer.on_retry_after(s(300), s(10)), s(10));
@@ -418,9 +743,146 @@ mod tests {
                 let closed = pacer.on_retry_after(now, s(retry_after_s));
                 proptest::prop_assert_eq!(closed, s(retry_after_s), "escalated an honest header at {:?}", now);
                 now += s(retry_after_s);
-                pacer.on_success(now);
+                pacer.on_success(now, Duration::ZERO);
                 now += Duration::from_millis(gap_ms);
             }
+        }
+    }
+
+    /// A platform in miniature: a sliding log of `capacity` per minute, one worker sending as
+    /// fast as the pacer lets it, for `minutes`. Returns the pacer and the refusals.
+    fn against_a_sliding_log(prior: Option<u64>, capacity: usize, minutes: u64, seed: u64) -> (Pacer, u64) {
+        against_a_sliding_log_of(s(60), prior, capacity, minutes, seed)
+    }
+
+    fn against_a_sliding_log_of(
+        window: Duration,
+        prior: Option<u64>,
+        capacity: usize,
+        minutes: u64,
+        seed: u64,
+    ) -> (Pacer, u64) {
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: prior,
+            ..PacingConfig::default()
+        });
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let latency = Duration::from_millis(20);
+        let mut admitted: std::collections::VecDeque<Duration> = std::collections::VecDeque::new();
+        let (mut now, mut refusals) = (Duration::ZERO, 0);
+        while now < s(60 * minutes) {
+            if let Some((wait, _)) = pacer.acquire(now, 0, &mut rng) {
+                now += wait;
+            }
+            let arrives = now + latency / 2;
+            while admitted.front().is_some_and(|&at| at + window <= arrives) {
+                admitted.pop_front();
+            }
+            now += latency;
+            if admitted.len() < capacity {
+                admitted.push_back(arrives);
+                pacer.on_success(now, latency);
+            } else {
+                refusals += 1;
+                let reopens = admitted[0] + window;
+                pacer.on_rate_limited(now, reopens.saturating_sub(now).max(Duration::from_secs(1)));
+                pacer.on_retry_after(now, reopens.saturating_sub(now).max(Duration::from_secs(1)));
+                now = now.max(pacer.closed_until());
+            }
+        }
+        (pacer, refusals)
+    }
+
+    #[test]
+    fn the_prior_holds_a_window_and_a_refusal_sets_what_was_admitted() {
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: Some(5),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..5 {
+            assert_eq!(
+                pacer.acquire(s(0), 0, &mut rng),
+                None,
+                "the prior's window is a burst"
+            );
+        }
+        assert_eq!(
+            pacer.acquire(s(0), 0, &mut rng),
+            None,
+            "the sixth goes at once as a probe: the prior may be low"
+        );
+        let (wait, reason) = pacer.acquire(s(0), 0, &mut rng).expect("the seventh waits");
+        assert_eq!(reason, PaceReason::Learned);
+        assert!(wait >= s(60), "{wait:?}");
+        // Another bucket: five sent, three admitted, then a refusal: the limit is three; an
+        // answer sent before the refusal and arriving after it raises it to four.
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: Some(5),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        for _ in 0..5 {
+            pacer.acquire(s(0), 0, &mut rng);
+        }
+        for _ in 0..3 {
+            pacer.on_success(s(1), Duration::from_millis(500));
+        }
+        pacer.on_rate_limited(s(1), s(59));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(3));
+        pacer.on_success(s(2), s(1));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(4));
+        let configured = Pacer::new(PacingConfig {
+            limit_per_min: Some(10),
+            ..PacingConfig::default()
+        });
+        assert!(
+            configured.learned().is_none(),
+            "a configured limit replaces learning"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_in_seconds_teaches_a_window_in_seconds() {
+        // 5 per second, where the prior assumes 300 per minute: the first Retry-After (1 s)
+        // shows the window is a second, not a minute, and the limit is five.
+        let (pacer, refusals) = against_a_sliding_log_of(s(1), Some(300), 5, 2, 3);
+        let learned = pacer.learned().unwrap();
+        assert!(
+            learned.window() <= Duration::from_millis(1_500),
+            "{:?}",
+            learned.window()
+        );
+        assert!(
+            (4..=6).contains(&learned.limit().unwrap()),
+            "{:?}",
+            learned.limit()
+        );
+        assert!(refusals <= 2 * 60 + 2, "{refusals} refusals in two minutes");
+    }
+
+    proptest::proptest! {
+        /// From a prior far above the platform's limit, the learned limit comes down to it in
+        /// one refusal episode; from one far below, probes find it within a few minutes; either
+        /// way refusals stay a handful a minute, not a share of the traffic.
+        #[test]
+        fn the_learned_limit_converges_from_above_and_below(
+            capacity in 5usize..120,
+            prior in proptest::prop_oneof![Just(300u64), 1u64..5],
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let minutes = 12;
+            let (pacer, refusals) = against_a_sliding_log(Some(prior), capacity, minutes, seed);
+            let limit = pacer.learned().unwrap().limit().unwrap();
+            proptest::prop_assert!(
+                limit + 2 >= capacity as u64 && limit <= capacity as u64 + 2,
+                "learned {} for a limit of {} from a prior of {}", limit, capacity, prior
+            );
+            proptest::prop_assert!(
+                refusals <= 2 * minutes + 2,
+                "{} refusals in {} minutes (limit {}, prior {})", refusals, minutes, capacity, prior
+            );
         }
     }
 }
