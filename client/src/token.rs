@@ -74,6 +74,9 @@ pub struct TokenError {
 
 #[derive(Clone, Debug)]
 struct Held {
+    /// When to refresh ahead of expiry: the margin, plus up to half of it again, spread per token
+    /// (so a fleet whose tokens were issued together does not refresh together).
+    refresh_at: Duration,
     value: Secret,
     expires_at: Duration,
     refresh_token: Option<Secret>,
@@ -108,7 +111,7 @@ impl TokenState {
     pub fn poll(&mut self, now: Duration) -> TokenStep {
         let valid = self.held.as_ref().filter(|held| now < held.expires_at);
         match valid {
-            Some(held) if now + self.margin < held.expires_at || self.fetching => TokenStep::Use(Token {
+            Some(held) if now < held.refresh_at || self.fetching => TokenStep::Use(Token {
                 value: held.value.clone(),
                 generation: self.generation,
             }),
@@ -128,9 +131,15 @@ impl TokenState {
             .jwt_expires_in
             .map_or(grant.expires_in, |jwt| jwt.min(grant.expires_in));
         self.generation += 1;
+        let expires_at = now + lifetime;
+        // The spread comes from the token itself: a fixed function of a value the platform drew,
+        // so it differs between instances and replays exactly.
+        let spread = self.margin / 2 * spread_per_mille(grant.access_token.expose()) / 1_000;
+        let refresh_at = expires_at.saturating_sub(self.margin + spread);
         self.held = Some(Held {
+            refresh_at,
             value: grant.access_token.clone(),
-            expires_at: now + lifetime,
+            expires_at,
             refresh_token: grant.refresh_token,
         });
         self.fetching = false;
@@ -154,12 +163,18 @@ impl TokenState {
         }
     }
 
+    /// When the held token will be refreshed ahead of its expiry, if one is held.
+    pub fn refresh_at(&self) -> Option<Duration> {
+        self.held.as_ref().map(|held| held.refresh_at)
+    }
+
     /// After a 401 with token `generation`: drops it if it is still the current one. Returns
     /// whether it did (so only the first of a burst of 401s causes a refresh).
     pub fn invalidate(&mut self, generation: u64) -> bool {
         match self.held.as_mut() {
             Some(held) if generation == self.generation && held.expires_at > Duration::ZERO => {
                 held.expires_at = Duration::ZERO;
+                held.refresh_at = Duration::ZERO;
                 true
             }
             _ => false,
@@ -287,6 +302,14 @@ impl TokenCache {
     }
 }
 
+/// A number in 0..1000 from a token's bytes (FNV-1a): the same token, the same number.
+fn spread_per_mille(token: &str) -> u32 {
+    let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % 1_000) as u32
+}
+
 /// The token request of a grant (`client_credentials`, `password`, or `refresh_token`).
 pub fn token_request(
     credentials: &Credentials,
@@ -404,6 +427,47 @@ mod tests {
 
     fn s(v: u64) -> Duration {
         Duration::from_secs(v)
+    }
+
+    #[test]
+    fn a_fleet_refreshes_spread_over_half_a_margin() {
+        // Twenty instances whose tokens were issued at the same moment.
+        let refreshes: Vec<Duration> = (0..20)
+            .map(|n| {
+                let mut state = TokenState::new(&TokenConfig { refresh_margin_s: 60 });
+                state.poll(s(0));
+                state.on_fetched(
+                    s(0),
+                    Grant {
+                        access_token: Secret::new(format!("token-of-instance-{n}")),
+                        ..grant(3_600)
+                    },
+                );
+                state.refresh_at().unwrap()
+            })
+            .collect();
+        assert!(
+            refreshes.iter().all(|at| (s(3_510)..=s(3_540)).contains(at)),
+            "{refreshes:?}"
+        );
+        let distinct: std::collections::BTreeSet<&Duration> = refreshes.iter().collect();
+        assert!(distinct.len() >= 15, "spread, not together: {refreshes:?}");
+        let again = {
+            let mut state = TokenState::new(&TokenConfig { refresh_margin_s: 60 });
+            state.poll(s(0));
+            state.on_fetched(
+                s(0),
+                Grant {
+                    access_token: Secret::new("token-of-instance-3"),
+                    ..grant(3_600)
+                },
+            );
+            state.refresh_at().unwrap()
+        };
+        assert_eq!(
+            again, refreshes[3],
+            "the same token, the same moment: replays exactly"
+        );
     }
 
     #[test]
