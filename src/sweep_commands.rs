@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use herd_client::Preset;
 use herd_sim::scenario::Scenario;
 use herd_sim::sweep::{self, Param, Point, ResultWriter, RunRecord, Summary};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -144,14 +143,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
 }
 
 pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
-    let presets = Param {
-        key: "preset".into(),
-        values: Preset::ALL
-            .iter()
-            .map(|preset| format!("\"{}\"", preset.name()))
-            .collect(),
-    };
-    let points = sweep::grid(&[presets]);
+    let points = sweep::grid(&[sweep::every_preset()]);
     let prepared = prepare(&args.scenario, &points)?;
     let first = prepared.scenarios.first().map_or(0, |scenario| scenario.seed);
     let seeds = grammar::parse_seeds(&args.seeds, first).map_err(CommandError::BadInput)?;

@@ -7,20 +7,12 @@
 
 use std::sync::Mutex;
 
-use herd_client::Preset;
 use herd_sim::scenario::{library, Scenario};
-use herd_sim::sweep::{self, Param};
+use herd_sim::sweep;
 
 #[test]
 fn no_peer_beats_the_default_on_any_shipped_scenario() {
-    let presets = Param {
-        key: "preset".into(),
-        values: Preset::ALL
-            .iter()
-            .map(|preset| format!("\"{}\"", preset.name()))
-            .collect(),
-    };
-    let points = sweep::grid(&[presets]);
+    let points = sweep::grid(&[sweep::every_preset()]);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut beaten = Vec::new();
     let mut compared = 0;

@@ -563,3 +563,60 @@ fn items_that_fail_for_good_are_never_retried() {
         },
     );
 }
+
+/// Rate limiting is not failure: under a herd on tight limits, an item never gives up while the
+/// platform says "later" with a Retry-After its deadline can wait for. It gives up only when the
+/// wait is beyond what its deadline has left, and then says so; no fixed count of 429s ends it.
+#[test]
+fn rate_limited_items_wait_while_their_deadline_allows() {
+    let strategy = (any::<u64>(), 4u32..40, 5u64..30, 30u64..120, any::<bool>());
+    property(
+        "rate limiting is not failure",
+        strategy,
+        &["items met 429s", "an item met more 429s than max_attempts"],
+        |(seed, workers, limit, operations, fast)| {
+            // A Retry-After of 1 s on a fixed window of a minute, no learned limit, and three
+            // attempts allowed: items meet more 429s than that, and must keep waiting.
+            let overrides = vec![
+                format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
+                format!("instances.workers={workers}"),
+                format!("workload.operations={operations}"),
+                format!("gateway.limits[0].limit={limit}"),
+                "client.pacing.learn=false".to_string(),
+                "client.retry.max_attempts=3".to_string(),
+                "duration_s=3600".to_string(),
+            ];
+            let case = Case::new("short-retry-after", seed, &overrides);
+            let (_, run) = case.run();
+            assert_complete(&case, &run);
+            let mut most_waits = 0;
+            for record in run.trace.records() {
+                let Record::Client { event, .. } = record else {
+                    continue;
+                };
+                if let EventKind::Done {
+                    reason: Some(reason),
+                    attempts,
+                    ..
+                } = &event.kind
+                {
+                    most_waits = most_waits.max(*attempts);
+                    prop_assert!(
+                        matches!(
+                            reason,
+                            herd_client::policy::retry::GiveUp::RetryAfterBeyondDeadline { .. }
+                                | herd_client::policy::retry::GiveUp::DeadlineExceeded
+                        ),
+                        "{}: {} gave up for {:?} while only rate limited",
+                        case.replay(),
+                        event.op,
+                        reason
+                    );
+                } else if let EventKind::Done { attempts, .. } = &event.kind {
+                    most_waits = most_waits.max(*attempts);
+                }
+            }
+            Ok(vec![run.metrics.responses_429 > 0, most_waits > 3])
+        },
+    );
+}

@@ -218,21 +218,9 @@ impl Gateway {
     /// with no `cursor` on the last page (PY `get_users_query`, `user_cursor_entity_listing.py`).
     fn query_users(&mut self, ctx: &Ctx, request: &Request) -> Response {
         let query: BTreeMap<String, String> = request.query().into_iter().collect();
-        let Some(page_size) = query
-            .get("pageSize")
-            .map_or(Some(25), |text| text.parse::<u64>().ok())
-        else {
-            return self.bad_request(ctx, 400, "bad.request", "pageSize must be a whole number");
-        };
-        if page_size == 0 || page_size > self.config.data.page_size_max {
-            return self.bad_request(ctx, 400, "bad.request", "pageSize out of range");
-        }
-        let offset = match query.get("cursor").filter(|cursor| !cursor.is_empty()) {
-            None => 0,
-            Some(cursor) => match decode_cursor(cursor) {
-                Some(offset) if offset <= self.directory.len() => offset,
-                _ => return self.bad_request(ctx, 400, "bad.request", "The cursor is not valid"),
-            },
+        let (page_size, offset) = match self.cursor_page(ctx, &query, 25, self.directory.len()) {
+            Ok(page) => page,
+            Err(refused) => return *refused,
         };
         let entities: Vec<Value> = self
             .directory
@@ -254,6 +242,51 @@ impl Gateway {
             body["cursor"] = json!(cursor);
         }
         Response::json(200, &body)
+    }
+
+    /// A cursor page's `pageSize` (or `default_size`) and offset over `total` items, or the 400
+    /// for a bad size or a cursor that is not one of ours.
+    fn cursor_page(
+        &mut self,
+        ctx: &Ctx,
+        query: &BTreeMap<String, String>,
+        default_size: u64,
+        total: u64,
+    ) -> Result<(u64, u64), Box<Response>> {
+        let Some(page_size) = query
+            .get("pageSize")
+            .map_or(Some(default_size), |text| text.parse::<u64>().ok())
+        else {
+            return Err(Box::new(self.bad_request(
+                ctx,
+                400,
+                "bad.request",
+                "pageSize must be a whole number",
+            )));
+        };
+        if page_size == 0 || page_size > self.config.data.page_size_max {
+            return Err(Box::new(self.bad_request(
+                ctx,
+                400,
+                "bad.request",
+                "pageSize out of range",
+            )));
+        }
+        let offset = match query.get("cursor").filter(|cursor| !cursor.is_empty()) {
+            None => 0,
+            Some(cursor) => match decode_cursor(cursor) {
+                Some(offset) if offset <= total => offset,
+                _ => {
+                    return Err(Box::new(self.bad_request(
+                        ctx,
+                        400,
+                        "bad.request",
+                        "The cursor is not valid",
+                    )))
+                }
+            },
+        };
+        Ok((page_size, offset))
     }
 
     /// Genesys `POST /api/v2/users` with `{name, email, …}`: 200 with the new user; 409 when the
@@ -351,21 +384,9 @@ impl Gateway {
             }
         }
         let query: BTreeMap<String, String> = request.query().into_iter().collect();
-        let Some(page_size) = query
-            .get("pageSize")
-            .map_or(Some(100), |text| text.parse::<u64>().ok())
-        else {
-            return self.bad_request(ctx, 400, "bad.request", "pageSize must be a whole number");
-        };
-        if page_size == 0 || page_size > self.config.data.page_size_max {
-            return self.bad_request(ctx, 400, "bad.request", "pageSize out of range");
-        }
-        let offset = match query.get("cursor").filter(|cursor| !cursor.is_empty()) {
-            None => 0,
-            Some(cursor) => match decode_cursor(cursor) {
-                Some(offset) if offset <= job.conversations => offset,
-                _ => return self.bad_request(ctx, 400, "bad.request", "The cursor is not valid"),
-            },
+        let (page_size, offset) = match self.cursor_page(ctx, &query, 100, job.conversations) {
+            Ok(page) => page,
+            Err(refused) => return *refused,
         };
         let end = offset.saturating_add(page_size).min(job.conversations);
         let epoch = self.config.epoch_unix_s;

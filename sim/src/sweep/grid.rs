@@ -51,6 +51,17 @@ pub fn label(point: &Point) -> String {
 }
 
 /// The preset a point sets (`preset="genesys-java"` → `genesys-java`), or "" when it sets none.
+/// The `compare` axis: every preset, herdsim's own and each peer's, in `Preset::ALL`'s order.
+pub fn every_preset() -> Param {
+    Param {
+        key: "preset".into(),
+        values: herd_client::Preset::ALL
+            .iter()
+            .map(|preset| format!("\"{}\"", preset.name()))
+            .collect(),
+    }
+}
+
 pub fn preset_of(point: &Point) -> String {
     point
         .get("preset")

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::scenario::Scenario;
 
-pub use grid::{grid, label, overrides, preset_of, Param, Point};
+pub use grid::{every_preset, grid, label, overrides, preset_of, Param, Point};
 pub use results::{parse_records, read_records, ResultWriter, RunKey, RunRecord};
 pub use summary::{summarize, PointSummary, Stat, Summary};
 
