@@ -7,9 +7,11 @@
 //! (plain `cargo test`), these tests say so and check nothing; under `CI=true` a missing SDK is a
 //! failure.
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn sdks() -> Option<PathBuf> {
     match std::env::var_os("HERDSIM_SDKS") {
@@ -34,19 +36,12 @@ fn against_serve(program: &PathBuf, script: &str, env: &[(&str, PathBuf)]) -> (S
         "name = \"sdk\"\ndescription = \"the official SDKs\"\n[gateway]\nplatform = \"genesys\"\n[gateway.data]\njob_duration_s = 1\n[workload]\nkind = \"read\"\noperations = 1\n",
     )
     .unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim"))
-        .args(["serve", scenario.to_str().unwrap(), "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let port = first
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("http://127.0.0.1:"))
+    let (mut server, mut stdout, base) = support::spawn_serve(&[scenario.to_str().unwrap()]);
+    let port = base
+        .rsplit(':')
+        .next()
         .map(|rest| rest.trim_end_matches(|c: char| !c.is_ascii_digit()).to_string())
-        .unwrap_or_else(|| panic!("no address in {first:?}"));
+        .unwrap_or_else(|| panic!("no port in {base:?}"));
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(script);

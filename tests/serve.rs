@@ -2,8 +2,10 @@
 //! on the real clock by design (a real-time server's Retry-After is real seconds), so their
 //! limits are per second and every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+mod support;
+
+use std::io::Read;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use herd_gateway::config::{KeyPart, LimitRule};
 use herd_gateway::{Gateway, GatewayConfig};
 use herd_sim::shell::service::GatewayService;
 use herd_sim::shell::tcp::{self as serve, ServeOptions};
+use support::spawn_serve;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -163,27 +166,6 @@ status, _ = get()
 assert status == 200, status
 print("token, 429 with Retry-After %s, then 200" % retry_after)
 "#;
-
-/// `herdsim serve ARGS --addr 127.0.0.1:0`: the process, its stdout after the first line, and
-/// the base URL that line names.
-fn spawn_serve(args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStdout>, String) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_herdsim"))
-        .arg("serve")
-        .args(args)
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let base = first
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
-    (server, stdout, base)
-}
 
 #[test]
 fn a_plain_python_client_gets_a_token_hits_429_and_is_served_after_waiting() {
