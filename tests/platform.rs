@@ -29,6 +29,13 @@ fn client_events(output: &WorldOutput) -> impl Iterator<Item = (herd_gateway::Si
     })
 }
 
+fn gateway_events(output: &WorldOutput) -> impl Iterator<Item = &GatewayEventKind> {
+    output.records.iter().filter_map(|record| match record {
+        Record::Gateway(event) => Some(&event.kind),
+        _ => None,
+    })
+}
+
 #[test]
 fn a_missing_scope_is_a_final_answer_never_a_refresh_or_a_retry() {
     let output = simulate(&scenario(
@@ -247,22 +254,15 @@ operations = 60
                 .all(|record| record.outcome == Outcome::Ok),
             "{mode}"
         );
-        let refused = output
-            .records
-            .iter()
-            .filter(|record| matches!(record, Record::Gateway(event) if matches!(event.kind, GatewayEventKind::Unauthorized { .. })))
+        let refused = gateway_events(&output)
+            .filter(|kind| matches!(kind, GatewayEventKind::Unauthorized { .. }))
             .count();
         assert_eq!(
             refused, 0,
             "{mode}: refreshed before the outage, no request met an expired token"
         );
-        let token_503s = output
-            .records
-            .iter()
-            .filter(|record| {
-                matches!(record, Record::Gateway(event)
-                    if matches!(&event.kind, GatewayEventKind::Fault { family, .. } if family == "oauth"))
-            })
+        let token_503s = gateway_events(&output)
+            .filter(|kind| matches!(kind, GatewayEventKind::Fault { family, .. } if family == "oauth"))
             .count();
         assert_eq!(token_503s, 0, "{mode}: no token request went into the window");
         assert_eq!(

@@ -798,16 +798,17 @@ impl Worker {
                     headers,
                     body,
                 } = response;
-                let wall = inner.clock.wall();
-                let retry_after = read_retry_after(&headers, wall, inner.config.retry.retry_after_dates);
-                // Epoch resets are read against the server's clock too, when it sends `Date`.
-                let server_wall = match inner.config.retry.retry_after_dates {
-                    RetryAfterDates::ServerClock => server_clock(&headers, wall),
-                    _ => wall,
+                // Dates (HTTP-date Retry-Afters, epoch resets) are read against the clock the
+                // client is configured to trust: the server's `Date`, or its own.
+                let dates = inner.config.retry.retry_after_dates;
+                let reference = match dates {
+                    RetryAfterDates::ServerClock => server_clock(&headers, inner.clock.wall()),
+                    RetryAfterDates::LocalClock | RetryAfterDates::Ignored => inner.clock.wall(),
                 };
+                let retry_after = read_retry_after(&headers, reference, dates);
                 bucket
                     .pacer
-                    .on_rate_limit(now, parse_rate_limit(&headers, server_wall));
+                    .on_rate_limit(now, parse_rate_limit(&headers, reference));
                 // A 503 that says when (a maintenance window) closes the family as a 429 does:
                 // the platform asked every caller, not just this one, to come back later.
                 if status == 429 || status == 503 {
@@ -978,13 +979,12 @@ impl Worker {
 /// A response's `Retry-After` as a wait, read as the client is configured to read HTTP-dates.
 fn read_retry_after(
     headers: &Headers,
-    wall: std::time::SystemTime,
+    reference: std::time::SystemTime,
     dates: RetryAfterDates,
 ) -> Option<Duration> {
     let value = header(headers, "retry-after")?;
     match dates {
-        RetryAfterDates::ServerClock => parse_retry_after(value, server_clock(headers, wall)),
-        RetryAfterDates::LocalClock => parse_retry_after(value, wall),
+        RetryAfterDates::ServerClock | RetryAfterDates::LocalClock => parse_retry_after(value, reference),
         RetryAfterDates::Ignored => parse_retry_after_seconds(value),
     }
 }

@@ -126,6 +126,14 @@ impl Directory {
         &self.users[start..end]
     }
 
+    /// The views of `offset..offset + limit`, in paging order: a page of a listing's body.
+    pub fn page_views(&self, offset: u64, limit: u64) -> Vec<Value> {
+        self.page(offset, limit)
+            .iter()
+            .map(|user| self.view(user))
+            .collect()
+    }
+
     /// Applies a patch and returns the new version. `version` is compared when present, and
     /// required when `require_version`.
     pub fn update(&mut self, id: &str, patch: &Value, require_version: bool) -> Result<u64, UpdateError> {

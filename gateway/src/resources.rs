@@ -158,12 +158,7 @@ impl Gateway {
                 let page_count = total.div_ceil(page_size).max(1);
                 let uri = |n: u64| format!("/api/v2/users?pageSize={page_size}&pageNumber={n}");
                 let offset = (page_number - 1).saturating_mul(page_size);
-                let entities: Vec<Value> = self
-                    .directory
-                    .page(offset, page_size)
-                    .iter()
-                    .map(|user| self.directory.view(user))
-                    .collect();
+                let entities = self.directory.page_views(offset, page_size);
                 let mut body = json!({
                     "entities": entities, "pageSize": page_size, "pageNumber": page_number,
                     "total": total, "pageCount": page_count,
@@ -185,12 +180,7 @@ impl Gateway {
                     return self.bad_request(ctx, 400, "bad.request", "top out of range");
                 }
                 let uri = |skip: u64| format!("{CXONE_PREFIX}/agents?skip={skip}&top={top}");
-                let agents: Vec<Value> = self
-                    .directory
-                    .page(skip, top)
-                    .iter()
-                    .map(|user| self.directory.view(user))
-                    .collect();
+                let agents = self.directory.page_views(skip, top);
                 let mut links = json!({"self": uri(skip)});
                 if skip.saturating_add(top) < total {
                     links["next"] = json!(uri(skip + top));
@@ -222,12 +212,7 @@ impl Gateway {
             Ok(page) => page,
             Err(refused) => return *refused,
         };
-        let entities: Vec<Value> = self
-            .directory
-            .page(offset, page_size)
-            .iter()
-            .map(|user| self.directory.view(user))
-            .collect();
+        let entities = self.directory.page_views(offset, page_size);
         let self_uri = match query.get("cursor") {
             Some(cursor) => format!("/api/v2/users/query?pageSize={page_size}&cursor={cursor}"),
             None => format!("/api/v2/users/query?pageSize={page_size}"),

@@ -61,6 +61,7 @@ impl PacingConfig {
     /// by community answers **[SECONDARY]**); CXone publishes no general limit, so none.
     pub fn with_platform_prior(&self, platform: crate::platform::Platform) -> PacingConfig {
         let mut config = self.clone();
+        // The documented default is per minute: it is no prior for a window of another length.
         if config.prior_per_window.is_none() && config.learn_window_ms == 60_000 {
             config.prior_per_window = match platform {
                 crate::platform::Platform::Genesys => Some(300),
@@ -282,15 +283,10 @@ impl LearnedLimit {
                 self.candidate_window = Some((implied, now + retry_after));
             }
         }
-        // Answers admitted before this refusal but still on their way raise it again as they
+        // What is left after `forget_before` is exactly the admissions sent in the window before
+        // now. Answers admitted before this refusal but still on their way raise it again as they
         // arrive (`on_admitted`).
-        let horizon = now.checked_sub(self.window);
-        let admitted = self
-            .admitted
-            .iter()
-            .filter(|&&sent| horizon.is_none_or(|horizon| sent > horizon) && sent <= now)
-            .count();
-        self.limit = Some((admitted as u64).max(1));
+        self.limit = Some((self.admitted.len() as u64).max(1));
         self.refused_at = Some(now);
         self.clean_binding_windows = 0;
     }
@@ -431,40 +427,27 @@ impl Pacer {
         self.learned.as_ref()
     }
 
-    /// Whether a send held back by the learned limit could go now as a probe.
-    pub fn probes_available(&self) -> bool {
-        self.learned
-            .as_ref()
-            .is_some_and(|learned| learned.probe_tokens > 0)
-    }
-
-    /// A send waiting for the learned limit's slot at `reserved_at` goes now, if it may: as a
-    /// probe, when one is available, or because the limit learned since (a shorter window, a
-    /// higher limit) frees its slot already. Its reservation then moves to `now`.
+    /// A send waiting for the learned limit's slot at `reserved_at` goes now, if it may: because
+    /// the limit learned since (a shorter window, a higher limit) frees a slot already, or as a
+    /// probe, when one is available. Its reservation then moves to `now`.
     pub fn go_early(&mut self, reserved_at: Duration, now: Duration) -> bool {
-        if now >= reserved_at {
-            return false;
-        }
-        let probe = self.probes_available();
         let Some(learned) = self.learned.as_mut() else {
             return false;
         };
+        if now >= reserved_at {
+            return false;
+        }
+        learned.forget_before(now);
+        // The waiting reservation lies after `now`, so it is not among the sends counted here.
+        let sent_by_now = learned.sends.partition_point(|&at| at <= now) as u64;
+        let free = learned.limit.is_none_or(|limit| sent_by_now < limit);
+        if !free && learned.probe_tokens == 0 {
+            return false;
+        }
         let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) else {
             return false;
         };
         learned.sends.remove(position);
-        learned.forget_before(now);
-        let free = learned.limit.is_none_or(|limit| {
-            let before = learned.sends.partition_point(|&at| at <= now);
-            (before as u64) < limit
-        });
-        if !free && !probe {
-            learned
-                .sends
-                .insert(position.min(learned.sends.len()), reserved_at);
-            learned.sends.make_contiguous().sort();
-            return false;
-        }
         if !free {
             learned.probe_tokens -= 1;
             learned.probes_out += 1;
