@@ -45,8 +45,12 @@ pub enum Command {
     Merge(MergeArgs),
     /// Every peer preset and herdsim's own policy side by side on the same seeds.
     Compare(CompareArgs),
-    /// Serve the scenario's gateway over real HTTP in real time, for clients in any language.
+    /// Serve the scenario's gateway over real HTTP in real time, for clients in any language,
+    /// and grade what they do (a scorecard at /__herdsim/, in summaries and at shutdown).
     Serve(ServeArgs),
+    /// The scorecard of a recorded session (`herdsim serve --record FILE`); exit 1 if any rule
+    /// failed.
+    Grade(GradeArgs),
 }
 
 /// What selects a scenario and changes it, shared by the commands that run one.
@@ -180,6 +184,29 @@ pub struct ServeArgs {
     /// Connections served at once; more get 503 and are closed.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+    /// Idle keep-alive timeout (also the time a request head may take), in s. Default: 15 s
+    /// more than the longest Retry-After the scenario sends, and at least 75 s.
+    #[arg(long, value_name = "S")]
+    pub idle_timeout_s: Option<u64>,
+    /// A request body must arrive within this many seconds (else 408, counted as a timeout).
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub body_timeout_s: u64,
+    /// No connection lives longer than this many seconds (then it closes gracefully).
+    #[arg(long, value_name = "S", default_value_t = 600)]
+    pub connection_deadline_s: u64,
+    /// At shutdown, write the scorecard as markdown with charts, and report.html with a
+    /// zoomable timeline, into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GradeArgs {
+    /// A file written by `herdsim serve --record`.
+    pub trace: PathBuf,
+    /// Print the scorecard as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

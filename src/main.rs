@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => sweep_commands::merge(&args),
         Command::Compare(args) => sweep_commands::compare(&args),
         Command::Serve(args) => serve_command::serve(&args),
+        Command::Grade(args) => serve_command::grade(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,13 +5,126 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use herd_gateway::events::GatewayEvent;
-use herd_gateway::Gateway;
+use herd_gateway::{Gateway, Request, Response, SimTime};
+use herd_sim::scorecard::series::{class_of, AnswerSeries, Timeline, CLASSES};
+use herd_sim::scorecard::{self, Exchange, Scorecard};
 use herd_sim::shell::service::GatewayService;
 use herd_sim::shell::tcp::{self, RequestLog, ServeOptions};
 use herd_sim::trace::Record;
 
-use crate::args::{CommandError, LogFormat, ServeArgs};
+use crate::args::{CommandError, GradeArgs, LogFormat, ServeArgs};
 use crate::lookup;
+
+/// What the referee keeps while serving: the scorecard, answers per second, and (for
+/// `--report`) each request's time and answer. All bounded (see `herd_sim::scorecard`).
+#[derive(Default)]
+struct Referee {
+    card: Scorecard,
+    series: AnswerSeries,
+    timeline: Option<Timeline>,
+}
+
+impl Referee {
+    fn observe(&mut self, exchange: &Exchange) {
+        self.card.observe(exchange);
+        let class = class_of(exchange.status);
+        self.series.add(exchange.t_us, class);
+        if let Some(timeline) = &mut self.timeline {
+            timeline.add(exchange.t_us, class);
+        }
+    }
+}
+
+/// The most buckets the live page lists.
+const LIVE_BUCKETS_MAX: usize = 50;
+/// Seconds of answers the live page draws.
+const LIVE_SECONDS: u64 = 120;
+
+/// The harness's pages: the dashboard, the scorecard as JSON, and the live counts.
+fn pages(referee: Arc<Mutex<Referee>>, scenario: String) -> herd_sim::shell::service::PageHook {
+    Arc::new(move |gateway: &mut Gateway, now: SimTime, request: &Request| {
+        if request.method != "GET" {
+            return None;
+        }
+        match request.path() {
+            "/__herdsim/" | "/__herdsim/index.html" => {
+                let mut response = Response::new(200);
+                response.body = herd_reports::html::DASHBOARD.as_bytes().to_vec();
+                response
+                    .headers
+                    .push(("content-type".into(), "text/html; charset=utf-8".into()));
+                Some(response)
+            }
+            "/__herdsim/report" => {
+                let report = referee.lock().expect("referee lock").card.report();
+                Some(Response::json(
+                    200,
+                    &serde_json::to_value(report).expect("a report serializes"),
+                ))
+            }
+            "/__herdsim/live" => {
+                let now_s = now.as_micros() / 1_000_000;
+                let per_second: Vec<serde_json::Value> = referee
+                    .lock()
+                    .expect("referee lock")
+                    .series
+                    .recent(now_s, LIVE_SECONDS)
+                    .into_iter()
+                    .map(|(second, counts)| serde_json::json!({"t_s": second, "counts": counts}))
+                    .collect();
+                let buckets = gateway.buckets(now, LIVE_BUCKETS_MAX);
+                Some(Response::json(
+                    200,
+                    &serde_json::json!({"scenario": scenario, "t_s": now.as_micros() as f64 / 1e6,
+                        "classes": CLASSES, "per_second": per_second, "buckets": buckets}),
+                ))
+            }
+            _ => None,
+        }
+    })
+}
+
+/// `herdsim grade TRACE`: the scorecard of a recorded session.
+pub fn grade(args: &GradeArgs) -> Result<(), CommandError> {
+    use std::io::BufRead as _;
+    let file = std::fs::File::open(&args.trace)
+        .map_err(|error| CommandError::BadInput(format!("cannot read {}: {error}", args.trace.display())))?;
+    let mut card = Scorecard::new();
+    let mut exchanges = 0u64;
+    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|error| {
+            CommandError::BadInput(format!(
+                "{}:{}: cannot read: {error}",
+                args.trace.display(),
+                number + 1
+            ))
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        exchanges += u64::from(line.contains(r#""src":"exchange""#));
+        card.observe_line(&line).map_err(|error| {
+            CommandError::BadInput(format!("{}:{}: {error}", args.trace.display(), number + 1))
+        })?;
+    }
+    if exchanges == 0 {
+        return Err(CommandError::BadInput(format!(
+            "{}: no exchange lines: grade reads files written by `herdsim serve --record` (run traces hold no requests as sent)",
+            args.trace.display()
+        )));
+    }
+    let report = card.report();
+    if args.json {
+        outln!("{}", serde_json::to_string(&report).expect("a report serializes"));
+    } else {
+        out!("{}", herd_reports::text::scorecard(&report));
+    }
+    if report.pass {
+        Ok(())
+    } else {
+        Err(CommandError::Assertions)
+    }
+}
 
 pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
     let mut scenario = lookup::load(&args.scenario)?;
@@ -51,7 +164,23 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
                 }
             }
         });
-        let service = GatewayService::new(gateway.clone(), clock.clone()).with_event_hook(hook);
+        let referee = Arc::new(Mutex::new(Referee {
+            timeline: args.report.as_ref().map(|_| Timeline::default()),
+            ..Referee::default()
+        }));
+        let exchanges = {
+            let (referee, sink) = (referee.clone(), record.clone());
+            Arc::new(move |exchange: Exchange| {
+                if let Some(file) = &sink {
+                    let _ = writeln!(file.lock().expect("record lock"), "{}", scorecard::exchange_line(&exchange));
+                }
+                referee.lock().expect("referee lock").observe(&exchange);
+            })
+        };
+        let service = GatewayService::new(gateway.clone(), clock.clone())
+            .with_event_hook(hook)
+            .with_exchange_hook(exchanges)
+            .with_pages(pages(referee.clone(), scenario.name.clone()));
         let clients: Vec<&str> = scenario.gateway.clients.iter().map(|client| client.id.as_str()).collect();
         outln!("herdsim serve: {} ({:?}, seed {seed}) on http://{address}", scenario.name, scenario.gateway.platform);
         for client in &scenario.gateway.clients {
@@ -79,6 +208,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
             }
         }
         outln!("  live buckets of a token: GET http://{address}/__herdsim/limits (Authorization: Bearer ...)");
+        outln!("  the scorecard: http://{address}/__herdsim/ (live page), GET http://{address}/__herdsim/report (JSON)");
         outln!("  faults and schedules run from now; Ctrl-C stops");
         let _ = std::io::stdout().flush();
         let logger: Option<tcp::RequestLogger> = match args.log_format {
@@ -86,24 +216,63 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
             format => Some(Arc::new(move |line: &RequestLog| print_request(format, line))),
         };
         let summaries = {
-            let (gateway, every, record) = (gateway.clone(), Duration::from_secs(args.summary_every_s.max(1)), record.clone());
+            let (gateway, every, record, referee) = (gateway.clone(), Duration::from_secs(args.summary_every_s.max(1)), record.clone(), referee.clone());
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(every);
                 ticker.tick().await;
                 loop {
                     ticker.tick().await;
                     outln!("{}", summary(&gateway, "summary"));
+                    outln!("{}", verdict_line(&referee.lock().expect("referee lock").card.report()));
                     if let Some(file) = &record {
                         let _ = file.lock().expect("record lock").flush();
                     }
                 }
             })
         };
-        let options = ServeOptions { max_connections: args.max_connections, ..ServeOptions::default() };
+        let options = ServeOptions {
+            max_connections: args.max_connections,
+            idle_timeout: args.idle_timeout_s.map_or_else(
+                || tcp::idle_timeout_for(scenario.gateway.longest_retry_after_s()),
+                Duration::from_secs,
+            ),
+            body_read_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+            connection_deadline: Duration::from_secs(args.connection_deadline_s.max(1)),
+            ..ServeOptions::default()
+        };
+        outln!(
+            "  connections: at most {}; idle timeout {} s; body timeout {} s; deadline {} s",
+            options.max_connections,
+            options.idle_timeout.as_secs(),
+            options.body_read_timeout.as_secs(),
+            options.connection_deadline.as_secs()
+        );
+        let _ = std::io::stdout().flush();
         let stats = tcp::serve_tcp(listener, service, clock, options, logger, shutdown_signal()).await;
         summaries.abort();
         outln!("{}", summary(&gateway, "final"));
-        outln!("  connections: {} ({} refused as over --max-connections)", stats.connections, stats.refused);
+        outln!(
+            "  connections: {} ({} refused as over --max-connections, {} closed at their deadline); timeouts: {} bodies too slow (408), {} bodies broken off",
+            stats.connections, stats.refused, stats.deadline_closed, stats.body_timeouts, stats.body_errors
+        );
+        let (report, timeline) = {
+            let referee = referee.lock().expect("referee lock");
+            (referee.card.report(), referee.timeline.clone())
+        };
+        out!("{}", herd_reports::text::scorecard(&report));
+        if let (Some(dir), Some(timeline)) = (&args.report, timeline) {
+            let points: Vec<(u64, u8)> = timeline.points.iter().copied().collect();
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let written = herd_reports::write_serve(dir, &herd_reports::ServeReport {
+                scenario: &scenario,
+                command: &command,
+                scorecard: &report,
+                points: &points,
+                dropped: timeline.dropped,
+            })
+            .map_err(CommandError::BadInput)?;
+            outln!("  report: {}", written.display());
+        }
         if let (Some(file), Some(path)) = (&record, &args.record) {
             file.lock().expect("record lock").flush().map_err(|error| CommandError::BadInput(format!("cannot write {}: {error}", path.display())))?;
             outln!("  trace: {}", path.display());
@@ -135,6 +304,21 @@ fn print_request(format: LogFormat, line: &RequestLog) {
             line.served_as
         ),
     }
+}
+
+/// One line: the verdict and the rules that fail.
+fn verdict_line(report: &scorecard::ScorecardReport) -> String {
+    let failed = report.total.failed();
+    format!(
+        "scorecard: {} ({} requests; {})",
+        if report.pass { "PASS" } else { "FAIL" },
+        report.total.requests,
+        if failed.is_empty() {
+            "every rule passes".to_string()
+        } else {
+            format!("fails {}", failed.join(", "))
+        }
+    )
 }
 
 fn summary(gateway: &Mutex<Gateway>, label: &str) -> String {

@@ -233,8 +233,9 @@ async fn raw(address: &str, bytes: &[u8]) -> String {
 async fn malformed_huge_slow_and_too_many_clients_are_answered_or_refused_never_a_crash() {
     let options = ServeOptions {
         max_connections: 64,
-        header_read_timeout: Duration::from_millis(1_500),
+        idle_timeout: Duration::from_millis(1_500),
         shutdown_grace: Duration::from_millis(200),
+        ..ServeOptions::default()
     };
     let (address, _gateway, stop, server) = start(GatewayConfig::default(), options).await;
     assert!(
@@ -358,41 +359,6 @@ fn serve_logs_requests_as_json_lines_when_asked() {
     );
 }
 
-/// One request over a fresh loopback connection: (status, body).
-fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let address = base.trim_start_matches("http://");
-    let host = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
-        .map_or(address, |(_, value)| value);
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers
-        .iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
-    {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, body)| body.to_string());
-    (status, body)
-}
-
 /// "Why was this 429": the request log names the rule, key and count; `/__herdsim/limits` shows
 /// the caller's buckets and their recent refusals; secrets in a query string never reach a log.
 #[test]
@@ -409,7 +375,7 @@ fn serve_explains_every_429_and_shows_the_callers_buckets() {
         "Basic {}",
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "herd-app:herd-secret")
     );
-    let (status, body) = http(
+    let (status, body) = support::http(
         &base,
         "POST",
         "/oauth/token",
@@ -424,7 +390,7 @@ fn serve_explains_every_429_and_shows_the_callers_buckets() {
     let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
     // A PATCH without `version`: admitted by the limits, refused by the resource (400).
     let user = herd_gateway::directory::Directory::id_for(herd_gateway::config::PlatformProfile::Genesys, 0);
-    let (status, _) = http(
+    let (status, _) = support::http(
         &base,
         "PATCH",
         &format!("/api/v2/users/{user}"),
@@ -434,7 +400,7 @@ fn serve_explains_every_429_and_shows_the_callers_buckets() {
     assert_eq!(status, 400);
     let statuses: Vec<u16> = (0..5)
         .map(|_| {
-            http(
+            support::http(
                 &base,
                 "GET",
                 "/api/v2/users?pageSize=1",
@@ -445,7 +411,7 @@ fn serve_explains_every_429_and_shows_the_callers_buckets() {
         })
         .collect();
     assert_eq!(statuses, vec![200, 200, 200, 200, 429]);
-    let (status, report) = http(
+    let (status, report) = support::http(
         &base,
         "GET",
         "/__herdsim/limits",
@@ -479,9 +445,9 @@ fn serve_explains_every_429_and_shows_the_callers_buckets() {
         "the client-wide layer too: {layers:?}"
     );
     assert_eq!(report["recent_refusals"].as_array().unwrap().len(), 1, "{report}");
-    assert_eq!(http(&base, "GET", "/__herdsim/limits", &[], "").0, 401);
+    assert_eq!(support::http(&base, "GET", "/__herdsim/limits", &[], "").0, 401);
     let leaked = "/api/v2/users?client_secret=s3cr3t-q&password=p4ss-q&access_token=t0k-q&pageSize=1";
-    http(&base, "GET", leaked, &[("authorization", &bearer)], "");
+    support::http(&base, "GET", leaked, &[("authorization", &bearer)], "");
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();
@@ -513,7 +479,7 @@ fn serve_routes_by_host_as_the_platform_does() {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "herd-app:herd-secret")
     );
     let token = |host: &str| {
-        http(
+        support::http(
             &base,
             "POST",
             "/oauth/token",
@@ -537,7 +503,7 @@ fn serve_routes_by_host_as_the_platform_does() {
     let granted: serde_json::Value = serde_json::from_str(&body).unwrap();
     let bearer = format!("Bearer {}", granted["access_token"].as_str().unwrap());
     let list = |host: &str| {
-        http(
+        support::http(
             &base,
             "GET",
             "/api/v2/users",

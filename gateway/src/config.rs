@@ -762,6 +762,34 @@ fn config_error(field: impl Into<String>, message: impl Into<String>) -> Gateway
 
 impl GatewayConfig {
     /// The rules in force: the layers that are on, then the scenario's own rules.
+    /// The longest `Retry-After` the gateway can send, in s: a refusal waits at most its rule's
+    /// window (plus a lockout penalty) or its cap; a fault says its own `retry_after_s`.
+    pub fn longest_retry_after_s(&self) -> u64 {
+        let rules = self
+            .effective_limits()
+            .iter()
+            .map(|rule| {
+                let wait_ms = rule.window_ms + rule.early_penalty_ms.unwrap_or(0);
+                rule.retry_after_max_s
+                    .unwrap_or(u64::MAX)
+                    .min(wait_ms.div_ceil(1_000))
+            })
+            .max()
+            .unwrap_or(0);
+        let faults = self
+            .faults
+            .iter()
+            .map(|fault| match fault {
+                Fault::Maintenance { retry_after_s, .. }
+                | Fault::Throttle { retry_after_s, .. }
+                | Fault::ServerErrors { retry_after_s, .. } => retry_after_s.unwrap_or(0),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        rules.max(faults).min(86_400)
+    }
+
     pub fn effective_limits(&self) -> Vec<LimitRule> {
         let mut rules = self.layers.rules();
         rules.extend(self.limits.iter().flatten().cloned());

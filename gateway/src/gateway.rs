@@ -151,6 +151,11 @@ impl Gateway {
         &self.directory
     }
 
+    /// The events recorded since the last [`Gateway::drain_events`], in order, left in place.
+    pub fn pending_events(&self) -> &[GatewayEvent] {
+        &self.events
+    }
+
     /// Takes the events recorded since the last call, in order.
     pub fn drain_events(&mut self) -> Vec<GatewayEvent> {
         std::mem::take(&mut self.events)
@@ -217,6 +222,13 @@ impl Gateway {
             "buckets": buckets,
             "recent_refusals": recent,
         }))
+    }
+
+    /// Every bucket in use at `now`, fullest first, at most `max`: the live dashboard's view.
+    /// Advances their state; consumes nothing.
+    pub fn buckets(&mut self, now: SimTime, max: usize) -> Vec<crate::rules::BucketState> {
+        let now = now.max(self.latest);
+        self.limits.describe_all(now, max)
     }
 
     /// When the gateway next has work of its own (a scheduled revocation or a background draw),

@@ -10,6 +10,7 @@
 //! Entry points: [`Gateway::new`] with a [`GatewayConfig`]; `handle`; the shells in `herd-sim`.
 
 mod background;
+pub mod caller;
 pub mod config;
 pub mod directory;
 pub mod events;

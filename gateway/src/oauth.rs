@@ -299,20 +299,22 @@ impl TokenStore {
         }
     }
 
+    /// The number and client of the bearer token in `authorization`, live or not (expired and
+    /// revoked tokens are remembered until pruned). Checks nothing.
+    pub fn owner(&self, authorization: Option<&str>) -> Option<(u64, &str)> {
+        let token = bearer(authorization)?;
+        self.tokens
+            .get(token)
+            .map(|record| (record.seq, record.client.as_str()))
+    }
+
     /// Validates a request's `Authorization` header: the token's number and client, or why not.
     pub fn authenticate(
         &self,
         now: SimTime,
         authorization: Option<&str>,
     ) -> Result<(u64, &str), (AuthFailure, Option<u64>)> {
-        let token = authorization
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or((AuthFailure::Missing, None))?;
+        let token = bearer(authorization).ok_or((AuthFailure::Missing, None))?;
         let record = self.tokens.get(token).ok_or((AuthFailure::Unknown, None))?;
         if record.revoked {
             return Err((AuthFailure::Revoked, Some(record.seq)));
@@ -376,6 +378,17 @@ pub fn claimed_client(authorization: Option<&str>, body: &[u8]) -> Option<String
     form_urlencoded::parse(body)
         .find(|(name, _)| name == "client_id")
         .map(|(_, id)| id.into_owned())
+}
+
+/// The token of `Bearer <token>`.
+fn bearer(authorization: Option<&str>) -> Option<&str> {
+    authorization
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(str::trim)
 }
 
 /// Decodes `Basic base64(id:secret)`; `None` for anything else.

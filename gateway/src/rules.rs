@@ -163,6 +163,23 @@ impl RateLimits {
         check
     }
 
+    /// The buckets (`rule/key`) a request of `subject` counts against, with each rule's limit and
+    /// window at `now`. Reads nothing but the configuration.
+    pub fn keys_of(&self, now: SimTime, subject: Subject<'_>) -> Vec<(String, u64, u64)> {
+        self.rules
+            .iter()
+            .filter(|state| applies(&state.rule, subject.family))
+            .map(|state| {
+                let params = params_at(&state.rule, now);
+                (
+                    format!("{}/{}", state.rule.name, key_of(&state.rule, subject)),
+                    params.limit,
+                    state.rule.window_ms,
+                )
+            })
+            .collect()
+    }
+
     /// Whether any rule applies to `family` (a family no rule limits is unlimited).
     pub fn limits_family(&self, family: &str) -> bool {
         self.rules.iter().any(|state| applies(&state.rule, family))
@@ -203,7 +220,7 @@ impl RateLimits {
     /// token and client parts (if any) are the caller's. Advances their state; consumes nothing.
     pub fn describe(&mut self, now: SimTime, token_seq: u64, client: &str) -> Vec<BucketState> {
         let (token_part, client_part) = (format!("token#{token_seq}"), format!("client:{client}"));
-        let belongs = |key: &str| {
+        let belongs = move |key: &str| {
             key.split('|').all(|part| {
                 if part.starts_with("token#") {
                     part == token_part
@@ -214,10 +231,31 @@ impl RateLimits {
                 }
             })
         };
+        self.describe_where(now, usize::MAX, belongs)
+    }
+
+    /// Every bucket in use now, fullest first, at most `max` of them (the live dashboard).
+    pub fn describe_all(&mut self, now: SimTime, max: usize) -> Vec<BucketState> {
+        let mut buckets = self.describe_where(now, usize::MAX, |_| true);
+        buckets.sort_by(|a, b| {
+            (b.count * a.limit.max(1))
+                .cmp(&(a.count * b.limit.max(1)))
+                .then_with(|| (&a.rule, &a.key).cmp(&(&b.rule, &b.key)))
+        });
+        buckets.truncate(max);
+        buckets
+    }
+
+    fn describe_where(
+        &mut self,
+        now: SimTime,
+        max: usize,
+        belongs: impl Fn(&str) -> bool,
+    ) -> Vec<BucketState> {
         let mut buckets = Vec::new();
         for state in &mut self.rules {
             let params = params_at(&state.rule, now);
-            for (key, limiter) in state.keys.iter_mut().filter(|(key, _)| belongs(key)) {
+            for (key, limiter) in state.keys.iter_mut().filter(|(key, _)| belongs(key)).take(max) {
                 let verdict = limiter.check(&params, now);
                 let locked_until = state.lockouts.get(key).filter(|until| **until > now);
                 buckets.push(BucketState {

@@ -33,18 +33,45 @@ pub fn requests_per_second(trace: &Trace, allowed: &RateSteps, path: &Path) -> C
         .last()
         .map_or(1.0, |record| record.at().as_micros() as f64 / 1e6)
         .max(1.0);
-    let bucket_s = (end_s / 240.0).ceil().max(1.0);
-    let mut buckets: BTreeMap<u64, [f64; 3]> = BTreeMap::new();
-    for record in trace.records() {
-        let Record::Gateway(event) = record else { continue };
+    let times = trace.records().iter().filter_map(|record| {
+        let Record::Gateway(event) = record else {
+            return None;
+        };
         let slot = match event.kind {
             GatewayEventKind::Admitted { .. } => 0,
             GatewayEventKind::RateLimited { .. } => 1,
             GatewayEventKind::Fault { .. } => 2,
-            _ => continue,
+            _ => return None,
         };
-        let bucket = (event.at.as_micros() as f64 / 1e6 / bucket_s) as u64;
-        buckets.entry(bucket).or_insert([0.0; 3])[slot] += 1.0 / bucket_s;
+        Some((event.at.as_micros(), slot))
+    });
+    draw_rates(times, end_s, allowed, "simulated time (s)", path)
+}
+
+/// The same chart from per-request `(µs, slot)` pairs (slot 0 admitted, 1 rate-limited, 2
+/// fault): `herdsim serve`'s report draws it from what it answered.
+pub fn requests_per_second_of(
+    times: impl Iterator<Item = (u64, usize)>,
+    end_s: f64,
+    allowed: &RateSteps,
+    x_desc: &str,
+    path: &Path,
+) -> ChartResult {
+    draw_rates(times, end_s.max(1.0), allowed, x_desc, path)
+}
+
+fn draw_rates(
+    times: impl Iterator<Item = (u64, usize)>,
+    end_s: f64,
+    allowed: &RateSteps,
+    x_desc: &str,
+    path: &Path,
+) -> ChartResult {
+    let bucket_s = (end_s / 240.0).ceil().max(1.0);
+    let mut buckets: BTreeMap<u64, [f64; 3]> = BTreeMap::new();
+    for (at_us, slot) in times {
+        let bucket = (at_us as f64 / 1e6 / bucket_s) as u64;
+        buckets.entry(bucket).or_insert([0.0; 3])[slot.min(2)] += 1.0 / bucket_s;
     }
     let peak = buckets
         .values()
@@ -67,7 +94,7 @@ pub fn requests_per_second(trace: &Trace, allowed: &RateSteps, path: &Path) -> C
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("simulated time (s)")
+        .x_desc(x_desc)
         .y_desc("requests / s")
         .light_line_style(WHITE.mix(0.0))
         .draw()

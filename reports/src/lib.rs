@@ -2,6 +2,7 @@
 //! into one directory (`--report DIR`). Every report names the command that regenerates it.
 
 pub mod charts;
+pub mod html;
 pub mod text;
 
 use std::fmt::Write as _;
@@ -96,9 +97,183 @@ pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> 
         let _ = writeln!(md, "One lane per worker: each attempt from send to answer (green 2xx, orange 429, blue 409, red 5xx or no answer), waits in grey.\n");
     }
     let _ = writeln!(md, "## Backoff delays\n\n![backoff delays](backoff.svg)\n");
+    let _ = writeln!(md, "## Every request, zoomable\n\n[report.html](report.html) draws every request with its answer, zoomable to the millisecond (one self-contained file).\n");
+    let intro = format!(
+        "<p>Seed {seed} · trace sha256 <code>{}</code> · regenerate: <code>{}</code></p><pre>{}</pre>",
+        run.trace.hash(),
+        html::escape(command),
+        html::escape(&text::metrics_table(&run.metrics))
+    );
+    write(
+        &dir.join("report.html"),
+        &html::timeline_page(
+            &format!("{} — seed {seed}", scenario.name),
+            &intro,
+            &trace_points(&run.trace),
+        ),
+    )?;
     let path = dir.join("report.md");
     write(&path, &md)?;
     Ok(path)
+}
+
+/// What a served session's report is made of (`herdsim serve --report DIR`).
+pub struct ServeReport<'a> {
+    pub scenario: &'a Scenario,
+    pub command: &'a str,
+    pub scorecard: &'a herd_sim::scorecard::ScorecardReport,
+    /// Each request's time (µs since the server started) and answer class.
+    pub points: &'a [(u64, u8)],
+    /// Requests left out of `points` because it was full.
+    pub dropped: u64,
+}
+
+/// Writes `report.md` (the scorecard and the requests chart), `requests.svg`, `scorecard.json`
+/// and `report.html` (the scorecard and the zoomable timeline) for a served session.
+pub fn write_serve(dir: &Path, report: &ServeReport<'_>) -> Result<PathBuf, String> {
+    create_dir(dir)?;
+    let end_s = report.points.last().map_or(1.0, |(t_us, _)| *t_us as f64 / 1e6);
+    // Slots as in runs: 2xx and other 4xx were admitted, 429 refused, 5xx and no answer faults.
+    let slots = report
+        .points
+        .iter()
+        .map(|(t_us, class)| (*t_us, [0, 1, 2, 0, 2][usize::from(*class)]));
+    charts::requests_per_second_of(
+        slots,
+        end_s,
+        &allowed_rate(report.scenario),
+        "time since the server started (s)",
+        &dir.join("requests.svg"),
+    )
+    .map_err(|error| format!("requests.svg: {error}"))?;
+    let card = text::scorecard(report.scorecard);
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# herdsim serve: {}
+",
+        report.scenario.name
+    );
+    let _ = writeln!(
+        md,
+        "Served by: `{}`
+",
+        report.command
+    );
+    let _ = writeln!(
+        md,
+        "## Scorecard
+
+```text
+{card}```
+"
+    );
+    let _ = writeln!(
+        md,
+        "| rule | value | allowed | verdict | worst example |
+|---|---|---|---|---|"
+    );
+    for line in &report.scorecard.total.lines {
+        let worst = line.worst.as_ref().map_or(String::new(), |worst| {
+            format!(
+                "{:.3} s `{} {}` → {}: {}",
+                worst.t_s,
+                worst.method,
+                worst.target,
+                worst
+                    .status
+                    .map_or("no answer".to_string(), |status| status.to_string()),
+                worst.note
+            )
+        });
+        let _ = writeln!(
+            md,
+            "| {}: {} | {} | {} | {} | {} |",
+            line.id,
+            line.rule,
+            line.value,
+            line.allowed,
+            if line.pass { "pass" } else { "**FAIL**" },
+            worst.replace('|', "\\|")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "
+## Requests per second against the limit
+
+![requests per second](requests.svg)
+"
+    );
+    let _ = writeln!(
+        md,
+        "Every request with its answer, zoomable to the millisecond: [report.html](report.html).
+"
+    );
+    if report.dropped > 0 {
+        let _ = writeln!(
+            md,
+            "The timeline holds the last {} requests; {} earlier ones are left out.
+",
+            report.points.len(),
+            report.dropped
+        );
+    }
+    write(
+        &dir.join("scorecard.json"),
+        &serde_json::to_string_pretty(report.scorecard).map_err(|error| error.to_string())?,
+    )?;
+    let intro = format!(
+        "<p>Served by <code>{}</code>.</p><pre>{}</pre>",
+        html::escape(report.command),
+        html::escape(&card)
+    );
+    write(
+        &dir.join("report.html"),
+        &html::timeline_page(
+            &format!("herdsim serve: {}", report.scenario.name),
+            &intro,
+            report.points,
+        ),
+    )?;
+    let path = dir.join("report.md");
+    write(&path, &md)?;
+    Ok(path)
+}
+
+/// Each gateway request of a trace with its answer class, for the HTML timeline: the last
+/// answer event of each request decides (a lost response after an admission is no answer).
+pub fn trace_points(trace: &herd_sim::trace::Trace) -> Vec<(u64, u8)> {
+    use herd_gateway::events::GatewayEventKind as Kind;
+    use herd_sim::scorecard::series::class_of;
+    let mut points: Vec<(u64, u64, u8)> = Vec::new();
+    let mut index_of: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for record in trace.records() {
+        let herd_sim::trace::Record::Gateway(event) = record else {
+            continue;
+        };
+        if event.request == 0 {
+            continue;
+        }
+        let class = match &event.kind {
+            Kind::Admitted { status, .. }
+            | Kind::BadRequest { status, .. }
+            | Kind::TokenRefused { status, .. } => class_of(Some(*status)),
+            Kind::Fault { status, .. } => class_of((*status != 0).then_some(*status)),
+            Kind::RateLimited { .. } => 1,
+            Kind::Unauthorized { .. } | Kind::Forbidden { .. } => 3,
+            Kind::TokenIssued { .. } => 0,
+            _ => continue,
+        };
+        match index_of.get(&event.request) {
+            Some(&index) => points[index].2 = class,
+            None => {
+                index_of.insert(event.request, points.len());
+                points.push((event.at.as_micros(), event.request, class));
+            }
+        }
+    }
+    points.into_iter().map(|(t_us, _, class)| (t_us, class)).collect()
 }
 
 /// The average request rate the scenario's first (non-OAuth) limit allows over time, for every

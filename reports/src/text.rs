@@ -299,3 +299,60 @@ pub fn compare_table(summary: &Summary) -> String {
     finish(&mut out, summary, &names, "best here");
     out
 }
+
+/// The scorecard as text: the total's lines (pass or FAIL, value against what the rule allows,
+/// the rule, the worst example), then one line per client.
+pub fn scorecard(report: &herd_sim::scorecard::ScorecardReport) -> String {
+    let mut out = String::new();
+    let verdict = |pass: bool| if pass { "pass" } else { "FAIL" };
+    let _ = writeln!(
+        out,
+        "scorecard: {} — {} requests, {} answered 429, {} token requests, {} client(s)",
+        verdict(report.pass).to_uppercase(),
+        report.total.requests,
+        report.total.rate_limited,
+        report.total.token_requests,
+        report.clients.len()
+    );
+    for line in &report.total.lines {
+        let _ = writeln!(
+            out,
+            "  {:<4} {:<18} {:>7} (allowed {}): {}",
+            verdict(line.pass),
+            line.id,
+            line.value,
+            line.allowed,
+            line.rule
+        );
+        if let Some(worst) = line.worst.as_ref().filter(|_| !line.pass) {
+            let status = worst
+                .status
+                .map_or("no answer".to_string(), |status| status.to_string());
+            let _ = writeln!(
+                out,
+                "       worst: {:.3}s {} {} -> {status}: {}",
+                worst.t_s, worst.method, worst.target, worst.note
+            );
+        }
+        for (key, count) in line.by.iter().filter(|_| !line.pass) {
+            let _ = writeln!(out, "       {key}: {count}");
+        }
+    }
+    for card in &report.clients {
+        let failed = card.failed();
+        let _ = writeln!(
+            out,
+            "  client {}: {} requests, {} answered 429, {} token requests; {}",
+            card.client,
+            card.requests,
+            card.rate_limited,
+            card.token_requests,
+            if failed.is_empty() {
+                "passes every rule".to_string()
+            } else {
+                format!("fails {}", failed.join(", "))
+            }
+        );
+    }
+    out
+}

@@ -13,6 +13,7 @@
 pub mod metrics;
 pub mod run;
 pub mod scenario;
+pub mod scorecard;
 pub mod shell;
 pub mod streams;
 pub mod sweep;

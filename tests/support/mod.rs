@@ -1,7 +1,9 @@
-//! What the test files that start `herdsim serve` share.
+//! What the test files that start `herdsim serve` share. Each test file uses some of it.
+#![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 /// `herdsim serve ARGS --addr 127.0.0.1:0`: the process, its stdout after the first line, and
 /// the base URL that line names.
@@ -22,4 +24,51 @@ pub fn spawn_serve(args: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
         .unwrap_or_else(|| panic!("no address in {first:?}"))
         .to_string();
     (server, stdout, base)
+}
+
+/// One request over a fresh loopback connection: (status, body).
+pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let address = base.trim_start_matches("http://");
+    let host = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map_or(address, |(_, value)| value);
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+    {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_string());
+    (status, body)
+}
+
+/// Stops a server as a service manager would (SIGTERM) and returns how it exited and the rest
+/// of what it printed.
+pub fn stop(server: &mut Child, stdout: &mut BufReader<ChildStdout>) -> (std::process::ExitStatus, String) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let status = server.wait().unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    (status, rest)
 }

@@ -3,6 +3,7 @@
 //! They convert, lock, ask a clock and carry out the core's delivery decisions; they decide
 //! nothing themselves.
 
+pub mod redact;
 pub mod service;
 pub mod tcp;
 pub mod turmoil_host;

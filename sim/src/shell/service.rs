@@ -21,6 +21,8 @@ use herd_gateway::events::GatewayEvent;
 use herd_gateway::http::{Delivery, Request, Response};
 use herd_gateway::{Gateway, SimTime};
 
+use crate::scorecard::{self, Exchange};
+
 /// The longest a hung response holds its connection before it is closed without an answer.
 pub const HANG_HOLD_MAX: Duration = Duration::from_secs(600);
 
@@ -68,6 +70,9 @@ impl std::error::Error for ResponseLost {}
 /// Receives the gateway's events right after each request, in execution order.
 pub type EventHook = Arc<dyn Fn(Vec<GatewayEvent>) + Send + Sync>;
 
+/// Receives every request's [`Exchange`] (for the referee), right after its events.
+pub type ExchangeHook = Arc<dyn Fn(Exchange) + Send + Sync>;
+
 /// The gateway behind a lock, with its clock. Cheap to clone: one per connection.
 #[derive(Clone)]
 pub struct GatewayService {
@@ -76,7 +81,25 @@ pub struct GatewayService {
     max_body_bytes: usize,
     hosts: herd_gateway::config::Hosts,
     on_events: Option<EventHook>,
+    on_exchange: Option<ExchangeHook>,
+    pages: Option<PageHook>,
+    /// A request body must arrive within this (real-time serving only).
+    body_read_timeout: Option<Duration>,
+    cut: Arc<Cut>,
 }
+
+/// What the shell cut short, for the server's stats: never counted as bad requests.
+#[derive(Debug, Default)]
+pub struct Cut {
+    /// Bodies that did not arrive within the body read timeout (answered 408).
+    pub body_timeouts: std::sync::atomic::AtomicU64,
+    /// Bodies that broke off (the client went away mid-body).
+    pub body_errors: std::sync::atomic::AtomicU64,
+}
+
+/// Serves the harness's own pages under `/__herdsim/` (beside the limits report): called under
+/// the gateway's lock with its time; `None` leaves the request to the gateway (a 404).
+pub type PageHook = Arc<dyn Fn(&mut Gateway, SimTime, &Request) -> Option<Response> + Send + Sync>;
 
 impl GatewayService {
     pub fn new(gateway: Arc<Mutex<Gateway>>, clock: Arc<dyn GatewayClock>) -> GatewayService {
@@ -90,6 +113,10 @@ impl GatewayService {
             max_body_bytes,
             hosts,
             on_events: None,
+            on_exchange: None,
+            pages: None,
+            body_read_timeout: None,
+            cut: Arc::default(),
         }
     }
 
@@ -100,20 +127,65 @@ impl GatewayService {
         self
     }
 
+    /// Hands every request's [`Exchange`] to `hook` (the real-time server's scorecard).
+    pub fn with_exchange_hook(mut self, hook: ExchangeHook) -> GatewayService {
+        self.on_exchange = Some(hook);
+        self
+    }
+
+    /// Serves the harness's pages under `/__herdsim/` through `pages`.
+    pub fn with_pages(mut self, pages: PageHook) -> GatewayService {
+        self.pages = Some(pages);
+        self
+    }
+
+    /// Cuts a request whose body does not arrive within `timeout` (answered 408, counted in
+    /// [`GatewayService::cut`]).
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> GatewayService {
+        self.body_read_timeout = Some(timeout);
+        self
+    }
+
+    /// What the shell cut short so far.
+    pub fn cut(&self) -> &Cut {
+        &self.cut
+    }
+
     /// Answers one request through the core: the response and its `Date` header. (The fast
     /// network mode calls this directly; HTTP goes through [`GatewayService::respond`].)
     pub fn respond_core(&self, request: Request) -> (Response, String) {
         let mut gateway = self.gateway.lock().expect("gateway lock");
         let now = self.clock.now();
-        let response = if request.method == "GET" && request.path() == LIMITS_PATH {
-            limits_report(&mut gateway, now, &request)
-        } else {
-            gateway.handle(now, request)
-        };
+        if request.method == "GET" && request.path() == LIMITS_PATH {
+            let response = limits_report(&mut gateway, now, &request);
+            return (response, http_date(gateway.config().epoch_unix_s, now));
+        }
+        if request.path().starts_with(HARNESS_PREFIX) {
+            if let Some(response) = self
+                .pages
+                .as_ref()
+                .and_then(|pages| pages(&mut gateway, now, &request))
+            {
+                return (response, http_date(gateway.config().epoch_unix_s, now));
+            }
+        }
+        let seen = self
+            .on_exchange
+            .as_ref()
+            .map(|_| Seen::before(&gateway, now, &request));
+        let earlier = gateway.pending_events().len();
+        let response = gateway.handle(now, request);
+        let date = http_date(gateway.config().epoch_unix_s, now);
+        let epoch_unix_s = gateway.config().epoch_unix_s;
+        let exchange =
+            seen.map(|seen| seen.after(now, &response, &gateway.pending_events()[earlier..], epoch_unix_s));
         if let Some(hook) = &self.on_events {
             hook(gateway.drain_events());
         }
-        (response, http_date(gateway.config().epoch_unix_s, now))
+        if let (Some(hook), Some(exchange)) = (&self.on_exchange, exchange) {
+            hook(exchange);
+        }
+        (response, date)
     }
 
     /// Which platform host a `Host` header names (`None`: an address, served as both).
@@ -156,9 +228,29 @@ impl GatewayService {
             .path_and_query()
             .map_or("/", |pq| pq.as_str())
             .to_string();
-        let body = match Limited::new(body, self.max_body_bytes).collect().await {
+        let collect = Limited::new(body, self.max_body_bytes).collect();
+        let collected = match self.body_read_timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, collect).await {
+                Ok(collected) => collected,
+                Err(_) => {
+                    self.cut
+                        .body_timeouts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(plain(408, "the request body did not arrive in time"));
+                }
+            },
+            None => collect.await,
+        };
+        let body = match collected {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => return Ok(self.too_large()),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => return Ok(self.too_large()),
+            Err(_) => {
+                // The client broke off mid-body: nothing to answer, and not a bad request.
+                self.cut
+                    .body_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(ResponseLost);
+            }
         };
         let mut core_request = Request::new(parts.method.as_str(), &target).body(body.to_vec());
         for (name, value) in &parts.headers {
@@ -191,8 +283,129 @@ impl GatewayService {
     }
 }
 
+/// What the referee needs of a request, read before the core takes it.
+struct Seen {
+    caller: herd_gateway::caller::Caller,
+    method: String,
+    target: String,
+    idempotency_key: bool,
+    fingerprint: u64,
+}
+
+impl Seen {
+    fn before(gateway: &Gateway, now: SimTime, request: &Request) -> Seen {
+        let caller = gateway.caller_of(now, request);
+        let target = crate::shell::redact::redacted_target(&request.target);
+        // A token request's body carries credentials: it is never fingerprinted.
+        let fingerprint = if caller.token_request {
+            0
+        } else {
+            scorecard::fingerprint(&request.method, &target, &request.body)
+        };
+        Seen {
+            method: request.method.clone(),
+            idempotency_key: request.header_value("idempotency-key").is_some(),
+            caller,
+            target,
+            fingerprint,
+        }
+    }
+
+    fn after(
+        self,
+        now: SimTime,
+        response: &Response,
+        events: &[GatewayEvent],
+        epoch_unix_s: u64,
+    ) -> Exchange {
+        use herd_gateway::events::GatewayEventKind;
+        let status = match response.delivery {
+            Delivery::Lost | Delivery::Hang => None,
+            Delivery::Now | Delivery::DelayedMs(_) => Some(response.status),
+        };
+        let wall_now = std::time::UNIX_EPOCH + Duration::from_secs(epoch_unix_s) + now.as_duration();
+        let retry_after_ms = response
+            .header_value("retry-after")
+            .and_then(|value| herd_client::headers::parse_retry_after(value, wall_now))
+            .map(|wait| wait.as_millis() as u64);
+        let mut issued = None;
+        let mut created = Vec::new();
+        for event in events {
+            match &event.kind {
+                GatewayEventKind::TokenIssued {
+                    token_seq,
+                    expires_in_s,
+                    ..
+                } => {
+                    issued = Some(scorecard::Issued {
+                        token_seq: *token_seq,
+                        expires_in_s: *expires_in_s,
+                    });
+                }
+                GatewayEventKind::WriteApplied { op, key, .. }
+                    if op.starts_with("create") || op == "submit_job" =>
+                {
+                    created.push(format!("{op}:{key}"));
+                }
+                _ => {}
+            }
+        }
+        let caller = self.caller;
+        Exchange {
+            t_us: now.as_micros(),
+            method: self.method,
+            target: self.target,
+            status,
+            client: caller.client,
+            token_seq: caller.token_seq,
+            family: caller.family.to_string(),
+            buckets: caller
+                .buckets
+                .into_iter()
+                .map(|bucket| scorecard::Bucket {
+                    id: bucket.id,
+                    limit: bucket.limit,
+                    window_ms: bucket.window_ms,
+                })
+                .collect(),
+            retry_after_ms,
+            refused_by: response
+                .refusal
+                .as_ref()
+                .map(|refusal| format!("{}/{}", refusal.rule, refusal.key)),
+            idempotency_key: self.idempotency_key,
+            keyed_create: caller.keyed_create,
+            listing: caller.listing,
+            token_request: caller.token_request,
+            fingerprint: self.fingerprint,
+            issued,
+            created,
+        }
+    }
+}
+
 fn http_date(epoch_unix_s: u64, now: SimTime) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(epoch_unix_s) + now.as_duration())
+}
+
+/// The prefix of the harness's own paths, which the platforms do not use.
+pub const HARNESS_PREFIX: &str = "/__herdsim/";
+
+/// A short answer from the shell itself (never through the core), closing the connection.
+fn plain(status: u16, message: &str) -> hyper::Response<Full<Bytes>> {
+    let body = serde_json::json!({"message": message, "status": status}).to_string();
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// The harness's own path, which the platform does not use: the live counts of the caller's

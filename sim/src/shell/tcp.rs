@@ -27,17 +27,32 @@ use crate::shell::service::{GatewayClock, GatewayService, RuntimeClock, HEAD_BYT
 pub struct ServeOptions {
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
-    /// A request head must arrive within this (slow clients are disconnected).
-    pub header_read_timeout: Duration,
+    /// How long a connection may sit idle between requests, and how long a request head may
+    /// take to arrive (hyper times both with one timer, from the moment it waits for a head).
+    /// Longer than the longest Retry-After the scenario sends, so that a client waiting one
+    /// out on a pooled connection does not race the cut.
+    pub idle_timeout: Duration,
+    /// A request body must arrive within this; else 408, counted as a timeout.
+    pub body_read_timeout: Duration,
+    /// No connection lives longer: then it is closed gracefully (after its request in flight).
+    pub connection_deadline: Duration,
     /// How long shutdown waits for connections still open before closing them.
     pub shutdown_grace: Duration,
+}
+
+/// The idle timeout for a scenario: 15 s longer than its longest Retry-After, and at least 75 s
+/// (nginx's keep-alive default).
+pub fn idle_timeout_for(longest_retry_after_s: u64) -> Duration {
+    Duration::from_secs(longest_retry_after_s.saturating_add(15).max(75))
 }
 
 impl Default for ServeOptions {
     fn default() -> ServeOptions {
         ServeOptions {
             max_connections: 4_096,
-            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: idle_timeout_for(0),
+            body_read_timeout: Duration::from_secs(10),
+            connection_deadline: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(2),
         }
     }
@@ -64,41 +79,6 @@ pub struct RequestLog {
     pub refused_by: Option<herd_gateway::http::Refusal>,
 }
 
-/// Query parameters whose values are secrets: never written to a log.
-const SECRET_PARAMETERS: [&str; 6] = [
-    "client_secret",
-    "password",
-    "access_token",
-    "assertion",
-    "refresh_token",
-    "accesskeysecret",
-];
-
-/// `target` with the values of secret query parameters replaced by `<redacted>`.
-pub fn redacted_target(target: &str) -> String {
-    let Some((path, query)) = target.split_once('?') else {
-        return target.to_string();
-    };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|pair| {
-            let name = pair.split('=').next().unwrap_or("");
-            let decoded: String = form_urlencoded::parse(name.as_bytes())
-                .map(|(n, _)| n.into_owned())
-                .collect();
-            if SECRET_PARAMETERS
-                .iter()
-                .any(|secret| decoded.eq_ignore_ascii_case(secret))
-            {
-                format!("{name}=<redacted>")
-            } else {
-                pair.to_string()
-            }
-        })
-        .collect();
-    format!("{path}?{}", parts.join("&"))
-}
-
 /// Receives every request's log line.
 pub type RequestLogger = Arc<dyn Fn(&RequestLog) + Send + Sync>;
 
@@ -108,6 +88,12 @@ pub struct ServeStats {
     pub connections: u64,
     /// Connections refused (503) because `max_connections` were open.
     pub refused: u64,
+    /// Connections closed at their deadline.
+    pub deadline_closed: u64,
+    /// Request bodies that did not arrive within the body read timeout (408).
+    pub body_timeouts: u64,
+    /// Request bodies the client broke off.
+    pub body_errors: u64,
 }
 
 const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 58\r\n\r\n{\"message\":\"too many connections\",\"status\":503,\"code\":\"\"}";
@@ -122,7 +108,9 @@ pub async fn serve_tcp(
     logger: Option<RequestLogger>,
     shutdown: impl Future<Output = ()>,
 ) -> ServeStats {
+    let service = service.with_body_read_timeout(options.body_read_timeout);
     let timers = tokio::spawn(service.clone().run_timers());
+    let deadline_closed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut connections = JoinSet::new();
     let mut stats = ServeStats::default();
@@ -137,8 +125,11 @@ pub async fn serve_tcp(
                 match slots.clone().try_acquire_owned() {
                     Ok(slot) => {
                         let (service, clock, logger, options) = (service.clone(), clock.clone(), logger.clone(), options.clone());
+                        let deadline_closed = deadline_closed.clone();
                         connections.spawn(async move {
-                            serve_one(stream, remote, service, clock, logger, &options).await;
+                            if serve_one(stream, remote, service, clock, logger, &options).await == Ended::Deadline {
+                                deadline_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
                             drop(slot);
                         });
                     }
@@ -157,6 +148,10 @@ pub async fn serve_tcp(
     .await;
     connections.abort_all();
     timers.abort();
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    stats.deadline_closed = deadline_closed.load(relaxed);
+    stats.body_timeouts = service.cut().body_timeouts.load(relaxed);
+    stats.body_errors = service.cut().body_errors.load(relaxed);
     stats
 }
 
@@ -168,6 +163,15 @@ async fn refuse(mut stream: TcpStream) {
     .await;
 }
 
+/// How a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// The client closed it, or an error or timeout did.
+    Closed,
+    /// Its deadline did.
+    Deadline,
+}
+
 async fn serve_one(
     stream: TcpStream,
     remote: SocketAddr,
@@ -175,7 +179,7 @@ async fn serve_one(
     clock: Arc<dyn GatewayClock>,
     logger: Option<RequestLogger>,
     options: &ServeOptions,
-) {
+) -> Ended {
     let remote = remote.to_string();
     let handler = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
         let (service, clock, logger, remote) =
@@ -183,7 +187,9 @@ async fn serve_one(
         async move {
             let started = tokio::time::Instant::now();
             let method = request.method().to_string();
-            let target = redacted_target(request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
+            let target = crate::shell::redact::redacted_target(
+                request.uri().path_and_query().map_or("/", |pq| pq.as_str()),
+            );
             let host = request
                 .headers()
                 .get(hyper::header::HOST)
@@ -215,14 +221,22 @@ async fn serve_one(
             response
         }
     });
-    let _ended = http1::Builder::new()
+    let connection = http1::Builder::new()
         .auto_date_header(false)
         .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
+        .header_read_timeout(options.idle_timeout)
         .max_header_size(HEAD_BYTES_MAX)
         .max_buf_size(64 * 1024)
-        .serve_connection(TokioIo::new(stream), handler)
-        .await;
+        .serve_connection(TokioIo::new(stream), handler);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return Ended::Closed,
+        () = tokio::time::sleep(options.connection_deadline) => {}
+    }
+    // The deadline: finish the request in flight (within the body and hang bounds), then close.
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(options.body_read_timeout + Duration::from_secs(5), connection).await;
+    Ended::Deadline
 }
 
 /// The gateway's time for a server: `SimTime` since it started, from tokio's clock.
