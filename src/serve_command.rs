@@ -136,6 +136,8 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
         .map_or(0, |since| since.as_secs());
     let gateway = Gateway::new(scenario.gateway.clone(), herd_sim::streams::gateway_streams(seed))
         .map_err(|error| CommandError::BadInput(format!("gateway.{error}")))?;
+    let mut gateway = gateway;
+    gateway.bound_ledger();
     let gateway = Arc::new(Mutex::new(gateway));
     let record = match &args.record {
         Some(path) => Some(Arc::new(Mutex::new(std::io::BufWriter::new(

@@ -160,6 +160,15 @@ impl Directory {
         }) {
             return Err(UpdateError::Invalid("id cannot be changed"));
         }
+        let new_names = object
+            .keys()
+            .filter(|name| is_stored(name) && !user.fields.contains_key(name.as_str()))
+            .count();
+        if user.fields.len() + new_names > USER_FIELDS_MAX {
+            return Err(UpdateError::Invalid(
+                "a user holds at most 32 fields besides its identity",
+            ));
+        }
         apply_fields(user, object);
         user.version += 1;
         Ok(user.version)
@@ -192,9 +201,31 @@ impl Directory {
     }
 }
 
+/// The most fields a user holds beyond its identity, name, version and email: a client that
+/// PATCHes new field names forever cannot grow a user (or every read of it) without bound.
+pub const USER_FIELDS_MAX: usize = 32;
+/// The largest value one stored field may have, as JSON.
+pub const FIELD_BYTES_MAX: usize = 1_024;
+/// The most users (or agents) a directory holds; creates beyond it are refused.
+pub const USERS_MAX: u64 = 100_000;
+
 /// The fields the platform checks: `state` is one of Genesys' user states, `email` and
 /// `emailAddress` are addresses, `name` and `userName` are text. Anything else is stored as sent.
 pub fn validate_fields(object: &Map<String, Value>) -> Result<(), UpdateError> {
+    let stored = object.iter().filter(|(name, _)| is_stored(name));
+    if stored.clone().count() > USER_FIELDS_MAX {
+        return Err(UpdateError::Invalid(
+            "a user holds at most 32 fields besides its identity",
+        ));
+    }
+    if stored
+        .into_iter()
+        .any(|(_, value)| value.to_string().len() > FIELD_BYTES_MAX)
+    {
+        return Err(UpdateError::Invalid(
+            "a field's value is at most 1024 bytes of JSON",
+        ));
+    }
     if let Some(state) = object.get("state") {
         if !matches!(state.as_str(), Some("active" | "inactive" | "deleted")) {
             return Err(UpdateError::Invalid("state must be active, inactive or deleted"));
@@ -214,6 +245,14 @@ pub fn validate_fields(object: &Map<String, Value>) -> Result<(), UpdateError> {
         }
     }
     Ok(())
+}
+
+/// Whether a field is stored as sent (not the identity, name, version or email).
+fn is_stored(name: &str) -> bool {
+    !matches!(
+        name,
+        "id" | "agentId" | "version" | "selfUri" | "email" | "emailAddress" | "name" | "userName"
+    )
 }
 
 /// Every field but the identity, version and email fields is stored as sent.

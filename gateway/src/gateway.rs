@@ -151,6 +151,12 @@ impl Gateway {
         &self.directory
     }
 
+    /// Bounds what a long-lived gateway keeps of its ledger ([`crate::ledger::SERVE_LEDGER_MAX`]
+    /// writes and keys): for `herdsim serve`. A run keeps everything, to count exactly.
+    pub fn bound_ledger(&mut self) {
+        self.ledger = Ledger::bounded(crate::ledger::SERVE_LEDGER_MAX);
+    }
+
     /// The events recorded since the last [`Gateway::drain_events`], in order, left in place.
     pub fn pending_events(&self) -> &[GatewayEvent] {
         &self.events

@@ -11,6 +11,9 @@ use crate::time::SimTime;
 
 /// How long an idempotency key is remembered.
 pub(crate) const IDEMPOTENCY_TTL: Duration = Duration::from_secs(86_400);
+/// The most keys remembered at once; beyond it the oldest is forgotten first (a retry of a
+/// create that old then runs it again, as after the day's TTL).
+pub const IDEMPOTENCY_KEYS_MAX: usize = 10_000;
 
 struct Entry {
     body_hash: u64,
@@ -31,6 +34,8 @@ pub(crate) enum Lookup {
 #[derive(Default)]
 pub(crate) struct IdempotencyStore {
     entries: BTreeMap<String, Entry>,
+    /// Keys in the order they were stored, oldest first.
+    order: std::collections::VecDeque<String>,
 }
 
 impl IdempotencyStore {
@@ -54,13 +59,25 @@ impl IdempotencyStore {
             stored_at: now,
             response,
         };
-        self.entries.insert(key, entry);
+        if self.entries.insert(key.clone(), entry).is_none() {
+            self.order.push_back(key);
+        }
+        while self.entries.len() > IDEMPOTENCY_KEYS_MAX {
+            match self.order.pop_front() {
+                Some(oldest) => {
+                    self.entries.remove(&oldest);
+                }
+                None => break,
+            }
+        }
     }
 
     /// Forgets keys older than [`IDEMPOTENCY_TTL`].
     pub(crate) fn prune(&mut self, now: SimTime) {
         self.entries
             .retain(|_, entry| now < entry.stored_at + IDEMPOTENCY_TTL);
+        let entries = &self.entries;
+        self.order.retain(|key| entries.contains_key(key));
     }
 
     pub(crate) fn len(&self) -> usize {

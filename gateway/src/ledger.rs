@@ -60,12 +60,44 @@ pub struct Write {
 pub struct Ledger {
     writes: Vec<Write>,
     applied: BTreeMap<(WriteOp, String), u64>,
+    /// When bounded: the most writes and keys kept (a server runs for days; a run keeps all).
+    cap: Option<usize>,
+    /// Keys in the order first written, oldest first (bounded ledgers only).
+    order: std::collections::VecDeque<(WriteOp, String)>,
 }
 
+/// What a bounded ledger keeps (`herdsim serve`): the last writes and the counts of the most
+/// recently first-written keys; duplicates are then exact among those keys.
+pub const SERVE_LEDGER_MAX: usize = 100_000;
+
 impl Ledger {
+    /// A ledger that keeps at most `cap` writes and `cap` keys, forgetting the oldest.
+    pub fn bounded(cap: usize) -> Ledger {
+        Ledger {
+            cap: Some(cap.max(1)),
+            ..Ledger::default()
+        }
+    }
+
     pub fn record(&mut self, write: Write) {
-        *self.applied.entry((write.op, write.key.clone())).or_insert(0) += 1;
+        let key = (write.op, write.key.clone());
+        let count = self.applied.entry(key.clone()).or_insert(0);
+        *count += 1;
+        let first = *count == 1;
         self.writes.push(write);
+        let Some(cap) = self.cap else { return };
+        if first {
+            self.order.push_back(key);
+            while self.order.len() > cap {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.applied.remove(&oldest);
+                }
+            }
+        }
+        if self.writes.len() > cap.saturating_mul(2) {
+            // Amortized: drop the older half at once.
+            self.writes.drain(..self.writes.len() - cap);
+        }
     }
 
     pub fn writes(&self) -> &[Write] {

@@ -17,7 +17,7 @@ pub mod events;
 pub mod faults;
 mod gateway;
 pub mod http;
-mod idempotency;
+pub mod idempotency;
 mod jobs;
 pub mod ledger;
 pub mod limiter;

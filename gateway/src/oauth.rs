@@ -23,6 +23,15 @@ use crate::time::SimTime;
 
 /// How long an expired or revoked token is remembered (so it can be told apart from garbage).
 const FORGET_AFTER: Duration = Duration::from_secs(3_600);
+/// The most revoked tokens remembered at once, oldest forgotten first: a client minting a token
+/// per request gets its old ones revoked under the live cap, and they must not pile up for the
+/// day they would take to expire. A forgotten token's 401 says `unknown`, not `revoked`.
+pub const REVOKED_REMEMBERED_MAX: usize = 10_000;
+/// The most refresh tokens held at once, oldest forgotten first.
+pub const REFRESH_TOKENS_MAX: usize = 10_000;
+/// The most access tokens held at once, live or remembered dead. Dead ones are forgotten first;
+/// when every one is live (only with `tokens.live_max_per_client = 0`), grants are refused.
+pub const TOKENS_HELD_MAX: usize = 100_000;
 
 #[derive(Clone, Debug)]
 struct TokenRecord {
@@ -79,6 +88,10 @@ pub struct TokenStore {
     refresh_tokens: BTreeMap<String, RefreshRecord>,
     /// Each client's tokens in issue order, oldest first; dead ones leave lazily.
     issued_by_client: BTreeMap<String, VecDeque<String>>,
+    /// Revoked tokens with when they were revoked, oldest first.
+    revoked: VecDeque<(SimTime, String)>,
+    /// Refresh tokens in the order they were issued, oldest first.
+    refresh_order: VecDeque<String>,
     issued: u64,
 }
 
@@ -88,6 +101,8 @@ impl TokenStore {
             tokens: BTreeMap::new(),
             refresh_tokens: BTreeMap::new(),
             issued_by_client: BTreeMap::new(),
+            revoked: VecDeque::new(),
+            refresh_order: VecDeque::new(),
             issued: 0,
         }
     }
@@ -128,6 +143,12 @@ impl TokenStore {
             .ok_or_else(|| GrantError::new(400, "unauthorized_client", "Client authentication failed"))?;
         let grant_type = form.get("grant_type").map(String::as_str).unwrap_or("");
         let evicted = self.make_room(config.tokens, &client.id, now)?;
+        if self.tokens.len() >= TOKENS_HELD_MAX {
+            self.forget_dead(now, 0);
+            if self.tokens.len() >= TOKENS_HELD_MAX {
+                return Err(GrantError::new(400, "invalid_request", "Too many active tokens"));
+            }
+        }
         let mut grant = match (config.platform, grant_type) {
             (PlatformProfile::Genesys, "client_credentials") => {
                 Ok(self.issue_genesys(config, client, rng, now))
@@ -157,7 +178,7 @@ impl TokenStore {
                 "Unsupported grant type",
             )),
         }?;
-        grant.evicted = evicted.map(|token| self.revoke(&token));
+        grant.evicted = evicted.map(|token| self.revoke(&token, now));
         Ok(grant)
     }
 
@@ -193,10 +214,31 @@ impl TokenStore {
     }
 
     /// Revokes one token; returns its number.
-    fn revoke(&mut self, token: &str) -> u64 {
+    fn revoke(&mut self, token: &str, now: SimTime) -> u64 {
         let record = self.tokens.get_mut(token).expect("a live token to revoke");
         record.revoked = true;
-        record.seq
+        let seq = record.seq;
+        self.revoked.push_back((now, token.to_string()));
+        if self.revoked.len() > REVOKED_REMEMBERED_MAX {
+            self.forget_dead(now, REVOKED_REMEMBERED_MAX);
+        }
+        seq
+    }
+
+    /// Forgets revoked tokens until at most `keep` are remembered, and expired ones; both also
+    /// once [`FORGET_AFTER`] has passed.
+    fn forget_dead(&mut self, now: SimTime, keep: usize) {
+        while let Some((at, token)) = self.revoked.front() {
+            if self.revoked.len() <= keep && now < *at + FORGET_AFTER {
+                break;
+            }
+            self.tokens.remove(token);
+            self.revoked.pop_front();
+        }
+        if keep == 0 {
+            self.tokens
+                .retain(|_, record| !record.revoked && now < record.expires_at);
+        }
     }
 
     /// Live tokens of `client` at `now` (for the cap and for tests).
@@ -275,6 +317,12 @@ impl TokenStore {
             now + Duration::from_secs(expires_in_s),
         );
         // Refresh tokens outlive the access token (a day); each is used once.
+        self.refresh_order.push_back(refresh_token.clone());
+        while self.refresh_order.len() > REFRESH_TOKENS_MAX {
+            if let Some(oldest) = self.refresh_order.pop_front() {
+                self.refresh_tokens.remove(&oldest);
+            }
+        }
         self.refresh_tokens.insert(
             refresh_token.clone(),
             RefreshRecord {
@@ -328,18 +376,22 @@ impl TokenStore {
     /// Revokes every live token; returns how many.
     pub fn revoke_all(&mut self, now: SimTime) -> u64 {
         let mut count = 0;
-        for record in self.tokens.values_mut() {
+        for (token, record) in &mut self.tokens {
             if !record.revoked && now < record.expires_at {
                 record.revoked = true;
+                self.revoked.push_back((now, token.clone()));
                 count += 1;
             }
         }
         self.refresh_tokens.clear();
+        self.refresh_order.clear();
+        self.forget_dead(now, REVOKED_REMEMBERED_MAX);
         count
     }
 
     /// Forgets tokens long dead, and expired refresh tokens (bounded memory).
     pub fn prune(&mut self, now: SimTime) {
+        self.forget_dead(now, REVOKED_REMEMBERED_MAX);
         self.tokens
             .retain(|_, record| now < record.expires_at + FORGET_AFTER);
         let tokens = &self.tokens;
@@ -352,6 +404,9 @@ impl TokenStore {
         }
         self.issued_by_client.retain(|_, queue| !queue.is_empty());
         self.refresh_tokens.retain(|_, record| now < record.expires_at);
+        let refresh_tokens = &self.refresh_tokens;
+        self.refresh_order
+            .retain(|token| refresh_tokens.contains_key(token));
     }
 
     pub fn issued(&self) -> u64 {

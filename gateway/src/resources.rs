@@ -295,6 +295,14 @@ impl Gateway {
             .filter(|(k, _)| !matches!(k.as_str(), "name" | "email" | "id" | "version" | "selfUri"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        if self.directory.len() >= crate::directory::USERS_MAX {
+            return self.error_body(
+                ctx,
+                400,
+                "organization.user.limit",
+                "The organization holds as many users as it may",
+            );
+        }
         let email = email.to_string();
         match self.directory.create(name.to_string(), email.clone(), fields) {
             Ok(id) => {
@@ -527,7 +535,23 @@ impl Gateway {
         let mut results = Vec::with_capacity(agents.len());
         let mut error_count = 0;
         for agent in &agents {
+            let valid = agent.as_object().map_or(
+                Err(UpdateError::Invalid("an agent is a JSON object")),
+                crate::directory::validate_fields,
+            );
             match agent.get("userName").and_then(Value::as_str) {
+                _ if self.directory.len() >= crate::directory::USERS_MAX => {
+                    error_count += 1;
+                    results.push(json!({"agentId": null, "success": false, "error": "the business unit holds as many agents as it may"}));
+                }
+                _ if valid.is_err() => {
+                    error_count += 1;
+                    let why = match valid {
+                        Err(UpdateError::Invalid(why)) => why,
+                        _ => "invalid agent",
+                    };
+                    results.push(json!({"agentId": null, "success": false, "error": why}));
+                }
                 Some(user_name) if !user_name.is_empty() => {
                     let fields: BTreeMap<String, Value> = agent
                         .as_object()
