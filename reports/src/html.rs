@@ -39,7 +39,7 @@ pub fn timeline_page(title: &str, intro_html: &str, points: &[(u64, u8)]) -> Str
     let colors: Vec<String> = COLORS.iter().map(|color| format!("{color:?}")).collect();
     format!(
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><link rel="icon" href="data:,">
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1000px; }}
 canvas {{ border: 1px solid #ddd; cursor: grab; }}
