@@ -251,3 +251,88 @@ fn the_gateway_core_answers_anything_a_client_sends() {
         },
     );
 }
+
+/// A real record of a served session (gateway events and exchanges), made once through the
+/// service the server uses, on a fixed clock.
+fn real_record() -> &'static [u8] {
+    use std::sync::{Arc, Mutex};
+
+    use herd_sim::scorecard;
+    use herd_sim::shell::service::{GatewayClock, GatewayService};
+
+    struct Fixed(Mutex<u64>);
+    impl GatewayClock for Fixed {
+        fn now(&self) -> SimTime {
+            let mut at = self.0.lock().unwrap();
+            *at += 40_000;
+            SimTime::from_micros(*at)
+        }
+    }
+    static RECORD: OnceLock<Vec<u8>> = OnceLock::new();
+    RECORD.get_or_init(|| {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let gateway = Gateway::new(GatewayConfig::default(), streams::gateway_streams(1)).unwrap();
+        let (events, exchanges) = (lines.clone(), lines.clone());
+        let service = GatewayService::new(Arc::new(Mutex::new(gateway)), Arc::new(Fixed(Mutex::new(0))))
+            .with_event_hook(Arc::new(move |batch| {
+                let mut lines = events.lock().unwrap();
+                lines.extend(
+                    batch
+                        .into_iter()
+                        .map(|event| trace::Record::Gateway(event).line()),
+                );
+            }))
+            .with_exchange_hook(Arc::new(move |exchange| {
+                exchanges
+                    .lock()
+                    .unwrap()
+                    .push(scorecard::exchange_line(&exchange));
+            }));
+        let basic = "Basic aGVyZC1hcHA6aGVyZC1zZWNyZXQ=";
+        let (token, _) = service.respond_core(
+            Request::new("POST", "/oauth/token")
+                .header("authorization", basic)
+                .body("grant_type=client_credentials"),
+        );
+        let token = token.body_json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for n in 0..12 {
+            let target = [
+                "/api/v2/users?pageSize=25&pageNumber=2",
+                "/api/v2/users/missing",
+                "/nowhere",
+            ][n % 3];
+            service.respond_core(Request::new("GET", target).bearer(&token));
+        }
+        service.respond_core(
+            Request::new("POST", "/api/v2/quality/conversations/c1/evaluations")
+                .bearer(&token)
+                .body("{}"),
+        );
+        let lines = lines.lock().unwrap();
+        (lines.join("\n") + "\n").into_bytes()
+    })
+}
+
+#[test]
+fn the_record_reader_and_the_referee_never_panic() {
+    let text = String::from_utf8_lossy(real_record()).into_owned();
+    let mut card = herd_sim::scorecard::Scorecard::new();
+    for line in text.lines() {
+        card.observe_line(line).expect("the real record reads");
+    }
+    assert_eq!(
+        card.report().total.requests,
+        14,
+        "every exchange of the real record counts"
+    );
+    run_target(600, garbage_or(real_record()), |bytes| {
+        let mut card = herd_sim::scorecard::Scorecard::new();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let _ = card.observe_line(line);
+        }
+        let _ = card.report();
+    });
+}

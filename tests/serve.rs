@@ -541,3 +541,63 @@ fn serve_routes_by_host_as_the_platform_does() {
         "{rest}"
     );
 }
+
+/// A connection lives at most its deadline: a keep-alive client is closed after it (between
+/// requests), counted apart from timeouts of bodies, and the next connection is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_closed_at_its_deadline_and_counted() {
+    let options = ServeOptions {
+        connection_deadline: Duration::from_millis(600),
+        shutdown_grace: Duration::from_millis(200),
+        ..ServeOptions::default()
+    };
+    let (address, _gateway, stop, server) = start(GatewayConfig::default(), options).await;
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    let request = b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\n\r\n";
+    stream.write_all(request).await.unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 401", "served while young");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "closed at its deadline");
+    assert!(raw(
+        &address,
+        b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .await
+    .starts_with("HTTP/1.1 401"));
+    stop.send(()).unwrap();
+    let stats = server.await.unwrap();
+    assert_eq!(stats.deadline_closed, 1, "{stats:?}");
+    assert_eq!((stats.body_timeouts, stats.body_errors), (0, 0));
+}
+
+/// The idle timeout outlasts the longest Retry-After the scenario can send.
+#[test]
+fn the_default_idle_timeout_outlasts_the_scenarios_longest_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("long.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"long\"\ndescription = \"a long maintenance Retry-After\"\n[gateway]\nplatform = \"genesys\"\n\
+         [[gateway.faults]]\nkind = \"maintenance\"\nfrom_s = 3600\nuntil_s = 4000\nretry_after_s = 300\n\
+         [workload]\nkind = \"read\"\noperations = 1\n",
+    )
+    .unwrap();
+    for (args, idle) in [
+        (vec![], "idle timeout 315 s"),
+        (vec!["--idle-timeout-s", "20"], "idle timeout 20 s"),
+    ] {
+        let mut all = vec![scenario.to_str().unwrap(), "--log-format", "none"];
+        all.extend(args);
+        let (mut server, mut stdout, _base) = spawn_serve(&all);
+        let (_, printed) = support::stop(&mut server, &mut stdout);
+        assert!(printed.contains(idle), "{idle} in {printed}");
+    }
+    assert_eq!(
+        serve::idle_timeout_for(0),
+        Duration::from_secs(75),
+        "never below 75 s"
+    );
+}

@@ -155,13 +155,13 @@ impl Card {
             };
             if now >= hold.until_us {
                 self.holds.remove(&scope);
-            } else if now > hold.since_us + IN_FLIGHT_GRACE_US {
+            } else if now > hold.since_us.saturating_add(IN_FLIGHT_GRACE_US) {
                 most_left = most_left.max(hold.until_us - now);
                 early_by.push(scope);
             }
         }
         for wake in &mut self.wakes {
-            let open = wake.from_us <= now && now < wake.from_us + WAKE_WINDOW_US;
+            let open = wake.from_us <= now && now < wake.from_us.saturating_add(WAKE_WINDOW_US);
             if open && Card::scopes(exchange).any(|(scope, _)| scope == wake.scope) {
                 if wake.count == 0 {
                     wake.first = exchange.example(String::new());
@@ -175,7 +175,8 @@ impl Card {
                 self.token_holds.remove(&token);
                 None
             } else {
-                (now > hold.since_us + IN_FLIGHT_GRACE_US).then_some((token, hold.until_us - now))
+                (now > hold.since_us.saturating_add(IN_FLIGHT_GRACE_US))
+                    .then_some((token, hold.until_us - now))
             }
         });
         if let Some((token, left)) = token_early {
@@ -203,7 +204,7 @@ impl Card {
     fn close_wakes(&mut self, now: u64) {
         let mut open = Vec::with_capacity(self.wakes.len());
         for wake in std::mem::take(&mut self.wakes) {
-            if now >= wake.from_us + WAKE_WINDOW_US || open.len() >= HOLDS_MAX {
+            if now >= wake.from_us.saturating_add(WAKE_WINDOW_US) || open.len() >= HOLDS_MAX {
                 self.settle(wake);
             } else {
                 open.push(wake);
@@ -225,10 +226,9 @@ impl Card {
             self.bursts_over += 1;
         }
         // Excess over the allowance, compared without going negative.
-        let worse = self
-            .worst_burst
-            .as_ref()
-            .is_none_or(|(worst, worst_allowed, _)| count + worst_allowed > worst + allowed);
+        let worse = self.worst_burst.as_ref().is_none_or(|(worst, worst_allowed, _)| {
+            count.saturating_add(*worst_allowed) > worst.saturating_add(allowed)
+        });
         if worse {
             self.worst_burst = Some((count, allowed, first));
         }
@@ -275,7 +275,8 @@ impl Card {
             self.lifetime_us = issued.expires_in_s.saturating_mul(1_000_000);
             self.live.retain(|_, expires| *expires > now);
             if self.live.len() < HOLDS_MAX {
-                self.live.insert(issued.token_seq, now + self.lifetime_us);
+                self.live
+                    .insert(issued.token_seq, now.saturating_add(self.lifetime_us));
             }
             let live = self.live.len() as u64;
             self.live_tokens.offer(live, || {
@@ -286,7 +287,7 @@ impl Card {
             while self
                 .token_times
                 .front()
-                .is_some_and(|at| *at + self.lifetime_us <= now)
+                .is_some_and(|at| at.saturating_add(self.lifetime_us) <= now)
             {
                 self.token_times.pop_front();
             }
@@ -347,7 +348,7 @@ impl Card {
         let wait = exchange
             .retry_after_ms
             .filter(|_| matches!(exchange.status, Some(429 | 503)));
-        let until_us = wait.map(|ms| now + ms.saturating_mul(1_000));
+        let until_us = wait.map(|ms| now.saturating_add(ms.saturating_mul(1_000)));
         if let Some(until_us) = until_us.filter(|until| *until > now) {
             let (scope, rate) = match &exchange.refused_by {
                 Some(bucket) => (

@@ -229,3 +229,22 @@ fn clients_beyond_the_cap_share_one_card() {
     assert_eq!(report.client(OTHER_CLIENTS).map(|c| c.requests), Some(10));
     assert_eq!(report.total.requests, (CLIENTS_MAX + 10) as u64);
 }
+
+#[test]
+fn extreme_times_and_waits_never_overflow() {
+    let mut card = Scorecard::new();
+    for t in [u64::MAX / 1_000, u64::MAX / 1_000 - 1, 0] {
+        let mut e = refused(t, "/api/v2/users/a", 1);
+        e.retry_after_ms = Some(u64::MAX);
+        e.token_request = true;
+        e.issued = Some(Issued {
+            token_seq: t,
+            expires_in_s: u64::MAX,
+        });
+        card.observe(&e);
+    }
+    let mut line = exchange_line(&refused(1, "/x", 1));
+    line = line.replace("\"t_us\":1000", &format!("\"t_us\":{}", u64::MAX));
+    card.observe_line(&line).expect("a huge time still reads");
+    assert_eq!(card.report().total.requests, 4);
+}

@@ -2,13 +2,17 @@
 //! redacted wherever a request's target is written.
 
 /// Query parameters whose values are secrets: never written to a log.
-const SECRET_PARAMETERS: [&str; 6] = [
+const SECRET_PARAMETERS: [&str; 10] = [
     "client_secret",
     "password",
     "access_token",
     "assertion",
+    "client_assertion",
     "refresh_token",
+    "id_token",
     "accesskeysecret",
+    "authorization",
+    "token",
 ];
 
 /// `target` with the values of secret query parameters replaced by `<redacted>`.
