@@ -47,7 +47,7 @@ pub fn run(args: &RunArgs) -> Result<(), CommandError> {
             "scenario": scenario.name,
             "seed": seed,
             "trace_sha256": run.trace.hash(),
-            "events": run.trace.lines().len(),
+            "events": run.trace.len(),
             "metrics": run.metrics,
             "failures": run.failures,
             "error": run.error,
@@ -69,7 +69,7 @@ pub fn run(args: &RunArgs) -> Result<(), CommandError> {
             "  {:<12} sha256 {}  ({} events)",
             "trace",
             run.trace.hash(),
-            run.trace.lines().len()
+            run.trace.len()
         );
         match &args.trace {
             Some(path) => outln!("  {:<12} written to {}", "", path.display()),
@@ -132,7 +132,7 @@ pub fn check(args: &CheckArgs) -> Result<(), CommandError> {
             outln!(
                 "  seed {seed:<6} identical  sha256 {}  {} events{verdict}",
                 &one.trace.hash()[..16],
-                one.trace.lines().len()
+                one.trace.len()
             );
         } else {
             diverged = true;
@@ -141,7 +141,12 @@ pub fn check(args: &CheckArgs) -> Result<(), CommandError> {
                 &one.trace.hash()[..16],
                 &two.trace.hash()[..16]
             );
-            print_divergence(one.trace.lines(), two.trace.lines(), "first run", "second run");
+            print_divergence(
+                &one.trace.to_lines(),
+                &two.trace.to_lines(),
+                "first run",
+                "second run",
+            );
         }
     }
     if diverged {

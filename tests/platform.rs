@@ -23,14 +23,14 @@ fn simulate(scenario: &Scenario) -> WorldOutput {
 }
 
 fn client_events(output: &WorldOutput) -> impl Iterator<Item = (herd_gateway::SimTime, &EventKind)> {
-    output.records.iter().filter_map(|record| match record {
+    output.trace.records().iter().filter_map(|record| match record {
         Record::Client { at, event, .. } => Some((*at, &event.kind)),
         _ => None,
     })
 }
 
 fn gateway_events(output: &WorldOutput) -> impl Iterator<Item = &GatewayEventKind> {
-    output.records.iter().filter_map(|record| match record {
+    output.trace.records().iter().filter_map(|record| match record {
         Record::Gateway(event) => Some(&event.kind),
         _ => None,
     })
@@ -111,7 +111,8 @@ jobs = 8
         "one submit per job, the crash notwithstanding"
     );
     let crashed_at = output
-        .records
+        .trace
+        .records()
         .iter()
         .find_map(|record| match record {
             Record::Network {
@@ -130,7 +131,8 @@ jobs = 8
         "the restarted instance went on polling ({polls_after})"
     );
     let pages = output
-        .records
+        .trace
+        .records()
         .iter()
         .filter(|record| {
             matches!(record, Record::Client { event, .. }

@@ -23,7 +23,7 @@ fn timelines_and_metrics_of_the_shipped_scenarios() {
             "{} seed {} small, {} events, sha256 {}\n",
             scenario.name,
             scenario.seed,
-            run.trace.lines().len(),
+            run.trace.len(),
             run.trace.hash()
         );
         insta::assert_snapshot!("timeline", format!("{header}{}", text::timeline(&run.trace)));

@@ -196,6 +196,20 @@ impl RateLimits {
         }
     }
 
+    /// Consumes `n` admissions at once from every rule in `check` (a planner's batch at one
+    /// instant). Precondition: every rule in `check` has at least `n` admissions left.
+    pub fn record_n(&mut self, now: SimTime, check: &Check, n: u64) {
+        assert!(check.admitted(), "record of a rejected request");
+        for verdict in &check.verdicts {
+            let state = &mut self.rules[verdict.rule_index];
+            let params = params_at(&state.rule, now);
+            let limiter = state.keys.get_mut(&verdict.key).expect("checked key has state");
+            for _ in 0..n {
+                limiter.record(&params, now);
+            }
+        }
+    }
+
     /// Notes a refusal: under a rule with `early_penalty_ms`, a key refused while still locked
     /// out has its lockout extended by the penalty; otherwise it is locked until its `retry_at`.
     pub fn record_refusal(&mut self, now: SimTime, check: &Check) {
@@ -309,18 +323,22 @@ fn params_at(rule: &LimitRule, now: SimTime) -> LimitParams {
 }
 
 fn key_of(rule: &LimitRule, subject: Subject<'_>) -> String {
-    let parts: Vec<String> = rule
-        .key
-        .iter()
-        .map(|part| match part {
-            KeyPart::Token => format!("token#{}", subject.token_seq),
-            KeyPart::Client => format!("client:{}", subject.client),
-            KeyPart::Family => format!("family:{}", subject.family),
-            KeyPart::Org => "org".to_string(),
-            KeyPart::Resource => format!("resource:{}", subject.resource),
-        })
-        .collect();
-    parts.join("|")
+    use std::fmt::Write as _;
+    // One allocation per key, written in place: this runs on every check of every request.
+    let mut key = String::with_capacity(24 * rule.key.len());
+    for (index, part) in rule.key.iter().enumerate() {
+        if index > 0 {
+            key.push('|');
+        }
+        let _ = match part {
+            KeyPart::Token => write!(key, "token#{}", subject.token_seq),
+            KeyPart::Client => write!(key, "client:{}", subject.client),
+            KeyPart::Family => write!(key, "family:{}", subject.family),
+            KeyPart::Org => write!(key, "org"),
+            KeyPart::Resource => write!(key, "resource:{}", subject.resource),
+        };
+    }
+    key
 }
 
 #[cfg(test)]

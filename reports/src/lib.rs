@@ -71,7 +71,7 @@ pub fn write_run(dir: &Path, report: &RunReport<'_>) -> Result<PathBuf, String> 
         scenario.instances.count,
         scenario.instances.workers,
         run.trace.hash(),
-        run.trace.lines().len()
+        run.trace.len()
     );
     let _ = writeln!(
         md,

@@ -5,8 +5,8 @@
 //!  Scenario + seed
 //!      │ world::simulate            (turmoil or the memory network; gateway, instances, schedule)
 //!      ▼
-//!  WorldOutput { records, plan, outcomes, ledger, gateway_stats, end, elapsed }
-//!      │ Trace::new(records)        (execution order, SHA-256)
+//!  WorldOutput { trace, plan, outcomes, ledger, gateway_stats, end, elapsed }
+//!      │   (the trace: records in execution order, SHA-256 taken as each arrived)
 //!      │ metrics::compute           (reads the output and the trace, never the live gateway)
 //!      │ metrics::check             (the scenario's [expect])
 //!      ▼
@@ -38,7 +38,7 @@ pub struct Run {
 /// Runs `scenario` with `seed`. Progress (simulated time so far) goes to `progress`.
 pub fn run(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -> Run {
     let mut output = world::simulate(scenario, seed, progress);
-    let trace = Trace::new(std::mem::take(&mut output.records));
+    let trace = std::mem::replace(&mut output.trace, Trace::new(Vec::new()));
     let metrics = metrics::compute(scenario, &output, &trace);
     let failures = metrics::check(scenario, &metrics, output.end);
     Run {

@@ -112,54 +112,153 @@ struct NetworkLine<'a> {
 impl Record {
     /// The record as one JSON line (serialized directly, no intermediate value).
     pub fn line(&self) -> String {
+        let mut bytes = Vec::with_capacity(160);
+        self.write_line(&mut bytes);
+        String::from_utf8(bytes).expect("JSON is UTF-8")
+    }
+
+    /// Appends the record's JSON line (without the newline) to `out`: the canonical encoding the
+    /// trace hash is taken over.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
         let t_us = self.at().as_micros();
         let line = match self {
-            Record::Gateway(event) => serde_json::to_string(&GatewayLine {
-                t_us,
-                src: "gateway",
-                request: event.request,
-                kind: &event.kind,
-            }),
+            Record::Gateway(event) => serde_json::to_writer(
+                &mut *out,
+                &GatewayLine {
+                    t_us,
+                    src: "gateway",
+                    request: event.request,
+                    kind: &event.kind,
+                },
+            ),
             Record::Client { instance, event, .. } => {
                 let src = format!("client-{instance}");
-                serde_json::to_string(&ClientLine {
-                    t_us,
-                    src: &src,
-                    w: event.worker,
-                    op: &event.op,
-                    kind: &event.kind,
-                })
+                serde_json::to_writer(
+                    &mut *out,
+                    &ClientLine {
+                        t_us,
+                        src: &src,
+                        w: event.worker,
+                        op: &event.op,
+                        kind: &event.kind,
+                    },
+                )
             }
-            Record::Network { host, action, .. } => serde_json::to_string(&NetworkLine {
-                t_us,
-                src: "network",
-                event: *action,
-                host,
-            }),
+            Record::Network { host, action, .. } => serde_json::to_writer(
+                &mut *out,
+                &NetworkLine {
+                    t_us,
+                    src: "network",
+                    event: *action,
+                    host,
+                },
+            ),
         };
-        line.expect("events serialize")
+        line.expect("events serialize");
     }
 }
 
+/// The trace of a run: its records in execution order and the hash of their canonical lines.
+/// The lines themselves are made only when asked for ([`Trace::to_lines`], writing, diffing):
+/// the hash is taken as each record is encoded into one reused buffer, and no copy is kept.
 pub struct Trace {
     records: Vec<Record>,
-    lines: Vec<String>,
     hash: String,
+}
+
+/// SHA-256 over a trace's lines, each followed by a newline, fed one record at a time.
+pub struct LineHasher {
+    hasher: Sha256,
+    buffer: Vec<u8>,
+}
+
+impl Default for LineHasher {
+    fn default() -> LineHasher {
+        LineHasher {
+            hasher: Sha256::new(),
+            buffer: Vec::with_capacity(512),
+        }
+    }
+}
+
+impl LineHasher {
+    pub fn add(&mut self, record: &Record) {
+        self.buffer.clear();
+        record.write_line(&mut self.buffer);
+        self.buffer.push(b'\n');
+        self.hasher.update(&self.buffer);
+    }
+
+    pub fn finish(self) -> String {
+        hex(&self.hasher.finalize())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
+
+/// A trace as it is made: each record is hashed as it arrives, so that the finished trace is
+/// ready when the world ends, with no pass over it afterwards.
+#[derive(Default)]
+pub struct TraceSink {
+    records: Vec<Record>,
+    hasher: LineHasher,
+}
+
+impl TraceSink {
+    pub fn push(&mut self, record: Record) {
+        self.hasher.add(&record);
+        self.records.push(record);
+    }
+
+    pub fn extend(&mut self, records: impl IntoIterator<Item = Record>) {
+        for record in records {
+            self.push(record);
+        }
+    }
+
+    pub fn finish(self) -> Trace {
+        Trace {
+            records: self.records,
+            hash: self.hasher.finish(),
+        }
+    }
 }
 
 impl Trace {
     pub fn new(records: Vec<Record>) -> Trace {
-        let lines: Vec<String> = records.iter().map(Record::line).collect();
-        let hash = hash_lines(&lines);
-        Trace { records, lines, hash }
+        let mut hasher = LineHasher::default();
+        for record in &records {
+            hasher.add(record);
+        }
+        Trace {
+            records,
+            hash: hasher.finish(),
+        }
     }
 
     pub fn records(&self) -> &[Record] {
         &self.records
     }
 
-    pub fn lines(&self) -> &[String] {
-        &self.lines
+    /// How many events the trace holds.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The trace as JSON lines, made now (for diffs and tests; writing streams instead).
+    pub fn to_lines(&self) -> Vec<String> {
+        self.records.iter().map(Record::line).collect()
     }
 
     /// SHA-256 of the lines joined by newlines, hex.
@@ -169,8 +268,12 @@ impl Trace {
 
     pub fn write_jsonl(&self, path: &Path) -> std::io::Result<()> {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-        for line in &self.lines {
-            writeln!(file, "{line}")?;
+        let mut line = Vec::with_capacity(512);
+        for record in &self.records {
+            line.clear();
+            record.write_line(&mut line);
+            line.push(b'\n');
+            file.write_all(&line)?;
         }
         file.flush()
     }
@@ -182,7 +285,7 @@ pub fn hash_lines(lines: &[String]) -> String {
         hasher.update(line.as_bytes());
         hasher.update(b"\n");
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&hasher.finalize())
 }
 
 /// Reads a JSON-lines trace file.

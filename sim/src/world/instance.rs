@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 
 use crate::scenario::{Scenario, SharedLimiterKind, StartPattern, Workload};
 use crate::streams::{self, Stream};
-use crate::trace::Record;
+use crate::trace::{Record, TraceSink};
 use crate::world::clock::SimClock;
 use crate::world::plan::{ItemKind, ItemRecord, Outcomes, WorkItem};
 
@@ -24,7 +24,7 @@ use crate::world::plan::{ItemKind, ItemRecord, Outcomes, WorkItem};
 struct InstanceObserver {
     instance: u32,
     clock: SimClock,
-    trace: Arc<Mutex<Vec<Record>>>,
+    trace: Arc<Mutex<TraceSink>>,
 }
 
 impl Observer for InstanceObserver {
@@ -44,7 +44,7 @@ pub(crate) struct WorldContext {
     pub(crate) scenario: Arc<Scenario>,
     pub(crate) seed: u64,
     pub(crate) epoch: std::time::SystemTime,
-    pub(crate) records: Arc<Mutex<Vec<Record>>>,
+    pub(crate) records: Arc<Mutex<TraceSink>>,
     pub(crate) outcomes: Outcomes,
     pub(crate) plan: Arc<Vec<Vec<Vec<WorkItem>>>>,
     pub(crate) total_items: usize,

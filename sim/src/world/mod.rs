@@ -29,6 +29,7 @@ use herd_gateway::Gateway;
 
 use crate::scenario::{NetworkMode, Scenario};
 use crate::streams;
+use crate::trace::TraceSink;
 use crate::world::clock::SimClock;
 use crate::world::instance::WorldContext;
 
@@ -47,7 +48,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         scenario: scenario.clone(),
         seed,
         epoch: UNIX_EPOCH + Duration::from_secs(scenario.gateway.epoch_unix_s),
-        records: Arc::new(Mutex::new(Vec::new())),
+        records: Arc::new(Mutex::new(TraceSink::default())),
         outcomes: Arc::new(Mutex::new(BTreeMap::new())),
         total_items: plan.iter().flatten().map(Vec::len).sum(),
         plan: plan.clone(),
@@ -60,7 +61,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         NetworkMode::Turmoil => turmoil_net::drive(&context, gateway.clone(), progress),
         NetworkMode::Fast => memory_net::drive(&mut context, gateway.clone(), progress),
     };
-    let records = std::mem::take(&mut *context.records.lock().expect("trace lock"));
+    let trace = std::mem::take(&mut *context.records.lock().expect("trace lock")).finish();
     let outcomes = std::mem::take(&mut *context.outcomes.lock().expect("outcomes lock"));
     let gateway = gateway.lock().expect("gateway lock");
     let context_connections = context.connections.clone();
@@ -69,7 +70,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         end,
         error,
         elapsed,
-        records,
+        trace,
         plan: Arc::try_unwrap(plan).unwrap_or_else(|shared| (*shared).clone()),
         outcomes,
         connections_opened: {

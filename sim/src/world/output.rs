@@ -6,7 +6,7 @@ use std::time::Duration;
 use herd_gateway::ledger::Ledger;
 use herd_gateway::GatewayStats;
 
-use crate::trace::Record;
+use crate::trace::Trace;
 use crate::world::plan::{ItemRecord, WorkItem};
 
 /// How a run ended.
@@ -28,8 +28,8 @@ pub struct WorldOutput {
     /// A host's failure message, when `end` is `HostError`.
     pub error: Option<String>,
     pub elapsed: Duration,
-    /// Every event of both sides and the network, in execution order.
-    pub records: Vec<Record>,
+    /// Every event of both sides and the network, in execution order, hashed as it came.
+    pub trace: Trace,
     /// The work plan: `plan[instance][worker]`.
     pub plan: Vec<Vec<Vec<WorkItem>>>,
     pub outcomes: BTreeMap<String, ItemRecord>,
