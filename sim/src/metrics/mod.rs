@@ -122,22 +122,9 @@ fn priority_of(kind: &ItemKind) -> &'static str {
     }
 }
 
-fn by_priority(
-    items: &[&WorkItem],
-    outcomes: &BTreeMap<String, ItemRecord>,
-) -> BTreeMap<String, PriorityStats> {
-    let mut latencies: BTreeMap<&'static str, (u64, u64, Vec<u64>)> = BTreeMap::new();
-    for item in items {
-        let entry = latencies.entry(priority_of(&item.kind)).or_default();
-        entry.0 += 1;
-        if let Some(record) = outcomes.get(&item.id) {
-            entry.1 += u64::from(record.outcome == Outcome::Ok);
-            entry
-                .2
-                .push((record.finished_at - record.started_at).as_millis() as u64);
-        }
-    }
-    latencies
+/// Per priority: its items, how many ended ok, and the latency percentiles of those that ended.
+fn by_priority(priorities: BTreeMap<&'static str, (u64, u64, Vec<u64>)>) -> BTreeMap<String, PriorityStats> {
+    priorities
         .into_iter()
         .map(|(priority, (items, ok, mut latency))| {
             latency.sort_unstable();
@@ -180,17 +167,33 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         _ => elapsed,
     };
     let makespan_s = makespan.as_secs_f64();
-    let client = client_counts(trace, scenario.gateway.epoch_unix_s);
-    let lost_writes = items
-        .iter()
-        .filter(|item| {
-            outcomes
-                .get(&item.id)
-                .is_some_and(|record| record.outcome == Outcome::Ok)
-        })
-        .filter_map(|item| item.kind.write(scenario.gateway.platform))
-        .filter(|(op, key)| ledger.applied(*op, key) == 0)
-        .count() as u64;
+    let demand = bound::Demand::of(scenario, plan);
+    let client = client_counts(
+        trace,
+        scenario.gateway.epoch_unix_s,
+        scenario.instances.count,
+        &demand,
+    );
+    // One pass over the items, one lookup of each outcome.
+    let (mut lost_writes, mut unfinished) = (0u64, 0u64);
+    let mut priorities: BTreeMap<&'static str, (u64, u64, Vec<u64>)> = BTreeMap::new();
+    for item in &items {
+        let entry = priorities.entry(priority_of(&item.kind)).or_default();
+        entry.0 += 1;
+        let Some(record) = outcomes.get(&item.id) else {
+            unfinished += 1;
+            continue;
+        };
+        entry.1 += u64::from(record.outcome == Outcome::Ok);
+        entry.2.push((record.finished_at - record.started_at).as_millis() as u64);
+        if record.outcome == Outcome::Ok {
+            let lost = item
+                .kind
+                .write(scenario.gateway.platform)
+                .is_some_and(|(op, key)| ledger.applied(op, &key) == 0);
+            lost_writes += u64::from(lost);
+        }
+    }
     let mut latencies: Vec<u64> = outcomes
         .values()
         .map(|record| (record.finished_at - record.started_at).as_millis() as u64)
@@ -199,13 +202,10 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
     let token_requests_excess = client
         .token_requests
         .saturating_sub(tokens_needed(scenario, makespan));
-    let demand = bound::Demand::of(scenario, plan);
     let best_makespan_s =
         bound::best_makespan(scenario, &demand).map_or(0.0, |oracle| oracle.best_makespan_s);
     let quota_utilization = bound::admissible_by(scenario, &demand, SimTime::from_duration(makespan))
-        .map_or(0.0, |allowed| {
-            ratio(useful_admissions(trace, &demand) as f64, allowed as f64)
-        });
+        .map_or(0.0, |allowed| ratio(client.useful_admissions as f64, allowed as f64));
     Metrics {
         end,
         makespan_s: round3(makespan_s),
@@ -213,10 +213,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         ok,
         failed: count(|o| *o == Outcome::Failed),
         gave_up: count(|o| matches!(o, Outcome::GaveUp(_))),
-        unfinished: items
-            .iter()
-            .filter(|item| !outcomes.contains_key(&item.id))
-            .count() as u64,
+        unfinished,
         attempts: client.attempts,
         wasted_attempts: client.attempts.saturating_sub(client.successes) + token_requests_excess,
         amplification: round3(ratio(client.attempts as f64, outcomes.len() as f64)),
@@ -239,10 +236,13 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         duplicate_writes: ledger.duplicate_creates(),
         lost_writes,
         sends_before_retry_after: client.sends_before_retry_after,
-        in_flight_max: (0..scenario.instances.count)
-            .map(|i| client.in_flight_max.get(&i).copied().unwrap_or(0))
+        in_flight_max: client
+            .in_flight_max
+            .iter()
+            .copied()
+            .take(scenario.instances.count as usize)
             .collect(),
-        by_priority: by_priority(&items, outcomes),
+        by_priority: by_priority(priorities),
         connections_opened: world.connections_opened.clone(),
         gateway_requests: gateway_stats.requests,
         gateway_rate_limited: gateway_stats.rate_limited,
@@ -294,7 +294,10 @@ pub fn check(scenario: &Scenario, metrics: &Metrics, end: RunEnd) -> Vec<String>
 #[derive(Default)]
 struct ClientCounts {
     /// Per instance, the most attempts in flight at once (a request sent, its answer not yet in).
-    in_flight_max: BTreeMap<u32, u64>,
+    in_flight_max: Vec<u64>,
+    /// Admitted API requests answered 2xx, in the families the workload needs (what the oracle
+    /// of `bound.rs` counts too).
+    useful_admissions: u64,
     attempts: u64,
     successes: u64,
     statuses: BTreeMap<u16, u64>,
@@ -310,39 +313,74 @@ impl ClientCounts {
     }
 }
 
-/// Counts over the client's events. Early sends are judged by what the server said (the raw
-/// `Retry-After`, read against the platform's clock at the moment the answer was seen), never by
-/// how the client read it: a client that misreads an HTTP-date must not look clean.
-fn client_counts(trace: &Trace, epoch_unix_s: u64) -> ClientCounts {
-    let mut counts = ClientCounts::default();
-    // Per (instance, family): until when a 429 or 503 closed the bucket, and when it was seen.
-    let mut closed: BTreeMap<(u32, String), (Duration, Duration)> = BTreeMap::new();
-    let mut family_of: BTreeMap<(u32, u64), String> = BTreeMap::new();
-    let mut in_flight: BTreeMap<u32, u64> = BTreeMap::new();
-    for record in trace.records() {
-        if let Record::Network {
-            host,
-            action: NetworkAction::Crash,
-            ..
-        } = record
-        {
-            // A restarted instance is a new process: it cannot know what the old one was told.
-            closed.retain(|(instance, _), _| format!("client-{instance}") != *host);
-            continue;
+/// The families a trace names, interned: each gets a small number, looked up by a scan of a
+/// handful of names, with no allocation per record.
+#[derive(Default)]
+struct Families<'a> {
+    names: Vec<&'a str>,
+}
+
+impl<'a> Families<'a> {
+    fn of(&mut self, name: &'a str) -> usize {
+        match self.names.iter().position(|known| *known == name) {
+            Some(index) => index,
+            None => {
+                self.names.push(name);
+                self.names.len() - 1
+            }
         }
-        let Record::Client { instance, event, at } = record else {
-            continue;
+    }
+}
+
+/// Counts over the trace, in one pass: the client's events, and the admissions the workload
+/// could use. Early sends are judged by what the server said (the raw `Retry-After`, read
+/// against the platform's clock at the moment the answer was seen), never by how the client
+/// read it: a client that misreads an HTTP-date must not look clean.
+fn client_counts(trace: &Trace, epoch_unix_s: u64, instances: u32, demand: &bound::Demand) -> ClientCounts {
+    let mut counts = ClientCounts::default();
+    let mut families = Families::default();
+    let useful: Vec<&str> = demand.requests.keys().map(|(family, _)| *family).collect();
+    // Per (instance, family): until when a 429 or 503 closed the bucket, and when it was seen.
+    let mut closed: BTreeMap<(u32, usize), (Duration, Duration)> = BTreeMap::new();
+    let mut family_of: BTreeMap<(u32, u64), usize> = BTreeMap::new();
+    let mut in_flight: Vec<u64> = vec![0; instances as usize];
+    let mut in_flight_max: Vec<u64> = vec![0; instances as usize];
+    for record in trace.records() {
+        let (instance, event, at) = match record {
+            Record::Client { instance, event, at } => (*instance, event, at.as_duration()),
+            Record::Gateway(event) => {
+                if let herd_gateway::events::GatewayEventKind::Admitted { family, status, .. } = &event.kind {
+                    if (200..300).contains(status) && useful.contains(&family.as_str()) {
+                        counts.useful_admissions += 1;
+                    }
+                }
+                continue;
+            }
+            Record::Network {
+                host,
+                action: NetworkAction::Crash,
+                ..
+            } => {
+                // A restarted instance is a new process: it cannot know what the old one was told.
+                let crashed = host.strip_prefix("client-").and_then(|n| n.parse::<u32>().ok());
+                closed.retain(|(instance, _), _| Some(*instance) != crashed);
+                continue;
+            }
+            Record::Network { .. } => continue,
         };
-        let at = at.as_duration();
+        let slot = instance as usize;
+        if slot >= in_flight.len() {
+            in_flight.resize(slot + 1, 0);
+            in_flight_max.resize(slot + 1, 0);
+        }
         match &event.kind {
             ClientEventKind::Attempt { family, .. } => {
                 counts.attempts += 1;
-                let open = in_flight.entry(*instance).or_insert(0);
-                *open += 1;
-                let peak = counts.in_flight_max.entry(*instance).or_insert(0);
-                *peak = (*peak).max(*open);
-                family_of.insert((*instance, event.worker), family.clone());
-                if let Some((until, learned)) = closed.get(&(*instance, family.clone())) {
+                in_flight[slot] += 1;
+                in_flight_max[slot] = in_flight_max[slot].max(in_flight[slot]);
+                let family = families.of(family);
+                family_of.insert((instance, event.worker), family);
+                if let Some((until, learned)) = closed.get(&(instance, family)) {
                     if at > *learned && at < *until {
                         counts.sends_before_retry_after += 1;
                     }
@@ -351,23 +389,22 @@ fn client_counts(trace: &Trace, epoch_unix_s: u64) -> ClientCounts {
             ClientEventKind::Response {
                 status, retry_after, ..
             } => {
-                if let Some(open) = in_flight.get_mut(instance) {
-                    *open = open.saturating_sub(1);
-                }
+                in_flight[slot] = in_flight[slot].saturating_sub(1);
                 *counts.statuses.entry(*status).or_insert(0) += 1;
                 if (200..300).contains(status) {
                     counts.successes += 1;
+                }
+                if !matches!(status, 429 | 503) {
+                    continue;
                 }
                 let platform_wall = std::time::UNIX_EPOCH + Duration::from_secs(epoch_unix_s) + at;
                 let said = retry_after
                     .as_deref()
                     .and_then(|value| herd_client::headers::parse_retry_after(value, platform_wall));
-                if let (429 | 503, Some(wait), Some(family)) =
-                    (*status, said, family_of.get(&(*instance, event.worker)))
-                {
+                if let (Some(wait), Some(family)) = (said, family_of.get(&(instance, event.worker))) {
                     let until = at + wait;
                     let entry = closed
-                        .entry((*instance, family.clone()))
+                        .entry((instance, *family))
                         .or_insert((Duration::ZERO, Duration::ZERO));
                     if until > entry.0 {
                         *entry = (until, at);
@@ -376,9 +413,7 @@ fn client_counts(trace: &Trace, epoch_unix_s: u64) -> ClientCounts {
             }
             ClientEventKind::TransportFailed { .. } => {
                 counts.transport_errors += 1;
-                if let Some(open) = in_flight.get_mut(instance) {
-                    *open = open.saturating_sub(1);
-                }
+                in_flight[slot] = in_flight[slot].saturating_sub(1);
             }
             ClientEventKind::TokenRequest { .. } => counts.token_requests += 1,
             ClientEventKind::BreakerTransition {
@@ -388,6 +423,7 @@ fn client_counts(trace: &Trace, epoch_unix_s: u64) -> ClientCounts {
             _ => {}
         }
     }
+    counts.in_flight_max = in_flight_max;
     counts
 }
 
@@ -416,24 +452,6 @@ fn tokens_needed(scenario: &Scenario, makespan: Duration) -> u64 {
         .filter(|crash| crash.restart_after_s.is_some())
         .count() as u64;
     u64::from(scenario.instances.count) * (1 + lifetimes + revocations) + restarts
-}
-
-/// Admitted API requests answered 2xx, in the families the workload needs (what the oracle of
-/// `bound.rs` counts too).
-fn useful_admissions(trace: &Trace, demand: &bound::Demand) -> u64 {
-    trace
-        .records()
-        .iter()
-        .filter(|record| match record {
-            Record::Gateway(event) => match &event.kind {
-                herd_gateway::events::GatewayEventKind::Admitted { family, status, .. } => {
-                    (200..300).contains(status) && demand.requests.keys().any(|(f, _)| f == family)
-                }
-                _ => false,
-            },
-            _ => false,
-        })
-        .count() as u64
 }
 
 /// Jain's index over the workers' completion shares: for each worker, the share of its items
