@@ -48,11 +48,95 @@ pub struct Verdict {
     pub count: u64,
 }
 
+/// A sliding log's admissions, oldest first, as runs of admissions at one instant: each run
+/// holds its time and the count of admissions up to and including it since the log began, so
+/// that counting a window and finding its n-th entry are binary searches, and recording many
+/// admissions at one instant is one step. It admits exactly as a log of single timestamps would.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AdmissionLog {
+    /// `(time, admissions up to and including this run)`, times strictly increasing.
+    runs: VecDeque<(SimTime, u64)>,
+    /// Admissions before the first run kept (those evicted).
+    evicted: u64,
+}
+
+impl AdmissionLog {
+    /// Admissions held.
+    pub fn len(&self) -> u64 {
+        self.runs.back().map_or(0, |(_, upto)| upto - self.evicted)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the runs that left the window at `now`.
+    fn evict(&mut self, window_us: u64, now: SimTime) {
+        while let Some(&(at, upto)) = self.runs.front() {
+            if at.as_micros().saturating_add(window_us) > now.as_micros() {
+                break;
+            }
+            self.evicted = upto;
+            self.runs.pop_front();
+        }
+    }
+
+    /// The index of the first run still in the window at `now`.
+    fn first_in(&self, window_us: u64, now: SimTime) -> usize {
+        self.runs
+            .partition_point(|(at, _)| at.as_micros().saturating_add(window_us) <= now.as_micros())
+    }
+
+    /// Admissions in the runs from `first` on.
+    fn len_from(&self, first: usize) -> u64 {
+        let before = if first == 0 {
+            self.evicted
+        } else {
+            self.runs[first - 1].1
+        };
+        self.runs.back().map_or(0, |(_, upto)| upto - before)
+    }
+
+    fn time_of_run(&self, index: usize) -> Option<SimTime> {
+        self.runs.get(index).map(|(at, _)| *at)
+    }
+
+    /// The time of the `n`-th admission (from 0) of the runs from `first` on.
+    fn time_of_entry(&self, first: usize, n: u64) -> SimTime {
+        let before = if first == 0 {
+            self.evicted
+        } else {
+            self.runs[first - 1].1
+        };
+        let target = before + n + 1;
+        let index = self.runs.partition_point(|(_, upto)| *upto < target);
+        self.runs[index].0
+    }
+
+    /// Records one admission at `now` (never before the last).
+    fn push(&mut self, now: SimTime) {
+        self.push_n(now, 1);
+    }
+
+    /// Records `n` admissions at `now` at once.
+    fn push_n(&mut self, now: SimTime, n: u64) {
+        match self.runs.back_mut() {
+            Some((at, upto)) if *at == now => *upto += n,
+            Some((at, _)) => {
+                assert!(*at < now, "log out of order");
+                let upto = self.len() + self.evicted + n;
+                self.runs.push_back((now, upto));
+            }
+            None => self.runs.push_back((now, self.evicted + n)),
+        }
+    }
+}
+
 /// The state of one key under one rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimiterState {
     SlidingLog {
-        admitted_at: VecDeque<SimTime>,
+        admitted_at: AdmissionLog,
     },
     SlidingWindow {
         window_index: u64,
@@ -74,7 +158,7 @@ impl LimiterState {
         assert!(params.window_us > 0, "window must be positive");
         match params.algorithm {
             Algorithm::SlidingLog => LimiterState::SlidingLog {
-                admitted_at: VecDeque::new(),
+                admitted_at: AdmissionLog::default(),
             },
             Algorithm::SlidingWindow => LimiterState::SlidingWindow {
                 window_index: now.as_micros() / params.window_us,
@@ -96,14 +180,7 @@ impl LimiterState {
     fn advance(&mut self, params: &LimitParams, now: SimTime) {
         let window_us = params.window_us;
         match self {
-            LimiterState::SlidingLog { admitted_at } => {
-                while admitted_at
-                    .front()
-                    .is_some_and(|&at| at.as_micros() + window_us <= now.as_micros())
-                {
-                    admitted_at.pop_front();
-                }
-            }
+            LimiterState::SlidingLog { admitted_at } => admitted_at.evict(window_us, now),
             LimiterState::SlidingWindow {
                 window_index,
                 previous,
@@ -210,21 +287,30 @@ impl LimiterState {
         }
     }
 
+    /// Consumes `n` admissions at `now` at once. Precondition: `check(params, now)` just
+    /// admitted with at least `n` remaining.
+    pub fn record_n(&mut self, params: &LimitParams, now: SimTime, n: u64) {
+        match self {
+            LimiterState::SlidingLog { admitted_at } => {
+                assert!(admitted_at.len() + n <= params.limit, "record without admission");
+                admitted_at.push_n(now, n);
+            }
+            _ => {
+                for _ in 0..n {
+                    self.record(params, now);
+                }
+            }
+        }
+    }
+
     /// Consumes one admission at `now`. Precondition: `check(params, now)` just admitted.
     pub fn record(&mut self, params: &LimitParams, now: SimTime) {
         match self {
             LimiterState::SlidingLog { admitted_at } => {
+                assert!(admitted_at.len() < params.limit, "record without admission");
+                admitted_at.push(now);
                 assert!(
-                    (admitted_at.len() as u64) < params.limit,
-                    "record without admission"
-                );
-                assert!(
-                    admitted_at.back().is_none_or(|&last| last <= now),
-                    "log out of order"
-                );
-                admitted_at.push_back(now);
-                assert!(
-                    admitted_at.len() as u64 <= params.limit_max,
+                    admitted_at.len() <= params.limit_max,
                     "sliding log over its bound"
                 );
             }
@@ -251,18 +337,19 @@ impl LimiterState {
         };
         let window_us = params.window_us;
         let limit = params.limit;
-        let first_in = admitted_at.partition_point(|&at| at.as_micros() + window_us <= now.as_micros());
-        let used = (admitted_at.len() - first_in) as u64;
+        let first_in = admitted_at.first_in(window_us, now);
+        let used = admitted_at.len_from(first_in);
         let reset_at = admitted_at
-            .get(first_in)
-            .map_or(now, |&at| at + micros(window_us));
+            .time_of_run(first_in)
+            .map_or(now, |at| at + micros(window_us));
         if used < limit {
             return admit(limit, limit - used, now, reset_at, used);
         }
         let retry_at = if limit == 0 {
             SimTime::NEVER
         } else {
-            admitted_at[first_in + (used - limit) as usize] + micros(window_us)
+            // The entry whose leaving makes room: the (used - limit)th of the window, from 0.
+            admitted_at.time_of_entry(first_in, used - limit) + micros(window_us)
         };
         reject(limit, retry_at, reset_at, used)
     }
@@ -446,6 +533,54 @@ mod tests {
             let verdict = state.check(&p, SimTime::from_millis(5));
             assert!(!verdict.admitted, "{algorithm:?}");
             assert_eq!(verdict.retry_at, SimTime::NEVER, "{algorithm:?}");
+        }
+    }
+
+    #[test]
+    fn many_admissions_at_one_instant_are_the_same_as_one_by_one() {
+        for algorithm in [
+            Algorithm::SlidingLog,
+            Algorithm::SlidingWindow,
+            Algorithm::FixedWindow,
+            Algorithm::TokenBucket,
+        ] {
+            let p = params(algorithm, 50, 1_000);
+            let (mut batched, mut single) = (
+                LimiterState::new(&p, SimTime::ZERO),
+                LimiterState::new(&p, SimTime::ZERO),
+            );
+            let mut checked = 0;
+            for (ms, n) in [
+                (0u64, 7u64),
+                (0, 5),
+                (300, 20),
+                (900, 18),
+                (1_250, 9),
+                (2_600, 50),
+            ] {
+                let at = SimTime::from_millis(ms);
+                let verdict = batched.check(&p, at);
+                assert_eq!(verdict, single.check(&p, at), "{algorithm:?} at {ms} ms");
+                let n = n.min(verdict.remaining);
+                batched.record_n(&p, at, n);
+                for _ in 0..n {
+                    assert!(single.check(&p, at).admitted);
+                    single.record(&p, at);
+                }
+                for probe in [
+                    at,
+                    at + std::time::Duration::from_millis(1),
+                    at + std::time::Duration::from_millis(999),
+                ] {
+                    assert_eq!(
+                        batched.peek(&p, probe),
+                        single.peek(&p, probe),
+                        "{algorithm:?} probed at {probe:?}"
+                    );
+                    checked += 1;
+                }
+            }
+            assert_eq!(checked, 18);
         }
     }
 }

@@ -204,9 +204,7 @@ impl RateLimits {
             let state = &mut self.rules[verdict.rule_index];
             let params = params_at(&state.rule, now);
             let limiter = state.keys.get_mut(&verdict.key).expect("checked key has state");
-            for _ in 0..n {
-                limiter.record(&params, now);
-            }
+            limiter.record_n(&params, now, n);
         }
     }
 

@@ -185,7 +185,9 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
             continue;
         };
         entry.1 += u64::from(record.outcome == Outcome::Ok);
-        entry.2.push((record.finished_at - record.started_at).as_millis() as u64);
+        entry
+            .2
+            .push((record.finished_at - record.started_at).as_millis() as u64);
         if record.outcome == Outcome::Ok {
             let lost = item
                 .kind
@@ -205,7 +207,9 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
     let best_makespan_s =
         bound::best_makespan(scenario, &demand).map_or(0.0, |oracle| oracle.best_makespan_s);
     let quota_utilization = bound::admissible_by(scenario, &demand, SimTime::from_duration(makespan))
-        .map_or(0.0, |allowed| ratio(client.useful_admissions as f64, allowed as f64));
+        .map_or(0.0, |allowed| {
+            ratio(client.useful_admissions as f64, allowed as f64)
+        });
     Metrics {
         end,
         makespan_s: round3(makespan_s),
