@@ -226,7 +226,7 @@ impl Inner {
             kind,
         };
         tracing::debug!(target: "herd_client", worker = event.worker, op = %event.op, event = ?event.kind);
-        self.observer.on_event(&event);
+        self.observer.on_event_owned(event);
     }
 }
 

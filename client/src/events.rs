@@ -126,6 +126,12 @@ pub enum EventKind {
 /// Receives every event, in the order the client made them.
 pub trait Observer: Send + Sync + 'static {
     fn on_event(&self, event: &ClientEvent);
+
+    /// The same, handed the event to keep: an observer that stores events overrides it to take
+    /// the event instead of cloning it. The client calls this one.
+    fn on_event_owned(&self, event: ClientEvent) {
+        self.on_event(&event);
+    }
 }
 
 /// Drops events (they still go to `tracing`).

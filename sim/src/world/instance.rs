@@ -29,11 +29,15 @@ struct InstanceObserver {
 
 impl Observer for InstanceObserver {
     fn on_event(&self, event: &ClientEvent) {
+        self.on_event_owned(event.clone());
+    }
+
+    fn on_event_owned(&self, event: ClientEvent) {
         let at = self.clock.now();
         self.trace.lock().expect("trace lock").push(Record::Client {
             at,
             instance: self.instance,
-            event: event.clone(),
+            event,
         });
     }
 }
