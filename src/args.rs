@@ -114,9 +114,15 @@ pub struct SweepArgs {
     /// Continue an interrupted sweep: skip the runs the results file already holds.
     #[arg(long)]
     pub resume: bool,
-    /// Run only shard I of N (`--shard 0/4`); `herdsim merge` joins the shards' files.
+    /// Run only shard I of N (`--shard 0/4`); `herdsim merge` joins the shards' files. Without
+    /// it, a Slurm job array (`SLURM_ARRAY_TASK_ID` of `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes
+    /// Indexed Job (`JOB_COMPLETION_INDEX` of `--shard-count`) picks the shard.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// The number of shards of a Kubernetes Indexed Job (its `completions`; default
+    /// `HERDSIM_SHARD_COUNT`).
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u64>,
     /// Write a markdown report with an SVG chart into this directory.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,

@@ -67,6 +67,83 @@ pub fn parse_seeds(text: &str, first: u64) -> Result<Range<u64>, String> {
 }
 
 /// `i/n`: this machine runs every job whose index is `i` modulo `n`.
+/// Shard `I` of `N`, as `(I, N)`.
+pub type Shard = (u64, u64);
+
+/// Where a shard came from when `--shard` was not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardSource {
+    /// A Slurm job array: `SLURM_ARRAY_TASK_ID` of `SLURM_ARRAY_TASK_COUNT`.
+    Slurm,
+    /// A Kubernetes Indexed Job: `JOB_COMPLETION_INDEX` of `--shard-count` (or
+    /// `HERDSIM_SHARD_COUNT`, which the shipped manifest sets from `completions`).
+    Kubernetes,
+}
+
+/// The shard a batch engine gives this process, from its environment (`lookup` reads one
+/// variable). `--shard` wins over both; Slurm wins over Kubernetes. A variable that is set but
+/// malformed is an error, never a silent full sweep.
+pub fn shard_from_env(
+    lookup: impl Fn(&str) -> Option<String>,
+    shard_count: Option<u64>,
+) -> Result<Option<(ShardSource, Shard)>, String> {
+    let number = |name: &str| -> Result<Option<u64>, String> {
+        match lookup(name) {
+            None => Ok(None),
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("{name}={text:?}: expected a whole number")),
+        }
+    };
+    let checked = |source: ShardSource, index: u64, count: u64, names: &str| {
+        if count == 0 || index >= count {
+            return Err(format!(
+                "{names}: shard {index} of {count} does not exist (expected 0 <= index < count)"
+            ));
+        }
+        Ok(Some((source, (index, count))))
+    };
+    if let Some(index) = number("SLURM_ARRAY_TASK_ID")? {
+        let count = number("SLURM_ARRAY_TASK_COUNT")?.ok_or(
+            "SLURM_ARRAY_TASK_ID is set without SLURM_ARRAY_TASK_COUNT: submit with --array=0-(N-1)",
+        )?;
+        // Slurm numbers tasks from --array's first index; the shipped script uses 0-(N-1).
+        let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        return checked(
+            ShardSource::Slurm,
+            index.saturating_sub(first),
+            count,
+            "SLURM_ARRAY_TASK_ID/COUNT",
+        );
+    }
+    if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+        let count = match shard_count {
+            Some(count) => count,
+            None => number("HERDSIM_SHARD_COUNT")?.ok_or(
+                "JOB_COMPLETION_INDEX is set without a count: pass --shard-count N (the Job's completions) or set HERDSIM_SHARD_COUNT",
+            )?,
+        };
+        return checked(
+            ShardSource::Kubernetes,
+            index,
+            count,
+            "JOB_COMPLETION_INDEX/--shard-count",
+        );
+    }
+    Ok(None)
+}
+
+impl ShardSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            ShardSource::Slurm => "a Slurm job array",
+            ShardSource::Kubernetes => "a Kubernetes Indexed Job",
+        }
+    }
+}
+
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let bad = || format!("--shard {text}: expected I/N with I < N, e.g. 0/4");
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
@@ -83,6 +160,70 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_come_from_slurm_or_kubernetes_when_not_given() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_string())
+            }
+        };
+        assert_eq!(shard_from_env(env(&[]), None), Ok(None));
+        assert_eq!(
+            shard_from_env(
+                env(&[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_COUNT", "4")]),
+                None
+            ),
+            Ok(Some((ShardSource::Slurm, (2, 4))))
+        );
+        assert_eq!(
+            shard_from_env(
+                env(&[
+                    ("SLURM_ARRAY_TASK_ID", "7"),
+                    ("SLURM_ARRAY_TASK_COUNT", "4"),
+                    ("SLURM_ARRAY_TASK_MIN", "5")
+                ]),
+                None
+            ),
+            Ok(Some((ShardSource::Slurm, (2, 4)))),
+            "an array that starts at 5"
+        );
+        assert_eq!(
+            shard_from_env(env(&[("JOB_COMPLETION_INDEX", "3")]), Some(8)),
+            Ok(Some((ShardSource::Kubernetes, (3, 8))))
+        );
+        assert_eq!(
+            shard_from_env(
+                env(&[("JOB_COMPLETION_INDEX", "3"), ("HERDSIM_SHARD_COUNT", "5")]),
+                None
+            ),
+            Ok(Some((ShardSource::Kubernetes, (3, 5))))
+        );
+        assert_eq!(
+            shard_from_env(
+                env(&[
+                    ("JOB_COMPLETION_INDEX", "1"),
+                    ("SLURM_ARRAY_TASK_ID", "0"),
+                    ("SLURM_ARRAY_TASK_COUNT", "2")
+                ]),
+                Some(9)
+            ),
+            Ok(Some((ShardSource::Slurm, (0, 2)))),
+            "Slurm wins"
+        );
+        for bad in [
+            &[("SLURM_ARRAY_TASK_ID", "1")][..],
+            &[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "2")],
+            &[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_COUNT", "2")],
+            &[("JOB_COMPLETION_INDEX", "0")],
+            &[("JOB_COMPLETION_INDEX", "4"), ("HERDSIM_SHARD_COUNT", "4")],
+        ] {
+            assert!(shard_from_env(env(bad), None).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn params_seeds_and_shards_parse() {

@@ -18,12 +18,18 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         .map(|text| grammar::param(text))
         .collect::<Result<_, _>>()
         .map_err(CommandError::BadInput)?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(grammar::parse_shard)
-        .transpose()
-        .map_err(CommandError::BadInput)?;
+    let shard = match args.shard.as_deref() {
+        Some(text) => Some(grammar::parse_shard(text).map_err(CommandError::BadInput)?),
+        None => match grammar::shard_from_env(|name| std::env::var(name).ok(), args.shard_count)
+            .map_err(CommandError::BadInput)?
+        {
+            Some((source, shard)) => {
+                outln!("shard {}/{} from {}", shard.0, shard.1, source.name());
+                Some(shard)
+            }
+            None => None,
+        },
+    };
     let points = sweep::grid(&params);
     let prepared = prepare(&args.scenario, &points)?;
     let first = prepared.scenarios.first().map_or(0, |scenario| scenario.seed);

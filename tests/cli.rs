@@ -3,9 +3,28 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// The batch engines' variables that pick a sweep's shard: cleared for every test run, set only
+/// by the tests of that choice.
+const SHARD_VARIABLES: [&str; 5] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "JOB_COMPLETION_INDEX",
+    "HERDSIM_SHARD_COUNT",
+];
+
 fn herdsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herdsim"))
+    herdsim_with(args, &[])
+}
+
+fn herdsim_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herdsim"));
+    for name in SHARD_VARIABLES {
+        command.env_remove(name);
+    }
+    command
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
 }
@@ -317,6 +336,68 @@ fn sweep_streams_results_resumes_after_a_crash_and_shards_merge_to_the_same_summ
         summary_table(&merged),
         summary_table(&full),
         "shards merge into the same summary"
+    );
+
+    // The same shards, chosen by a Slurm job array and by a Kubernetes Indexed Job.
+    for (engine, envs) in [
+        (
+            "slurm",
+            [
+                [("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "2")],
+                [("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")],
+            ],
+        ),
+        (
+            "k8s",
+            [
+                [("JOB_COMPLETION_INDEX", "0"), ("HERDSIM_SHARD_COUNT", "2")],
+                [("JOB_COMPLETION_INDEX", "1"), ("HERDSIM_SHARD_COUNT", "2")],
+            ],
+        ),
+    ] {
+        let mut files = Vec::new();
+        for (index, env) in envs.iter().enumerate() {
+            let out = path(&format!("{engine}-{index}.jsonl"));
+            let ran = herdsim_with(&[&grid[..], &["--out", &out]].concat(), env);
+            assert!(ran.status.success(), "{}", stderr(&ran));
+            assert!(
+                stdout(&ran).contains(&format!("shard {index}/2 from")),
+                "{}",
+                stdout(&ran)
+            );
+            let sorted = |file: &str| {
+                let mut lines: Vec<String> = std::fs::read_to_string(file)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+                lines.sort();
+                lines
+            };
+            assert_eq!(
+                sorted(&out),
+                sorted(&shard_files[index]),
+                "{engine} picks the shard --shard {index}/2 would"
+            );
+            files.push(out);
+        }
+        let merged = herdsim(&["merge", &files[0], &files[1]]);
+        assert_eq!(
+            summary_table(&merged),
+            summary_table(&full),
+            "{engine} shards merge into the same summary"
+        );
+    }
+    let without_count = herdsim_with(&grid, &[("JOB_COMPLETION_INDEX", "0")]);
+    assert_eq!(
+        without_count.status.code(),
+        Some(2),
+        "an index without a count is an error, not a full sweep"
+    );
+    assert!(
+        stderr(&without_count).contains("--shard-count"),
+        "{}",
+        stderr(&without_count)
     );
 
     let other = herdsim(&[
@@ -657,5 +738,66 @@ fn result_files_survive_torn_lines_self_merges_and_wider_files() {
         stderr(&output).contains("junk.jsonl:1: not a trace event"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// `deploy/slurm-sweep.sbatch` as a Slurm array would run it: two tasks, then the merge step,
+/// which gives the summary a single sweep gives.
+#[test]
+fn the_slurm_script_runs_its_shards_and_merges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/slurm-sweep.sbatch");
+    let common = [
+        ("HERDSIM", env!("CARGO_BIN_EXE_herdsim")),
+        ("SCENARIO", "thundering-herd"),
+        ("SEEDS", "0..2"),
+        ("PARAMS", "--param client.concurrency=4,8"),
+        ("SLURM_ARRAY_TASK_COUNT", "2"),
+        ("SLURM_CPUS_PER_TASK", "1"),
+    ];
+    let run = |extra: &[(&str, &str)]| {
+        let mut command = Command::new("bash");
+        for name in SHARD_VARIABLES {
+            command.env_remove(name);
+        }
+        let output = command
+            .arg(script)
+            .env("RESULTS", &results)
+            .envs(common.iter().copied())
+            .envs(extra.iter().copied())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+        output
+    };
+    for task in ["0", "1"] {
+        let output = run(&[("SLURM_ARRAY_TASK_ID", task)]);
+        assert!(
+            stdout(&output).contains(&format!("shard {task}/2 from a Slurm job array")),
+            "{}",
+            stdout(&output)
+        );
+    }
+    let merged = run(&[("MERGE", "1")]);
+    assert!(
+        results.join("report/report.md").exists(),
+        "the merge step writes a report"
+    );
+    let single = herdsim(&[
+        "sweep",
+        "thundering-herd",
+        "--fast",
+        "--param",
+        "client.concurrency=4,8",
+        "--seeds",
+        "0..2",
+        "--out",
+        dir.path().join("single.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        summary_table(&merged),
+        summary_table(&single),
+        "the array merges to a single sweep's summary"
     );
 }
