@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -51,12 +50,7 @@ fn against_serve(program: &PathBuf, script: &str, env: &[(&str, PathBuf)]) -> (S
         command.env(name, value);
     }
     let output = command.output().unwrap();
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-    let mut log = String::new();
-    stdout.read_to_string(&mut log).unwrap();
+    let (_, log) = support::stop(&mut server, &mut stdout);
     let printed = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),

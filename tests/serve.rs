@@ -183,12 +183,7 @@ fn a_plain_python_client_gets_a_token_hits_429_and_is_served_after_waiting() {
         .args(["-c", PYTHON_CLIENT, &base])
         .output()
         .expect("python3 runs (CPython is on the machine)");
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let status = server.wait().unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    let (status, rest) = support::stop(&mut server, &mut stdout);
     assert!(
         python.status.success(),
         "python: {}{}",
@@ -338,12 +333,8 @@ fn serve_logs_requests_as_json_lines_when_asked() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    assert!(server.wait().unwrap().success());
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    let (status, rest) = support::stop(&mut server, &mut stdout);
+    assert!(status.success());
     let line = rest
         .lines()
         .find(|line| line.starts_with('{'))
@@ -448,12 +439,8 @@ fn serve_explains_every_429_and_shows_the_callers_buckets() {
     assert_eq!(support::http(&base, "GET", "/__herdsim/limits", &[], "").0, 401);
     let leaked = "/api/v2/users?client_secret=s3cr3t-q&password=p4ss-q&access_token=t0k-q&pageSize=1";
     support::http(&base, "GET", leaked, &[("authorization", &bearer)], "");
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    assert!(server.wait().unwrap().success());
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    let (status, rest) = support::stop(&mut server, &mut stdout);
+    assert!(status.success());
     let refused = rest
         .lines()
         .find(|line| line.contains(" 429 "))
@@ -514,12 +501,8 @@ fn serve_routes_by_host_as_the_platform_does() {
     };
     assert_eq!(list("login.mypurecloud.com"), 404, "no API on the login host");
     assert_eq!(list("api.mypurecloud.com"), 200);
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    assert!(server.wait().unwrap().success());
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    let (status, rest) = support::stop(&mut server, &mut stdout);
+    assert!(status.success());
     let token_lines: Vec<&str> = rest
         .lines()
         .filter(|line| line.contains("POST   /oauth/token"))

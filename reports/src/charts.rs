@@ -45,7 +45,7 @@ pub fn requests_per_second(trace: &Trace, allowed: &RateSteps, path: &Path) -> C
         };
         Some((event.at.as_micros(), slot))
     });
-    draw_rates(times, end_s, allowed, "simulated time (s)", path)
+    requests_per_second_of(times, end_s, allowed, "simulated time (s)", path)
 }
 
 /// The same chart from per-request `(µs, slot)` pairs (slot 0 admitted, 1 rate-limited, 2
@@ -57,16 +57,7 @@ pub fn requests_per_second_of(
     x_desc: &str,
     path: &Path,
 ) -> ChartResult {
-    draw_rates(times, end_s.max(1.0), allowed, x_desc, path)
-}
-
-fn draw_rates(
-    times: impl Iterator<Item = (u64, usize)>,
-    end_s: f64,
-    allowed: &RateSteps,
-    x_desc: &str,
-    path: &Path,
-) -> ChartResult {
+    let end_s = end_s.max(1.0);
     let bucket_s = (end_s / 240.0).ceil().max(1.0);
     let mut buckets: BTreeMap<u64, [f64; 3]> = BTreeMap::new();
     for (at_us, slot) in times {

@@ -391,6 +391,15 @@ impl World {
             }
             self.renew(candidate.instance, candidate.at);
         }
+        let check = self.check_send(candidate);
+        debug_assert!(check.admitted(), "the oracle sends only what every rule admits");
+        if check.admitted() {
+            self.limits.record(candidate.at, &check);
+        }
+    }
+
+    /// Every rule's verdict on `candidate`'s request from its instance's current token.
+    fn check_send(&mut self, candidate: Candidate) -> Check {
         let me = &self.instances[candidate.instance];
         let subject = Subject {
             token_seq: me.token_seq,
@@ -398,11 +407,7 @@ impl World {
             family: candidate.family,
             resource: "",
         };
-        let check: Check = self.limits.check(candidate.at, subject);
-        debug_assert!(check.admitted(), "the oracle sends only what every rule admits");
-        if check.admitted() {
-            self.limits.record(candidate.at, &check);
-        }
+        self.limits.check(candidate.at, subject)
     }
 
     /// Sends up to `most` more of `candidate`'s request at the same instant, as many as every
@@ -412,14 +417,7 @@ impl World {
         if candidate.mint || most == 0 {
             return 0;
         }
-        let me = &self.instances[candidate.instance];
-        let subject = Subject {
-            token_seq: me.token_seq,
-            client: &me.client,
-            family: candidate.family,
-            resource: "",
-        };
-        let check: Check = self.limits.check(candidate.at, subject);
+        let check = self.check_send(candidate);
         if !check.admitted() {
             return 0;
         }
