@@ -45,6 +45,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Every peer preset and herdsim's own policy side by side on the same seeds.
     Compare(CompareArgs),
+    /// Shrink a failing run to a smaller scenario that still fails the same way; writes it as
+    /// TOML with its timeline, and prints the replay command.
+    Shrink(ShrinkArgs),
     /// Serve the scenario's gateway over real HTTP in real time, for clients in any language,
     /// and grade what they do (a scorecard at /__herdsim/, in summaries and at shutdown).
     Serve(ServeArgs),
@@ -204,6 +207,49 @@ pub struct ServeArgs {
     /// zoomable timeline, into this directory.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+}
+
+/// What a shrunk run must keep failing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShrinkProperty {
+    /// The scenario's own `[expect]` (the first one the run failed).
+    Expectations,
+    /// Items with no outcome, or writes reported ok missing from the ledger.
+    Lost,
+    /// A create applied twice.
+    Duplicates,
+    /// A request sent before a Retry-After the server gave ran out.
+    EarlySends,
+    /// The makespan over `--bound-ratio` × the exact bound.
+    Bound,
+}
+
+#[derive(Args, Debug)]
+pub struct ShrinkArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// The failing run's seed (default: the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// What the run must keep failing.
+    #[arg(long, value_enum, default_value = "expectations")]
+    pub property: ShrinkProperty,
+    /// For `--property bound`: the ratio of makespan to the exact bound that fails.
+    #[arg(long, default_value_t = 1.1)]
+    pub bound_ratio: f64,
+    /// The most runs to make.
+    #[arg(long, default_value_t = 200)]
+    pub max_runs: u64,
+    /// The most seconds to take (a shrink stopped by it says so: its result depends on the machine).
+    #[arg(long, default_value_t = 300)]
+    pub max_seconds: u64,
+    /// Other seeds to try once the scenario shrinks no more at its own (0..N).
+    #[arg(long, default_value_t = 8)]
+    pub other_seeds: u64,
+    /// Where to write the shrunk scenario (default: shrunk-<scenario>-seed-<N>.toml); its
+    /// timeline goes beside it as .timeline.txt.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

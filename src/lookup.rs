@@ -24,6 +24,17 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The scenario's TOML text, as written.
+    pub fn text(&self) -> Result<String, CommandError> {
+        match self {
+            Source::File(path) => std::fs::read_to_string(path)
+                .map_err(|error| CommandError::BadInput(format!("cannot read {}: {error}", path.display()))),
+            Source::Shipped(shipped) => Ok(shipped.text.to_string()),
+        }
+    }
+}
+
 /// The source of `name_or_path`.
 pub fn resolve(name_or_path: &str) -> Result<Source, CommandError> {
     let as_path = Path::new(name_or_path);

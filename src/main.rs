@@ -21,6 +21,7 @@ mod lookup;
 mod output;
 mod run_commands;
 mod serve_command;
+mod shrink_command;
 mod sweep_commands;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => sweep_commands::compare(&args),
         Command::Serve(args) => serve_command::serve(&args),
         Command::Grade(args) => serve_command::grade(&args),
+        Command::Shrink(args) => shrink_command::shrink(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,8 @@
 //! - [`trace`], [`metrics`]: what happened, and what it means;
 //! - [`run`]: the one owner of that pipeline;
 //! - [`sweep`]: grids of settings × seeds over `run`, results files, summaries;
+//! - [`shrink`]: a failing run made smaller, still failing the same way;
+//! - [`scorecard`]: the referee of clients that `herdsim serve` grades;
 //! - [`shell`]: the hyper shells that serve the core (turmoil, real TCP);
 //! - [`streams`]: the one map of random streams.
 
@@ -15,6 +17,7 @@ pub mod run;
 pub mod scenario;
 pub mod scorecard;
 pub mod shell;
+pub mod shrink;
 pub mod streams;
 pub mod sweep;
 pub mod trace;

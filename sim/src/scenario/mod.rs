@@ -20,7 +20,7 @@
 //! ```
 
 pub mod library;
-mod load;
+pub mod load;
 mod validate;
 
 use std::fmt;
