@@ -47,6 +47,8 @@ fn pages(referee: Arc<Mutex<Referee>>, scenario: String) -> herd_sim::shell::ser
             return None;
         }
         match request.path() {
+            // The page's links are relative: without its slash, send the browser to it.
+            "/__herdsim" => Some(Response::new(308).with_header("location", "/__herdsim/")),
             "/__herdsim/" | "/__herdsim/index.html" => {
                 let mut response = Response::new(200);
                 response.body = herd_reports::html::DASHBOARD.as_bytes().to_vec();

@@ -116,7 +116,9 @@ fn the_live_dashboard_renders_the_numbers_of_its_json_endpoints() {
         serde_json::from_str(&support::http(&base, "GET", "/__herdsim/report", &[], "").1).unwrap();
     let live: Value =
         serde_json::from_str(&support::http(&base, "GET", "/__herdsim/live", &[], "").1).unwrap();
-    let dom = rendered(&format!("{base}/__herdsim/"), 3_000);
+    let (moved, _) = support::http(&base, "GET", "/__herdsim", &[], "");
+    assert_eq!(moved, 308, "the page without its slash sends the browser to it");
+    let dom = rendered(&format!("{base}/__herdsim"), 3_000);
     assert_eq!(
         text_of(&dom, "total-requests"),
         Some(report["total"]["requests"].to_string()),

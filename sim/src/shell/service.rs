@@ -160,7 +160,9 @@ impl GatewayService {
             let response = limits_report(&mut gateway, now, &request);
             return (response, http_date(gateway.config().epoch_unix_s, now));
         }
-        if request.path().starts_with(HARNESS_PREFIX) {
+        if request.path().starts_with(HARNESS_PREFIX)
+            || request.path() == HARNESS_PREFIX.trim_end_matches('/')
+        {
             if let Some(response) = self
                 .pages
                 .as_ref()
