@@ -193,10 +193,13 @@ pub struct ServeArgs {
     /// Connections served at once; more get 503 and are closed.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
-    /// Idle keep-alive timeout (also the time a request head may take), in s. Default: 15 s
-    /// more than the longest Retry-After the scenario sends, and at least 75 s.
+    /// Idle keep-alive timeout, in s. Default: 15 s more than the longest Retry-After the
+    /// scenario sends, and at least 75 s.
     #[arg(long, value_name = "S")]
     pub idle_timeout_s: Option<u64>,
+    /// A request head must arrive within this many seconds of its first byte (slow heads are cut).
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub head_timeout_s: u64,
     /// A request body must arrive within this many seconds (else 408, counted as a timeout).
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub body_timeout_s: u64,

@@ -240,14 +240,16 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
                 || tcp::idle_timeout_for(scenario.gateway.longest_retry_after_s()),
                 Duration::from_secs,
             ),
+            head_read_timeout: Duration::from_secs(args.head_timeout_s.max(1)),
             body_read_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
             connection_deadline: Duration::from_secs(args.connection_deadline_s.max(1)),
             ..ServeOptions::default()
         };
         outln!(
-            "  connections: at most {}; idle timeout {} s; body timeout {} s; deadline {} s",
+            "  connections: at most {}; idle timeout {} s; head timeout {} s; body timeout {} s; deadline {} s",
             options.max_connections,
             options.idle_timeout.as_secs(),
+            options.head_read_timeout.as_secs(),
             options.body_read_timeout.as_secs(),
             options.connection_deadline.as_secs()
         );
@@ -256,8 +258,8 @@ pub fn serve(args: &ServeArgs) -> Result<(), CommandError> {
         summaries.abort();
         outln!("{}", summary(&gateway, "final"));
         outln!(
-            "  connections: {} ({} refused as over --max-connections, {} closed at their deadline); timeouts: {} bodies too slow (408), {} bodies broken off",
-            stats.connections, stats.refused, stats.deadline_closed, stats.body_timeouts, stats.body_errors
+            "  connections: {} ({} refused as over --max-connections, {} closed at their deadline); timeouts: {} heads too slow, {} bodies too slow (408), {} bodies broken off",
+            stats.connections, stats.refused, stats.deadline_closed, stats.head_timeouts, stats.body_timeouts, stats.body_errors
         );
         let (report, timeline) = {
             let referee = referee.lock().expect("referee lock");

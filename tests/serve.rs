@@ -584,3 +584,43 @@ fn the_default_idle_timeout_outlasts_the_scenarios_longest_retry_after() {
         "never below 75 s"
     );
 }
+
+/// The idle keep-alive wait and a slow head are timed apart: an idle pooled connection outlives
+/// the head timeout, a head that began and stalls is cut at it, and is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_head_is_cut_while_an_idle_connection_lives_on() {
+    let options = ServeOptions {
+        idle_timeout: Duration::from_secs(30),
+        head_read_timeout: Duration::from_millis(800),
+        shutdown_grace: Duration::from_millis(200),
+        ..ServeOptions::default()
+    };
+    let (address, _gateway, stop, server) = start(GatewayConfig::default(), options).await;
+    let request = b"GET /api/v2/users HTTP/1.1\r\nhost: x\r\n\r\n";
+    let mut idle = TcpStream::connect(&address).await.unwrap();
+    idle.write_all(request).await.unwrap();
+    let mut answer = vec![0u8; 12];
+    idle.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 401");
+    let mut slow = TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /api/v2/users HTTP/1.1\r\nhost:")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let cut = tokio::time::timeout(Duration::from_secs(4), slow.read_to_end(&mut rest)).await;
+    assert!(cut.is_ok(), "the slow head is cut at its timeout");
+    // Past the head timeout, the idle connection still serves.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let mut drained = vec![0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(100), idle.read(&mut drained)).await;
+    idle.write_all(request).await.unwrap();
+    let mut again = vec![0u8; 12];
+    tokio::time::timeout(Duration::from_secs(2), idle.read_exact(&mut again))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert_eq!(&again, b"HTTP/1.1 401", "the idle pooled connection was kept");
+    stop.send(()).unwrap();
+    let stats = server.await.unwrap();
+    assert_eq!(stats.head_timeouts, 1, "{stats:?}");
+}

@@ -27,11 +27,13 @@ use crate::shell::service::{GatewayClock, GatewayService, RuntimeClock, HEAD_BYT
 pub struct ServeOptions {
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
-    /// How long a connection may sit idle between requests, and how long a request head may
-    /// take to arrive (hyper times both with one timer, from the moment it waits for a head).
-    /// Longer than the longest Retry-After the scenario sends, so that a client waiting one
-    /// out on a pooled connection does not race the cut.
+    /// How long a connection may sit idle between requests (hyper's timer, which runs from the
+    /// moment it waits for a head). Longer than the longest Retry-After the scenario sends, so
+    /// that a client waiting one out on a pooled connection does not race the cut.
     pub idle_timeout: Duration,
+    /// A request head must arrive within this once its first byte has (slow heads are cut
+    /// off); the idle wait before that first byte is `idle_timeout`'s.
+    pub head_read_timeout: Duration,
     /// A request body must arrive within this; else 408, counted as a timeout.
     pub body_read_timeout: Duration,
     /// No connection lives longer: then it is closed gracefully (after its request in flight).
@@ -51,6 +53,7 @@ impl Default for ServeOptions {
         ServeOptions {
             max_connections: 4_096,
             idle_timeout: idle_timeout_for(0),
+            head_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             connection_deadline: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(2),
@@ -90,6 +93,8 @@ pub struct ServeStats {
     pub refused: u64,
     /// Connections closed at their deadline.
     pub deadline_closed: u64,
+    /// Connections cut because a request head began but did not finish in time.
+    pub head_timeouts: u64,
     /// Request bodies that did not arrive within the body read timeout (408).
     pub body_timeouts: u64,
     /// Request bodies the client broke off.
@@ -111,6 +116,7 @@ pub async fn serve_tcp(
     let service = service.with_body_read_timeout(options.body_read_timeout);
     let timers = tokio::spawn(service.clone().run_timers());
     let deadline_closed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let head_timeouts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut connections = JoinSet::new();
     let mut stats = ServeStats::default();
@@ -125,11 +131,13 @@ pub async fn serve_tcp(
                 match slots.clone().try_acquire_owned() {
                     Ok(slot) => {
                         let (service, clock, logger, options) = (service.clone(), clock.clone(), logger.clone(), options.clone());
-                        let deadline_closed = deadline_closed.clone();
+                        let (deadline_closed, head_timeouts) = (deadline_closed.clone(), head_timeouts.clone());
                         connections.spawn(async move {
-                            if serve_one(stream, remote, service, clock, logger, &options).await == Ended::Deadline {
-                                deadline_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
+                            match serve_one(stream, remote, service, clock, logger, &options).await {
+                                Ended::Deadline => deadline_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                                Ended::SlowHead => head_timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                                Ended::Closed => 0,
+                            };
                             drop(slot);
                         });
                     }
@@ -150,6 +158,7 @@ pub async fn serve_tcp(
     timers.abort();
     let relaxed = std::sync::atomic::Ordering::Relaxed;
     stats.deadline_closed = deadline_closed.load(relaxed);
+    stats.head_timeouts = head_timeouts.load(relaxed);
     stats.body_timeouts = service.cut().body_timeouts.load(relaxed);
     stats.body_errors = service.cut().body_errors.load(relaxed);
     stats
@@ -170,6 +179,70 @@ enum Ended {
     Closed,
     /// Its deadline did.
     Deadline,
+    /// A request head that began did not finish within `head_read_timeout`.
+    SlowHead,
+}
+
+/// Whether a connection is between requests, or reading a head that began at some instant. The
+/// IO wrapper notes the first byte after a response; the handler notes the head's end.
+#[derive(Default)]
+struct HeadClock {
+    /// While a request is being handled, bytes are its body, not a new head.
+    in_request: std::sync::atomic::AtomicBool,
+    /// When the first byte of the head being read arrived, as ms since the connection began (+1;
+    /// 0 when no head is being read).
+    head_began_ms: std::sync::atomic::AtomicU64,
+}
+
+/// The connection's stream, noting when a new request head begins.
+struct Watched {
+    stream: TcpStream,
+    clock: Arc<HeadClock>,
+    opened: tokio::time::Instant,
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.stream).poll_read(cx, buf);
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        if buf.filled().len() > before && !self.clock.in_request.load(relaxed) {
+            let now_ms = self.opened.elapsed().as_millis() as u64 + 1;
+            let _ = self
+                .clock
+                .head_began_ms
+                .compare_exchange(0, now_ms, relaxed, relaxed);
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 async fn serve_one(
@@ -181,10 +254,24 @@ async fn serve_one(
     options: &ServeOptions,
 ) -> Ended {
     let remote = remote.to_string();
+    let heads = Arc::new(HeadClock::default());
+    let watched = Watched {
+        stream,
+        clock: heads.clone(),
+        opened: tokio::time::Instant::now(),
+    };
+    let opened = watched.opened;
+    let handler_heads = heads.clone();
     let handler = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
         let (service, clock, logger, remote) =
             (service.clone(), clock.clone(), logger.clone(), remote.clone());
+        // The head is complete: what arrives next is this request's body.
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        handler_heads.in_request.store(true, relaxed);
+        handler_heads.head_began_ms.store(0, relaxed);
+        let done = RequestDone(handler_heads.clone());
         async move {
+            let _done = done;
             let started = tokio::time::Instant::now();
             let method = request.method().to_string();
             let target = crate::shell::redact::redacted_target(
@@ -227,16 +314,41 @@ async fn serve_one(
         .header_read_timeout(options.idle_timeout)
         .max_header_size(HEAD_BYTES_MAX)
         .max_buf_size(64 * 1024)
-        .serve_connection(TokioIo::new(stream), handler);
+        .serve_connection(TokioIo::new(watched), handler);
     tokio::pin!(connection);
+    let slow_head = async {
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        let head_ms = options.head_read_timeout.as_millis() as u64;
+        loop {
+            tokio::time::sleep(Duration::from_millis((head_ms / 4).clamp(10, 1_000))).await;
+            let began = heads.head_began_ms.load(relaxed);
+            let now_ms = opened.elapsed().as_millis() as u64 + 1;
+            if began > 0 && now_ms.saturating_sub(began) >= head_ms {
+                return;
+            }
+        }
+    };
     tokio::select! {
         _ = connection.as_mut() => return Ended::Closed,
+        () = slow_head => return Ended::SlowHead,
         () = tokio::time::sleep(options.connection_deadline) => {}
     }
     // The deadline: finish the request in flight (within the body and hang bounds), then close.
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(options.body_read_timeout + Duration::from_secs(5), connection).await;
     Ended::Deadline
+}
+
+/// Marks the end of a request's handling (also when its future is dropped): bytes after it
+/// begin the next head.
+struct RequestDone(Arc<HeadClock>);
+
+impl Drop for RequestDone {
+    fn drop(&mut self) {
+        self.0
+            .in_request
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The gateway's time for a server: `SimTime` since it started, from tokio's clock.
