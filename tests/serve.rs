@@ -575,7 +575,17 @@ fn the_default_idle_timeout_outlasts_the_scenarios_longest_retry_after() {
         let mut all = vec![scenario.to_str().unwrap(), "--log-format", "none"];
         all.extend(args);
         let (mut server, mut stdout, _base) = spawn_serve(&all);
-        let (_, printed) = support::stop(&mut server, &mut stdout);
+        // Read up to the banner's connection line before stopping: a SIGTERM that came before
+        // the server's handler would end it without a word.
+        let mut printed = String::new();
+        while !printed.contains("connections: at most") {
+            let mut line = String::new();
+            if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
+                break;
+            }
+            printed.push_str(&line);
+        }
+        let _ = support::stop(&mut server, &mut stdout);
         assert!(printed.contains(idle), "{idle} in {printed}");
     }
     assert_eq!(
