@@ -104,10 +104,10 @@ pub fn grade(args: &GradeArgs) -> Result<(), CommandError> {
         if line.trim().is_empty() {
             continue;
         }
-        exchanges += u64::from(line.contains(r#""src":"exchange""#));
-        card.observe_line(&line).map_err(|error| {
+        let exchange = card.observe_line(&line).map_err(|error| {
             CommandError::BadInput(format!("{}:{}: {error}", args.trace.display(), number + 1))
         })?;
+        exchanges += u64::from(exchange);
     }
     if exchanges == 0 {
         return Err(CommandError::BadInput(format!(

@@ -16,15 +16,7 @@ use serde_json::Value;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn chromium() -> bool {
-    if Path::new(CHROMIUM).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |ci| ci != "true"),
-        "{CHROMIUM} is missing: scripts/test installs Debian's chromium"
-    );
-    eprintln!("browser test skipped: {CHROMIUM} is not installed (scripts/test installs it)");
-    false
+    support::required(Path::new(CHROMIUM).exists(), CHROMIUM)
 }
 
 /// The page's DOM after its scripts ran (for up to `budget_ms` of virtual time).

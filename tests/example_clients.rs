@@ -39,14 +39,7 @@ fn available(program: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").map_or(true, |ci| ci != "true"),
-            "{program} is not installed: scripts/test installs it"
-        );
-        eprintln!("example client test skipped: {program} is not installed (scripts/test installs it)");
-    }
-    found
+    support::required(found, program)
 }
 
 /// Serves the referee playground, runs one example client against it, and returns the live

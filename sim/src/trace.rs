@@ -233,14 +233,9 @@ impl TraceSink {
 
 impl Trace {
     pub fn new(records: Vec<Record>) -> Trace {
-        let mut hasher = LineHasher::default();
-        for record in &records {
-            hasher.add(record);
-        }
-        Trace {
-            records,
-            hash: hasher.finish(),
-        }
+        let mut sink = TraceSink::default();
+        sink.extend(records);
+        sink.finish()
     }
 
     pub fn records(&self) -> &[Record] {

@@ -72,3 +72,16 @@ pub fn stop(server: &mut Child, stdout: &mut BufReader<ChildStdout>) -> (std::pr
     stdout.read_to_string(&mut rest).unwrap();
     (status, rest)
 }
+
+/// Whether a test's outside requirement is here. Under `CI=true` a missing one fails the test
+/// (`scripts/test` installs it); elsewhere the test says it is skipped and checks nothing.
+pub fn required(found: bool, what: &str) -> bool {
+    if !found {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "{what} is missing: scripts/test installs it"
+        );
+        eprintln!("test skipped: {what} is missing (scripts/test installs it)");
+    }
+    found
+}

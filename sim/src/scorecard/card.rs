@@ -50,8 +50,6 @@ impl Peak {
 struct Hold {
     since_us: u64,
     until_us: u64,
-    /// The scope's rate, as requests per second × 1000 (0: unknown).
-    rate_milli: u64,
 }
 
 /// Requests counted in the first second after a scope reopened.
@@ -95,9 +93,9 @@ pub(crate) struct Card {
     pub(crate) permanent_retries: Tally,
     pub(crate) paging_restarts: Tally,
     /// Wake-up windows that went over their allowance.
-    pub(crate) bursts_over: u64,
+    bursts_over: u64,
     /// The burst furthest over (or nearest to) its allowance: (count, allowed, example).
-    pub(crate) worst_burst: Option<(u64, u64, Example)>,
+    worst_burst: Option<(u64, u64, Example)>,
     holds: BTreeMap<String, Hold>,
     token_holds: BTreeMap<u64, Hold>,
     wakes: Vec<Wake>,
@@ -119,7 +117,8 @@ impl Card {
             self.rate_limited.add(0, || exchange.example(String::new()));
         }
         self.close_wakes(now);
-        self.early_send(exchange);
+        let scopes = Card::scopes(exchange);
+        self.early_send(exchange, &scopes);
         self.retry_checks(exchange);
         if exchange.token_request {
             self.token_request(exchange);
@@ -131,38 +130,45 @@ impl Card {
         self.told(exchange);
     }
 
-    /// The scopes a request counts against: its buckets, and its family (faults say
-    /// Retry-After for a family).
-    /// A family's rate is its tightest bucket's: what its requests may use after it reopens.
-    fn scopes(exchange: &Exchange) -> impl Iterator<Item = (String, u64)> + '_ {
-        let family_rate = exchange.buckets.iter().map(rate_milli).min().unwrap_or(0);
-        exchange
+    /// The scopes a request counts against, with their rates: its buckets, and its family
+    /// (faults say Retry-After for a family). Made once per request.
+    fn scopes(exchange: &Exchange) -> Vec<(String, u64)> {
+        let mut scopes: Vec<(String, u64)> = exchange
             .buckets
             .iter()
             .map(|bucket| (bucket.id.clone(), rate_milli(bucket)))
-            .chain(
-                (!exchange.family.is_empty()).then(|| (format!("family:{}", exchange.family), family_rate)),
-            )
+            .collect();
+        if !exchange.family.is_empty() {
+            scopes.push(Card::family_scope(exchange));
+        }
+        scopes
     }
 
-    fn early_send(&mut self, exchange: &Exchange) {
+    /// The family's scope; its rate is its tightest bucket's, what its requests may use after
+    /// it reopens.
+    fn family_scope(exchange: &Exchange) -> (String, u64) {
+        let rate = exchange.buckets.iter().map(rate_milli).min().unwrap_or(0);
+        (format!("family:{}", exchange.family), rate)
+    }
+
+    fn early_send(&mut self, exchange: &Exchange, scopes: &[(String, u64)]) {
         let now = exchange.t_us;
         let mut early_by = Vec::new();
         let mut most_left = 0;
-        for (scope, _) in Card::scopes(exchange) {
-            let Some(hold) = self.holds.get(&scope).copied() else {
+        for (scope, _) in scopes {
+            let Some(hold) = self.holds.get(scope).copied() else {
                 continue;
             };
             if now >= hold.until_us {
-                self.holds.remove(&scope);
+                self.holds.remove(scope);
             } else if now > hold.since_us.saturating_add(IN_FLIGHT_GRACE_US) {
                 most_left = most_left.max(hold.until_us - now);
-                early_by.push(scope);
+                early_by.push(scope.clone());
             }
         }
         for wake in &mut self.wakes {
             let open = wake.from_us <= now && now < wake.from_us.saturating_add(WAKE_WINDOW_US);
-            if open && Card::scopes(exchange).any(|(scope, _)| scope == wake.scope) {
+            if open && scopes.iter().any(|(scope, _)| *scope == wake.scope) {
                 if wake.count == 0 {
                     wake.first = exchange.example(String::new());
                 }
@@ -214,24 +220,7 @@ impl Card {
     }
 
     fn settle(&mut self, wake: Wake) {
-        let Wake {
-            scope,
-            count,
-            allowed,
-            mut first,
-            ..
-        } = wake;
-        first.note = format!("{count} requests into {scope} in the first second after it reopened");
-        if count > allowed {
-            self.bursts_over += 1;
-        }
-        // Excess over the allowance, compared without going negative.
-        let worse = self.worst_burst.as_ref().is_none_or(|(worst, worst_allowed, _)| {
-            count.saturating_add(*worst_allowed) > worst.saturating_add(allowed)
-        });
-        if worse {
-            self.worst_burst = Some((count, allowed, first));
-        }
+        settle(&mut self.bursts_over, &mut self.worst_burst, wake);
     }
 
     fn retry_checks(&mut self, exchange: &Exchange) {
@@ -359,15 +348,12 @@ impl Card {
                         .find(|b| &b.id == bucket)
                         .map_or(0, rate_milli),
                 ),
-                None => (
-                    format!("family:{}", exchange.family),
-                    exchange.buckets.iter().map(rate_milli).min().unwrap_or(0),
-                ),
+                None => Card::family_scope(exchange),
             };
             self.expect_wake(&scope, until_us, rate, exchange);
-            hold(&mut self.holds, scope, now, until_us, rate);
+            hold(&mut self.holds, scope, now, until_us);
             if let Some(token) = exchange.token_seq {
-                hold(&mut self.token_holds, token, now, until_us, rate);
+                hold(&mut self.token_holds, token, now, until_us);
             }
         }
         if exchange.fingerprint != 0 {
@@ -422,17 +408,41 @@ impl Card {
         }
     }
 
-    /// Settles what is still open (wake-up windows) as of the end.
-    pub(crate) fn finished(&self) -> Card {
-        let mut card = self.clone();
-        for wake in std::mem::take(&mut card.wakes) {
-            card.settle(wake);
+    /// The wake-up bursts as of now, the windows still open counted as they stand: how many
+    /// went over their allowance, and the worst. Reads the card; settles nothing.
+    pub(crate) fn bursts(&self) -> (u64, Option<(u64, u64, Example)>) {
+        let (mut over, mut worst) = (self.bursts_over, self.worst_burst.clone());
+        for wake in &self.wakes {
+            settle(&mut over, &mut worst, wake.clone());
         }
-        card
+        (over, worst)
     }
 }
 
-fn hold<K: Ord>(holds: &mut BTreeMap<K, Hold>, key: K, now: u64, until_us: u64, rate_milli: u64) {
+/// Adds a finished wake-up window to the bursts: over its allowance or not, and the worst so
+/// far, by excess over its allowance.
+fn settle(over: &mut u64, worst: &mut Option<(u64, u64, Example)>, wake: Wake) {
+    let Wake {
+        scope,
+        count,
+        allowed,
+        mut first,
+        ..
+    } = wake;
+    first.note = format!("{count} requests into {scope} in the first second after it reopened");
+    if count > allowed {
+        *over += 1;
+    }
+    // Excess over the allowance, compared without going negative.
+    let worse = worst.as_ref().is_none_or(|(worst, worst_allowed, _)| {
+        count.saturating_add(*worst_allowed) > worst.saturating_add(allowed)
+    });
+    if worse {
+        *worst = Some((count, allowed, first));
+    }
+}
+
+fn hold<K: Ord>(holds: &mut BTreeMap<K, Hold>, key: K, now: u64, until_us: u64) {
     if holds.len() >= HOLDS_MAX {
         holds.retain(|_, hold| hold.until_us > now);
         if holds.len() >= HOLDS_MAX {
@@ -442,13 +452,11 @@ fn hold<K: Ord>(holds: &mut BTreeMap<K, Hold>, key: K, now: u64, until_us: u64, 
     let entry = holds.entry(key).or_insert(Hold {
         since_us: now,
         until_us,
-        rate_milli,
     });
     if entry.until_us <= now {
         entry.since_us = now;
     }
     entry.until_us = entry.until_us.max(until_us);
-    entry.rate_milli = entry.rate_milli.max(rate_milli);
 }
 
 /// A bucket's rate in requests per second × 1000.

@@ -60,8 +60,9 @@ impl Scorecard {
     }
 
     /// Reads one line of a record file (`herdsim serve --record`): exchanges and the gateway's
-    /// revocations count, other lines are skipped. A line that is not JSON is an error.
-    pub fn observe_line(&mut self, line: &str) -> Result<(), String> {
+    /// revocations count, other lines are skipped. A line that is not JSON is an error; `true`
+    /// when the line was an exchange.
+    pub fn observe_line(&mut self, line: &str) -> Result<bool, String> {
         let value: serde_json::Value =
             serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
         match (value["src"].as_str(), value["event"].as_str()) {
@@ -69,6 +70,7 @@ impl Scorecard {
                 let exchange: Exchange =
                     serde_json::from_value(value).map_err(|error| format!("an exchange line: {error}"))?;
                 self.observe(&exchange);
+                return Ok(true);
             }
             (Some("gateway"), Some("tokens_revoked")) => self.revoked(None, None),
             (Some("gateway"), Some("token_evicted")) => {
@@ -76,17 +78,12 @@ impl Scorecard {
             }
             _ => {}
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The card as it stands.
     pub fn report(&self) -> ScorecardReport {
-        let cards: Vec<(String, Card)> = self
-            .cards
-            .iter()
-            .map(|(name, card)| (name.clone(), card.finished()))
-            .collect();
-        rules::report(&cards, self.last_us)
+        rules::report(&self.cards, self.last_us)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The scorecard's rules: each line states its rule, its value, pass or fail, and the worst
 //! example. The rules are fixed here so that a card reads the same from `serve` and `grade`.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::bounds::burst_allowance;
@@ -141,9 +143,8 @@ fn card_report(client: &str, card: &Card) -> CardReport {
             .iter()
             .map(|(token, v)| (format!("token#{token}"), *v)),
     ));
-    let (count, allowed, worst) = card
-        .worst_burst
-        .clone()
+    let (over, worst_burst) = card.bursts();
+    let (count, allowed, worst) = worst_burst
         .map_or((0, burst_allowance(0), None), |(count, allowed, example)| {
             (count, allowed, Some(example))
         });
@@ -152,7 +153,7 @@ fn card_report(client: &str, card: &Card) -> CardReport {
         rule: rule("wakeup_bursts"),
         value: count,
         allowed,
-        pass: card.bursts_over == 0,
+        pass: over == 0,
         worst,
         by: Vec::new(),
     };
@@ -230,7 +231,7 @@ fn total(cards: &[CardReport]) -> CardReport {
     }
 }
 
-pub(super) fn report(cards: &[(String, Card)], last_us: u64) -> ScorecardReport {
+pub(super) fn report(cards: &BTreeMap<String, Card>, last_us: u64) -> ScorecardReport {
     let clients: Vec<CardReport> = cards.iter().map(|(name, card)| card_report(name, card)).collect();
     let total = total(&clients);
     ScorecardReport {
