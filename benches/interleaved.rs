@@ -309,10 +309,10 @@ fn sweep_herd() {
                 shipped("thundering-herd", &overrides)
             })
             .collect();
-        let jobs = sweep::jobs(points.len(), 0..100, None);
+        let jobs = sweep::jobs(1, points.len(), 0..100, None);
         let done = Mutex::new(0u32);
         let ((), seconds) = timed(|| {
-            sweep::execute(&scenarios, &[], &points, &jobs, 2, &|_| {
+            sweep::execute(&sweep::Plan::grid(&scenarios, &[], &points), &jobs, 2, &|_| {
                 *done.lock().unwrap() += 1;
             });
         });

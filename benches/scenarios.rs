@@ -134,7 +134,7 @@ fn sweep_threads(c: &mut Criterion) {
         ],
     );
     let points = vec![sweep::Point::new()];
-    let jobs = sweep::jobs(1, 0..8, None);
+    let jobs = sweep::jobs(1, 1, 0..8, None);
     let mut group = c.benchmark_group("sweep_threads");
     group.sample_size(10);
     group.throughput(Throughput::Elements(jobs.len() as u64));
@@ -143,9 +143,7 @@ fn sweep_threads(c: &mut Criterion) {
             b.iter(|| {
                 let done = Mutex::new(0u32);
                 sweep::execute(
-                    std::slice::from_ref(&scenario),
-                    &[],
-                    &points,
+                    &sweep::Plan::grid(std::slice::from_ref(&scenario), &[], &points),
                     &jobs,
                     threads,
                     &|_| *done.lock().unwrap() += 1,

@@ -73,6 +73,10 @@ pub struct ScenarioArgs {
     /// time skipped. A different network from turmoil's: seeds reproduce within a mode.
     #[arg(long)]
     pub fast: bool,
+    /// Run in environment INDEX of the swarm of SEED, as `herdsim sweep --swarm` drew it
+    /// (applied after `--set`): how a swarm's report replays one of its environments.
+    #[arg(long, value_name = "SEED:INDEX")]
+    pub swarm_env: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -126,6 +130,15 @@ pub struct SweepArgs {
     /// `HERDSIM_SHARD_COUNT`).
     #[arg(long, value_name = "N")]
     pub shard_count: Option<u64>,
+    /// Also draw K gateway environments around the scenario (limiter algorithm, windows, burst
+    /// and keys; 5xx and lost responses; token lifetime; Retry-After style; background load;
+    /// the first is the scenario as written), run every setting in every one, and recommend the
+    /// setting that is Pareto-robust across them, with its worst-case ratio to the exact bound.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub swarm: Option<u32>,
+    /// The seed the swarm's environments are drawn from (default: the scenario's `seed`).
+    #[arg(long, value_name = "N", requires = "swarm")]
+    pub swarm_seed: Option<u64>,
     /// Write a markdown report with an SVG chart into this directory.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,

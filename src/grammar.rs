@@ -157,6 +157,21 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
+/// `--swarm-env SEED:INDEX`: one environment of a swarm.
+pub fn parse_swarm_env(text: &str) -> Result<herd_sim::sweep::Environment, String> {
+    let bad = || format!("--swarm-env {text:?}: expected SEED:INDEX, e.g. 1:3 (as a swarm report names it)");
+    let (seed, index) = text.split_once(':').ok_or_else(bad)?;
+    let seed: u64 = seed.trim().parse().map_err(|_| bad())?;
+    let index: u32 = index.trim().parse().map_err(|_| bad())?;
+    if index >= herd_sim::sweep::swarm::SWARM_MAX {
+        return Err(format!(
+            "--swarm-env {text:?}: a swarm has at most {} environments",
+            herd_sim::sweep::swarm::SWARM_MAX
+        ));
+    }
+    Ok(herd_sim::sweep::Environment::draw(seed, index))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,13 +71,49 @@ pub fn overrides_of(args: &ScenarioArgs, source: &Source) -> Result<Vec<String>,
     Ok(overrides)
 }
 
-/// Loads the scenario the arguments name, with `small` and then `--set` overrides.
+/// Loads the scenario the arguments name, with `small` and then `--set` overrides, in the swarm
+/// environment `--swarm-env` names.
 pub fn load(args: &ScenarioArgs) -> Result<Scenario, CommandError> {
     let source = resolve(&args.scenario)?;
     let overrides = overrides_of(args, &source)?;
-    source.load(&overrides).map_err(bad_input)
+    let scenario = source.load(&overrides).map_err(bad_input)?;
+    match swarm_env(args)? {
+        Some(environment) => environment.apply(&scenario).map_err(CommandError::BadInput),
+        None => Ok(scenario),
+    }
+}
+
+/// The environment `--swarm-env` names, if any.
+pub fn swarm_env(args: &ScenarioArgs) -> Result<Option<herd_sim::sweep::Environment>, CommandError> {
+    args.swarm_env
+        .as_deref()
+        .map(crate::grammar::parse_swarm_env)
+        .transpose()
+        .map_err(CommandError::BadInput)
 }
 
 pub fn bad_input(error: ScenarioError) -> CommandError {
     CommandError::BadInput(error.to_string())
+}
+
+/// The command that runs this scenario again, as the arguments chose it: `herdsim run SCENARIO
+/// [--seed N] [--small] [--fast] [--set '…'] [--swarm-env S:I]`.
+pub fn replay_command(args: &ScenarioArgs, seed: Option<u64>) -> String {
+    let mut command = format!("herdsim run {}", args.scenario);
+    if let Some(seed) = seed {
+        command.push_str(&format!(" --seed {seed}"));
+    }
+    if args.small {
+        command.push_str(" --small");
+    }
+    if args.fast {
+        command.push_str(" --fast");
+    }
+    for assignment in &args.overrides {
+        command.push_str(&format!(" --set '{assignment}'"));
+    }
+    if let Some(environment) = &args.swarm_env {
+        command.push_str(&format!(" --swarm-env {environment}"));
+    }
+    command
 }

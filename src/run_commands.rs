@@ -272,17 +272,7 @@ fn describe(workload: &Workload, users: u64) -> String {
 
 /// The command that reproduces this run.
 fn replay_command(args: &RunArgs, seed: u64) -> String {
-    let mut command = format!("herdsim run {} --seed {seed}", args.scenario.scenario);
-    if args.scenario.small {
-        command.push_str(" --small");
-    }
-    if args.scenario.fast {
-        command.push_str(" --fast");
-    }
-    for assignment in &args.scenario.overrides {
-        command.push_str(&format!(" --set '{assignment}'"));
-    }
-    command
+    lookup::replay_command(&args.scenario, Some(seed))
 }
 
 fn print_divergence(left: &[String], right: &[String], left_name: &str, right_name: &str) {

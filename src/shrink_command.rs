@@ -10,6 +10,13 @@ use crate::args::{CommandError, ShrinkArgs, ShrinkProperty};
 use crate::lookup;
 
 pub fn shrink(args: &ShrinkArgs) -> Result<(), CommandError> {
+    if args.scenario.swarm_env.is_some() {
+        return Err(CommandError::BadInput(
+            "shrink works on a scenario's TOML and does not take --swarm-env: reproduce the \
+             environment's failure with `herdsim run --swarm-env`, then shrink the scenario as written"
+                .into(),
+        ));
+    }
     let source = lookup::resolve(&args.scenario.scenario)?;
     let overrides = lookup::overrides_of(&args.scenario, &source)?;
     let original = source.load(&overrides).map_err(lookup::bad_input)?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use herd_sim::scenario::Scenario;
-use herd_sim::sweep::{self, Param, Point, ResultWriter, RunRecord, Summary};
+use herd_sim::sweep::{self, Environment, Param, Point, ResultWriter, RunRecord, Summary};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{CommandError, CompareArgs, MergeArgs, ScenarioArgs, SweepArgs};
@@ -31,7 +31,23 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         },
     };
     let points = sweep::grid(&params);
-    let prepared = prepare(&args.scenario, &points)?;
+    let environments = match (args.swarm, lookup::swarm_env(&args.scenario)?) {
+        (Some(_), Some(_)) => {
+            return Err(CommandError::BadInput(
+                "--swarm draws its own environments: give it or --swarm-env, not both".into(),
+            ))
+        }
+        (Some(count), None) => {
+            let seed = match args.swarm_seed {
+                Some(seed) => seed,
+                None => lookup::load(&args.scenario)?.seed,
+            };
+            Environment::swarm(seed, count)
+        }
+        (None, Some(environment)) => vec![environment],
+        (None, None) => Vec::new(),
+    };
+    let prepared = prepare(&args.scenario, &points, &environments)?;
     let first = prepared.scenarios.first().map_or(0, |scenario| scenario.seed);
     let seeds = grammar::parse_seeds(&args.seeds, first).map_err(CommandError::BadInput)?;
     let out = args.out.clone().unwrap_or_else(|| {
@@ -43,17 +59,24 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
     });
     let previous = previous_records(&out, args.resume, &prepared)?;
     let done: BTreeSet<_> = previous.iter().map(RunRecord::key).collect();
-    let all_jobs = sweep::jobs(points.len(), seeds.clone(), shard);
+    let key_of =
+        |job: &sweep::Job| sweep::run_key(&points[job.point], environments.get(job.environment), job.seed);
+    let all_jobs = sweep::jobs(environments.len(), points.len(), seeds.clone(), shard);
     let jobs: Vec<sweep::Job> = all_jobs
         .iter()
-        .filter(|job| !done.contains(&(pairs(&points[job.point]), job.seed)))
+        .filter(|job| !done.contains(&key_of(job)))
         .cloned()
         .collect();
     let threads = args.jobs.unwrap_or_else(default_threads);
     outln!(
-        "{}: {} settings × {} seeds = {} runs{}; {} to do on {threads} threads; results to {}",
+        "{}: {} settings{} × {} seeds = {} runs{}; {} to do on {threads} threads; results to {}",
         prepared.scenarios[0].name,
         points.len(),
+        if environments.is_empty() {
+            String::new()
+        } else {
+            format!(" × {} environments", environments.len())
+        },
         seeds.end - seeds.start,
         all_jobs.len(),
         shard
@@ -62,13 +85,10 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         jobs.len(),
         out.display()
     );
-    let records = run_jobs(&prepared, &points, &jobs, threads, Some(&out))?;
+    let records = run_jobs(&prepared, &points, &environments, &jobs, threads, Some(&out))?;
     // The file may hold other settings or seeds (an earlier, wider sweep): they stay in the file
     // and out of this summary.
-    let wanted: BTreeSet<_> = all_jobs
-        .iter()
-        .map(|job| (pairs(&points[job.point]), job.seed))
-        .collect();
+    let wanted: BTreeSet<_> = all_jobs.iter().map(key_of).collect();
     let previous_count = previous.len();
     let mut all: Vec<RunRecord> = previous
         .into_iter()
@@ -82,6 +102,9 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         );
     }
     all.extend(records);
+    if !environments.is_empty() {
+        return swarm_summary(&all, &points, args.report.as_deref(), &args.seeds, &args.scenario);
+    }
     let summary = sweep::summarize(&all, &points);
     out!("{}", herd_reports::text::sweep_table(&summary));
     if let Some(dir) = &args.report {
@@ -91,6 +114,32 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CommandError> {
         outln!("report: {}", path.display());
     }
     finish(&summary)
+}
+
+/// The swarm's table and report.
+fn swarm_summary(
+    records: &[RunRecord],
+    points: &[Point],
+    report: Option<&Path>,
+    seeds: &str,
+    scenario: &ScenarioArgs,
+) -> Result<(), CommandError> {
+    let summary = sweep::summarize_swarm(records, points);
+    let replay = lookup::replay_command(scenario, None);
+    out!("{}", herd_reports::text::swarm_table(&summary, &replay));
+    if let Some(dir) = report {
+        let path = herd_reports::write_swarm(dir, &summary, &command_line(), seeds, &replay)
+            .map_err(CommandError::BadInput)?;
+        outln!("report: {}", path.display());
+    }
+    if summary.conflicts.is_empty() {
+        Ok(())
+    } else {
+        outln!(
+            "some runs gave different traces for the same setting, environment and seed: please report it"
+        );
+        Err(CommandError::Assertions)
+    }
 }
 
 pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
@@ -114,8 +163,35 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
     let read = records.len();
     let mut seen = BTreeSet::new();
     records.retain(|record| seen.insert((record.key(), record.trace_sha256.clone())));
-    let summary = sweep::summarize(&records, &[]);
     let seeds: BTreeSet<u64> = records.iter().map(|record| record.seed).collect();
+    if records.iter().any(|record| record.environment.is_some()) {
+        if records.len() < read {
+            outln!(
+                "{} results appeared more than once and are counted once",
+                read - records.len()
+            );
+        }
+        write_merged(args.out.as_deref(), &records)?;
+        let seeds = format!("{} seeds", seeds.len());
+        let summary = sweep::summarize_swarm(&records, &[]);
+        // The sweep's shared overrides (its `--small`'s and `--fast` among them) as `--set`.
+        let replay: String = std::iter::once(format!("herdsim run {}", first.scenario))
+            .chain(first.base.iter().map(|set| format!("--set '{set}'")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        out!("{}", herd_reports::text::swarm_table(&summary, &replay));
+        if let Some(dir) = &args.report {
+            let path = herd_reports::write_swarm(dir, &summary, &command_line(), &seeds, &replay)
+                .map_err(CommandError::BadInput)?;
+            outln!("report: {}", path.display());
+        }
+        return if summary.conflicts.is_empty() {
+            Ok(())
+        } else {
+            Err(CommandError::Assertions)
+        };
+    }
+    let summary = sweep::summarize(&records, &[]);
     if records.len() < read {
         outln!(
             "{} results appeared more than once and are counted once",
@@ -130,14 +206,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
         summary.points.len(),
         seeds.len()
     );
-    if let Some(out) = &args.out {
-        let writer = ResultWriter::append(out).map_err(CommandError::BadInput)?;
-        for record in &records {
-            writer.write(record).map_err(|error| {
-                CommandError::BadInput(format!("cannot write {}: {error}", out.display()))
-            })?;
-        }
-    }
+    write_merged(args.out.as_deref(), &records)?;
     out!("{}", herd_reports::text::sweep_table(&summary));
     if let Some(dir) = &args.report {
         let seeds = format!("{} seeds", seeds.len());
@@ -148,12 +217,25 @@ pub fn merge(args: &MergeArgs) -> Result<(), CommandError> {
     finish(&summary)
 }
 
+/// `merge --out FILE`: the merged results, one line each.
+fn write_merged(out: Option<&Path>, records: &[RunRecord]) -> Result<(), CommandError> {
+    let Some(out) = out else { return Ok(()) };
+    let writer = ResultWriter::append(out).map_err(CommandError::BadInput)?;
+    for record in records {
+        writer
+            .write(record)
+            .map_err(|error| CommandError::BadInput(format!("cannot write {}: {error}", out.display())))?;
+    }
+    Ok(())
+}
+
 pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
     let points = sweep::grid(&[sweep::every_preset()]);
-    let prepared = prepare(&args.scenario, &points)?;
+    let environments: Vec<Environment> = lookup::swarm_env(&args.scenario)?.into_iter().collect();
+    let prepared = prepare(&args.scenario, &points, &environments)?;
     let first = prepared.scenarios.first().map_or(0, |scenario| scenario.seed);
     let seeds = grammar::parse_seeds(&args.seeds, first).map_err(CommandError::BadInput)?;
-    let jobs = sweep::jobs(points.len(), seeds.clone(), None);
+    let jobs = sweep::jobs(environments.len(), points.len(), seeds.clone(), None);
     let threads = args.jobs.unwrap_or_else(default_threads);
     outln!(
         "{}: {} presets × {} seeds on {threads} threads",
@@ -161,7 +243,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
         points.len(),
         seeds.end - seeds.start
     );
-    let records = run_jobs(&prepared, &points, &jobs, threads, None)?;
+    let records = run_jobs(&prepared, &points, &environments, &jobs, threads, None)?;
     let summary = sweep::summarize(&records, &points);
     out!("{}", herd_reports::text::compare_table(&summary));
     if let Some(dir) = &args.report {
@@ -176,14 +258,19 @@ pub fn compare(args: &CompareArgs) -> Result<(), CommandError> {
     }
 }
 
-/// The scenario of every point, loaded and validated before anything runs.
+/// The scenario of every (environment, point), loaded and validated before anything runs.
 struct Prepared {
+    /// `scenarios[environment * points + point]`.
     scenarios: Vec<Scenario>,
     /// The overrides every point shares (`--small`'s, then `--set`).
     base: Vec<String>,
 }
 
-fn prepare(args: &ScenarioArgs, points: &[Point]) -> Result<Prepared, CommandError> {
+fn prepare(
+    args: &ScenarioArgs,
+    points: &[Point],
+    environments: &[Environment],
+) -> Result<Prepared, CommandError> {
     let base_scenario = lookup::load(args)?;
     let mut base = Vec::new();
     if args.small {
@@ -204,7 +291,19 @@ fn prepare(args: &ScenarioArgs, points: &[Point]) -> Result<Prepared, CommandErr
                 .map_err(|error| CommandError::BadInput(format!("setting {}: {error}", sweep::label(point))))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Prepared { scenarios, base })
+    if environments.is_empty() {
+        return Ok(Prepared { scenarios, base });
+    }
+    let mut placed = Vec::with_capacity(scenarios.len() * environments.len());
+    for environment in environments {
+        for scenario in &scenarios {
+            placed.push(environment.apply(scenario).map_err(CommandError::BadInput)?);
+        }
+    }
+    Ok(Prepared {
+        scenarios: placed,
+        base,
+    })
 }
 
 fn previous_records(out: &Path, resume: bool, prepared: &Prepared) -> Result<Vec<RunRecord>, CommandError> {
@@ -234,14 +333,11 @@ fn previous_records(out: &Path, resume: bool, prepared: &Prepared) -> Result<Vec
     Ok(records)
 }
 
-fn pairs(point: &Point) -> Vec<(String, String)> {
-    point.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 /// Runs the jobs with a progress bar, streaming each result to `out` as it finishes.
 fn run_jobs(
     prepared: &Prepared,
     points: &[Point],
+    environments: &[Environment],
     jobs: &[sweep::Job],
     threads: usize,
     out: Option<&Path>,
@@ -257,25 +353,24 @@ fn run_jobs(
     );
     let records = Mutex::new(Vec::with_capacity(jobs.len()));
     let write_error = Mutex::new(None);
-    sweep::execute(
-        &prepared.scenarios,
-        &prepared.base,
+    let plan = sweep::Plan {
+        scenarios: &prepared.scenarios,
+        base: &prepared.base,
         points,
-        jobs,
-        threads,
-        &|record| {
-            if let Some(writer) = &writer {
-                if let Err(error) = writer.write(&record) {
-                    write_error
-                        .lock()
-                        .expect("error lock")
-                        .get_or_insert(error.to_string());
-                }
+        environments,
+    };
+    sweep::execute(&plan, jobs, threads, &|record| {
+        if let Some(writer) = &writer {
+            if let Err(error) = writer.write(&record) {
+                write_error
+                    .lock()
+                    .expect("error lock")
+                    .get_or_insert(error.to_string());
             }
-            records.lock().expect("records lock").push(record);
-            bar.inc(1);
-        },
-    );
+        }
+        records.lock().expect("records lock").push(record);
+        bar.inc(1);
+    });
     bar.finish_and_clear();
     if let Some(error) = write_error.into_inner().expect("error lock") {
         return Err(CommandError::BadInput(format!(

@@ -29,11 +29,16 @@ fn no_peer_beats_the_default_on_any_shipped_scenario() {
             })
             .collect();
         let seeds = base.seed..base.seed + 3;
-        let jobs = sweep::jobs(points.len(), seeds, None);
+        let jobs = sweep::jobs(1, points.len(), seeds, None);
         let records = Mutex::new(Vec::new());
-        sweep::execute(&scenarios, &[], &points, &jobs, threads, &|record| {
-            records.lock().unwrap().push(record);
-        });
+        sweep::execute(
+            &sweep::Plan::grid(&scenarios, &[], &points),
+            &jobs,
+            threads,
+            &|record| {
+                records.lock().unwrap().push(record);
+            },
+        );
         let summary = sweep::summarize(&records.into_inner().unwrap(), &points);
         let herdsim = summary
             .points

@@ -153,11 +153,16 @@ fn real_results() -> &'static [u8] {
         overrides.push("network.mode=\"fast\"".into());
         let scenario = shipped.load(&overrides).unwrap();
         let points = vec![sweep::Point::new()];
-        let jobs = sweep::jobs(1, 0..2, None);
+        let jobs = sweep::jobs(1, 1, 0..2, None);
         let writer = sweep::ResultWriter::append(&path).unwrap();
-        sweep::execute(&[scenario], &[], &points, &jobs, 1, &|record| {
-            writer.write(&record).unwrap();
-        });
+        sweep::execute(
+            &sweep::Plan::grid(&[scenario], &[], &points),
+            &jobs,
+            1,
+            &|record| {
+                writer.write(&record).unwrap();
+            },
+        );
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         bytes

@@ -34,12 +34,17 @@ fn contention_grid(
         .iter()
         .map(|point| contention.load(&sweep::overrides(point)).unwrap())
         .collect();
-    let jobs = sweep::jobs(points.len(), seeds.clone(), None);
+    let jobs = sweep::jobs(1, points.len(), seeds.clone(), None);
     let records = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    sweep::execute(&scenarios, &[], &points, &jobs, threads, &|record| {
-        records.lock().unwrap().push(record);
-    });
+    sweep::execute(
+        &sweep::Plan::grid(&scenarios, &[], &points),
+        &jobs,
+        threads,
+        &|record| {
+            records.lock().unwrap().push(record);
+        },
+    );
     let mut sums: BTreeMap<(u32, String), (f64, f64, f64)> = BTreeMap::new();
     for record in records.into_inner().unwrap() {
         assert!(

@@ -204,6 +204,11 @@ pub struct LimitRule {
     /// reset" fault. `None` (the default) advertises the truthful, rounded-up wait.
     #[serde(default)]
     pub retry_after_max_s: Option<u64>,
+    /// Advertises a `Retry-After` this many seconds longer than the true wait: the over-long
+    /// answer of a quota-style limit, which a client that honours it pays for in makespan.
+    /// 0 (the default) adds nothing.
+    #[serde(default)]
+    pub retry_after_extra_s: u64,
     /// How the refusal writes its `Retry-After`: seconds (the default), an HTTP-date, or none.
     #[serde(default)]
     pub retry_after: RetryAfterStyle,
@@ -239,6 +244,7 @@ impl LimitRule {
             families: Vec::new(),
             schedule: Vec::new(),
             retry_after_max_s: None,
+            retry_after_extra_s: 0,
             retry_after: RetryAfterStyle::Seconds,
             hidden: false,
             early_penalty_ms: None,
@@ -773,6 +779,7 @@ impl GatewayConfig {
                 rule.retry_after_max_s
                     .unwrap_or(u64::MAX)
                     .min(wait_ms.div_ceil(1_000))
+                    .saturating_add(rule.retry_after_extra_s)
             })
             .max()
             .unwrap_or(0);
@@ -930,6 +937,15 @@ impl GatewayConfig {
                 return Err(config_error(
                     field("retry_after_max_s"),
                     "retry_after_max_s and early_penalty_ms are at most a day",
+                ));
+            }
+            if rule.retry_after_extra_s > 86_400 {
+                return Err(config_error(field("retry_after_extra_s"), "is at most a day"));
+            }
+            if rule.retry_after_extra_s > 0 && rule.retry_after_max_s.is_some() {
+                return Err(config_error(
+                    field("retry_after_extra_s"),
+                    "cannot lengthen a Retry-After that retry_after_max_s shortens: give one of them",
                 ));
             }
             if rule.key.is_empty() {

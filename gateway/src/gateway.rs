@@ -606,7 +606,11 @@ impl Gateway {
         let rule = self.limits.rules().nth(rejection.rule_index);
         let cap_s = rule.and_then(|rule| rule.retry_after_max_s);
         let style = rule.map_or(RetryAfterStyle::Seconds, |rule| rule.retry_after);
-        let retry_after_s = cap_s.map_or(true_retry_after_s, |cap_s| true_retry_after_s.min(cap_s.max(1)));
+        let extra_s = rule.map_or(0, |rule| rule.retry_after_extra_s);
+        let retry_after_s = cap_s
+            .map_or(true_retry_after_s, |cap_s| true_retry_after_s.min(cap_s.max(1)))
+            .saturating_add(extra_s)
+            .min(RETRY_AFTER_MAX_S);
         let wait_ms = (rejection.verdict.retry_at.min(SimTime::NEVER) - ctx.now).as_millis() as u64;
         self.emit(
             ctx,

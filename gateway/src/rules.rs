@@ -355,6 +355,7 @@ mod tests {
             families: families.iter().map(std::string::ToString::to_string).collect(),
             schedule: Vec::new(),
             retry_after_max_s: None,
+            retry_after_extra_s: 0,
             retry_after: Default::default(),
             hidden: false,
             early_penalty_ms: None,

@@ -406,6 +406,45 @@ fn short_retry_after_is_capped_below_the_true_wait() {
 }
 
 #[test]
+fn huge_retry_after_adds_to_the_true_wait_and_is_told_as_sent() {
+    let huge = LimitRule {
+        retry_after_extra_s: 240,
+        ..rule(1, Algorithm::FixedWindow)
+    };
+    let config = GatewayConfig {
+        limits: Some(vec![huge]),
+        ..GatewayConfig::default()
+    };
+    assert_eq!(config.longest_retry_after_s(), 300);
+    let mut gateway = gateway_with(config);
+    let token = genesys_token(&mut gateway, SimTime::ZERO);
+    assert_eq!(get_users(&mut gateway, SimTime::ZERO, &token).status, 200);
+    let rejected = get_users(&mut gateway, SimTime::from_secs(1), &token);
+    assert_eq!(rejected.header_value("Retry-After"), Some("299"));
+    assert!(gateway.drain_events().iter().any(|e| matches!(
+        e.kind,
+        GatewayEventKind::RateLimited {
+            wait_ms: 59_000,
+            retry_after_s: Some(299),
+            ..
+        }
+    )));
+    let both = LimitRule {
+        retry_after_extra_s: 10,
+        retry_after_max_s: Some(1),
+        ..rule(1, Algorithm::FixedWindow)
+    };
+    let config = GatewayConfig {
+        limits: Some(vec![both]),
+        ..GatewayConfig::default()
+    };
+    let error = config
+        .validate()
+        .expect_err("a shortened and lengthened Retry-After");
+    assert!(error.field.ends_with("retry_after_extra_s"), "{error}");
+}
+
+#[test]
 fn faults_maintenance_throttle_html_and_slow() {
     let config = GatewayConfig {
         layers: herd_gateway::config::Layers::OFF,

@@ -371,3 +371,101 @@ where
         .map_err(err)?;
     Ok(())
 }
+
+/// One cell of the swarm matrix: a setting's median ratio to the exact bound in one
+/// environment, and whether it breaks there.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatrixCell {
+    pub ratio: f64,
+    pub breaks: bool,
+}
+
+/// The swarm matrix: settings down, environments across, each cell coloured by its ratio to
+/// the exact bound (green at 1, through yellow at 2, to red at 3 and beyond), grey and crossed
+/// where the setting breaks; the recommended row is outlined.
+pub fn swarm_matrix(
+    title: &str,
+    rows: &[String],
+    columns: &[String],
+    cells: &[Vec<Option<MatrixCell>>],
+    recommended: Option<usize>,
+    path: &Path,
+) -> ChartResult {
+    let label_w = rows.iter().map(String::len).max().unwrap_or(8).clamp(8, 60) as i32 * 7 + 16;
+    let cell_w = 56i32;
+    let cell_h = 28i32;
+    let top = 64i32;
+    let width = (label_w + cell_w * columns.len().max(1) as i32 + 24).max(480);
+    let height = top + cell_h * rows.len().max(1) as i32 + 56;
+    let root = SVGBackend::new(path, (width as u32, height as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    root.draw(&Text::new(title.to_string(), (12, 12), ("sans-serif", 18)))
+        .map_err(err)?;
+    let small = ("sans-serif", 12).into_font();
+    for (j, column) in columns.iter().enumerate() {
+        let x = label_w + cell_w * j as i32 + cell_w / 2 - 8;
+        root.draw(&Text::new(column.clone(), (x, top - 18), small.clone()))
+            .map_err(err)?;
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let y = top + cell_h * i as i32;
+        root.draw(&Text::new(row.clone(), (8, y + cell_h / 2 - 6), small.clone()))
+            .map_err(err)?;
+        for (j, cell) in cells.get(i).into_iter().flatten().enumerate() {
+            let x = label_w + cell_w * j as i32;
+            let corners = [(x + 1, y + 1), (x + cell_w - 1, y + cell_h - 1)];
+            let Some(cell) = cell else { continue };
+            let fill = if cell.breaks {
+                WAIT
+            } else {
+                ratio_colour(cell.ratio)
+            };
+            root.draw(&Rectangle::new(corners, fill.filled())).map_err(err)?;
+            let text = if cell.breaks {
+                format!("✗{:.2}", cell.ratio)
+            } else {
+                format!("{:.2}", cell.ratio)
+            };
+            root.draw(&Text::new(text, (x + 8, y + cell_h / 2 - 6), small.clone()))
+                .map_err(err)?;
+        }
+        if recommended == Some(i) {
+            let right = label_w + cell_w * columns.len() as i32;
+            root.draw(&Rectangle::new(
+                [(2, y), (right, y + cell_h)],
+                LIMIT.stroke_width(2),
+            ))
+            .map_err(err)?;
+        }
+    }
+    let legend_y = top + cell_h * rows.len() as i32 + 16;
+    root.draw(&Text::new(
+        "median makespan ÷ the environment's exact bound: green 1.0, yellow 2.0, red ≥ 3.0; grey ✗: breaks there; outlined: recommended".to_string(),
+        (8, legend_y),
+        small,
+    ))
+    .map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// Green at ratio 1, yellow at 2, red from 3.
+fn ratio_colour(ratio: f64) -> RGBColor {
+    let t = ((ratio - 1.0) / 2.0).clamp(0.0, 1.0);
+    let (green, yellow, red) = (
+        (120.0, 200.0, 120.0),
+        (240.0, 220.0, 110.0),
+        (230.0, 110.0, 100.0),
+    );
+    let mix = |a: (f64, f64, f64), b: (f64, f64, f64), t: f64| {
+        RGBColor(
+            (a.0 + (b.0 - a.0) * t) as u8,
+            (a.1 + (b.1 - a.1) * t) as u8,
+            (a.2 + (b.2 - a.2) * t) as u8,
+        )
+    };
+    if t < 0.5 {
+        mix(green, yellow, t * 2.0)
+    } else {
+        mix(yellow, red, (t - 0.5) * 2.0)
+    }
+}

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use herd_sim::metrics::quota;
 use herd_sim::run::Run;
 use herd_sim::scenario::Scenario;
-use herd_sim::sweep::{self, Summary};
+use herd_sim::sweep::{self, Summary, SwarmSummary};
 
 use crate::charts::{RateSteps, ScatterPoint};
 
@@ -317,6 +317,136 @@ pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) ->
     let _ = writeln!(md, "\n![makespan against wasted attempts](frontier.svg)\n");
     let _ = writeln!(md, "Each point is a setting's median over seeds; the green line joins the Pareto frontier (no other setting is both faster and less wasteful); the ring marks the recommendation.\n");
     conflicts(&mut md, summary);
+    let path = dir.join("report.md");
+    write(&path, &md)?;
+    Ok(path)
+}
+
+/// Writes a swarm sweep's `report.md` and `swarm.svg` (every setting in every environment).
+/// `replay` starts the command that replays one run. Returns the markdown file's path.
+pub fn write_swarm(
+    dir: &Path,
+    summary: &SwarmSummary,
+    command: &str,
+    seeds: &str,
+    replay: &str,
+) -> Result<PathBuf, String> {
+    create_dir(dir)?;
+    let rows: Vec<String> = summary.settings.iter().map(|s| sweep::label(&s.point)).collect();
+    let columns: Vec<String> = summary
+        .environments
+        .iter()
+        .map(sweep::Environment::name)
+        .collect();
+    let cells: Vec<Vec<Option<charts::MatrixCell>>> = summary
+        .settings
+        .iter()
+        .map(|setting| {
+            setting
+                .cells
+                .iter()
+                .map(|cell| {
+                    cell.as_ref().map(|cell| charts::MatrixCell {
+                        ratio: cell.makespan_ratio.median,
+                        breaks: cell.breaks.is_some(),
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let title = format!(
+        "{}: every setting in {} environments",
+        summary.scenario,
+        summary.environments.len()
+    );
+    charts::swarm_matrix(
+        &title,
+        &rows,
+        &columns,
+        &cells,
+        summary.recommended.as_ref().map(|(i, _)| *i),
+        &dir.join("swarm.svg"),
+    )
+    .map_err(|error| format!("swarm.svg: {error}"))?;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# Swarm sweep of {} over seeds {seeds}, in {} environments\n",
+        summary.scenario,
+        summary.environments.len()
+    );
+    let _ = writeln!(md, "Regenerate: `{command}`\n");
+    match &summary.recommended {
+        Some((index, reason)) => {
+            let _ = writeln!(md, "**Recommended: `{}`** — {reason}.\n", rows[*index]);
+        }
+        None => {
+            let _ = writeln!(md, "**Nothing is recommended** (see the notes).\n");
+        }
+    }
+    let _ = writeln!(md, "![every setting in every environment](swarm.svg)\n");
+    md.push_str("Each cell is a setting's median makespan over seeds, divided by that environment's exact bound (the best any client could do there). A ✗ marks an environment where the setting breaks: it failed the scenario's expectations, gave up, left, duplicated or lost work, or finished fewer items ok than another setting. *Pareto-robust*: breaks nowhere, and no other such setting is as close to the bound in every environment and closer in one.\n\n");
+    md.push_str(
+        "| setting | worst × | in | mean × | breaks | Pareto-robust |\n|---|---:|---|---:|---:|---|\n",
+    );
+    for (setting, label) in summary.settings.iter().zip(&rows) {
+        let worst_in = setting
+            .worst_environment
+            .and_then(|i| summary.environments.get(i))
+            .map_or_else(|| "-".to_string(), sweep::Environment::name);
+        let _ = writeln!(
+            md,
+            "| `{label}` | {:.2} | {worst_in} | {:.2} | {} | {} |",
+            setting.worst_ratio,
+            setting.mean_ratio,
+            setting.broken,
+            if setting.pareto_robust { "yes" } else { "" }
+        );
+    }
+    md.push_str("\n## Environments\n\nEach replays with its `--swarm-env`; the first is the scenario as written.\n\n| | drawn | replay |\n|---|---|---|\n");
+    for env in &summary.environments {
+        let _ = writeln!(
+            md,
+            "| {} | {} | `{replay} --swarm-env {}:{}` |",
+            env.name(),
+            env.label(),
+            env.seed,
+            env.index
+        );
+    }
+    let breaks: Vec<String> = summary
+        .settings
+        .iter()
+        .zip(&rows)
+        .flat_map(|(setting, label)| {
+            setting
+                .cells
+                .iter()
+                .zip(&summary.environments)
+                .filter_map(move |(cell, env)| {
+                    Some(format!(
+                        "- `{label}` in {}: {}",
+                        env.name(),
+                        cell.as_ref()?.breaks.as_ref()?
+                    ))
+                })
+        })
+        .collect();
+    if !breaks.is_empty() {
+        md.push_str("\n## Where each setting breaks\n\n");
+        for line in breaks {
+            let _ = writeln!(md, "{line}");
+        }
+    }
+    if !summary.notes.is_empty() || !summary.conflicts.is_empty() {
+        md.push_str("\n## Notes\n\n");
+        for note in &summary.notes {
+            let _ = writeln!(md, "- {note}");
+        }
+        for conflict in &summary.conflicts {
+            let _ = writeln!(md, "- **nondeterminism**: {conflict}");
+        }
+    }
     let path = dir.join("report.md");
     write(&path, &md)?;
     Ok(path)

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use herd_sim::metrics::Metrics;
 use herd_sim::run::RunEnd;
-use herd_sim::sweep::{self, Summary};
+use herd_sim::sweep::{self, Summary, SwarmSummary};
 use herd_sim::trace::{Record, Trace};
 use serde_json::Value;
 
@@ -35,8 +35,20 @@ pub fn metrics_table(metrics: &Metrics) -> String {
         (
             "items",
             format!(
-                "{}  ok {}  failed {}  gave up {}  unfinished {}",
-                metrics.items, metrics.ok, metrics.failed, metrics.gave_up, metrics.unfinished
+                "{}  ok {}  failed {}{}  gave up {}  unfinished {}",
+                metrics.items,
+                metrics.ok,
+                metrics.failed,
+                if metrics.failed_good > 0 {
+                    format!(
+                        " ({} of them good items: a retryable answer taken as final)",
+                        metrics.failed_good
+                    )
+                } else {
+                    String::new()
+                },
+                metrics.gave_up,
+                metrics.unfinished
             ),
         ),
         (
@@ -353,6 +365,106 @@ pub fn scorecard(report: &herd_sim::scorecard::ScorecardReport) -> String {
                 format!("fails {}", failed.join(", "))
             }
         );
+    }
+    out
+}
+
+/// A swarm sweep: each setting's worst and mean ratio to the exact bound, how many environments
+/// it breaks, then every setting's ratio in every environment (`✗` where it breaks), the
+/// environments, and the recommendation with the command that replays it.
+pub fn swarm_table(summary: &SwarmSummary, replay: &str) -> String {
+    let labels: Vec<String> = summary.settings.iter().map(|s| sweep::label(&s.point)).collect();
+    let width = labels.iter().map(String::len).max().unwrap_or(0).max(7);
+    let mut out = format!(
+        "   {:<width$} {:>7} {:>5} {:>6} {:>7}",
+        "setting", "worst×", "in", "mean×", "breaks"
+    );
+    for env in &summary.environments {
+        let _ = write!(out, " {:>6}", env.name());
+    }
+    out.push('\n');
+    for (index, (setting, label)) in summary.settings.iter().zip(&labels).enumerate() {
+        let mark = match (
+            summary.recommended.as_ref().is_some_and(|(i, _)| *i == index),
+            setting.pareto_robust,
+        ) {
+            (true, _) => ">",
+            (false, true) => "*",
+            _ => " ",
+        };
+        let worst_in = setting
+            .worst_environment
+            .and_then(|i| summary.environments.get(i))
+            .map_or_else(|| "-".to_string(), sweep::Environment::name);
+        if setting.worst_environment.is_some() {
+            let _ = write!(
+                out,
+                "{mark}  {label:<width$} {:>7.2} {worst_in:>5} {:>6.2} {:>7}",
+                setting.worst_ratio, setting.mean_ratio, setting.broken
+            );
+        } else {
+            let _ = write!(
+                out,
+                "{mark}  {label:<width$} {:>7} {:>5} {:>6} {:>7}",
+                "-", "-", "-", setting.broken
+            );
+        }
+        for cell in &setting.cells {
+            match cell {
+                None => out.push_str(&format!(" {:>6}", "-")),
+                Some(cell) if cell.breaks.is_some() => {
+                    out.push_str(&format!(" {:>5.2}✗", cell.makespan_ratio.median));
+                }
+                Some(cell) => out.push_str(&format!(" {:>6.2}", cell.makespan_ratio.median)),
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "   ratios are median makespan over each environment's exact bound (1.00 = the best any client could do);\n   \
+         worst× and mean× are over the environments where the setting holds\n   \
+         ✗ breaks there (failed the expectations, lost or left work, or finished fewer items ok)\n   \
+         * Pareto-robust (breaks nowhere, and no such setting is as close to the bound everywhere and closer somewhere)   \
+         > recommended\n",
+    );
+    out.push_str("environments:\n");
+    for env in &summary.environments {
+        let _ = writeln!(out, "  {:<4} {}", env.name(), env.label());
+    }
+    if let Some((index, reason)) = &summary.recommended {
+        let setting = &summary.settings[*index];
+        let _ = writeln!(out, "recommended: {}\n  {reason}", labels[*index]);
+        if let Some(env) = setting
+            .worst_environment
+            .and_then(|i| summary.environments.get(i))
+        {
+            let sets: String = sweep::overrides(&setting.point)
+                .iter()
+                .map(|set| format!(" --set '{set}'"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  its worst environment: {replay}{sets} --swarm-env {}:{}",
+                env.seed, env.index
+            );
+        }
+    }
+    for (setting, label) in summary.settings.iter().zip(&labels) {
+        let breaks: Vec<String> = setting
+            .cells
+            .iter()
+            .zip(&summary.environments)
+            .filter_map(|(cell, env)| Some(format!("{} ({})", env.name(), cell.as_ref()?.breaks.as_ref()?)))
+            .collect();
+        if !breaks.is_empty() {
+            let _ = writeln!(out, "{label} breaks in {}", breaks.join("; "));
+        }
+    }
+    for note in &summary.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    for conflict in &summary.conflicts {
+        let _ = writeln!(out, "NONDETERMINISM: {conflict}");
     }
     out
 }

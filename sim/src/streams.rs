@@ -8,6 +8,10 @@
 //! | 2      | `2 << 56`              | gateway: token, correlation and resource ids    |
 //! | 3      | `3 << 56 \| worker`    | each worker's jitter (workers numbered globally) |
 //! | 4      | `4 << 56 \| instance`  | the memory network's latency, per instance      |
+//! | 5      | `5 << 56 \| env`       | a sweep's swarm: the draws of environment `env` |
+//!
+//! Domain 5 is drawn outside any run, from the swarm's seed (`--swarm-seed`, by default the
+//! scenario's): environment `env` is the same whatever the swarm's size.
 //!
 //! turmoil takes the seed itself (`Builder::rng_seed`) for its own latency draws. A stream id is
 //! a ChaCha8 stream number (the cipher's nonce), so distinct ids give independent sequences from
@@ -34,6 +38,10 @@ pub enum Stream {
     Latency {
         instance: u32,
     },
+    /// The draws of one environment of a sweep's swarm.
+    Swarm {
+        environment: u32,
+    },
 }
 
 impl Stream {
@@ -44,6 +52,7 @@ impl Stream {
             Stream::GatewayIds => (2, 0),
             Stream::Worker { global } => (3, global),
             Stream::Latency { instance } => (4, u64::from(instance)),
+            Stream::Swarm { environment } => (5, u64::from(environment)),
         };
         assert!(index <= INDEX_MAX, "stream index {index} overflows its domain");
         (domain << INDEX_BITS) | index

@@ -34,6 +34,10 @@ pub struct Metrics {
     pub items: u64,
     pub ok: u64,
     pub failed: u64,
+    /// Items that ended failed though they are not among the scenario's `[bad_items]`: a
+    /// retryable answer (a 429, a 5xx) taken as final. Lost work, as much as giving up.
+    #[serde(default)]
+    pub failed_good: u64,
     pub gave_up: u64,
     /// Items with no outcome when the run ended (it stopped at `duration_s`, or a host failed).
     #[serde(alias = "lost")]
@@ -175,7 +179,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         &demand,
     );
     // One pass over the items, one lookup of each outcome.
-    let (mut lost_writes, mut unfinished) = (0u64, 0u64);
+    let (mut lost_writes, mut unfinished, mut failed_good) = (0u64, 0u64, 0u64);
     let mut priorities: BTreeMap<&'static str, (u64, u64, Vec<u64>)> = BTreeMap::new();
     for item in &items {
         let entry = priorities.entry(priority_of(&item.kind)).or_default();
@@ -185,6 +189,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
             continue;
         };
         entry.1 += u64::from(record.outcome == Outcome::Ok);
+        failed_good += u64::from(record.outcome == Outcome::Failed && !item.bad);
         entry
             .2
             .push((record.finished_at - record.started_at).as_millis() as u64);
@@ -216,6 +221,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         items: items.len() as u64,
         ok,
         failed: count(|o| *o == Outcome::Failed),
+        failed_good,
         gave_up: count(|o| matches!(o, Outcome::GaveUp(_))),
         unfinished,
         attempts: client.attempts,

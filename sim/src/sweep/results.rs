@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
 use crate::sweep::grid::Point;
+use crate::sweep::swarm::Environment;
 use crate::world::RunEnd;
 
 /// One finished run, as a JSON line.
@@ -20,6 +21,9 @@ pub struct RunRecord {
     #[serde(default)]
     pub base: Vec<String>,
     pub point: Point,
+    /// The swarm environment the run was in (`sweep --swarm`); absent: the scenario as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
     pub seed: u64,
     /// The job's position in the sweep's grid × seeds order (merges order settings by it).
     #[serde(default)]
@@ -31,16 +35,26 @@ pub struct RunRecord {
     pub metrics: Metrics,
 }
 
-/// What identifies a run across files: its point's fields and values, and its seed.
+/// What identifies a run across files: its point's fields and values (and its swarm
+/// environment's place, as `swarm` = `SEED:INDEX`), and its seed.
 pub type RunKey = (Vec<(String, String)>, u64);
 
+/// The key of the run of `point` in `environment` with `seed`.
+pub fn run_key(point: &Point, environment: Option<&Environment>, seed: u64) -> RunKey {
+    let mut pairs: Vec<(String, String)> = point.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(environment) = environment {
+        pairs.push((
+            "swarm".to_string(),
+            format!("{}:{}", environment.seed, environment.index),
+        ));
+    }
+    (pairs, seed)
+}
+
 impl RunRecord {
-    /// What identifies the run across files: the point and the seed.
+    /// What identifies the run across files: the point, the environment and the seed.
     pub fn key(&self) -> RunKey {
-        (
-            self.point.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            self.seed,
-        )
+        run_key(&self.point, self.environment.as_ref(), self.seed)
     }
 }
 

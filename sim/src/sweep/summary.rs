@@ -17,7 +17,7 @@ pub struct Stat {
 }
 
 impl Stat {
-    fn of(mut values: Vec<f64>) -> Stat {
+    pub(crate) fn of(mut values: Vec<f64>) -> Stat {
         values.sort_by(f64::total_cmp);
         let n = values.len();
         if n == 0 {
@@ -54,6 +54,9 @@ pub struct PointSummary {
     pub gave_up: Stat,
     /// Items that ended failed (a permanent error), as opposed to given up.
     pub failed_items: Stat,
+    /// Failed items that were not among the scenario's bad items (a retryable answer taken as
+    /// final).
+    pub failed_good: Stat,
     pub unfinished: Stat,
     pub token_requests: Stat,
     pub quota_utilization: Stat,
@@ -61,8 +64,8 @@ pub struct PointSummary {
     pub lost_writes: Stat,
     pub fairness_jain: Stat,
     pub makespan_ratio: Stat,
-    /// Runs that gave up, left unfinished, duplicated or lost any work: such a setting is never
-    /// recommended.
+    /// Runs that gave up, failed a good item (one not among the scenario's bad items), left
+    /// unfinished, duplicated or lost any work: such a setting is never recommended.
     pub runs_losing_work: usize,
     /// Not beaten on both median makespan and median wasted attempts by another eligible point.
     pub frontier: bool,
@@ -82,7 +85,7 @@ pub struct Summary {
 }
 
 /// How close two medians must be to count as a tie: within 1% (or one attempt).
-fn tied(a: f64, b: f64) -> bool {
+pub(crate) fn tied(a: f64, b: f64) -> bool {
     (a - b).abs() <= (a.abs().max(b.abs()) * 0.01).max(1.0)
 }
 
@@ -167,6 +170,24 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
     }
 }
 
+/// The notes on swept fields that changed nothing (see `axis_notes`), for any set of records:
+/// the points are those the records hold, in the order of their first job.
+pub(crate) fn axis_notes_of(records: &[RunRecord]) -> Vec<String> {
+    let mut by_key: BTreeMap<RunKey, &RunRecord> = BTreeMap::new();
+    for record in records {
+        by_key.entry(record.key()).or_insert(record);
+    }
+    let mut ordered: Vec<&RunRecord> = by_key.values().copied().collect();
+    ordered.sort_by_key(|record| record.index);
+    let mut points: Vec<Point> = Vec::new();
+    for record in ordered {
+        if !points.contains(&record.point) {
+            points.push(record.point.clone());
+        }
+    }
+    axis_notes(&points, &by_key)
+}
+
 /// The per-seed trace hashes of a point.
 fn hashes<'a>(by_key: &BTreeMap<RunKey, &'a RunRecord>, point: &Point) -> BTreeMap<u64, &'a str> {
     by_key
@@ -243,6 +264,7 @@ fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
         ok: stat(|m| m.ok as f64),
         gave_up: stat(|m| m.gave_up as f64),
         failed_items: stat(|m| m.failed as f64),
+        failed_good: stat(|m| m.failed_good as f64),
         unfinished: stat(|m| m.unfinished as f64),
         token_requests: stat(|m| m.token_requests as f64),
         quota_utilization: stat(|m| m.quota_utilization),
@@ -254,7 +276,11 @@ fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
             .iter()
             .filter(|run| {
                 let m = &run.metrics;
-                m.gave_up > 0 || m.unfinished > 0 || m.lost_writes > 0 || m.duplicate_writes > 0
+                m.gave_up > 0
+                    || m.failed_good > 0
+                    || m.unfinished > 0
+                    || m.lost_writes > 0
+                    || m.duplicate_writes > 0
             })
             .count(),
         frontier: false,
@@ -327,6 +353,21 @@ fn recommend(
     Some((chosen, reason))
 }
 
+/// Metrics of a finished run of 10 items, for tests of summaries.
+#[cfg(test)]
+pub(crate) fn test_metrics(makespan: f64, wasted: u64) -> Metrics {
+    serde_json::from_value(serde_json::json!({
+            "end": "completed", "makespan_s": makespan, "items": 10, "ok": 10, "failed": 0, "gave_up": 0, "unfinished": 0,
+            "attempts": 10 + wasted, "wasted_attempts": wasted, "amplification": 1.0, "responses_429": 0,
+            "responses_5xx": 0, "responses_401": 0, "responses_409": 0, "transport_errors": 0, "goodput_per_s": 1.0,
+            "quota_utilization": 1.0, "best_makespan_s": 1.0, "latency_ms_p50": 1, "latency_ms_p95": 1,
+            "latency_ms_p99": 1, "fairness_jain": 1.0, "token_requests": 1, "breaker_openings": 0,
+            "duplicate_writes": 0, "lost_writes": 0, "sends_before_retry_after": 0, "gateway_requests": 10,
+            "gateway_rate_limited": 0, "background_rejected": 0
+        }))
+    .expect("metrics")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +400,7 @@ mod tests {
             }
             let point: Point = [("k".to_string(), value.to_string())].into_iter().collect();
             RunRecord {
+                environment: None,
                 scenario: "s".into(),
                 base: vec![],
                 point,
@@ -434,17 +476,9 @@ mod tests {
     }
 
     fn run(point: &[(&str, &str)], seed: u64, hash: &str, makespan: f64, wasted: u64) -> RunRecord {
-        let metrics: Metrics = serde_json::from_value(serde_json::json!({
-            "end": "completed", "makespan_s": makespan, "items": 10, "ok": 10, "failed": 0, "gave_up": 0, "unfinished": 0,
-            "attempts": 10 + wasted, "wasted_attempts": wasted, "amplification": 1.0, "responses_429": 0,
-            "responses_5xx": 0, "responses_401": 0, "responses_409": 0, "transport_errors": 0, "goodput_per_s": 1.0,
-            "quota_utilization": 1.0, "best_makespan_s": 1.0, "latency_ms_p50": 1, "latency_ms_p95": 1,
-            "latency_ms_p99": 1, "fairness_jain": 1.0, "token_requests": 1, "breaker_openings": 0,
-            "duplicate_writes": 0, "lost_writes": 0, "sends_before_retry_after": 0, "gateway_requests": 10,
-            "gateway_rate_limited": 0, "background_rejected": 0
-        }))
-        .unwrap();
+        let metrics = test_metrics(makespan, wasted);
         RunRecord {
+            environment: None,
             scenario: "s".into(),
             base: vec![],
             point: point

@@ -19,6 +19,8 @@ use crate::scenario::{Scenario, Workload};
 pub struct WorkItem {
     pub id: String,
     pub kind: ItemKind,
+    /// One of the scenario's `[bad_items]`: it fails for good whatever the client does.
+    pub bad: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +120,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
             .map(|n| WorkItem {
                 id: format!("read-{n}"),
                 kind: ItemKind::Read { user: user(n) },
+                bad: missing(n),
             })
             .collect(),
         Workload::Update { operations } => (0..*operations)
@@ -128,6 +131,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     fields: fields(n, json!({"title": format!("title-{n}")})),
                     priority: Priority::Normal,
                 },
+                bad: missing(n) || invalid(n),
             })
             .collect(),
         Workload::BulkUpdate { users: count } => (0..count.unwrap_or(users))
@@ -137,6 +141,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     user: user(n),
                     fields: fields(n, json!({"department": format!("dept-{}", n % 7)})),
                 },
+                bad: missing(n) || invalid(n),
             })
             .collect(),
         Workload::CreateUsers { operations } => (0..*operations)
@@ -145,6 +150,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 kind: ItemKind::CreateUser {
                     email: format!("new.user.{n:06}@herd.example"),
                 },
+                bad: false,
             })
             .collect(),
         Workload::AnalyticsJobs { jobs, .. } => (0..*jobs)
@@ -162,6 +168,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     kind: ItemKind::AnalyticsJob {
                         interval: format!("{}/{}", day(n + 1), day(n)),
                     },
+                    bad: false,
                 }
             })
             .collect(),
@@ -178,6 +185,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 WorkItem {
                     id: format!("create-{n}"),
                     kind,
+                    bad: false,
                 }
             })
             .collect(),
@@ -188,11 +196,13 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     kind: ItemKind::CreateAgent {
                         user_name: format!("agent-{n:06}@herd"),
                     },
+                    bad: false,
                 })
                 .collect();
             items.push(WorkItem {
                 id: "list-all".into(),
                 kind: ItemKind::ListAll,
+                bad: false,
             });
             items
         }
@@ -204,6 +214,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     fields: json!({"title": format!("writer-{n}")}),
                     priority: Priority::Normal,
                 },
+                bad: false,
             })
             .collect(),
         Workload::Mixed { reads, updates } => {
@@ -217,12 +228,14 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                             fields: fields(n, json!({"title": format!("title-{n}")})),
                             priority: Priority::High,
                         },
+                        bad: missing(n) || invalid(n),
                     });
                 }
                 if n < *reads {
                     items.push(WorkItem {
                         id: format!("read-{n}"),
                         kind: ItemKind::Read { user: user(n + 1) },
+                        bad: missing(n + 1),
                     });
                 }
             }
