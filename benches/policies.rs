@@ -40,6 +40,7 @@ fn decisions(c: &mut Criterion) {
             let class = config.classify(failure, false);
             config.decide(
                 2,
+                2,
                 failure,
                 class,
                 Some(Duration::from_secs(3)),

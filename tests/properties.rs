@@ -569,15 +569,25 @@ fn items_that_fail_for_good_are_never_retried() {
 /// wait is beyond what its deadline has left, and then says so; no fixed count of 429s ends it.
 #[test]
 fn rate_limited_items_wait_while_their_deadline_allows() {
+    rate_limiting_is_not_failure("rate limiting is not failure", false);
+}
+
+#[test]
+fn without_retry_after_a_throttle_still_counts_no_attempt() {
+    rate_limiting_is_not_failure("a 429 without Retry-After is not failure either", true);
+}
+
+/// A Retry-After of 1 s (or, with `missing`, none at all) on a fixed window of a minute, no
+/// learned limit, and three attempts allowed: items meet more 429s than that, and must keep
+/// waiting; only a deadline may end them.
+fn rate_limiting_is_not_failure(name: &str, missing: bool) {
     let strategy = (any::<u64>(), 4u32..40, 5u64..30, 30u64..120, any::<bool>());
     property(
-        "rate limiting is not failure",
+        name,
         strategy,
         &["items met 429s", "an item met more 429s than max_attempts"],
         |(seed, workers, limit, operations, fast)| {
-            // A Retry-After of 1 s on a fixed window of a minute, no learned limit, and three
-            // attempts allowed: items meet more 429s than that, and must keep waiting.
-            let overrides = vec![
+            let mut overrides = vec![
                 format!("network.mode=\"{}\"", if fast { "fast" } else { "turmoil" }),
                 format!("instances.workers={workers}"),
                 format!("workload.operations={operations}"),
@@ -586,6 +596,9 @@ fn rate_limited_items_wait_while_their_deadline_allows() {
                 "client.retry.max_attempts=3".to_string(),
                 "duration_s=3600".to_string(),
             ];
+            if missing {
+                overrides.push("gateway.limits[0].retry_after=\"missing\"".to_string());
+            }
             let case = Case::new("short-retry-after", seed, &overrides);
             let (_, run) = case.run();
             assert_complete(&case, &run);

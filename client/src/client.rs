@@ -257,6 +257,8 @@ enum AttemptEnd {
 /// One operation's progress.
 struct Run {
     attempt: u32,
+    /// Attempts answered with a throttle that did not count against `max_attempts`.
+    throttles: u32,
     started: Duration,
     backoff: Backoff,
     withdrawal: Option<Withdrawal>,
@@ -311,6 +313,7 @@ impl Worker {
         inner.state().budget.on_request(started);
         let mut run = Run {
             attempt: 0,
+            throttles: 0,
             started,
             backoff: Backoff::new(inner.config.backoff.clone()),
             withdrawal: None,
@@ -868,6 +871,7 @@ impl Worker {
         let now = inner.clock.now();
         let decision = inner.config.retry.decide(
             run.attempt,
+            run.attempt - run.throttles,
             failure,
             class,
             retry_after,
@@ -890,16 +894,22 @@ impl Worker {
             Decision::GiveUp(reason) => return Some(self.give_up(op, run, reason)),
             Decision::Retry { delay, class, .. } => (delay, class),
         };
+        if class == Class::Throttled && !inner.config.retry.throttles_count_as_attempts {
+            run.throttles += 1;
+        }
         let kind = if failure == Failure::Timeout {
             RetryKind::Timeout
         } else {
             RetryKind::Ordinary
         };
         // A retry that waits the server's own Retry-After adds no load before the server asked
-        // for it: it spends no budget (unless the configuration says it should).
-        let told_when = retry_after.is_some()
-            && inner.config.retry.honour_retry_after
-            && inner.config.retry.budget_exempt_retry_after;
+        // for it: it spends no budget (unless the configuration says it should). Nor does a
+        // throttle without one, where throttles are not failures: the platform said "later",
+        // and the backoff and the pacer slow down; the budget is for failures.
+        let retry = &inner.config.retry;
+        let told_when = retry.budget_exempt_retry_after
+            && ((retry_after.is_some() && retry.honour_retry_after)
+                || (class == Class::Throttled && !retry.throttles_count_as_attempts));
         if told_when {
             let retry_after_ms = retry_after.map(|wait| wait.as_millis() as u64);
             inner.emit(

@@ -75,10 +75,10 @@ pub struct RetryConfig {
     pub reread_on_conflict: bool,
     /// How many 401s in a row get a token refresh and an immediate resend.
     pub max_token_refreshes: u32,
-    /// Whether a 429 that says when (a `Retry-After`) counts against `max_attempts`. herdsim's
-    /// own policy says no: rate limiting is not failure, and such an item waits as long as its
-    /// deadline allows, giving up at once when the wait is beyond it. The peers' presets count it
-    /// (as their libraries do).
+    /// Whether a 429 counts against `max_attempts`. herdsim's own policy says no: rate limiting
+    /// is not failure, and such an item waits as long as its deadline allows (a `Retry-After`
+    /// exactly, giving up at once when it is beyond the deadline left; without one, the backoff).
+    /// The peers' presets count it (as their libraries do).
     pub throttles_count_as_attempts: bool,
     /// What an HTTP-date `Retry-After` is judged against.
     pub retry_after_dates: RetryAfterDates,
@@ -171,13 +171,16 @@ impl RetryConfig {
         }
     }
 
-    /// Decides after attempt number `attempt` (1 for the first) failed. `elapsed` is the time since
-    /// the first attempt started. Conflicts and 401s are the driver's; they never reach here.
-    /// (The arguments are the decision's whole input, named; a struct would only rename them.)
+    /// Decides after attempt number `attempt` (1 for the first) failed; `counted` of the attempts
+    /// so far count against `max_attempts` (all of them, less the throttles where throttles are
+    /// not failures). `elapsed` is the time since the first attempt started. Conflicts and 401s
+    /// are the driver's; they never reach here. (The arguments are the decision's whole input,
+    /// named; a struct would only rename them.)
     #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &self,
         attempt: u32,
+        counted: u32,
         failure: Failure,
         class: Class,
         retry_after: Option<Duration>,
@@ -186,6 +189,7 @@ impl RetryConfig {
         rng: &mut impl Rng,
     ) -> Decision {
         assert!(attempt >= 1, "attempts count from 1");
+        debug_assert!(counted <= attempt, "more attempts counted than made");
         if !matches!(class, Class::Throttled | Class::Transient | Class::Conflict) {
             return Decision::GiveUp(GiveUp::NotRetryable);
         }
@@ -198,10 +202,12 @@ impl RetryConfig {
         } else {
             None
         };
-        // "Later", with a time: not a failure, unless the policy counts it as one.
-        let told_when =
-            class == Class::Throttled && retry_after.is_some() && !self.throttles_count_as_attempts;
-        if attempt >= self.max_attempts && !told_when {
+        // "Later": not a failure, unless the policy counts it as one. With a time (a
+        // `Retry-After`) it waits that long; without one it backs off; either way only the
+        // deadline ends it, never a count of attempts.
+        let throttled = class == Class::Throttled && !self.throttles_count_as_attempts;
+        let told_when = throttled && retry_after.is_some();
+        if counted >= self.max_attempts && !throttled {
             return Decision::GiveUp(GiveUp::AttemptsExhausted);
         }
         if let (true, Some(wait), Some(deadline_ms)) = (told_when, retry_after, self.deadline_ms) {
@@ -264,6 +270,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let class = config.classify(failure, false);
         config.decide(
+            attempt,
             attempt,
             failure,
             class,
@@ -337,9 +344,13 @@ mod tests {
             decide(&config, 1, Failure::Status { status: 429 }, Some(181)),
             Decision::Retry { .. }
         ));
-        // And a 429 that says when never runs out of attempts, only of deadline.
+        // And a 429 never runs out of attempts, only of deadline: with a Retry-After or without.
         assert!(matches!(
             decide(&config, 50, Failure::Status { status: 429 }, Some(1)),
+            Decision::Retry { .. }
+        ));
+        assert!(matches!(
+            decide(&config, 50, Failure::Status { status: 429 }, None),
             Decision::Retry { .. }
         ));
         let counted = RetryConfig {
@@ -388,6 +399,7 @@ mod tests {
             .map(|attempt| {
                 match config.decide(
                     attempt,
+                    attempt,
                     failure,
                     class,
                     None,
@@ -432,7 +444,7 @@ mod tests {
         let failure = Failure::Status { status: 503 };
         let class = slow.classify(failure, false);
         assert_eq!(
-            slow.decide(1, failure, class, None, Duration::ZERO, &mut backoff, &mut rng),
+            slow.decide(1, 1, failure, class, None, Duration::ZERO, &mut backoff, &mut rng),
             Decision::GiveUp(GiveUp::DeadlineExceeded)
         );
     }
@@ -450,13 +462,13 @@ mod tests {
             let failure = Failure::Status { status };
             let class = config.classify(failure, false);
             let retry_after = retry_after_ms.map(Duration::from_millis);
-            let decision = config.decide(attempt, failure, class, retry_after, Duration::ZERO, &mut backoff, &mut rng);
+            let decision = config.decide(attempt, attempt, failure, class, retry_after, Duration::ZERO, &mut backoff, &mut rng);
             let permanent = (400..500).contains(&status) && ![408, 429].contains(&status);
             match decision {
                 Decision::Retry { delay, .. } => {
                     prop_assert!(!permanent, "a permanent {status} was retried");
-                    let told_when = status == 429 && retry_after.is_some() && !config.throttles_count_as_attempts;
-                    prop_assert!(attempt < config.max_attempts || told_when);
+                    let throttled = status == 429 && !config.throttles_count_as_attempts;
+                    prop_assert!(attempt < config.max_attempts || throttled);
                     let cap = Duration::from_millis(cap_ms.max(50));
                     let jitter_max = Duration::from_millis(config.retry_after_jitter_ms);
                     match retry_after {
