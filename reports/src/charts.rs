@@ -372,30 +372,30 @@ where
     Ok(())
 }
 
-/// One cell of the swarm matrix: a setting's median ratio to the exact bound in one
-/// environment, and whether it breaks there.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One cell of a matrix chart: its text, and where it lies from good (0, green) through
+/// yellow to bad (1, red); `None` draws it grey: broken, or nothing to measure.
+#[derive(Clone, Debug, PartialEq)]
 pub struct MatrixCell {
-    pub ratio: f64,
-    pub breaks: bool,
+    pub text: String,
+    pub fill: Option<f64>,
 }
 
-/// The swarm matrix: settings down, environments across, each cell coloured by its ratio to
-/// the exact bound (green at 1, through yellow at 2, to red at 3 and beyond), grey and crossed
-/// where the setting breaks; the recommended row is outlined.
-pub fn swarm_matrix(
+/// A matrix chart: rows down, columns across, each cell coloured by its `fill`; the `outlined`
+/// row is framed (the recommendation), and `legend` says what the colours mean.
+pub fn matrix(
     title: &str,
     rows: &[String],
     columns: &[String],
     cells: &[Vec<Option<MatrixCell>>],
-    recommended: Option<usize>,
+    outlined: Option<usize>,
+    legend: &str,
     path: &Path,
 ) -> ChartResult {
     let label_w = rows.iter().map(String::len).max().unwrap_or(8).clamp(8, 60) as i32 * 7 + 16;
-    let cell_w = 56i32;
+    let cell_w = 64i32;
     let cell_h = 28i32;
     let top = 64i32;
-    let width = (label_w + cell_w * columns.len().max(1) as i32 + 24).max(480);
+    let width = (label_w + cell_w * columns.len().max(1) as i32 + 24).max((legend.len() as i32) * 6 + 24);
     let height = top + cell_h * rows.len().max(1) as i32 + 56;
     let root = SVGBackend::new(path, (width as u32, height as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -403,7 +403,7 @@ pub fn swarm_matrix(
         .map_err(err)?;
     let small = ("sans-serif", 12).into_font();
     for (j, column) in columns.iter().enumerate() {
-        let x = label_w + cell_w * j as i32 + cell_w / 2 - 8;
+        let x = label_w + cell_w * j as i32 + 6;
         root.draw(&Text::new(column.clone(), (x, top - 18), small.clone()))
             .map_err(err)?;
     }
@@ -415,21 +415,16 @@ pub fn swarm_matrix(
             let x = label_w + cell_w * j as i32;
             let corners = [(x + 1, y + 1), (x + cell_w - 1, y + cell_h - 1)];
             let Some(cell) = cell else { continue };
-            let fill = if cell.breaks {
-                WAIT
-            } else {
-                ratio_colour(cell.ratio)
-            };
+            let fill = cell.fill.map_or(WAIT, scale_colour);
             root.draw(&Rectangle::new(corners, fill.filled())).map_err(err)?;
-            let text = if cell.breaks {
-                format!("✗{:.2}", cell.ratio)
-            } else {
-                format!("{:.2}", cell.ratio)
-            };
-            root.draw(&Text::new(text, (x + 8, y + cell_h / 2 - 6), small.clone()))
-                .map_err(err)?;
+            root.draw(&Text::new(
+                cell.text.clone(),
+                (x + 6, y + cell_h / 2 - 6),
+                small.clone(),
+            ))
+            .map_err(err)?;
         }
-        if recommended == Some(i) {
+        if outlined == Some(i) {
             let right = label_w + cell_w * columns.len() as i32;
             root.draw(&Rectangle::new(
                 [(2, y), (right, y + cell_h)],
@@ -439,18 +434,14 @@ pub fn swarm_matrix(
         }
     }
     let legend_y = top + cell_h * rows.len() as i32 + 16;
-    root.draw(&Text::new(
-        "median makespan ÷ the environment's exact bound: green 1.0, yellow 2.0, red ≥ 3.0; grey ✗: breaks there; outlined: recommended".to_string(),
-        (8, legend_y),
-        small,
-    ))
-    .map_err(err)?;
+    root.draw(&Text::new(legend.to_string(), (8, legend_y), small))
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
-/// Green at ratio 1, yellow at 2, red from 3.
-fn ratio_colour(ratio: f64) -> RGBColor {
-    let t = ((ratio - 1.0) / 2.0).clamp(0.0, 1.0);
+/// Green at 0, yellow at 0.5, red at 1.
+fn scale_colour(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
     let (green, yellow, red) = (
         (120.0, 200.0, 120.0),
         (240.0, 220.0, 110.0),

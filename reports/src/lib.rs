@@ -316,10 +316,110 @@ pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) ->
     md.push_str(&markdown_table(summary));
     let _ = writeln!(md, "\n![makespan against wasted attempts](frontier.svg)\n");
     let _ = writeln!(md, "Each point is a setting's median over seeds; the green line joins the Pareto frontier (no other setting is both faster and less wasteful); the ring marks the recommendation.\n");
+    if write_recovery_chart(dir, summary)? {
+        let _ = writeln!(md, "![recovery from the trigger](recovery.svg)\n");
+        let _ = writeln!(md, "Each cell is the median time from the trigger's end until goodput is back within 10% of the allowed rate and the backlog is drained, over the seeds that recovered; grey ✗ where most seeds did not recover before the run ended (the count says how many did not). With two swept fields, the first goes down and the second across.\n");
+    }
     conflicts(&mut md, summary);
     let path = dir.join("report.md");
     write(&path, &md)?;
     Ok(path)
+}
+
+/// `recovery.svg` for a sweep of a scenario with a trigger: the recovery time of every setting,
+/// laid out as a grid when two fields were swept. Returns whether it wrote one.
+fn write_recovery_chart(dir: &Path, summary: &Summary) -> Result<bool, String> {
+    if summary
+        .points
+        .iter()
+        .all(|point| point.recovery_s.is_none() && point.not_recovered == 0)
+    {
+        return Ok(false);
+    }
+    let keys: Vec<&String> = summary
+        .points
+        .first()
+        .map(|point| point.point.keys().collect())
+        .unwrap_or_default();
+    let values = |key: &String| -> Vec<String> {
+        let mut values: Vec<String> = Vec::new();
+        for point in &summary.points {
+            if let Some(value) = point.point.get(key) {
+                if !values.contains(value) {
+                    values.push(value.clone());
+                }
+            }
+        }
+        values
+    };
+    let (rows, columns): (Vec<String>, Vec<String>) = match keys.as_slice() {
+        [first, second] => (
+            values(first).iter().map(|v| format!("{first}={v}")).collect(),
+            values(second),
+        ),
+        _ => (
+            summary.points.iter().map(|p| sweep::label(&p.point)).collect(),
+            vec!["recovery".to_string()],
+        ),
+    };
+    let slowest = summary
+        .points
+        .iter()
+        .filter_map(|point| point.recovery_s.map(|stat| stat.median))
+        .fold(1.0, f64::max);
+    let cell = |point: &sweep::PointSummary| -> charts::MatrixCell {
+        let most_failed = point.not_recovered * 2 > point.runs;
+        match point.recovery_s {
+            Some(stat) if !most_failed => charts::MatrixCell {
+                text: if point.not_recovered > 0 {
+                    format!("{:.0} s ({}✗)", stat.median, point.not_recovered)
+                } else {
+                    format!("{:.0} s", stat.median)
+                },
+                fill: Some(stat.median / slowest),
+            },
+            _ => charts::MatrixCell {
+                text: format!("✗ {}/{}", point.not_recovered, point.runs),
+                fill: None,
+            },
+        }
+    };
+    let cells: Vec<Vec<Option<charts::MatrixCell>>> = match keys.as_slice() {
+        [first, second] => values(first)
+            .iter()
+            .map(|row| {
+                values(second)
+                    .iter()
+                    .map(|column| {
+                        summary
+                            .points
+                            .iter()
+                            .find(|p| {
+                                p.point.get(*first) == Some(row) && p.point.get(*second) == Some(column)
+                            })
+                            .map(cell)
+                    })
+                    .collect()
+            })
+            .collect(),
+        _ => summary
+            .points
+            .iter()
+            .map(|point| vec![Some(cell(point))])
+            .collect(),
+    };
+    let title = format!("{}: recovery from the trigger", summary.scenario);
+    charts::matrix(
+        &title,
+        &rows,
+        &columns,
+        &cells,
+        None,
+        "median seconds from the trigger's end to recovery: green fast, red slow; grey ✗: most seeds never recovered",
+        &dir.join("recovery.svg"),
+    )
+    .map_err(|error| format!("recovery.svg: {error}"))?;
+    Ok(true)
 }
 
 /// Writes a swarm sweep's `report.md` and `swarm.svg` (every setting in every environment).
@@ -346,9 +446,18 @@ pub fn write_swarm(
                 .cells
                 .iter()
                 .map(|cell| {
-                    cell.as_ref().map(|cell| charts::MatrixCell {
-                        ratio: cell.makespan_ratio.median,
-                        breaks: cell.breaks.is_some(),
+                    cell.as_ref().map(|cell| {
+                        let ratio = cell.makespan_ratio.median;
+                        match cell.breaks {
+                            Some(_) => charts::MatrixCell {
+                                text: format!("✗{ratio:.2}"),
+                                fill: None,
+                            },
+                            None => charts::MatrixCell {
+                                text: format!("{ratio:.2}"),
+                                fill: Some((ratio - 1.0) / 2.0),
+                            },
+                        }
                     })
                 })
                 .collect()
@@ -359,12 +468,13 @@ pub fn write_swarm(
         summary.scenario,
         summary.environments.len()
     );
-    charts::swarm_matrix(
+    charts::matrix(
         &title,
         &rows,
         &columns,
         &cells,
         summary.recommended.as_ref().map(|(i, _)| *i),
+        "median makespan ÷ the environment's exact bound: green 1.0, yellow 2.0, red ≥ 3.0; grey ✗: breaks there; outlined: recommended",
         &dir.join("swarm.svg"),
     )
     .map_err(|error| format!("swarm.svg: {error}"))?;
@@ -482,6 +592,10 @@ pub fn write_compare(dir: &Path, summary: &Summary, command: &str, seeds: &str) 
         md,
         "\n![makespan against wasted attempts per preset](compare.svg)\n"
     );
+    if write_recovery_chart(dir, summary)? {
+        let _ = writeln!(md, "![recovery from the trigger per preset](recovery.svg)\n");
+        let _ = writeln!(md, "Each cell is the median time from the trigger's end until goodput is back within 10% of the allowed rate and the backlog is drained, over the seeds that recovered; grey ✗ where most seeds did not recover before the run ended.\n");
+    }
     conflicts(&mut md, summary);
     let path = dir.join("report.md");
     write(&path, &md)?;

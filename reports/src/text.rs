@@ -120,6 +120,9 @@ pub fn metrics_table(metrics: &Metrics) -> String {
     for (label, value) in rows {
         out.push_str(&format!("  {label:<12} {value}\n"));
     }
+    if let Some(recovery) = &metrics.recovery {
+        out.push_str(&recovery_lines(recovery));
+    }
     let peaks: Vec<String> = metrics.in_flight_max.iter().map(u64::to_string).collect();
     if !peaks.is_empty() {
         let opened: Vec<String> = metrics.connections_opened.iter().map(u64::to_string).collect();
@@ -243,8 +246,37 @@ pub fn sweep_table(summary: &Summary) -> String {
          medians over seeds; ×best is makespan over the best any client could do; `broke` counts runs \
          that failed the scenario's expectations\n",
     );
+    recovery_block(&mut out, summary, &labels);
     finish(&mut out, summary, &labels, "recommended");
     out
+}
+
+/// With a trigger: each setting's recovery, the median over the seeds that recovered and how
+/// many did not.
+fn recovery_block(out: &mut String, summary: &Summary, labels: &[String]) {
+    if summary
+        .points
+        .iter()
+        .all(|point| point.recovery_s.is_none() && point.not_recovered == 0)
+    {
+        return;
+    }
+    out.push_str("recovery from the trigger (median s after its end, over the seeds that recovered):\n");
+    let width = labels.iter().map(String::len).max().unwrap_or(0);
+    for (point, label) in summary.points.iter().zip(labels) {
+        let median = point
+            .recovery_s
+            .map_or_else(|| "never".to_string(), |stat| format!("{:.0} s", stat.median));
+        let missed = if point.not_recovered > 0 {
+            format!(
+                "  did not recover in {} of {} runs",
+                point.not_recovered, point.runs
+            )
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("   {label:<width$} {median:>8}{missed}\n"));
+    }
 }
 
 /// The recommendation with its reason, the notes, and any nondeterminism found.
@@ -308,6 +340,7 @@ pub fn compare_table(summary: &Summary) -> String {
         .iter()
         .map(|point| sweep::preset_of(&point.point))
         .collect();
+    recovery_block(&mut out, summary, &names);
     finish(&mut out, summary, &names, "best here");
     out
 }
@@ -467,4 +500,35 @@ pub fn swarm_table(summary: &SwarmSummary, replay: &str) -> String {
         let _ = writeln!(out, "NONDETERMINISM: {conflict}");
     }
     out
+}
+
+/// The recovery from a trigger, for the metrics table: when it recovered (or that it did not),
+/// against what, and the work amplification during the trigger and after it.
+fn recovery_lines(recovery: &herd_sim::metrics::recovery::Recovery) -> String {
+    let amplification = |value: Option<f64>, attempts: u64| match value {
+        Some(value) => format!("{value:.2}"),
+        None => format!("∞ ({attempts} attempts, no item done ok)"),
+    };
+    let against = if recovery.allowed_per_s > 0.0 {
+        format!("goodput ≥ 90% of {:.2} items/s", recovery.allowed_per_s)
+    } else {
+        "no rate to meet".to_string()
+    };
+    let mut when = match recovery.recovery_s {
+        Some(seconds) => format!("recovered {seconds:.0} s after it ended"),
+        None => "NOT RECOVERED before the run ended".to_string(),
+    };
+    if recovery.dropped > 0 {
+        when.push_str(&format!(", dropping {} good items on the way", recovery.dropped));
+    }
+    format!(
+        "  {:<12} {}: {when} ({against}, backlog back to {} or less)\n  {:<12} backlog peak {}; amplification {} during, {} after (attempts of the items that ended, per item done ok)\n",
+        "recovery",
+        recovery.trigger,
+        recovery.backlog_target,
+        "",
+        recovery.backlog_peak,
+        amplification(recovery.amplification_during(), recovery.attempts_during),
+        amplification(recovery.amplification_after(), recovery.attempts_after),
+    )
 }

@@ -21,7 +21,8 @@
 //!
 //! Greedy earliest-admission is optimal for one sliding log; for the layered keys here it is the
 //! same exchange argument per key. The oracle ignores the workers' own start times except that
-//! the bound is never below the last worker's start (spread starts).
+//! the bound is never below the last worker's start (spread starts), nor below the last item's
+//! arrival plus a round trip (an open workload).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -50,6 +51,8 @@ pub struct Demand {
     /// The longest time one worker's items must wait on the platform itself (analytics jobs
     /// that are not yet fulfilled, bulk requests that take time per item), one after another.
     pub longest_wait: Duration,
+    /// When the last item arrives (`[arrivals]`): no client finishes before it, plus a round trip.
+    pub last_arrival: Duration,
 }
 
 impl Demand {
@@ -61,6 +64,7 @@ impl Demand {
         for worker in plan.iter().flatten() {
             let (mut chain, mut worker_bulk, mut wait) = (0u64, 0u64, Duration::ZERO);
             for item in worker {
+                demand.last_arrival = demand.last_arrival.max(item.arrives_at);
                 let (key, n) = match &item.kind {
                     ItemKind::Read { .. } => (("users.read", false), 1),
                     ItemKind::Update { .. } => (("users.write", true), 1),
@@ -505,7 +509,12 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
                 }
             };
             let wait_floor = start + demand.longest_wait + latency(scenario);
-            let best = after_last.max(spread_floor).max(chain_floor).max(wait_floor);
+            let arrival_floor = SimTime::from_duration(demand.last_arrival) + latency(scenario) * 2;
+            let best = after_last
+                .max(spread_floor)
+                .max(chain_floor)
+                .max(wait_floor)
+                .max(arrival_floor);
             return Some(Oracle {
                 best_makespan_s: best.as_micros() as f64 / 1e6,
             });

@@ -10,6 +10,7 @@
 
 pub mod bound;
 pub mod quota;
+pub mod recovery;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -98,6 +99,9 @@ pub struct Metrics {
     pub gateway_requests: u64,
     pub gateway_rate_limited: u64,
     pub background_rejected: u64,
+    /// How the run recovered from its `[trigger]` (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<recovery::Recovery>,
 }
 
 /// The metrics of a run, from the data its world handed over and the trace built from it.
@@ -257,6 +261,15 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         gateway_requests: gateway_stats.requests,
         gateway_rate_limited: gateway_stats.rate_limited,
         background_rejected: gateway_stats.background_rejected,
+        recovery: recovery::recovery(
+            scenario,
+            &items,
+            &|id| outcomes.get(id).cloned(),
+            match end {
+                RunEnd::Completed => makespan,
+                _ => elapsed,
+            },
+        ),
     }
 }
 
@@ -287,6 +300,14 @@ pub fn check(scenario: &Scenario, metrics: &Metrics, end: RunEnd) -> Vec<String>
             failures.push(format!(
                 "{} duplicate writes (at most {max} expected)",
                 metrics.duplicate_writes
+            ));
+        }
+    }
+    if expect.recovers {
+        if let Some(recovery) = metrics.recovery.as_ref().filter(|r| r.recovery_s.is_none()) {
+            failures.push(format!(
+                "did not recover from the trigger ({}) before the run ended",
+                recovery.trigger
             ));
         }
     }

@@ -67,10 +67,19 @@ impl Scenario {
             Some(assignment) => error(None, Some(field), format!("{message} (from --set {assignment})")),
             None => error(line_of_field(text, &field), Some(field), message),
         };
-        let scenario = deserialize(&merged).map_err(|(field, message)| match field {
+        let mut scenario = deserialize(&merged).map_err(|(field, message)| match field {
             Some(field) => located(field, message),
             None => error(None, None, format!("{message} (after --set overrides)")),
         })?;
+        // The trigger is checked first, then folded into the gateway, which is then checked
+        // with everything else.
+        if let Some(trigger) = &scenario.trigger {
+            trigger
+                .validate()
+                .map_err(|(field, message)| located(field, message))?;
+            let trigger = trigger.clone();
+            trigger.apply(&mut scenario.gateway);
+        }
         scenario
             .validate()
             .map_err(|(field, message)| located(field, message))?;

@@ -16,12 +16,17 @@
 //! [workload]                # kind = "read" | "update" | "bulk_update" | "create" | "create_agents" | "contention" | "mixed"
 //!                           #        | "create_users" | "analytics_jobs"
 //! [bad_items]               # missing_pct, invalid_pct: items that fail for good (404, 400)
+//! [arrivals]                # rate_per_s: items arrive at a steady rate (an open workload)
+//! [trigger]                 # the metastability lab: a window in which the platform gets worse
 //! [expect]                  # what the run itself asserts (exit code 1 when it fails)
 //! ```
 
 pub mod library;
 pub mod load;
+mod trigger;
 mod validate;
+
+pub use trigger::{Arrivals, Trigger};
 
 use std::fmt;
 
@@ -59,6 +64,12 @@ pub struct Scenario {
     pub workload: Workload,
     #[serde(default)]
     pub bad_items: BadItems,
+    /// Items arrive at a steady rate instead of all at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<Arrivals>,
+    /// A window in which the platform gets worse; the run reports how it recovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
     #[serde(default)]
     pub expect: Expectations,
 }
@@ -305,6 +316,8 @@ pub struct Expectations {
     pub max_duplicates: Option<u64>,
     /// At least this share of items ends ok (percent).
     pub min_ok_pct: Option<u64>,
+    /// The run recovers from its `[trigger]` before it ends.
+    pub recovers: bool,
 }
 
 impl Default for Expectations {
@@ -314,6 +327,7 @@ impl Default for Expectations {
             complete: true,
             max_duplicates: None,
             min_ok_pct: None,
+            recovers: false,
         }
     }
 }

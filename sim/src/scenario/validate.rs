@@ -97,6 +97,21 @@ impl Scenario {
                 "window_ms is at most a week, limit at most 1000000",
             );
         }
+        if let Some(arrivals) = &self.arrivals {
+            arrivals.validate()?;
+            if matches!(
+                self.workload,
+                Workload::BulkUpdate { .. } | Workload::CreateAgents { .. }
+            ) {
+                return bad(
+                    "arrivals",
+                    "arrivals pace items one by one; a bulk workload (bulk_update, create_agents) has none",
+                );
+            }
+        }
+        if self.expect.recovers && self.trigger.is_none() {
+            return bad("expect.recovers", "needs a [trigger] to recover from");
+        }
         if let Err((field, message)) = self.workload_size() {
             return Err((field.to_string(), message));
         }

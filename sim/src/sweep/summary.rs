@@ -67,6 +67,11 @@ pub struct PointSummary {
     /// Runs that gave up, failed a good item (one not among the scenario's bad items), left
     /// unfinished, duplicated or lost any work: such a setting is never recommended.
     pub runs_losing_work: usize,
+    /// Seconds from the trigger's end to recovery, over the seeds that recovered (`None`: the
+    /// scenario has no trigger, or no seed recovered).
+    pub recovery_s: Option<Stat>,
+    /// Runs with a trigger that did not recover before they ended.
+    pub not_recovered: usize,
     /// Not beaten on both median makespan and median wasted attempts by another eligible point.
     pub frontier: bool,
 }
@@ -281,6 +286,22 @@ fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
                     || m.unfinished > 0
                     || m.lost_writes > 0
                     || m.duplicate_writes > 0
+            })
+            .count(),
+        recovery_s: {
+            let recovered: Vec<f64> = runs
+                .iter()
+                .filter_map(|run| run.metrics.recovery.as_ref()?.recovery_s)
+                .collect();
+            (!recovered.is_empty()).then(|| Stat::of(recovered))
+        },
+        not_recovered: runs
+            .iter()
+            .filter(|run| {
+                run.metrics
+                    .recovery
+                    .as_ref()
+                    .is_some_and(|recovery| recovery.recovery_s.is_none())
             })
             .count(),
         frontier: false,

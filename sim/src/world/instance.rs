@@ -283,6 +283,11 @@ async fn run_worker(
         run_batched(&context, &mut worker, batched).await;
     }
     for item in single {
+        // An open workload: the item is not there before it arrives.
+        let now = context.world.clock.now().as_duration();
+        if item.arrives_at > now {
+            tokio::time::sleep(item.arrives_at - now).await;
+        }
         let started_at = context.world.clock.now();
         let result = match &item.kind {
             ItemKind::Read { user } => {

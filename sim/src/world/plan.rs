@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use herd_client::gate::Priority;
 use herd_client::Outcome;
@@ -21,6 +22,8 @@ pub struct WorkItem {
     pub kind: ItemKind,
     /// One of the scenario's `[bad_items]`: it fails for good whatever the client does.
     pub bad: bool,
+    /// When it arrives (`[arrivals]`; zero without): its worker does not start it before.
+    pub arrives_at: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -121,6 +124,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 id: format!("read-{n}"),
                 kind: ItemKind::Read { user: user(n) },
                 bad: missing(n),
+                arrives_at: Duration::ZERO,
             })
             .collect(),
         Workload::Update { operations } => (0..*operations)
@@ -132,6 +136,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     priority: Priority::Normal,
                 },
                 bad: missing(n) || invalid(n),
+                arrives_at: Duration::ZERO,
             })
             .collect(),
         Workload::BulkUpdate { users: count } => (0..count.unwrap_or(users))
@@ -142,6 +147,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     fields: fields(n, json!({"department": format!("dept-{}", n % 7)})),
                 },
                 bad: missing(n) || invalid(n),
+                arrives_at: Duration::ZERO,
             })
             .collect(),
         Workload::CreateUsers { operations } => (0..*operations)
@@ -151,6 +157,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     email: format!("new.user.{n:06}@herd.example"),
                 },
                 bad: false,
+                arrives_at: Duration::ZERO,
             })
             .collect(),
         Workload::AnalyticsJobs { jobs, .. } => (0..*jobs)
@@ -169,6 +176,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                         interval: format!("{}/{}", day(n + 1), day(n)),
                     },
                     bad: false,
+                    arrives_at: Duration::ZERO,
                 }
             })
             .collect(),
@@ -186,6 +194,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     id: format!("create-{n}"),
                     kind,
                     bad: false,
+                    arrives_at: Duration::ZERO,
                 }
             })
             .collect(),
@@ -197,12 +206,14 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                         user_name: format!("agent-{n:06}@herd"),
                     },
                     bad: false,
+                    arrives_at: Duration::ZERO,
                 })
                 .collect();
             items.push(WorkItem {
                 id: "list-all".into(),
                 kind: ItemKind::ListAll,
                 bad: false,
+                arrives_at: Duration::ZERO,
             });
             items
         }
@@ -215,6 +226,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     priority: Priority::Normal,
                 },
                 bad: false,
+                arrives_at: Duration::ZERO,
             })
             .collect(),
         Workload::Mixed { reads, updates } => {
@@ -229,6 +241,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                             priority: Priority::High,
                         },
                         bad: missing(n) || invalid(n),
+                        arrives_at: Duration::ZERO,
                     });
                 }
                 if n < *reads {
@@ -236,6 +249,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                         id: format!("read-{n}"),
                         kind: ItemKind::Read { user: user(n + 1) },
                         bad: missing(n + 1),
+                        arrives_at: Duration::ZERO,
                     });
                 }
             }
@@ -244,7 +258,10 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
     };
     let total = instances * workers;
     let mut plan = vec![vec![Vec::new(); workers]; instances];
-    for (n, item) in items.into_iter().enumerate() {
+    for (n, mut item) in items.into_iter().enumerate() {
+        if let Some(arrivals) = &scenario.arrivals {
+            item.arrives_at = arrivals.at(n as u64);
+        }
         let global = n % total;
         plan[global / workers][global % workers].push(item);
     }
