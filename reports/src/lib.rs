@@ -320,7 +320,7 @@ pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) ->
         let _ = writeln!(md, "![recovery from the trigger](recovery.svg)\n");
         let _ = writeln!(md, "Each cell is the median time from the trigger's end until goodput is back within 10% of the allowed rate and the backlog is drained, over the seeds that recovered; grey ✗ where most seeds did not recover before the run ended (the count says how many did not). With two swept fields, the first goes down and the second across.\n");
     }
-    conflicts(&mut md, summary);
+    notes_and_conflicts(&mut md, summary);
     let path = dir.join("report.md");
     write(&path, &md)?;
     Ok(path)
@@ -408,7 +408,13 @@ fn write_recovery_chart(dir: &Path, summary: &Summary) -> Result<bool, String> {
             .map(|point| vec![Some(cell(point))])
             .collect(),
     };
-    let title = format!("{}: recovery from the trigger", summary.scenario);
+    let title = match keys.as_slice() {
+        [_, second] => format!(
+            "{}: recovery from the trigger ({second} across)",
+            summary.scenario
+        ),
+        _ => format!("{}: recovery from the trigger", summary.scenario),
+    };
     charts::matrix(
         &title,
         &rows,
@@ -596,7 +602,7 @@ pub fn write_compare(dir: &Path, summary: &Summary, command: &str, seeds: &str) 
         let _ = writeln!(md, "![recovery from the trigger per preset](recovery.svg)\n");
         let _ = writeln!(md, "Each cell is the median time from the trigger's end until goodput is back within 10% of the allowed rate and the backlog is drained, over the seeds that recovered; grey ✗ where most seeds did not recover before the run ended.\n");
     }
-    conflicts(&mut md, summary);
+    notes_and_conflicts(&mut md, summary);
     let path = dir.join("report.md");
     write(&path, &md)?;
     Ok(path)
@@ -658,7 +664,16 @@ fn markdown_table(summary: &Summary) -> String {
     md
 }
 
-fn conflicts(md: &mut String, summary: &Summary) {
+/// The notes (fields that change nothing, ties, why nothing is recommended) and any
+/// nondeterminism found.
+fn notes_and_conflicts(md: &mut String, summary: &Summary) {
+    if !summary.notes.is_empty() {
+        md.push_str("## Notes\n\n");
+        for note in &summary.notes {
+            let _ = writeln!(md, "- {note}");
+        }
+        md.push('\n');
+    }
     if !summary.conflicts.is_empty() {
         let _ = writeln!(
             md,

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::sweep::grid::{label, Point};
 use crate::sweep::results::RunRecord;
-use crate::sweep::summary::{axis_notes_of, summarize, PointSummary, Stat};
+use crate::sweep::summary::{axis_notes_of, describes_environment, summarize, PointSummary, Stat};
 use crate::sweep::swarm::Environment;
 
 /// One setting in one environment, over its seeds.
@@ -117,7 +117,25 @@ pub fn summarize_swarm(records: &[RunRecord], order: &[Point]) -> SwarmSummary {
         .collect();
     let whole = summarize(&augmented, &[]);
     let mut notes = axis_notes_of(&augmented);
-    let recommended = recommend(&settings, &environments, &augmented, &mut notes);
+    let environment_keys: Vec<String> = points
+        .first()
+        .map(|point| {
+            point
+                .keys()
+                .filter(|key| describes_environment(key))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let recommended = if environment_keys.is_empty() {
+        recommend(&settings, &environments, &augmented, &mut notes)
+    } else {
+        notes.push(format!(
+            "nothing is recommended: {} describes the platform or the workload, not a client setting",
+            environment_keys.join(", ")
+        ));
+        None
+    };
     SwarmSummary {
         scenario: records
             .first()

@@ -161,7 +161,26 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         summaries[i].frontier = !dominated;
     }
     let mut notes = axis_notes(&points, &by_key);
-    let recommended = recommend(&summaries, &eligible, &by_key, &mut notes);
+    let environment: Vec<&String> = points
+        .first()
+        .map(|point| point.keys().filter(|key| describes_environment(key)).collect())
+        .unwrap_or_default();
+    let recommended = if environment.is_empty() {
+        recommend(&summaries, &eligible, &by_key, &mut notes)
+    } else {
+        // A point of another load or platform is not a setting to ship: "recommending" the
+        // lighter load would be nonsense.
+        notes.push(format!(
+            "nothing is recommended: {} describes the platform or the workload, not a client setting; \
+             compare the settings within each of its values (or sweep the settings with --swarm)",
+            environment
+                .iter()
+                .map(|key| key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        None
+    };
     let scenario = records
         .first()
         .map(|record| record.scenario.clone())
@@ -173,6 +192,26 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         conflicts,
         notes,
     }
+}
+
+/// Whether a swept field describes the platform, the network or the work rather than the client:
+/// the gateway, the network, the workload and its arrivals, the trigger, the bad items, the
+/// instances' count and clocks, the run's duration.
+pub(crate) fn describes_environment(key: &str) -> bool {
+    const PREFIXES: [&str; 7] = [
+        "gateway.",
+        "network.",
+        "workload.",
+        "arrivals.",
+        "trigger.",
+        "bad_items.",
+        "shared_limiter.outages",
+    ];
+    PREFIXES.iter().any(|prefix| key.starts_with(prefix))
+        || matches!(
+            key,
+            "duration_s" | "instances.count" | "instances.clock_offset_ms" | "instances.clock_drift_ppm"
+        )
 }
 
 /// The notes on swept fields that changed nothing (see `axis_notes`), for any set of records:
@@ -513,6 +552,52 @@ mod tests {
             failures: vec![],
             metrics,
         }
+    }
+
+    #[test]
+    fn a_grid_over_the_platform_or_the_load_recommends_no_point_of_it() {
+        let records: Vec<RunRecord> = [("0.5", 30.0), ("1.5", 10.0)]
+            .iter()
+            .flat_map(|(rate, makespan)| {
+                (0..3).map(move |seed| {
+                    run(
+                        &[("preset", "\"herdsim\""), ("arrivals.rate_per_s", rate)],
+                        seed,
+                        &format!("{rate}-{seed}"),
+                        *makespan,
+                        0,
+                    )
+                })
+            })
+            .collect();
+        let summary = summarize(&records, &[]);
+        assert_eq!(
+            summary.recommended, None,
+            "a lighter load is not a setting to ship"
+        );
+        assert!(
+            summary
+                .notes
+                .iter()
+                .any(|note| note.contains("arrivals.rate_per_s describes")),
+            "{:?}",
+            summary.notes
+        );
+        let settings: Vec<RunRecord> = records
+            .iter()
+            .map(|record| {
+                let mut record = record.clone();
+                record.point.shift_remove("arrivals.rate_per_s");
+                record
+                    .point
+                    .insert("client.concurrency".into(), record.trace_sha256[..3].to_string());
+                record
+            })
+            .collect();
+        assert!(
+            summarize(&settings, &[]).recommended.is_some(),
+            "client settings are recommended"
+        );
     }
 
     #[test]
