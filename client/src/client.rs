@@ -501,11 +501,11 @@ impl Worker {
     fn settle_breaker(&self, op: &Operation, permit: Permit, failed: bool) {
         let inner = self.inner();
         let now = inner.clock.now();
-        let transition = inner
-            .state()
-            .bucket(&inner.config, &op.family)
-            .breaker
-            .record(now, permit, failed);
+        let transition = inner.state().bucket(&inner.config, &op.family).breaker.record(
+            now,
+            permit,
+            failed && inner.config.breaker.sees_failures,
+        );
         if let Some(transition) = transition {
             inner.emit(
                 self.id,
@@ -548,11 +548,18 @@ impl Worker {
                     reason,
                 },
             );
+            if !inner.config.pacing.obey {
+                // Computed, logged, never slept: the request goes now.
+                return;
+            }
             if reason == PaceReason::Learned {
                 self.wait_for_slot_or_probe(op, now + delay).await;
             } else {
                 tokio::time::sleep(delay).await;
             }
+        }
+        if !inner.config.pacing.obey {
+            return;
         }
         // Bounded: each round sleeps past a closing time that only a newer 429 can extend.
         for _ in 0..1_000 {

@@ -31,10 +31,15 @@ pub enum Preset {
     AwsAdaptive,
     ExponentialNoJitter,
     Tutorial,
+    TutorialFullJitter,
+    TutorialCappedBackoff,
+    Tenacity,
+    TutorialUnawaitedPacer,
+    TutorialBlindBreaker,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 10] = [
+    pub const ALL: [Preset; 15] = [
         Preset::Herdsim,
         Preset::GenesysJava,
         Preset::GenesysGo,
@@ -45,6 +50,11 @@ impl Preset {
         Preset::AwsAdaptive,
         Preset::ExponentialNoJitter,
         Preset::Tutorial,
+        Preset::TutorialFullJitter,
+        Preset::TutorialCappedBackoff,
+        Preset::Tenacity,
+        Preset::TutorialUnawaitedPacer,
+        Preset::TutorialBlindBreaker,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +69,11 @@ impl Preset {
             Preset::AwsAdaptive => "aws-adaptive",
             Preset::ExponentialNoJitter => "exponential-no-jitter",
             Preset::Tutorial => "tutorial",
+            Preset::TutorialFullJitter => "tutorial-full-jitter",
+            Preset::TutorialCappedBackoff => "tutorial-capped-backoff",
+            Preset::Tenacity => "tenacity",
+            Preset::TutorialUnawaitedPacer => "tutorial-unawaited-pacer",
+            Preset::TutorialBlindBreaker => "tutorial-blind-breaker",
         }
     }
 
@@ -78,6 +93,11 @@ impl Preset {
             Preset::AwsAdaptive => "AWS adaptive: standard plus the CUBIC client-side rate limiter",
             Preset::ExponentialNoJitter => "plain exponential backoff, no jitter, Retry-After ignored",
             Preset::Tutorial => "the tutorials: 5 tries, exponential + 10% jitter, Retry-After honoured, token refreshed 5 min early",
+            Preset::TutorialFullJitter => "a tutorial's full jitter: rand() × max(backoff, Retry-After), so it can wait less than the Retry-After; 5 tries",
+            Preset::TutorialCappedBackoff => "a tutorial's capped backoff: max(backoff, Retry-After) but never over 30 s, so a longer Retry-After is cut short; 6 tries",
+            Preset::Tenacity => "tenacity's recipe on raise_for_status(): every HTTP error, 4xx too, 5 tries, wait_exponential(min 4 s, max 10 s), Retry-After ignored",
+            Preset::TutorialUnawaitedPacer => "a tutorial's pacer (300/min and headers) whose waits are computed and logged but never slept; Retry-After honoured, 5 tries",
+            Preset::TutorialBlindBreaker => "a tutorial's circuit breaker around a call that raises first: it only ever sees 200s and never opens; 5 tries, exponential",
         }
     }
 
@@ -108,6 +128,11 @@ impl Preset {
             }
             Preset::ExponentialNoJitter => exponential_no_jitter(&mut config),
             Preset::Tutorial => tutorial(&mut config),
+            Preset::TutorialFullJitter => tutorial_full_jitter(&mut config),
+            Preset::TutorialCappedBackoff => tutorial_capped_backoff(&mut config),
+            Preset::Tenacity => tenacity(&mut config),
+            Preset::TutorialUnawaitedPacer => tutorial_unawaited_pacer(&mut config),
+            Preset::TutorialBlindBreaker => tutorial_blind_breaker(&mut config),
         }
         // The peers count every attempt, throttled or not, as their libraries do.
         if self != Preset::Herdsim {
@@ -121,6 +146,11 @@ impl Preset {
             Preset::Herdsim => RetryAfterDates::ServerClock,
             Preset::GenesysPython
             | Preset::Tutorial
+            | Preset::TutorialFullJitter
+            | Preset::TutorialCappedBackoff
+            | Preset::Tenacity
+            | Preset::TutorialUnawaitedPacer
+            | Preset::TutorialBlindBreaker
             | Preset::ExponentialNoJitter
             | Preset::AwsStandard
             | Preset::AwsAdaptive => RetryAfterDates::LocalClock,
@@ -167,6 +197,7 @@ fn bare(config: &mut ClientConfig) {
         learn: false,
         prior_per_window: None,
         learn_window_ms: 60_000,
+        obey: true,
     };
     config.adaptive = AdaptiveConfig { enabled: false };
     config.token = TokenConfig { refresh_margin_s: 0 };
@@ -284,6 +315,7 @@ fn cxone_agent_sdk(config: &mut ClientConfig) {
         half_open_probes: 1,
         scope: BreakerScope::All,
         failure_statuses: vec![429, 503],
+        sees_failures: true,
     };
     config.wait_when_open = false;
 }
@@ -370,9 +402,95 @@ fn tutorial(config: &mut ClientConfig) {
         learn: false,
         prior_per_window: None,
         learn_window_ms: 60_000,
+        obey: true,
     };
     config.token = TokenConfig {
         refresh_margin_s: 300,
+    };
+}
+
+/// The tutorials' loop, which the five tutorial presets vary: 5 tries, exponential from 1 s
+/// (doubling, capped at 60 s), no jitter, `Retry-After` honoured as a floor.
+fn tutorial_loop(config: &mut ClientConfig) {
+    bare(config);
+    config.retry = RetryConfig {
+        max_attempts: 5,
+        deadline_ms: None,
+        retry_after_max_s: None,
+        retry_after_jitter_ms: 0,
+        reread_on_conflict: false,
+        ..RetryConfig::default()
+    };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::Exponential,
+        jitter: Jitter::None,
+        base_ms: 1_000,
+        cap_ms: 60_000,
+        ..BackoffConfig::default()
+    };
+}
+
+/// `sleep(random() * max(base * 2**n, retry_after))`: full jitter applied after the floor is
+/// taken, so the wait is anywhere from 0 to the floor and usually below the `Retry-After`.
+fn tutorial_full_jitter(config: &mut ClientConfig) {
+    tutorial_loop(config);
+    config.retry.jitter_scales_floor = true;
+}
+
+/// `sleep(min(max(base * 2**n, retry_after), 30))`: the cap meant for the backoff also cuts a
+/// longer `Retry-After` short, so it retries into a window that has not reopened.
+fn tutorial_capped_backoff(config: &mut ClientConfig) {
+    tutorial_loop(config);
+    config.retry.max_attempts = 6;
+    config.retry.delay_cap_ms = Some(30_000);
+}
+
+/// tenacity's README recipe wrapped around `response.raise_for_status()`:
+/// `@retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=1, min=4, max=10))`.
+/// Every `HTTPError` is retried, permanent 4xx included; `Retry-After` is never read; waits of
+/// 4, 4, 8 and 10 s (modelled as 4 s doubling to 10 s); connection errors raise too.
+fn tenacity(config: &mut ClientConfig) {
+    bare(config);
+    config.retry = RetryConfig {
+        max_attempts: 5,
+        deadline_ms: None,
+        statuses: (400..=599).filter(|&status| status != 401).collect(),
+        honour_retry_after: false,
+        retry_after_max_s: None,
+        retry_after_jitter_ms: 0,
+        reread_on_conflict: false,
+        ..RetryConfig::default()
+    };
+    config.backoff = BackoffConfig {
+        strategy: Strategy::Exponential,
+        jitter: Jitter::None,
+        base_ms: 4_000,
+        cap_ms: 10_000,
+        ..BackoffConfig::default()
+    };
+}
+
+/// A client-side limiter of 300 per minute and header pacing, whose computed wait is logged and
+/// never awaited (`asyncio.sleep(wait)` without `await`, `setTimeout` with nothing after it): the
+/// requests go at once. `Retry-After` is honoured on the retry.
+fn tutorial_unawaited_pacer(config: &mut ClientConfig) {
+    tutorial_loop(config);
+    config.pacing.from_headers = true;
+    config.pacing.limit_per_min = Some(300);
+    config.pacing.obey = false;
+}
+
+/// A circuit breaker (5 failures in a row, open 30 s) wrapped around a function that raises on
+/// any non-2xx before returning to it: the breaker records only the successes, and never opens.
+fn tutorial_blind_breaker(config: &mut ClientConfig) {
+    tutorial_loop(config);
+    config.breaker = BreakerConfig {
+        mode: BreakerMode::Consecutive { failures: 5 },
+        open_ms: 30_000,
+        half_open_probes: 1,
+        scope: BreakerScope::All,
+        failure_statuses: vec![429, 500, 502, 503, 504],
+        sees_failures: false,
     };
 }
 

@@ -45,6 +45,9 @@ pub struct BreakerConfig {
     pub scope: BreakerScope,
     /// Statuses that count as failures (transport errors always do).
     pub failure_statuses: Vec<u16>,
+    /// Whether failures reach it at all. `false` is the tutorials' bug: the call raises on any
+    /// non-2xx before the breaker records it, so it only ever sees successes and never opens.
+    pub sees_failures: bool,
 }
 
 impl Default for BreakerConfig {
@@ -55,6 +58,7 @@ impl Default for BreakerConfig {
             half_open_probes: 2,
             scope: BreakerScope::All,
             failure_statuses: vec![500, 502, 503, 504],
+            sees_failures: true,
         }
     }
 }

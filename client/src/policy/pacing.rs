@@ -53,6 +53,9 @@ pub struct PacingConfig {
     pub prior_per_window: Option<u64>,
     /// The window of the learned limit: Genesys documents per-minute limits.
     pub learn_window_ms: u64,
+    /// Sleep the waits it computes. `false` is the tutorials' bug: the wait is computed and
+    /// logged, and the request goes at once (a `sleep` that is never awaited).
+    pub obey: bool,
 }
 
 impl PacingConfig {
@@ -84,6 +87,7 @@ impl Default for PacingConfig {
             learn: true,
             prior_per_window: None,
             learn_window_ms: 60_000,
+            obey: true,
         }
     }
 }

@@ -82,6 +82,13 @@ pub struct RetryConfig {
     pub throttles_count_as_attempts: bool,
     /// What an HTTP-date `Retry-After` is judged against.
     pub retry_after_dates: RetryAfterDates,
+    /// The tutorials' bug: the jitter factor, drawn from uniform(0, 1), scales the floor too
+    /// (`delay = rand() × max(backoff, Retry-After)`), so the wait can land below the
+    /// `Retry-After`. Off in every other policy.
+    pub jitter_scales_floor: bool,
+    /// The delay never exceeds this, `Retry-After` or not (a backoff capped at 30 s under a
+    /// longer `Retry-After` retries early). `None`: no cap beyond the backoff's own.
+    pub delay_cap_ms: Option<u64>,
 }
 
 /// How a client reads a `Retry-After` that is an HTTP-date.
@@ -119,6 +126,8 @@ impl Default for RetryConfig {
             max_token_refreshes: 1,
             throttles_count_as_attempts: false,
             retry_after_dates: RetryAfterDates::ServerClock,
+            jitter_scales_floor: false,
+            delay_cap_ms: None,
         }
     }
 }
@@ -237,12 +246,19 @@ impl RetryConfig {
         let delay = match floor {
             // The SDKs' Retry-After phase: wait exactly the floor, no backoff.
             Some(floor) if self.retries_before_backoff > 0 && in_retry_after_phase => floor,
+            Some(floor) if self.jitter_scales_floor => {
+                let ceiling = backoff.delay(retry, elapsed, rng).max(floor);
+                Duration::from_micros(uniform(rng, 0, ceiling.as_micros() as u64))
+            }
             Some(floor) => {
                 let above = uniform(rng, 0, self.retry_after_jitter_ms.saturating_mul(1_000));
                 backoff.delay(retry, elapsed, rng).max(floor) + Duration::from_micros(above)
             }
             None => backoff.delay(retry, elapsed, rng),
         };
+        let delay = self
+            .delay_cap_ms
+            .map_or(delay, |cap_ms| delay.min(Duration::from_millis(cap_ms)));
         if let Some(deadline_ms) = self.deadline_ms {
             if elapsed + delay > Duration::from_millis(deadline_ms) {
                 return Decision::GiveUp(GiveUp::DeadlineExceeded);
@@ -447,6 +463,89 @@ mod tests {
             slow.decide(1, 1, failure, class, None, Duration::ZERO, &mut backoff, &mut rng),
             Decision::GiveUp(GiveUp::DeadlineExceeded)
         );
+    }
+
+    #[test]
+    fn the_tutorials_bugs_land_below_the_retry_after_and_cut_it_short() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut backoff = Backoff::new(BackoffConfig {
+            jitter: Jitter::None,
+            base_ms: 1_000,
+            cap_ms: 60_000,
+            ..BackoffConfig::default()
+        });
+        let failure = Failure::Status { status: 429 };
+        let scaled = RetryConfig {
+            jitter_scales_floor: true,
+            retry_after_jitter_ms: 0,
+            ..RetryConfig::default()
+        };
+        let retry_after = Duration::from_secs(20);
+        let delays: Vec<Duration> = (0..200)
+            .map(|_| {
+                let class = scaled.classify(failure, false);
+                match scaled.decide(
+                    1,
+                    1,
+                    failure,
+                    class,
+                    Some(retry_after),
+                    Duration::ZERO,
+                    &mut backoff,
+                    &mut rng,
+                ) {
+                    Decision::Retry { delay, .. } => delay,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert!(
+            delays.iter().all(|&delay| delay <= retry_after),
+            "never above max(backoff, Retry-After)"
+        );
+        let below = delays.iter().filter(|&&delay| delay < retry_after).count();
+        assert!(
+            below > 190,
+            "rand() × the floor is below it almost always: {below} of 200"
+        );
+
+        let capped = RetryConfig {
+            delay_cap_ms: Some(30_000),
+            retry_after_jitter_ms: 0,
+            ..RetryConfig::default()
+        };
+        let class = capped.classify(failure, false);
+        match capped.decide(
+            1,
+            1,
+            failure,
+            class,
+            Some(Duration::from_secs(60)),
+            Duration::ZERO,
+            &mut backoff,
+            &mut rng,
+        ) {
+            Decision::Retry { delay, .. } => {
+                assert_eq!(delay, Duration::from_secs(30), "a 60 s Retry-After cut to 30 s");
+            }
+            other => panic!("{other:?}"),
+        }
+        // herdsim's own policy does neither.
+        let own = RetryConfig::default();
+        let class = own.classify(failure, false);
+        match own.decide(
+            1,
+            1,
+            failure,
+            class,
+            Some(Duration::from_secs(60)),
+            Duration::ZERO,
+            &mut backoff,
+            &mut rng,
+        ) {
+            Decision::Retry { delay, .. } => assert!(delay >= Duration::from_secs(60)),
+            other => panic!("{other:?}"),
+        }
     }
 
     proptest! {
