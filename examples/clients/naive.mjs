@@ -46,11 +46,13 @@ async function call(method, path, body) {
   return null;
 }
 
+const listing = {};
+
 async function listUsers(passes) {
   let done = 0, restarts = 0, laterFailed = false;
   // It lists again until a listing has failed part-way at least once (a fifth of reads fail
-  // here), so that its habit of starting over always shows: at most 30 passes.
-  while ((done < passes || !laterFailed) && done < 30 && restarts < 20 && Date.now() < DEADLINE) {
+  // here), so that its habit of starting over always shows: at most 30 passes and 200 restarts.
+  while ((done < passes || !laterFailed) && done < 30 && restarts < 200 && Date.now() < DEADLINE) {
     for (let page = 1; ; page++) {
       let response, body;
       try {
@@ -69,6 +71,7 @@ async function listUsers(passes) {
       }
     }
   }
+  Object.assign(listing, { passes: done, restarts, later_page_failed: laterFailed });
 }
 
 const tasks = [];
@@ -82,4 +85,4 @@ async function worker() {
   }
 }
 await Promise.all([...Array.from({ length: 8 }, worker), listUsers(3)]);
-console.log(JSON.stringify({ client: "naive.mjs", done: results.filter((s) => s).length, gave_up: results.filter((s) => s === null).length }));
+console.log(JSON.stringify({ client: "naive.mjs", done: results.filter((s) => s).length, gave_up: results.filter((s) => s === null).length, listing }));

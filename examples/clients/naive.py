@@ -53,11 +53,14 @@ def call(method, path, body=None):
     return None, None
 
 
+LISTING = {}
+
+
 def list_users(passes):
     # It lists again until a listing has failed part-way at least once (a fifth of reads fail
-    # here), so that its habit of starting over always shows: at most 30 passes.
+    # here), so that its habit of starting over always shows: at most 30 passes and 200 restarts.
     done, restarts, later_failed = 0, 0, False
-    while (done < passes or not later_failed) and done < 30 and restarts < 20 and time.monotonic() < DEADLINE:
+    while (done < passes or not later_failed) and done < 30 and restarts < 200 and time.monotonic() < DEADLINE:
         page = 1
         while True:
             try:
@@ -70,6 +73,7 @@ def list_users(passes):
                 done += 1
                 break
             page += 1
+    LISTING.update(passes=done, restarts=restarts, later_page_failed=later_failed)
 
 
 def main():
@@ -93,7 +97,7 @@ def main():
         thread.start()
     for thread in threads:
         thread.join()
-    print(json.dumps({"client": "naive.py", "done": sum(1 for s in results if s), "gave_up": sum(1 for s in results if s is None)}))
+    print(json.dumps({"client": "naive.py", "done": sum(1 for s in results if s), "gave_up": sum(1 for s in results if s is None), "listing": LISTING}))
 
 
 main()
