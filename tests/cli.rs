@@ -1,41 +1,11 @@
 //! The `herdsim` command line, end to end: the binary as a user runs it.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// The batch engines' variables that pick a sweep's shard: cleared for every test run, set only
-/// by the tests of that choice.
-const SHARD_VARIABLES: [&str; 5] = [
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_ARRAY_TASK_COUNT",
-    "SLURM_ARRAY_TASK_MIN",
-    "JOB_COMPLETION_INDEX",
-    "HERDSIM_SHARD_COUNT",
-];
-
-fn herdsim(args: &[&str]) -> Output {
-    herdsim_with(args, &[])
-}
-
-fn herdsim_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_herdsim"));
-    for name in SHARD_VARIABLES {
-        command.env_remove(name);
-    }
-    command
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::{herdsim, herdsim_with, stderr, stdout, SHARD_VARIABLES};
 
 /// The value after `sha256 ` in `run`'s output.
 fn printed_hash(output: &Output) -> String {

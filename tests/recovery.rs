@@ -3,16 +3,10 @@
 //! does not; the recovery's numbers stay in their ranges; a sweep over load and policy charts
 //! where recovery fails.
 
-use std::process::{Command, Output};
+mod support;
 
 use herd_sim::scenario::library;
-
-fn herdsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herdsim"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use support::herdsim;
 
 fn lab(overrides: &[&str]) -> herd_sim::run::Run {
     let shipped = library::find("retry-storm").expect("the lab is shipped");

@@ -2,29 +2,11 @@
 //! Pareto-robust recommendation, the report, shards that merge to the same table, and
 //! `--swarm-env` replaying one run of it exactly.
 
-use std::process::{Command, Output};
+mod support;
 
-fn herdsim(args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_herdsim"));
-    for name in [
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        "SLURM_ARRAY_TASK_MIN",
-        "JOB_COMPLETION_INDEX",
-        "HERDSIM_SHARD_COUNT",
-    ] {
-        command.env_remove(name);
-    }
-    command.args(args).output().expect("the binary runs")
-}
+use std::process::Output;
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::{herdsim, stderr, stdout};
 
 /// The swarm's matrix and its environments: everything before the replay commands.
 fn matrix(output: &Output) -> String {

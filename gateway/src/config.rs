@@ -451,6 +451,22 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// A share `rate` of admitted API requests answered 503 (no `Retry-After`) from `from_s`
+    /// until `until_s` (`None`: to the end).
+    pub fn server_errors_503(rate: f64, from_s: u64, until_s: Option<u64>) -> Fault {
+        Fault::ServerErrors {
+            from_s,
+            until_s,
+            rate,
+            status: 503,
+            html: false,
+            retry_after_s: None,
+            retry_after: RetryAfterStyle::Seconds,
+            families: Vec::new(),
+            host: None,
+        }
+    }
+
     /// The fault's window in seconds, `[from_s, until_s)`; `None` for scheduled events.
     pub fn window(&self) -> Option<(u64, Option<u64>)> {
         match self {

@@ -1,9 +1,45 @@
-//! What the test files that start `herdsim serve` share. Each test file uses some of it.
+//! What the test files that run the `herdsim` binary share. Each test file uses some of it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::Duration;
+
+/// The batch engines' variables that pick a sweep's shard: cleared for every run, set only by
+/// the tests of that choice.
+pub const SHARD_VARIABLES: [&str; 5] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "JOB_COMPLETION_INDEX",
+    "HERDSIM_SHARD_COUNT",
+];
+
+/// `herdsim ARGS`, to the end, with no shard variable of the environment it runs in.
+pub fn herdsim(args: &[&str]) -> Output {
+    herdsim_with(args, &[])
+}
+
+/// `herdsim ARGS` with these environment variables (and no others of the shard's).
+pub fn herdsim_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herdsim"));
+    for name in SHARD_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
 
 /// `herdsim serve ARGS --addr 127.0.0.1:0`: the process, its stdout after the first line, and
 /// the base URL that line names.

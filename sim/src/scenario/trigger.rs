@@ -121,17 +121,11 @@ impl Trigger {
                 families: Vec::new(),
                 host: None,
             }),
-            Trigger::ServerErrors { rate, .. } => gateway.faults.push(Fault::ServerErrors {
-                from_s,
-                until_s: Some(until_s),
-                rate: *rate,
-                status: 503,
-                html: false,
-                retry_after_s: None,
-                retry_after: RetryAfterStyle::Seconds,
-                families: Vec::new(),
-                host: None,
-            }),
+            Trigger::ServerErrors { rate, .. } => {
+                gateway
+                    .faults
+                    .push(Fault::server_errors_503(*rate, from_s, Some(until_s)));
+            }
         }
     }
 }

@@ -234,17 +234,11 @@ impl Environment {
         gateway.layers = Layers::OFF;
         gateway.limits = Some(rules);
         if draw.server_errors_permille > 0 {
-            gateway.faults.push(Fault::ServerErrors {
-                from_s: 0,
-                until_s: None,
-                rate: draw.server_errors_permille as f64 / 1_000.0,
-                status: 503,
-                html: false,
-                retry_after_s: None,
-                retry_after: RetryAfterStyle::Seconds,
-                families: Vec::new(),
-                host: None,
-            });
+            gateway.faults.push(Fault::server_errors_503(
+                draw.server_errors_permille as f64 / 1_000.0,
+                0,
+                None,
+            ));
         }
         if draw.lost_responses_permille > 0 {
             gateway.faults.push(Fault::LostResponse {
