@@ -130,6 +130,9 @@ fn a_bad_trigger_or_arrival_rate_is_refused_by_name() {
         ("trigger.until_s=10", "trigger.until_s"),
         ("trigger.factor=1.5", "trigger.factor"),
         ("arrivals.rate_per_s=0", "arrivals.rate_per_s"),
+        ("arrivals.rate_per_s=0.1", "arrivals.rate_per_s"),
+        ("trigger.until_s=5000", "trigger.until_s"),
+        ("duration_s=700000", "duration_s"),
     ] {
         let output = herdsim(&["run", "retry-storm", "--small", "--set", set]);
         assert_eq!(output.status.code(), Some(2), "{set}");

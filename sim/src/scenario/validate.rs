@@ -115,6 +115,37 @@ impl Scenario {
         if let Err((field, message)) = self.workload_size() {
             return Err((field.to_string(), message));
         }
+        if let Some(trigger) = &self.trigger {
+            // Recovery is counted second by second: a week of them at the most.
+            const WEEK_S: u64 = 7 * 86_400;
+            if self.duration_s > WEEK_S {
+                return bad(
+                    "duration_s",
+                    "a scenario with a [trigger] runs for at most a week (604800 s): its recovery is counted per second",
+                );
+            }
+            if trigger.window_s().1 >= self.duration_s {
+                return Err((
+                    "trigger.until_s".to_string(),
+                    format!(
+                        "the trigger must end before the run does (duration_s = {}), or there is nothing to recover in",
+                        self.duration_s
+                    ),
+                ));
+            }
+        }
+        if let (Some(arrivals), Some(items)) = (&self.arrivals, self.items_one_by_one()) {
+            let last_s = items.saturating_sub(1) as f64 / arrivals.rate_per_s;
+            if last_s >= self.duration_s as f64 {
+                return Err((
+                    "arrivals.rate_per_s".to_string(),
+                    format!(
+                        "{items} items at {} per second arrive until {last_s:.0} s, after the run ends (duration_s = {})",
+                        arrivals.rate_per_s, self.duration_s
+                    ),
+                ));
+            }
+        }
         if self.shared_limiter.kind == SharedLimiterKind::Sim
             && (self.shared_limiter.limit == 0
                 || self.shared_limiter.burst == 0
@@ -216,6 +247,20 @@ impl Scenario {
 
     /// A workload with no work is an error (a run would "complete" having checked nothing), and
     /// one over ten million items is refused before it fills memory.
+    /// How many items the workload makes, when they go one by one (what arrivals pace).
+    fn items_one_by_one(&self) -> Option<u64> {
+        match &self.workload {
+            Workload::Read { operations }
+            | Workload::Update { operations }
+            | Workload::Create { operations }
+            | Workload::CreateUsers { operations } => Some(*operations),
+            Workload::Contention { rounds } => Some(self.total_workers().saturating_mul(*rounds)),
+            Workload::Mixed { reads, updates } => Some(reads.saturating_add(*updates)),
+            Workload::AnalyticsJobs { jobs, .. } => Some(*jobs),
+            Workload::BulkUpdate { .. } | Workload::CreateAgents { .. } => None,
+        }
+    }
+
     fn workload_size(&self) -> Result<(), (&'static str, String)> {
         const ITEMS_MAX: u64 = 10_000_000;
         let (field, items) = match &self.workload {

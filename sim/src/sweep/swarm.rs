@@ -227,10 +227,17 @@ impl Environment {
             } else {
                 1
             };
+        // A scenario with a trigger is counted second by second, for a week at the most.
+        let most_s = if base.trigger.is_some() {
+            7 * 86_400
+        } else {
+            herd_gateway::config::TIME_S_MAX
+        };
         scenario.duration_s = base
             .duration_s
             .saturating_mul(stretch)
-            .min(herd_gateway::config::TIME_S_MAX);
+            .min(most_s)
+            .max(base.duration_s);
         gateway.layers = Layers::OFF;
         gateway.limits = Some(rules);
         if draw.server_errors_permille > 0 {
