@@ -77,6 +77,34 @@ fn the_scenario_loader_never_panics() {
     run_target(400, prop::collection::vec(assignments, 1..4), |sets| {
         let _ = library::find("token-expiry").unwrap().load(&sets);
     });
+    // The lab's tables, with any value (NaN, negative, huge, the wrong type): loaded or refused,
+    // and a scenario that loads runs a few items to its recovery without a panic.
+    let lab = prop_oneof![
+        4 => "trigger\\.(from_s|until_s)=[0-9]{1,3}",
+        4 => "(trigger\\.factor|arrivals\\.rate_per_s)=0?\\.[0-9]{1,2}",
+        2 => "arrivals\\.rate_per_s=[0-9]{1,2}(\\.[0-9])?",
+        2 => "(trigger|arrivals)\\.(from_s|until_s|factor|rate|rate_per_s|retry_after_s|kind)=[-0-9.eE\"a-z_]{0,12}",
+        1 => Just("trigger.factor=nan".to_string()),
+        1 => Just("arrivals.rate_per_s=inf".to_string()),
+        1 => Just("trigger = { kind = \"outage\", from_s = 5, until_s = 20, retry_after_s = 3 }".to_string()),
+        1 => Just("trigger = { kind = \"server_errors\", from_s = 5, until_s = 20, rate = 0.5 }".to_string()),
+    ];
+    let ran = std::sync::atomic::AtomicU32::new(0);
+    run_target(200, prop::collection::vec(lab, 1..4), |sets| {
+        let shipped = library::find("retry-storm").unwrap();
+        let mut overrides = shipped.load(&[]).unwrap().small;
+        overrides.extend([
+            "network.mode=\"fast\"".to_string(),
+            "workload.operations=30".to_string(),
+        ]);
+        overrides.extend(sets);
+        if let Ok(scenario) = shipped.load(&overrides) {
+            let run = herd_sim::run::run(&scenario, 1, &mut |_| {});
+            assert!(run.metrics.recovery.is_some());
+            ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    assert!(ran.into_inner() > 20, "some of the mutated labs load and run");
 }
 
 #[test]
