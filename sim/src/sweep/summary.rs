@@ -161,6 +161,7 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
         summaries[i].frontier = !dominated;
     }
     let mut notes = axis_notes(&points, &by_key);
+    notes.extend(identical_groups(&points, &by_key));
     let environment: Vec<&String> = points
         .first()
         .map(|point| point.keys().filter(|key| describes_environment(key)).collect())
@@ -230,6 +231,33 @@ pub(crate) fn axis_notes_of(records: &[RunRecord]) -> Vec<String> {
         }
     }
     axis_notes(&points, &by_key)
+}
+
+/// Settings that behaved identically: the same trace on every seed (at least two seeds), named
+/// together, so that no one reads a difference into them.
+fn identical_groups(points: &[Point], by_key: &BTreeMap<RunKey, &RunRecord>) -> Vec<String> {
+    let mut groups: Vec<(BTreeMap<u64, &str>, Vec<String>)> = Vec::new();
+    for point in points {
+        let traces = hashes(by_key, point);
+        if traces.len() < 2 {
+            continue;
+        }
+        match groups.iter_mut().find(|(seen, _)| *seen == traces) {
+            Some((_, names)) => names.push(label(point)),
+            None => groups.push((traces, vec![label(point)])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(traces, names)| {
+            format!(
+                "identical traces on every one of {} seeds: {} (the same behaviour here)",
+                traces.len(),
+                names.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// The per-seed trace hashes of a point.
@@ -552,6 +580,26 @@ mod tests {
             failures: vec![],
             metrics,
         }
+    }
+
+    #[test]
+    fn settings_with_the_same_traces_everywhere_are_named_together() {
+        let mut records = Vec::new();
+        for seed in 0..3 {
+            records.push(run(&[("preset", "a")], seed, &format!("same-{seed}"), 10.0, 1));
+            records.push(run(&[("preset", "b")], seed, &format!("same-{seed}"), 10.0, 1));
+            records.push(run(&[("preset", "c")], seed, &format!("other-{seed}"), 12.0, 1));
+        }
+        let notes = summarize(&records, &[]).notes;
+        let note = notes
+            .iter()
+            .find(|note| note.starts_with("identical traces"))
+            .unwrap_or_else(|| panic!("{notes:?}"));
+        assert!(
+            note.contains("preset=a, preset=b") && !note.contains("preset=c"),
+            "{note}"
+        );
+        assert!(note.contains("3 seeds"), "{note}");
     }
 
     #[test]
