@@ -232,12 +232,19 @@ impl Inner {
 
 impl ClientState {
     fn bucket(&mut self, config: &ClientConfig, family: &str) -> &mut Bucket {
-        self.buckets.entry(family.to_string()).or_insert_with(|| Bucket {
-            breaker: CircuitBreaker::new(config.breaker.clone()),
-            pacer: Pacer::new(config.pacing.with_platform_prior(config.platform)),
-            adaptive: AdaptiveRateLimiter::new(),
-            in_flight: 0,
-        })
+        // Looked up by `&str` first: a bucket is made once, and a lookup allocates nothing.
+        if !self.buckets.contains_key(family) {
+            self.buckets.insert(
+                family.to_string(),
+                Bucket {
+                    breaker: CircuitBreaker::new(config.breaker.clone()),
+                    pacer: Pacer::new(config.pacing.with_platform_prior(config.platform)),
+                    adaptive: AdaptiveRateLimiter::new(),
+                    in_flight: 0,
+                },
+            );
+        }
+        self.buckets.get_mut(family).expect("the bucket was just made")
     }
 }
 
