@@ -262,6 +262,11 @@ impl LimitRule {
         }
     }
 
+    /// Whether it is the token endpoint's own limit (it names `oauth` alone).
+    pub fn is_token_endpoint(&self) -> bool {
+        !self.families.is_empty() && self.families.iter().all(|family| family == "oauth")
+    }
+
     /// The limit in force at `at_s` seconds into the run.
     pub fn limit_at_s(&self, at_s: u64) -> u64 {
         self.schedule

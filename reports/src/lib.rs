@@ -283,10 +283,7 @@ pub fn allowed_rate(scenario: &Scenario) -> RateSteps {
     let Some(rule) = quota::quota_rule(scenario) else {
         return Vec::new();
     };
-    let window_s = rule.window_ms as f64 / 1000.0;
-    let keys = quota::keys_in_use(scenario, &rule);
-    // A token bucket refills `limit` per window too: the same average rate.
-    let rate = |limit: u64| limit as f64 / window_s * keys;
+    let rate = |limit: u64| quota::rate_per_s(scenario, &rule, limit);
     let mut steps = vec![(0.0, rate(rule.limit))];
     for change in &rule.schedule {
         steps.push((change.at_s as f64, rate(change.limit)));
@@ -316,14 +313,20 @@ pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) ->
     md.push_str(&markdown_table(summary));
     let _ = writeln!(md, "\n![makespan against wasted attempts](frontier.svg)\n");
     let _ = writeln!(md, "Each point is a setting's median over seeds; the green line joins the Pareto frontier (no other setting is both faster and less wasteful); the ring marks the recommendation.\n");
-    if write_recovery_chart(dir, summary)? {
-        let _ = writeln!(md, "![recovery from the trigger](recovery.svg)\n");
-        let _ = writeln!(md, "Each cell is the median time from the trigger's end until goodput is back within 10% of the allowed rate and the backlog is drained, over the seeds that recovered; grey ✗ where most seeds did not recover before the run ended (the count says how many did not). With two swept fields, the first goes down and the second across.\n");
-    }
+    md.push_str(&recovery_section(dir, summary)?);
     notes_and_conflicts(&mut md, summary);
     let path = dir.join("report.md");
     write(&path, &md)?;
     Ok(path)
+}
+
+/// The markdown of a sweep's or a comparison's recovery chart, after writing it; empty when the
+/// scenario has no trigger.
+fn recovery_section(dir: &Path, summary: &Summary) -> Result<String, String> {
+    if !write_recovery_chart(dir, summary)? {
+        return Ok(String::new());
+    }
+    Ok("![recovery from the trigger](recovery.svg)\n\nEach cell is the median time from the trigger's end until goodput is back within 10% of the allowed rate and the backlog is drained, over the seeds that recovered; grey ✗ where most seeds did not recover before the run ended (the count says how many did not). With two swept fields, the first goes down and the second across.\n\n".to_string())
 }
 
 /// `recovery.svg` for a sweep of a scenario with a trigger: the recovery time of every setting,
@@ -598,10 +601,7 @@ pub fn write_compare(dir: &Path, summary: &Summary, command: &str, seeds: &str) 
         md,
         "\n![makespan against wasted attempts per preset](compare.svg)\n"
     );
-    if write_recovery_chart(dir, summary)? {
-        let _ = writeln!(md, "![recovery from the trigger per preset](recovery.svg)\n");
-        let _ = writeln!(md, "Each cell is the median time from the trigger's end until goodput is back within 10% of the allowed rate and the backlog is drained, over the seeds that recovered; grey ✗ where most seeds did not recover before the run ended.\n");
-    }
+    md.push_str(&recovery_section(dir, summary)?);
     notes_and_conflicts(&mut md, summary);
     let path = dir.join("report.md");
     write(&path, &md)?;

@@ -261,15 +261,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         gateway_requests: gateway_stats.requests,
         gateway_rate_limited: gateway_stats.rate_limited,
         background_rejected: gateway_stats.background_rejected,
-        recovery: recovery::recovery(
-            scenario,
-            &items,
-            &|id| outcomes.get(id).cloned(),
-            match end {
-                RunEnd::Completed => makespan,
-                _ => elapsed,
-            },
-        ),
+        recovery: recovery::recovery(scenario, &items, &|id| outcomes.get(id).cloned(), makespan),
     }
 }
 

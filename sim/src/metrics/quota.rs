@@ -37,6 +37,12 @@ pub fn keys_in_use(scenario: &Scenario, rule: &LimitRule) -> f64 {
     }
 }
 
+/// What `rule` allows the instances per second at `limit` per window, over the keys they use at
+/// once. A token bucket refills `limit` per window too: the same average rate.
+pub fn rate_per_s(scenario: &Scenario, rule: &LimitRule, limit: u64) -> f64 {
+    limit as f64 * 1_000.0 / rule.window_ms.max(1) as f64 * keys_in_use(scenario, rule)
+}
+
 /// `numerator / denominator`, 0 when the denominator is.
 pub(crate) fn ratio(numerator: f64, denominator: f64) -> f64 {
     if denominator > 0.0 {

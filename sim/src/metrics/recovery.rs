@@ -76,7 +76,8 @@ fn per(attempts: u64, ok: u64) -> Option<f64> {
     (ok > 0).then(|| (attempts as f64 / ok as f64 * 1_000.0).round() / 1_000.0)
 }
 
-/// The recovery of a run with a trigger; `None` without one. `end` is when the run ended.
+/// The recovery of a run with a trigger; `None` without one. `end` is when the run ended (its
+/// makespan).
 pub fn recovery(
     scenario: &Scenario,
     items: &[&WorkItem],
@@ -166,8 +167,7 @@ pub fn recovery(
 /// the background consumers drawing then; 0 when neither exists.
 fn allowed_per_s(scenario: &Scenario, at_s: u64) -> f64 {
     let platform = quota::quota_rule(scenario).map(|rule| {
-        let per_s = rule.limit_at_s(at_s) as f64 * 1_000.0 / rule.window_ms.max(1) as f64
-            * quota::keys_in_use(scenario, &rule);
+        let per_s = quota::rate_per_s(scenario, &rule, rule.limit_at_s(at_s));
         let background: f64 = scenario
             .gateway
             .background

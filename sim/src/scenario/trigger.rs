@@ -80,7 +80,7 @@ impl Trigger {
         match self {
             Trigger::CapacityDrop { factor, .. } => {
                 let mut rules = gateway.effective_limits();
-                for rule in rules.iter_mut().filter(|rule| !only_oauth(&rule.families)) {
+                for rule in rules.iter_mut().filter(|rule| !rule.is_token_endpoint()) {
                     let (before, until) = (rule.limit_at_s(from_s), rule.limit_at_s(until_s));
                     let drop = |limit: u64| ((limit as f64 * factor).floor() as u64).max(1);
                     let mut schedule: Vec<_> = rule
@@ -128,10 +128,6 @@ impl Trigger {
             }
         }
     }
-}
-
-fn only_oauth(families: &[String]) -> bool {
-    !families.is_empty() && families.iter().all(|family| family == "oauth")
 }
 
 /// `[arrivals]`: items arrive at a steady rate, in the workload's order, instead of all being

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::sweep::grid::{label, Point};
 use crate::sweep::results::RunRecord;
-use crate::sweep::summary::{axis_notes_of, describes_environment, summarize, PointSummary, Stat};
+use crate::sweep::summary::{conflicts_and_axis_notes, describes_environment, summarize, PointSummary, Stat};
 use crate::sweep::swarm::Environment;
 
 /// One setting in one environment, over its seeds.
@@ -115,8 +115,7 @@ pub fn summarize_swarm(records: &[RunRecord], order: &[Point]) -> SwarmSummary {
             record
         })
         .collect();
-    let whole = summarize(&augmented, &[]);
-    let mut notes = axis_notes_of(&augmented);
+    let (conflicts, mut notes) = conflicts_and_axis_notes(&augmented);
     let environment_keys: Vec<String> = points
         .first()
         .map(|point| {
@@ -144,7 +143,7 @@ pub fn summarize_swarm(records: &[RunRecord], order: &[Point]) -> SwarmSummary {
         environments,
         settings,
         recommended,
-        conflicts: whole.conflicts,
+        conflicts,
         notes,
     }
 }

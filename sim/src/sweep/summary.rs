@@ -97,33 +97,8 @@ pub(crate) fn tied(a: f64, b: f64) -> bool {
 /// Deduplicates by (point, seed) and summarizes per point, in the order of `order` (the grid),
 /// then any other points in the order of their first job.
 pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
-    let mut by_key: BTreeMap<RunKey, &RunRecord> = BTreeMap::new();
-    let mut conflicts = Vec::new();
-    for record in records {
-        match by_key.get(&record.key()) {
-            Some(seen) if seen.trace_sha256 != record.trace_sha256 => {
-                conflicts.push(format!(
-                    "{} seed {}: {} vs {}",
-                    label(&record.point),
-                    record.seed,
-                    short_hash(&seen.trace_sha256),
-                    short_hash(&record.trace_sha256)
-                ));
-            }
-            Some(_) => {}
-            None => {
-                by_key.insert(record.key(), record);
-            }
-        }
-    }
-    let mut points: Vec<Point> = order.to_vec();
-    let mut by_index: Vec<&RunRecord> = by_key.values().copied().collect();
-    by_index.sort_by_key(|record| record.index);
-    for record in by_index {
-        if !points.contains(&record.point) {
-            points.push(record.point.clone());
-        }
-    }
+    let (by_key, conflicts) = deduplicate(records);
+    let points = points_in_order(order, &by_key);
     let mut summaries: Vec<PointSummary> = points
         .iter()
         .filter_map(|point| {
@@ -215,22 +190,50 @@ pub(crate) fn describes_environment(key: &str) -> bool {
         )
 }
 
-/// The notes on swept fields that changed nothing (see `axis_notes`), for any set of records:
-/// the points are those the records hold, in the order of their first job.
-pub(crate) fn axis_notes_of(records: &[RunRecord]) -> Vec<String> {
+/// One record per (point, seed), and a line for each pair that appeared twice with different
+/// traces (nondeterminism).
+fn deduplicate(records: &[RunRecord]) -> (BTreeMap<RunKey, &RunRecord>, Vec<String>) {
     let mut by_key: BTreeMap<RunKey, &RunRecord> = BTreeMap::new();
+    let mut conflicts = Vec::new();
     for record in records {
-        by_key.entry(record.key()).or_insert(record);
+        match by_key.get(&record.key()) {
+            Some(seen) if seen.trace_sha256 != record.trace_sha256 => {
+                conflicts.push(format!(
+                    "{} seed {}: {} vs {}",
+                    label(&record.point),
+                    record.seed,
+                    short_hash(&seen.trace_sha256),
+                    short_hash(&record.trace_sha256)
+                ));
+            }
+            Some(_) => {}
+            None => {
+                by_key.insert(record.key(), record);
+            }
+        }
     }
-    let mut ordered: Vec<&RunRecord> = by_key.values().copied().collect();
-    ordered.sort_by_key(|record| record.index);
-    let mut points: Vec<Point> = Vec::new();
-    for record in ordered {
+    (by_key, conflicts)
+}
+
+/// The points of `order`, then any others the records hold, in the order of their first job.
+fn points_in_order(order: &[Point], by_key: &BTreeMap<RunKey, &RunRecord>) -> Vec<Point> {
+    let mut points: Vec<Point> = order.to_vec();
+    let mut by_index: Vec<&RunRecord> = by_key.values().copied().collect();
+    by_index.sort_by_key(|record| record.index);
+    for record in by_index {
         if !points.contains(&record.point) {
             points.push(record.point.clone());
         }
     }
-    axis_notes(&points, &by_key)
+    points
+}
+
+/// For any set of records: the nondeterminism found, and the notes on swept fields that changed
+/// nothing (see `axis_notes`), without summarizing the points.
+pub(crate) fn conflicts_and_axis_notes(records: &[RunRecord]) -> (Vec<String>, Vec<String>) {
+    let (by_key, conflicts) = deduplicate(records);
+    let points = points_in_order(&[], &by_key);
+    (conflicts, axis_notes(&points, &by_key))
 }
 
 /// Settings that behaved identically: the same trace on every seed (at least two seeds), named

@@ -201,20 +201,20 @@ impl Environment {
         let gateway = &mut scenario.gateway;
         let mut rules = gateway.effective_limits();
         for rule in &mut rules {
-            if !is_token_endpoint(rule) {
+            if !rule.is_token_endpoint() {
                 reshape(rule, draw);
             }
             match draw.retry_after {
-                RetryAfterKind::Seconds => style(rule, RetryAfterStyle::Seconds),
-                RetryAfterKind::Date => style(rule, RetryAfterStyle::Date),
-                RetryAfterKind::Missing => style(rule, RetryAfterStyle::Missing),
+                RetryAfterKind::Seconds => rule.retry_after = RetryAfterStyle::Seconds,
+                RetryAfterKind::Date => rule.retry_after = RetryAfterStyle::Date,
+                RetryAfterKind::Missing => rule.retry_after = RetryAfterStyle::Missing,
                 RetryAfterKind::TooShort => {
-                    style(rule, RetryAfterStyle::Seconds);
+                    rule.retry_after = RetryAfterStyle::Seconds;
                     rule.retry_after_max_s = Some(1);
                     rule.retry_after_extra_s = 0;
                 }
                 RetryAfterKind::Huge => {
-                    style(rule, RetryAfterStyle::Seconds);
+                    rule.retry_after = RetryAfterStyle::Seconds;
                     rule.retry_after_max_s = None;
                     rule.retry_after_extra_s = (rule.window_ms.div_ceil(1_000) * HUGE_WINDOWS).min(86_400);
                 }
@@ -282,15 +282,6 @@ impl Environment {
     }
 }
 
-/// The token endpoint's own limit (it applies to `oauth` only).
-fn is_token_endpoint(rule: &LimitRule) -> bool {
-    !rule.families.is_empty() && rule.families.iter().all(|family| family == "oauth")
-}
-
-fn style(rule: &mut LimitRule, style: RetryAfterStyle) {
-    rule.retry_after = style;
-}
-
 /// The rule's algorithm, window (at the same rate), burst and key, as drawn.
 fn reshape(rule: &mut LimitRule, draw: &Draw) {
     let window_ms = (rule.window_ms * draw.window_sixtieths / 60).max(1_000);
@@ -328,7 +319,7 @@ fn reshape(rule: &mut LimitRule, draw: &Draw) {
 fn shared_rate_per_min(rules: &[LimitRule]) -> Option<u64> {
     rules
         .iter()
-        .filter(|rule| !is_token_endpoint(rule) && !rule.key.contains(&KeyPart::Token))
+        .filter(|rule| !rule.is_token_endpoint() && !rule.key.contains(&KeyPart::Token))
         .filter(|rule| !rule.key.contains(&KeyPart::Resource))
         .map(|rule| rule.limit.saturating_mul(60_000) / rule.window_ms.max(1))
         .min()
@@ -404,7 +395,7 @@ mod tests {
                 "{}",
                 env.label()
             );
-            for rule in rules.iter().filter(|rule| !is_token_endpoint(rule)) {
+            for rule in rules.iter().filter(|rule| !rule.is_token_endpoint()) {
                 let per_min = rule.limit as f64 * 60_000.0 / rule.window_ms as f64;
                 assert!(
                     (per_min - 300.0).abs() <= 300.0 * 0.05 + 60_000.0 / rule.window_ms as f64,
