@@ -20,6 +20,15 @@
 //!   and nothing was refused lets it grow by a sixteenth after two such windows. A configured
 //!   `limit_per_min` replaces it. Unlike an adaptive rate, it keeps the window's burst: after a
 //!   pause the bucket is full again, as the platform's is.
+//! - Probes look for room beyond the learned limit, and are careful in a bucket that others
+//!   share (instances on one OAuth client): the room a bucket shows the moment it reopens is
+//!   the others' sends still on their way, so a first probe waits until the reopening's spread
+//!   has passed and this bucket's own sends have been quiet as long; the reopening that follows
+//!   a refused probe grants no new one, unless the header showed that others hold older slots
+//!   (how a newcomer takes its share).
+//! - A Retry-After shorter than the window implies (a platform limiting per second) is tried
+//!   before it is believed: the limit's worth must be admitted again within the shorter window,
+//!   because a bucket shared at capacity answers in seconds too.
 
 use std::time::Duration;
 
@@ -100,10 +109,8 @@ pub struct LearnedLimit {
     /// The longest window it assumes (the platform's documented one); a Retry-After can only
     /// shorten it.
     window_max: Duration,
-    /// A shorter window a Retry-After implied, and when it said a slot would free: taken only
-    /// if a send made then is admitted (an honest header), dropped if it is refused (a header
-    /// shorter than the true reset).
-    candidate_window: Option<(Duration, Duration)>,
+    /// A shorter window a Retry-After implied, on trial (see [`CandidateWindow`]).
+    candidate_window: Option<CandidateWindow>,
     /// When this bucket's sends were reserved, oldest first (the last window's).
     sends: std::collections::VecDeque<Duration>,
     /// When its answers were admitted (2xx), oldest first (the last window's).
@@ -125,6 +132,42 @@ pub struct LearnedLimit {
     probes_out: u32,
     /// The last reopening (the end of a shared Retry-After) that granted a probe.
     reopening_seen: Duration,
+    /// Probes admitted since the last refused one: room the platform has shown.
+    probes_admitted: u32,
+    /// How long this bucket's own sends must have been quiet before a first probe: the spread
+    /// of a reopening, so that the room a reopened bucket shows for a moment (the sends of
+    /// others who share it, still on their way) is not taken for room beyond the limit.
+    quiet: Duration,
+    /// No first probe before this: a reopening's spread (and two answers) after it.
+    probe_not_before: Duration,
+    /// The last refusal was a probe's: the reopening it brings shows no room.
+    probe_was_refused: bool,
+}
+
+/// `count` per `window` scaled to `part` of it, rounded up, at least one.
+fn share_of(count: u64, part: Duration, window: Duration) -> u64 {
+    let scaled = u128::from(count) * part.as_micros() / window.as_micros().max(1);
+    u64::try_from(scaled).unwrap_or(u64::MAX).max(1)
+}
+
+/// Retry-After counts whole seconds.
+const RETRY_AFTER_RESOLUTION: Duration = Duration::from_secs(1);
+
+/// A shorter window than the documented one, implied by a Retry-After: from our oldest
+/// admission in the window to the moment the header says a slot frees. A platform that limits
+/// per second answers in seconds; so does one that limits per minute, when others share the
+/// bucket (its oldest admission is theirs) and it frees a slot every second. The two differ in
+/// what follows the reopening: a short window admits again within it at least its share of the
+/// limit (the limit scaled to the shorter window: a token bucket refills at that rate), a shared
+/// bucket at capacity only the few slots that free. So the shorter window is taken only once
+/// that share of sends made after the reopening has been admitted within it, and dropped at a
+/// refusal or when that time has passed.
+#[derive(Clone, Copy, Debug)]
+struct CandidateWindow {
+    window: Duration,
+    reopens: Duration,
+    needed: u64,
+    admitted: u64,
 }
 
 impl LearnedLimit {
@@ -145,7 +188,46 @@ impl LearnedLimit {
             probe_tokens: 1,
             probes_out: 0,
             reopening_seen: Duration::ZERO,
+            probes_admitted: 0,
+            quiet: Duration::ZERO,
+            probe_not_before: Duration::ZERO,
+            probe_was_refused: false,
         }
+    }
+
+    /// The quiet a first probe waits for after this bucket's last send (see [`Self::quiet`]);
+    /// twice the longest recent answer is added to it.
+    pub fn with_quiet(mut self, quiet: Duration) -> LearnedLimit {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Probing may resume: a new window, or a reopening.
+    fn grant_probe(&mut self) {
+        self.probes_admitted = 0;
+        self.probe_tokens = self.probe_tokens.max(1);
+    }
+
+    /// A probe may go now: one is granted, and either the platform has shown room since the
+    /// last refused probe, or this bucket's own sends have been quiet for [`Self::quiet`] (plus
+    /// two answers' time) so that others sharing the bucket have had their turn.
+    fn may_probe(&self, now: Duration) -> bool {
+        if self.probe_tokens == 0 {
+            return false;
+        }
+        // A shorter window on trial is tested by probes from its reopening on.
+        let on_trial = self
+            .candidate_window
+            .is_some_and(|candidate| now >= candidate.reopens);
+        if self.probes_admitted > 0 || on_trial {
+            return true;
+        }
+        if now < self.probe_not_before {
+            return false;
+        }
+        let sent = self.sends.partition_point(|&at| at <= now);
+        let last_sent = sent.checked_sub(1).map(|i| self.sends[i]);
+        last_sent.is_none_or(|at| now >= at + self.quiet + self.latency * 2)
     }
 
     /// The limit in force, if one is known.
@@ -185,9 +267,13 @@ impl LearnedLimit {
         self.turn_window(now);
         // The platform said the bucket would reopen now: it may have room beyond the limit (the
         // rest of a shared bucket went quiet), so a probe may look.
+        // A reopening after a refused probe shows nothing new: the probe found the edge.
         if reopened_at > self.reopening_seen && reopened_at <= now {
             self.reopening_seen = reopened_at;
-            self.probe_tokens = self.probe_tokens.max(1);
+            if !self.probe_was_refused {
+                self.probe_not_before = reopened_at + self.quiet + self.latency * 2;
+                self.grant_probe();
+            }
         }
         let Some(limit) = self.limit else {
             return from;
@@ -200,7 +286,7 @@ impl LearnedLimit {
             let freed = freeing + self.window + self.latency;
             if freed > at {
                 self.bound_this_window = true;
-                if self.probe_tokens > 0 {
+                if self.may_probe(now) {
                     self.probe_tokens -= 1;
                     self.probes_out += 1;
                 } else {
@@ -233,7 +319,7 @@ impl LearnedLimit {
         }
         self.window_started = now;
         self.bound_this_window = false;
-        self.probe_tokens = self.probe_tokens.max(1);
+        self.grant_probe();
     }
 
     /// An admitted answer, `latency` after its send. Admissions are kept by when they were
@@ -243,11 +329,17 @@ impl LearnedLimit {
         self.latency = latency.max(self.latency * 7 / 8);
         self.forget_before(now);
         let sent_at = now.saturating_sub(latency);
-        if let Some((window, reopens)) = self.candidate_window {
-            if sent_at >= reopens {
-                // Admitted when the header said: the shorter window is the platform's.
-                self.window = window;
+        if let Some(candidate) = self.candidate_window.as_mut() {
+            if sent_at >= candidate.reopens + candidate.window {
+                // The trial's time passed without the limit's worth: a bucket at capacity.
                 self.candidate_window = None;
+            } else if sent_at >= candidate.reopens {
+                candidate.admitted += 1;
+                if candidate.admitted >= candidate.needed {
+                    // Its share again within the short window: it is the platform's.
+                    self.window = candidate.window;
+                    self.candidate_window = None;
+                }
             }
         }
         let position = self.admitted.partition_point(|&at| at <= sent_at);
@@ -256,6 +348,7 @@ impl LearnedLimit {
             self.probes_out -= 1;
             self.limit = self.limit.map(|limit| limit + 1);
             self.probe_tokens = self.probe_tokens.saturating_add(2).min(1 << 16);
+            self.probes_admitted = self.probes_admitted.saturating_add(1);
         } else if let Some(refused_at) = self.refused_at {
             if sent_at <= refused_at && sent_at + self.window > refused_at {
                 self.limit = self.limit.map(|limit| limit + 1);
@@ -268,29 +361,50 @@ impl LearnedLimit {
     /// to the moment it says a slot frees (a platform limiting per second answers in seconds).
     fn on_refused(&mut self, now: Duration, retry_after: Duration) {
         self.forget_before(now);
+        // Refused once the header's slot should have freed, before the limit's worth was
+        // admitted again: the shorter window was not the platform's (and this refusal says
+        // nothing of the window).
+        let trial_failed = self
+            .candidate_window
+            .is_some_and(|candidate| now >= candidate.reopens);
+        if trial_failed {
+            self.candidate_window = None;
+        }
+        // The window the header implies, from our oldest admission in ours to the slot it says
+        // frees: shorter than ours by more than a Retry-After's resolution (whole seconds) and
+        // the answer's way, when the platform's window is shorter or when it holds the older
+        // sends of others who share the bucket.
+        let implied = self.admitted.front().map(|&oldest| {
+            (now + retry_after)
+                .saturating_sub(oldest)
+                .clamp(Duration::from_secs(1), self.window_max)
+        });
+        let shorter =
+            implied.filter(|&implied| implied + RETRY_AFTER_RESOLUTION + self.latency < self.window);
         if self.probes_out > 0 {
-            // A probe found the edge: the limit stands; no more probing this window.
+            // A probe found the edge: the limit stands; no more probing this window. The
+            // reopening it brings shows no new room either, unless others hold older slots of
+            // the bucket (then a slot they free may be taken: how a newcomer gets its share).
             self.probes_out = 0;
             self.probe_tokens = 0;
+            self.probes_admitted = 0;
+            self.probe_was_refused = shorter.is_none();
             self.refused_at = Some(now);
             return;
         }
-        if self.candidate_window.is_some_and(|(_, reopens)| now >= reopens) {
-            // Refused again once the header's slot should have freed: it was short of the
-            // truth, and says nothing about the window.
-            self.candidate_window = None;
-        } else if let Some(&oldest) = self.admitted.front() {
-            let implied = (now + retry_after)
-                .saturating_sub(oldest)
-                .clamp(Duration::from_secs(1), self.window_max);
-            if implied < self.window {
-                self.candidate_window = Some((implied, now + retry_after));
-            }
+        if let (false, Some(implied)) = (trial_failed, shorter) {
+            self.candidate_window = Some(CandidateWindow {
+                window: implied,
+                reopens: now + retry_after,
+                needed: share_of(self.admitted.len() as u64, implied, self.window),
+                admitted: 0,
+            });
         }
         // What is left after `forget_before` is exactly the admissions sent in the window before
         // now. Answers admitted before this refusal but still on their way raise it again as they
         // arrive (`on_admitted`).
         self.limit = Some((self.admitted.len() as u64).max(1));
+        self.probe_was_refused = false;
         self.refused_at = Some(now);
         self.clean_binding_windows = 0;
     }
@@ -345,6 +459,7 @@ impl Pacer {
                 config.prior_per_window,
                 Duration::from_millis(config.learn_window_ms),
             )
+            .with_quiet(Duration::from_millis(config.spread_ms))
         });
         Pacer {
             learned,
@@ -445,7 +560,7 @@ impl Pacer {
         // The waiting reservation lies after `now`, so it is not among the sends counted here.
         let sent_by_now = learned.sends.partition_point(|&at| at <= now) as u64;
         let free = learned.limit.is_none_or(|limit| sent_by_now < limit);
-        if !free && learned.probe_tokens == 0 {
+        if !free && !learned.may_probe(now) {
             return false;
         }
         let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) else {
@@ -758,8 +873,18 @@ mod tests {
         let mut admitted: std::collections::VecDeque<Duration> = std::collections::VecDeque::new();
         let (mut now, mut refusals) = (Duration::ZERO, 0);
         while now < s(60 * minutes) {
-            if let Some((wait, _)) = pacer.acquire(now, 0, &mut rng) {
-                now += wait;
+            if let Some((wait, reason)) = pacer.acquire(now, 0, &mut rng) {
+                let reserved_at = now + wait;
+                if reason == PaceReason::Learned {
+                    // As the client's worker does: look for an earlier slot (a probe) every
+                    // quarter of the wait left, between 250 ms and 2 s apart.
+                    while now < reserved_at && !pacer.go_early(reserved_at, now) {
+                        let left = reserved_at - now;
+                        now += (left / 4).clamp(Duration::from_millis(250), s(2)).min(left);
+                    }
+                } else {
+                    now = reserved_at;
+                }
             }
             let arrives = now + latency / 2;
             while admitted.front().is_some_and(|&at| at + window <= arrives) {
