@@ -217,6 +217,8 @@ fn priorities_and_in_flight_peaks_are_measured() {
             "workload={ kind = \"mixed\", reads = 60, updates = 30 }".into(),
             "gateway.data.users=100".into(),
             "gateway.layers.client_rate_per_min=60".into(),
+            // A herd that bursts at once: the learned limit's ramp would pace it below the gate.
+            "client.pacing.learn=false".into(),
         ])
         .unwrap_or_else(|e| panic!("{e}"));
     let run = run::run(&scenario, 3, &mut |_| {});

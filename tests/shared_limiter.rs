@@ -39,7 +39,7 @@ fn in_simulation_a_shared_limiter_removes_the_429s_of_instances_sharing_a_bucket
     );
     assert!(with.failures.is_empty() && without.failures.is_empty());
     assert!(
-        without.metrics.responses_429 >= 20,
+        without.metrics.responses_429 >= 10,
         "four instances overdraw the bucket alone: {}",
         without.metrics.responses_429
     );
@@ -327,6 +327,12 @@ async fn instances_coordinate_through_redis_against_the_real_time_gateway() {
                 let config = ClientConfig {
                     base_url: format!("http://{address}"),
                     concurrency: 3,
+                    // Redis's coordination alone: no learned limit (its ramp would soften the
+                    // uncoordinated run's overdraw, which is the contrast measured here).
+                    pacing: herd_client::policy::pacing::PacingConfig {
+                        learn: false,
+                        ..Default::default()
+                    },
                     ..ClientConfig::default()
                 };
                 let mut client = Client::new(

@@ -543,8 +543,9 @@ impl Worker {
                     wait = Some((adaptive, PaceReason::Adaptive));
                 }
             }
-            wait
+            (wait, bucket.pacer.take_reservation())
         };
+        let (reserved, mut reservation) = reserved;
         if let Some((delay, reason)) = reserved {
             inner.emit(
                 self.id,
@@ -560,7 +561,7 @@ impl Worker {
                 return;
             }
             if reason == PaceReason::Learned {
-                self.wait_for_slot_or_probe(op, now + delay).await;
+                reservation = Some(self.wait_for_slot_or_probe(op, now + delay).await);
             } else {
                 tokio::time::sleep(delay).await;
             }
@@ -571,11 +572,18 @@ impl Worker {
         // Bounded: each round sleeps past a closing time that only a newer 429 can extend.
         for _ in 0..1_000 {
             let now = inner.clock.now();
-            let wait = inner
-                .state()
-                .bucket(&inner.config, &op.family)
-                .pacer
-                .closed_wait(now, &mut self.rng);
+            let wait = {
+                let mut state = inner.state();
+                let pacer = &mut state.bucket(&inner.config, &op.family).pacer;
+                let wait = pacer.closed_wait(now, &mut self.rng);
+                if wait.is_none() {
+                    // It goes now: a send held past its slot is logged when it goes.
+                    if let Some(reserved_at) = reservation {
+                        pacer.sent(reserved_at, now);
+                    }
+                }
+                wait
+            };
             let Some(delay) = wait else { return };
             inner.emit(
                 self.id,
@@ -587,6 +595,28 @@ impl Worker {
                 },
             );
             tokio::time::sleep(delay).await;
+            // The closure outlived the learned slot: reserve it again, after the closure.
+            if let Some(reserved_at) = reservation {
+                let now = inner.clock.now();
+                let again = inner
+                    .state()
+                    .bucket(&inner.config, &op.family)
+                    .pacer
+                    .reserve_again(reserved_at, now, &mut self.rng);
+                reservation = Some(again);
+                if again > now {
+                    inner.emit(
+                        self.id,
+                        &op.id,
+                        EventKind::Paced {
+                            family: op.family.clone(),
+                            delay_ms: (again - now).as_millis() as u64,
+                            reason: PaceReason::Learned,
+                        },
+                    );
+                    reservation = Some(self.wait_for_slot_or_probe(op, again).await);
+                }
+            }
         }
     }
 
@@ -594,12 +624,13 @@ impl Worker {
     /// an admitted probe has shown the platform has room beyond the limit, or what it learned
     /// since frees the slot already. It looks again after each quarter of the wait left (between
     /// [`PROBE_LOOK_MIN`] and [`PROBE_LOOK_MAX`] apart): timers only, so the run replays exactly.
-    async fn wait_for_slot_or_probe(&mut self, op: &Operation, reserved_at: Duration) {
+    /// Returns when the reservation stands now (`reserved_at`, or the moment it went early).
+    async fn wait_for_slot_or_probe(&mut self, op: &Operation, reserved_at: Duration) -> Duration {
         let inner = self.inner();
         loop {
             let now = inner.clock.now();
             if now >= reserved_at {
-                return;
+                return reserved_at;
             }
             if inner
                 .state()
@@ -607,7 +638,7 @@ impl Worker {
                 .pacer
                 .go_early(reserved_at, now)
             {
-                return;
+                return now;
             }
             let left = reserved_at - now;
             tokio::time::sleep((left / 4).clamp(PROBE_LOOK_MIN, PROBE_LOOK_MAX).min(left)).await;
@@ -641,6 +672,12 @@ impl Worker {
                     inner.state().shared_limiter_down_until = None;
                     inner.emit(self.id, &op.id, EventKind::SharedLimiter { available: true });
                 }
+                // The fleet's limiter orders the bucket's sends: the prior needs no ramp.
+                inner
+                    .state()
+                    .bucket(&inner.config, &op.family)
+                    .pacer
+                    .coordinated();
                 if !wait.is_zero() {
                     inner.emit(
                         self.id,

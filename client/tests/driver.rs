@@ -236,6 +236,11 @@ async fn fifty_workers_through_429s_and_token_expiry() {
 async fn a_burst_of_401s_after_revocation_causes_one_token_request() {
     let config = ClientConfig {
         concurrency: 50,
+        // No learned limit either: its ramp would pace the wave.
+        pacing: herd_client::policy::pacing::PacingConfig {
+            learn: false,
+            ..Default::default()
+        },
         ..ClientConfig::default()
     };
     // No limit to speak of; the revocation lands while a wave of requests is in flight.

@@ -26,6 +26,12 @@
 //!   has passed and this bucket's own sends have been quiet as long; the reopening that follows
 //!   a refused probe grants no new one, unless the header showed that others hold older slots
 //!   (how a newcomer takes its share).
+//! - A prior nobody has confirmed (no refusal yet, never all admitted in a window) goes out in the
+//!   bucket's first window as a ramp over a tenth of the window, not as one burst: instances on
+//!   one OAuth client share its client-wide limit, and a burst would send everything before the
+//!   first refusal could answer. A limiter shared by the fleet confirms it (it knows the others).
+//! - A send whose learned slot a shared Retry-After outlived (the 429 came while it waited) gives
+//!   the slot back and reserves again after the closure: the log then holds when it really went.
 //! - A Retry-After shorter than the window implies (a platform limiting per second) is tried
 //!   before it is believed: the limit's worth must be admitted again within the shorter window,
 //!   because a bucket shared at capacity answers in seconds too.
@@ -142,7 +148,18 @@ pub struct LearnedLimit {
     probe_not_before: Duration,
     /// The last refusal was a probe's: the reopening it brings shows no room.
     probe_was_refused: bool,
+    /// The limit is the platform's answer, not only its documentation: a refusal set it, or a
+    /// window admitted all of it. Until then the prior goes out as a ramp over a
+    /// [`RAMP_DIVISOR`]th of the window rather than at once: a documented per-token default
+    /// says nothing of who else shares the bucket (two instances on one OAuth client share the
+    /// client-wide limit), and a burst sends everything before the first refusal can answer.
+    confirmed: bool,
+    /// When this bucket first reserved a send: its first window is the only one ramped.
+    first_send: Option<Duration>,
 }
+
+/// An unconfirmed prior's sends are spread over this fraction of the window.
+const RAMP_DIVISOR: u32 = 10;
 
 /// `count` per `window` scaled to `part` of it, rounded up, at least one.
 fn share_of(count: u64, part: Duration, window: Duration) -> u64 {
@@ -192,6 +209,8 @@ impl LearnedLimit {
             quiet: Duration::ZERO,
             probe_not_before: Duration::ZERO,
             probe_was_refused: false,
+            confirmed: prior.is_none(),
+            first_send: None,
         }
     }
 
@@ -200,6 +219,26 @@ impl LearnedLimit {
     pub fn with_quiet(mut self, quiet: Duration) -> LearnedLimit {
         self.quiet = quiet;
         self
+    }
+
+    /// While the prior is unconfirmed, the earliest the send after `sent` others in the window
+    /// may go: the prior goes out as a ramp, not a burst (see [`Self::confirmed`]).
+    fn ramp_at(&self, now: Duration, sent: u64) -> Option<Duration> {
+        let first = self.first_send?;
+        // Only the bucket's first window: after it, its sends follow what the platform admitted.
+        if self.confirmed || now >= first + self.window {
+            return None;
+        }
+        let limit = self.limit?;
+        let step = self.window / RAMP_DIVISOR / u32::try_from(limit).unwrap_or(u32::MAX).max(1);
+        Some(first + step * u32::try_from(sent).unwrap_or(u32::MAX))
+    }
+
+    /// Moves the send logged at `position` to `at`, keeping the log in order.
+    fn move_send(&mut self, position: usize, at: Duration) {
+        self.sends.remove(position);
+        let position = self.sends.partition_point(|&sent| sent <= at);
+        self.sends.insert(position, at);
     }
 
     /// Probing may resume: a new window, or a reopening.
@@ -280,6 +319,10 @@ impl LearnedLimit {
         };
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut at = from;
+        self.first_send.get_or_insert(from);
+        if let Some(ramped) = self.ramp_at(now, self.sends.len() as u64) {
+            at = at.max(ramped);
+        }
         if self.sends.len() >= limit {
             // The slot of the `limit`-th latest send frees a window after it went.
             let freeing = self.sends[self.sends.len() - limit];
@@ -344,6 +387,12 @@ impl LearnedLimit {
         }
         let position = self.admitted.partition_point(|&at| at <= sent_at);
         self.admitted.insert(position, sent_at);
+        if self
+            .limit
+            .is_some_and(|limit| self.admitted.len() as u64 >= limit)
+        {
+            self.confirmed = true;
+        }
         if self.probes_out > 0 {
             self.probes_out -= 1;
             self.limit = self.limit.map(|limit| limit + 1);
@@ -404,6 +453,7 @@ impl LearnedLimit {
         // now. Answers admitted before this refusal but still on their way raise it again as they
         // arrive (`on_admitted`).
         self.limit = Some((self.admitted.len() as u64).max(1));
+        self.confirmed = true;
         self.probe_was_refused = false;
         self.refused_at = Some(now);
         self.clean_binding_windows = 0;
@@ -445,6 +495,8 @@ pub struct Pacer {
     /// A request of this bucket succeeded since it last reopened: the header was honest.
     succeeded_since_reopen: bool,
     learned: Option<LearnedLimit>,
+    /// The learned limit's reservation the last `acquire` made.
+    reservation: Option<Duration>,
 }
 
 /// How long after a reopening a refusal still counts as "at once" (a round trip, beyond the
@@ -470,6 +522,7 @@ impl Pacer {
             last_wait: Duration::ZERO,
             tat: Duration::ZERO,
             succeeded_since_reopen: false,
+            reservation: None,
         }
     }
 
@@ -534,6 +587,7 @@ impl Pacer {
             let spread_us = self.config.spread_ms.saturating_mul(1_000);
             let spread = || Duration::from_micros(uniform(rng, 0, spread_us));
             let at = learned.reserve(now, from, spread, self.closed_until);
+            self.reservation = Some(at);
             if at > from {
                 wait = Some((at - now, PaceReason::Learned));
             }
@@ -553,12 +607,19 @@ impl Pacer {
         let Some(learned) = self.learned.as_mut() else {
             return false;
         };
-        if now >= reserved_at {
+        // Nothing goes early while a shared Retry-After holds the bucket closed.
+        if now >= reserved_at || now < self.closed_until {
             return false;
         }
         learned.forget_before(now);
         // The waiting reservation lies after `now`, so it is not among the sends counted here.
         let sent_by_now = learned.sends.partition_point(|&at| at <= now) as u64;
+        if learned
+            .ramp_at(now, sent_by_now)
+            .is_some_and(|ramped| ramped > now)
+        {
+            return false;
+        }
         let free = learned.limit.is_none_or(|limit| sent_by_now < limit);
         if !free && !learned.may_probe(now) {
             return false;
@@ -566,14 +627,59 @@ impl Pacer {
         let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) else {
             return false;
         };
-        learned.sends.remove(position);
         if !free {
             learned.probe_tokens -= 1;
             learned.probes_out += 1;
         }
-        let position = learned.sends.partition_point(|&at| at <= now);
-        learned.sends.insert(position, now);
+        learned.move_send(position, now);
         true
+    }
+
+    /// A limiter shared by the fleet reserved this bucket's slot: who else sends is known to
+    /// it, so the prior goes out without a ramp.
+    pub fn coordinated(&mut self) {
+        if let Some(learned) = self.learned.as_mut() {
+            learned.confirmed = true;
+        }
+    }
+
+    /// The learned limit's reservation that the last [`Self::acquire`] made, if it made one:
+    /// what to pass to [`Self::go_early`] and [`Self::sent`].
+    pub fn take_reservation(&mut self) -> Option<Duration> {
+        self.reservation.take()
+    }
+
+    /// A send whose learned slot, reserved at `reserved_at`, a shared Retry-After has outlived
+    /// (the 429 came while it waited): the slot was counted at a time it did not go, so it is
+    /// given back and a new one reserved from `now`, against the log as it stands after the
+    /// closure. Without this, every send reserved before a closure goes the moment it ends,
+    /// whatever the limit. Returns when the new slot is.
+    pub fn reserve_again(&mut self, reserved_at: Duration, now: Duration, rng: &mut impl Rng) -> Duration {
+        let closed_until = self.closed_until;
+        let spread_us = self.config.spread_ms.saturating_mul(1_000);
+        let Some(learned) = self.learned.as_mut() else {
+            return now;
+        };
+        if let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) {
+            learned.sends.remove(position);
+        }
+        let spread = || Duration::from_micros(uniform(rng, 0, spread_us));
+        learned.reserve(now, now, spread, closed_until)
+    }
+
+    /// The send reserved at `reserved_at` goes now, later than reserved (a shared Retry-After
+    /// closed the bucket meanwhile, say): its slot is logged at `now`, when the platform counts
+    /// it, or the limit would free it a window after a time it was not sent, early.
+    pub fn sent(&mut self, reserved_at: Duration, now: Duration) {
+        let Some(learned) = self.learned.as_mut() else {
+            return;
+        };
+        if now <= reserved_at {
+            return;
+        }
+        if let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) {
+            learned.move_send(position, now);
+        }
     }
 
     /// Takes in what a response said about the quota.
@@ -913,6 +1019,8 @@ mod tests {
             ..PacingConfig::default()
         });
         let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // Coordinated by a fleet-wide limiter: the prior needs no ramp.
+        pacer.coordinated();
         for _ in 0..5 {
             assert_eq!(
                 pacer.acquire(s(0), 0, &mut rng),
@@ -953,6 +1061,69 @@ mod tests {
             configured.learned().is_none(),
             "a configured limit replaces learning"
         );
+    }
+
+    #[test]
+    fn an_unconfirmed_prior_ramps_over_a_tenth_of_its_first_window() {
+        let config = PacingConfig {
+            prior_per_window: Some(5),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut pacer = Pacer::new(config.clone());
+        let waits: Vec<u128> = (0..5)
+            .map(|_| pacer.acquire(s(0), 0, &mut rng).map_or(0, |(w, _)| w.as_millis()))
+            .collect();
+        // Five over six seconds: one every 1.2 s.
+        assert_eq!(waits, vec![0, 1_200, 2_400, 3_600, 4_800]);
+        // A send waiting for its ramped slot does not go early (the ramp is not a limit a
+        // probe may look past).
+        assert!(!pacer.go_early(Duration::from_millis(4_800), s(1)));
+        // Confirmed by a refusal, the ramp is over: the learned limit rules alone.
+        let mut pacer = Pacer::new(config.clone());
+        pacer.acquire(s(0), 0, &mut rng);
+        pacer.on_success(Duration::from_millis(100), Duration::from_millis(100));
+        pacer.on_rate_limited(Duration::from_millis(200), s(1));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(1));
+        // And past the bucket's first window there is no ramp either.
+        let mut pacer = Pacer::new(config);
+        pacer.acquire(s(0), 0, &mut rng);
+        assert_eq!(pacer.acquire(s(61), 0, &mut rng), None);
+        assert_eq!(
+            pacer.acquire(s(61), 0, &mut rng),
+            None,
+            "no ramp after the first window"
+        );
+    }
+
+    #[test]
+    fn a_slot_outlived_by_a_closure_is_reserved_again_after_it() {
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: Some(2),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        pacer.coordinated();
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
+        assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
+        // Both admitted: a third send waits for the window (its answer is too fresh for a probe).
+        pacer.on_success(Duration::from_millis(50), Duration::from_millis(50));
+        pacer.on_success(Duration::from_millis(50), Duration::from_millis(50));
+        let (wait, reason) = pacer.acquire(Duration::from_millis(60), 0, &mut rng).unwrap();
+        assert_eq!(reason, PaceReason::Learned);
+        let reserved = Duration::from_millis(60) + wait;
+        assert!(reserved >= s(60), "{reserved:?}");
+        // A 429 closes the bucket until 100 s while it waits; at 100 s it reserves again: the old
+        // slot is given back and the new one lies at the closure's end, where the log says a
+        // slot is free.
+        pacer.on_retry_after(s(1), s(99));
+        let again = pacer.reserve_again(reserved, s(100), &mut rng);
+        assert_eq!(again, s(100));
+        let sends = &pacer.learned().unwrap().sends;
+        assert!(!sends.contains(&reserved), "the outlived slot is given back");
+        assert_eq!(sends.iter().filter(|&&at| at == s(100)).count(), 1);
     }
 
     #[test]
