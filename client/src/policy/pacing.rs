@@ -24,8 +24,8 @@
 //!   share (instances on one OAuth client): the room a bucket shows the moment it reopens is
 //!   the others' sends still on their way, so a first probe waits until the reopening's spread
 //!   has passed and this bucket's own sends have been quiet as long; the reopening that follows
-//!   a refused probe grants no new one, unless the header showed that others hold older slots
-//!   (how a newcomer takes its share).
+//!   a refused probe grants no new one, unless the header showed that others hold older slots,
+//!   or the bucket holds none of this one's (how a newcomer takes its share).
 //! - A prior nobody has confirmed (no refusal yet, never all admitted in a window) goes out in the
 //!   bucket's first window as a ramp over a tenth of the window, not as one burst: instances on
 //!   one OAuth client share its client-wide limit, and a burst would send everything before the
@@ -433,11 +433,13 @@ impl LearnedLimit {
         if self.probes_out > 0 {
             // A probe found the edge: the limit stands; no more probing this window. The
             // reopening it brings shows no new room either, unless others hold older slots of
-            // the bucket (then a slot they free may be taken: how a newcomer gets its share).
+            // the bucket, or it holds none of ours (then a slot they free may be taken: how a
+            // newcomer gets its share).
             self.probes_out = 0;
             self.probe_tokens = 0;
             self.probes_admitted = 0;
-            self.probe_was_refused = shorter.is_none();
+            // Refused holding no slot of the window at all: the bucket is all others'.
+            self.probe_was_refused = shorter.is_none() && !self.admitted.is_empty();
             self.refused_at = Some(now);
             return;
         }
