@@ -533,7 +533,7 @@ impl Worker {
         let inner = self.inner();
         self.reserve_shared(op).await;
         let now = inner.clock.now();
-        let reserved = {
+        let (reserved, mut reservation) = {
             let mut state = inner.state();
             let bucket = state.bucket(&inner.config, &op.family);
             let mut wait = bucket.pacer.acquire(now, bucket.in_flight, &mut self.rng);
@@ -545,7 +545,6 @@ impl Worker {
             }
             (wait, bucket.pacer.take_reservation())
         };
-        let (reserved, mut reservation) = reserved;
         if let Some((delay, reason)) = reserved {
             inner.emit(
                 self.id,

@@ -33,8 +33,8 @@
 //! - A send whose learned slot a shared Retry-After outlived (the 429 came while it waited) gives
 //!   the slot back and reserves again after the closure: the log then holds when it really went.
 //! - A Retry-After shorter than the window implies (a platform limiting per second) is tried
-//!   before it is believed: the limit's worth must be admitted again within the shorter window,
-//!   because a bucket shared at capacity answers in seconds too.
+//!   before it is believed: the limit's share of the shorter window must be admitted again
+//!   within it, because a bucket shared at capacity answers in seconds too.
 
 use std::time::Duration;
 
@@ -149,10 +149,11 @@ pub struct LearnedLimit {
     /// The last refusal was a probe's: the reopening it brings shows no room.
     probe_was_refused: bool,
     /// The limit is the platform's answer, not only its documentation: a refusal set it, or a
-    /// window admitted all of it. Until then the prior goes out as a ramp over a
-    /// [`RAMP_DIVISOR`]th of the window rather than at once: a documented per-token default
-    /// says nothing of who else shares the bucket (two instances on one OAuth client share the
-    /// client-wide limit), and a burst sends everything before the first refusal can answer.
+    /// window admitted all of it. Until then, in the bucket's first window, the prior goes out as
+    /// a ramp over a [`RAMP_DIVISOR`]th of the window rather than at once: a documented default
+    /// per token says nothing of who else shares the bucket (two instances on one OAuth client
+    /// share the client-wide limit), and a burst sends everything before the first refusal can
+    /// answer.
     confirmed: bool,
     /// When this bucket first reserved a send: its first window is the only one ramped.
     first_send: Option<Duration>,
@@ -165,6 +166,13 @@ const RAMP_DIVISOR: u32 = 10;
 fn share_of(count: u64, part: Duration, window: Duration) -> u64 {
     let scaled = u128::from(count) * part.as_micros() / window.as_micros().max(1);
     u64::try_from(scaled).unwrap_or(u64::MAX).max(1)
+}
+
+/// A send held back for a learned slot leaves up to `spread_ms` after the slot frees, so that a
+/// window's worth does not leave at once: the draw, made only if it is held back.
+fn release_spread(spread_ms: u64, rng: &mut impl Rng) -> impl FnOnce() -> Duration + '_ {
+    let spread_us = spread_ms.saturating_mul(1_000);
+    move || Duration::from_micros(uniform(rng, 0, spread_us))
 }
 
 /// Retry-After counts whole seconds.
@@ -216,7 +224,7 @@ impl LearnedLimit {
 
     /// The quiet a first probe waits for after this bucket's last send (see [`Self::quiet`]);
     /// twice the longest recent answer is added to it.
-    pub fn with_quiet(mut self, quiet: Duration) -> LearnedLimit {
+    fn with_quiet(mut self, quiet: Duration) -> LearnedLimit {
         self.quiet = quiet;
         self
     }
@@ -232,6 +240,12 @@ impl LearnedLimit {
         let limit = self.limit?;
         let step = self.window / RAMP_DIVISOR / u32::try_from(limit).unwrap_or(u32::MAX).max(1);
         Some(first + step * u32::try_from(sent).unwrap_or(u32::MAX))
+    }
+
+    /// Where the send reserved at `at` is in the log (the first of several at that instant).
+    fn logged(&self, at: Duration) -> Option<usize> {
+        let position = self.sends.partition_point(|&sent| sent < at);
+        (self.sends.get(position) == Some(&at)).then_some(position)
     }
 
     /// Moves the send logged at `position` to `at`, keeping the log in order.
@@ -374,7 +388,7 @@ impl LearnedLimit {
         let sent_at = now.saturating_sub(latency);
         if let Some(candidate) = self.candidate_window.as_mut() {
             if sent_at >= candidate.reopens + candidate.window {
-                // The trial's time passed without the limit's worth: a bucket at capacity.
+                // The trial's time passed without its share admitted: a bucket at capacity.
                 self.candidate_window = None;
             } else if sent_at >= candidate.reopens {
                 candidate.admitted += 1;
@@ -410,7 +424,7 @@ impl LearnedLimit {
     /// to the moment it says a slot frees (a platform limiting per second answers in seconds).
     fn on_refused(&mut self, now: Duration, retry_after: Duration) {
         self.forget_before(now);
-        // Refused once the header's slot should have freed, before the limit's worth was
+        // Refused once the header's slot should have freed, before the trial's share was
         // admitted again: the shorter window was not the platform's (and this refusal says
         // nothing of the window).
         let trial_failed = self
@@ -585,9 +599,7 @@ impl Pacer {
         }
         if let Some(learned) = self.learned.as_mut() {
             let from = now + wait.map_or(Duration::ZERO, |(w, _)| w);
-            // Released as a slot frees: spread, so that a window's worth does not leave at once.
-            let spread_us = self.config.spread_ms.saturating_mul(1_000);
-            let spread = || Duration::from_micros(uniform(rng, 0, spread_us));
+            let spread = release_spread(self.config.spread_ms, rng);
             let at = learned.reserve(now, from, spread, self.closed_until);
             self.reservation = Some(at);
             if at > from {
@@ -626,7 +638,7 @@ impl Pacer {
         if !free && !learned.may_probe(now) {
             return false;
         }
-        let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) else {
+        let Some(position) = learned.logged(reserved_at) else {
             return false;
         };
         if !free {
@@ -657,16 +669,14 @@ impl Pacer {
     /// closure. Without this, every send reserved before a closure goes the moment it ends,
     /// whatever the limit. Returns when the new slot is.
     pub fn reserve_again(&mut self, reserved_at: Duration, now: Duration, rng: &mut impl Rng) -> Duration {
-        let closed_until = self.closed_until;
-        let spread_us = self.config.spread_ms.saturating_mul(1_000);
+        let (closed_until, spread_ms) = (self.closed_until, self.config.spread_ms);
         let Some(learned) = self.learned.as_mut() else {
             return now;
         };
-        if let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) {
+        if let Some(position) = learned.logged(reserved_at) {
             learned.sends.remove(position);
         }
-        let spread = || Duration::from_micros(uniform(rng, 0, spread_us));
-        learned.reserve(now, now, spread, closed_until)
+        learned.reserve(now, now, release_spread(spread_ms, rng), closed_until)
     }
 
     /// The send reserved at `reserved_at` goes now, later than reserved (a shared Retry-After
@@ -679,7 +689,7 @@ impl Pacer {
         if now <= reserved_at {
             return;
         }
-        if let Some(position) = learned.sends.iter().position(|&at| at == reserved_at) {
+        if let Some(position) = learned.logged(reserved_at) {
             learned.move_send(position, now);
         }
     }
