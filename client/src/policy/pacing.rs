@@ -23,9 +23,19 @@
 //! - Probes look for room beyond the learned limit, and are careful in a bucket that others
 //!   share (instances on one OAuth client): the room a bucket shows the moment it reopens is
 //!   the others' sends still on their way, so a first probe waits until the reopening's spread
-//!   has passed and this bucket's own sends have been quiet as long; the reopening that follows
+//!   has passed and this bucket's own sends have been quiet as long, before it and after it (the
+//!   room found just before its own reserved sends go is theirs); the reopening that follows
 //!   a refused probe grants no new one, unless the header showed that others hold older slots,
 //!   or the bucket holds none of this one's (how a newcomer takes its share).
+//! - Refused probes in a row space the next one out, doubling from the Retry-After up to the
+//!   window; an admitted one resets it. A refused probe does not escalate the bucket's closure
+//!   (it was this bucket's own question, and the closure holds every send), and no escalation
+//!   holds the bucket past the learned limit's next free slot.
+//! - A reopening that the learned limit would pass in silence (every send waits for a slot
+//!   further off than the closure lasted) is seen by a send waiting for its slot, not only by
+//!   the next new one: a limit learned too low (a burst refused in a window shorter than the
+//!   documented one) finds the platform's reset by probing there, instead of waiting out its
+//!   whole window.
 //! - A prior nobody has confirmed (no refusal yet, never all admitted in a window) goes out in the
 //!   bucket's first window as a ramp over a tenth of the window, not as one burst: instances on
 //!   one OAuth client share its client-wide limit, and a burst would send everything before the
@@ -148,6 +158,17 @@ pub struct LearnedLimit {
     probe_not_before: Duration,
     /// The last refusal was a probe's: the reopening it brings shows no room.
     probe_was_refused: bool,
+    /// Refused probes in a row space the next look out, doubling from the Retry-After up to
+    /// the window: a look no sooner than `probe_again_at`. An admitted probe resets it. (The
+    /// bucket's closure is not what spaces them: it would hold every send, and a probe is
+    /// only this bucket's own question.)
+    probe_backoff: Duration,
+    probe_again_at: Duration,
+    /// A reopening seen, to be looked at once `probe_again_at` has come.
+    look_at: Option<Duration>,
+    /// When a probe was last refused (what [`Pacer::on_retry_after`] asks of the refusal it
+    /// is told of).
+    refused_probe: Option<Duration>,
     /// The limit is the platform's answer, not only its documentation: a refusal set it, or a
     /// window admitted all of it. Until then, in the bucket's first window, the prior goes out as
     /// a ramp over a [`RAMP_DIVISOR`]th of the window rather than at once: a documented default
@@ -217,6 +238,10 @@ impl LearnedLimit {
             quiet: Duration::ZERO,
             probe_not_before: Duration::ZERO,
             probe_was_refused: false,
+            probe_backoff: Duration::ZERO,
+            probe_again_at: Duration::ZERO,
+            look_at: None,
+            refused_probe: None,
             confirmed: prior.is_none(),
             first_send: None,
         }
@@ -271,16 +296,28 @@ impl LearnedLimit {
         // A shorter window on trial is tested by probes from its reopening on.
         let on_trial = self
             .candidate_window
-            .is_some_and(|candidate| now >= candidate.reopens);
+            .is_some_and(|candidate| now >= candidate.reopens && now < candidate.reopens + candidate.window);
         if self.probes_admitted > 0 || on_trial {
             return true;
         }
         if now < self.probe_not_before {
             return false;
         }
+        // Quiet on both sides: the room a probe finds just before this bucket's own reserved
+        // sends go (a fixed window's reset, say) is theirs.
         let sent = self.sends.partition_point(|&at| at <= now);
         let last_sent = sent.checked_sub(1).map(|i| self.sends[i]);
-        last_sent.is_none_or(|at| now >= at + self.quiet + self.latency * 2)
+        let next_sent = self.sends.get(sent).copied();
+        let margin = self.quiet + self.latency * 2;
+        last_sent.is_none_or(|at| now >= at + margin) && next_sent.is_none_or(|at| at >= now + margin)
+    }
+
+    /// When the learned limit next lets a send go, if it holds them back now.
+    fn next_free(&self, now: Duration) -> Option<Duration> {
+        let limit = usize::try_from(self.limit?).unwrap_or(usize::MAX);
+        let since = self.sends.partition_point(|&at| at + self.window <= now);
+        let counted = self.sends.len() - since;
+        (counted >= limit).then(|| self.sends[self.sends.len() - limit] + self.window + self.latency)
     }
 
     /// The limit in force, if one is known.
@@ -306,6 +343,28 @@ impl LearnedLimit {
         }
     }
 
+    /// Time passes to `now`: old sends are forgotten, a new window may begin, and a reopening
+    /// of the bucket (the end of a shared Retry-After, `reopened_at`) that has come grants a
+    /// probe. Whoever looks first, a new send or one waiting for its slot, sees it.
+    fn observe(&mut self, now: Duration, reopened_at: Duration) {
+        self.forget_before(now);
+        self.turn_window(now);
+        // The platform said the bucket would reopen now: it may have room beyond the limit (the
+        // rest of a shared bucket went quiet), so a probe may look.
+        // A reopening after a refused probe shows nothing new: the probe found the edge.
+        if reopened_at > self.reopening_seen && reopened_at <= now {
+            self.reopening_seen = reopened_at;
+            if !self.probe_was_refused {
+                self.look_at = Some(reopened_at.max(self.probe_again_at));
+            }
+        }
+        if let Some(at) = self.look_at.filter(|&at| at <= now) {
+            self.look_at = None;
+            self.probe_not_before = at + self.quiet + self.latency * 2;
+            self.grant_probe();
+        }
+    }
+
     /// Reserves a send at or after `from`: when it may go. A send held back for a slot leaves
     /// `spread` after the slot frees, and is logged at that time: the log holds when sends
     /// really go, so the next window frees each slot no earlier than the platform does.
@@ -316,18 +375,7 @@ impl LearnedLimit {
         spread: impl FnOnce() -> Duration,
         reopened_at: Duration,
     ) -> Duration {
-        self.forget_before(now);
-        self.turn_window(now);
-        // The platform said the bucket would reopen now: it may have room beyond the limit (the
-        // rest of a shared bucket went quiet), so a probe may look.
-        // A reopening after a refused probe shows nothing new: the probe found the edge.
-        if reopened_at > self.reopening_seen && reopened_at <= now {
-            self.reopening_seen = reopened_at;
-            if !self.probe_was_refused {
-                self.probe_not_before = reopened_at + self.quiet + self.latency * 2;
-                self.grant_probe();
-            }
-        }
+        self.observe(now, reopened_at);
         let Some(limit) = self.limit else {
             return from;
         };
@@ -409,6 +457,7 @@ impl LearnedLimit {
         }
         if self.probes_out > 0 {
             self.probes_out -= 1;
+            self.probe_backoff = Duration::ZERO;
             self.limit = self.limit.map(|limit| limit + 1);
             self.probe_tokens = self.probe_tokens.saturating_add(2).min(1 << 16);
             self.probes_admitted = self.probes_admitted.saturating_add(1);
@@ -452,6 +501,12 @@ impl LearnedLimit {
             self.probes_out = 0;
             self.probe_tokens = 0;
             self.probes_admitted = 0;
+            self.probe_backoff = (self.probe_backoff * 2)
+                .max(retry_after)
+                .max(RETRY_AFTER_RESOLUTION)
+                .min(self.window_max);
+            self.probe_again_at = now + self.probe_backoff;
+            self.refused_probe = Some(now);
             // Refused holding no slot of the window at all: the bucket is all others'.
             self.probe_was_refused = shorter.is_none() && !self.admitted.is_empty();
             self.refused_at = Some(now);
@@ -625,7 +680,18 @@ impl Pacer {
         if now >= reserved_at || now < self.closed_until {
             return false;
         }
-        learned.forget_before(now);
+        // A reopening is a look at the bucket: one the learned limit would let pass in silence
+        // (its next slot lies further off than the closure lasted) is taken by a waiting send,
+        // or the limit, if it was learned too low, could not find out until that slot. A busy
+        // bucket's next send sees it (`reserve`).
+        let silent = learned
+            .next_free(now)
+            .is_some_and(|free| free > self.closed_until + self.last_wait);
+        if silent {
+            learned.observe(now, self.closed_until);
+        } else {
+            learned.forget_before(now);
+        }
         // The waiting reservation lies after `now`, so it is not among the sends counted here.
         let sent_by_now = learned.sends.partition_point(|&at| at <= now) as u64;
         if learned
@@ -720,9 +786,22 @@ impl Pacer {
         let reopened = self.closed_until > Duration::ZERO && now >= self.closed_until;
         let refused_at_once =
             now <= self.closed_until + Duration::from_millis(self.config.spread_ms) + AT_ONCE_MARGIN;
-        let evidence = reopened && refused_at_once && !self.succeeded_since_reopen;
+        // A refused probe is this bucket's own question, spaced by its own backoff: it says
+        // nothing of the header to the sends that wait.
+        let probe = self
+            .learned
+            .as_ref()
+            .is_some_and(|learned| learned.refused_probe == Some(now));
+        let evidence = reopened && refused_at_once && !self.succeeded_since_reopen && !probe;
         if !cap.is_zero() && evidence && header_wait >= self.last_header_wait && !self.last_wait.is_zero() {
-            wait = wait.max((self.last_wait * 2).min(cap));
+            // Distrust of the header spaces the next look, but holds nothing past the learned
+            // limit's next free slot: the limit is the bucket's own evidence of when it has room.
+            let learned_free = self
+                .learned
+                .as_ref()
+                .and_then(|learned| learned.next_free(now))
+                .map_or(cap, |free| free.saturating_sub(now).max(header_wait));
+            wait = wait.max((self.last_wait * 2).min(cap).min(learned_free));
         }
         if now + wait > self.closed_until {
             self.closed_until = now + wait;
@@ -1136,6 +1215,56 @@ mod tests {
         let sends = &pacer.learned().unwrap().sends;
         assert!(!sends.contains(&reserved), "the outlived slot is given back");
         assert_eq!(sends.iter().filter(|&&at| at == s(100)).count(), 1);
+    }
+
+    #[test]
+    fn a_waiting_send_probes_a_silent_reopening_and_refused_probes_back_off() {
+        let ms = Duration::from_millis;
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: Some(5),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        pacer.coordinated();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        // A burst of five into a window shorter than the documented minute: three admitted,
+        // then a refusal that says a second (the header lies: the window resets later).
+        for _ in 0..5 {
+            assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
+        }
+        for _ in 0..3 {
+            pacer.on_success(ms(50), ms(50));
+        }
+        pacer.on_rate_limited(ms(100), s(1));
+        pacer.on_retry_after(ms(100), s(1));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(3));
+        // The next send is the bucket's probe, at the closure's end (1.1 s).
+        let (wait, reason) = pacer.acquire(ms(200), 0, &mut rng).unwrap();
+        assert_eq!((ms(200) + wait, reason), (ms(1_100), PaceReason::RetryAfter));
+        // Every other send waits for the learned minute: nothing new comes to see a reopening.
+        let mut waiting = Vec::new();
+        for _ in 0..2 {
+            let (wait, reason) = pacer.acquire(ms(300), 0, &mut rng).unwrap();
+            assert_eq!(reason, PaceReason::Learned);
+            assert!(ms(300) + wait >= s(60), "{wait:?}");
+            waiting.push(ms(300) + wait);
+        }
+        // The probe is refused at once after the reopening, with no success since: a send's
+        // refusal would escalate the closure, a probe's does not (it spaces its own next look).
+        pacer.on_rate_limited(ms(1_150), s(1));
+        assert_eq!(pacer.on_retry_after(ms(1_150), s(1)), s(1));
+        assert!(
+            !pacer.go_early(waiting[0], ms(2_000)),
+            "the bucket is still closed"
+        );
+        // A waiting send sees the reopening at 2.15 s and looks.
+        assert!(pacer.go_early(waiting[0], ms(2_300)));
+        pacer.on_rate_limited(ms(2_350), s(1));
+        assert_eq!(pacer.on_retry_after(ms(2_350), s(1)), s(1));
+        // Refused again, the next look waits twice as long: not at the reopening (3.35 s), at
+        // 4.35 s.
+        assert!(!pacer.go_early(waiting[1], ms(3_500)));
+        assert!(pacer.go_early(waiting[1], ms(4_500)));
     }
 
     #[test]
