@@ -308,11 +308,18 @@ impl LearnedLimit {
         let sent = self.sends.partition_point(|&at| at <= now);
         let last_sent = sent.checked_sub(1).map(|i| self.sends[i]);
         let next_sent = self.sends.get(sent).copied();
-        let margin = self.quiet + self.latency * 2;
+        let margin = self.quiet_margin();
         last_sent.is_none_or(|at| now >= at + margin) && next_sent.is_none_or(|at| at >= now + margin)
     }
 
-    /// When the learned limit next lets a send go, if it holds them back now.
+    /// How long this bucket's own sends stay quiet around a probe, and how long after a
+    /// reopening the first one waits: the reopening's spread and two answers.
+    fn quiet_margin(&self) -> Duration {
+        self.quiet + self.latency * 2
+    }
+
+    /// When the learned limit next lets a send go, if it holds them back now: the slot of the
+    /// `limit`-th latest send frees a window (and an answer's way) after it went.
     fn next_free(&self, now: Duration) -> Option<Duration> {
         let limit = usize::try_from(self.limit?).unwrap_or(usize::MAX);
         let since = self.sends.partition_point(|&at| at + self.window <= now);
@@ -360,7 +367,7 @@ impl LearnedLimit {
         }
         if let Some(at) = self.look_at.filter(|&at| at <= now) {
             self.look_at = None;
-            self.probe_not_before = at + self.quiet + self.latency * 2;
+            self.probe_not_before = at + self.quiet_margin();
             self.grant_probe();
         }
     }
@@ -376,27 +383,21 @@ impl LearnedLimit {
         reopened_at: Duration,
     ) -> Duration {
         self.observe(now, reopened_at);
-        let Some(limit) = self.limit else {
+        if self.limit.is_none() {
             return from;
-        };
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        }
         let mut at = from;
         self.first_send.get_or_insert(from);
         if let Some(ramped) = self.ramp_at(now, self.sends.len() as u64) {
             at = at.max(ramped);
         }
-        if self.sends.len() >= limit {
-            // The slot of the `limit`-th latest send frees a window after it went.
-            let freeing = self.sends[self.sends.len() - limit];
-            let freed = freeing + self.window + self.latency;
-            if freed > at {
-                self.bound_this_window = true;
-                if self.may_probe(now) {
-                    self.probe_tokens -= 1;
-                    self.probes_out += 1;
-                } else {
-                    at = freed + spread();
-                }
+        if let Some(freed) = self.next_free(now).filter(|&freed| freed > at) {
+            self.bound_this_window = true;
+            if self.may_probe(now) {
+                self.probe_tokens -= 1;
+                self.probes_out += 1;
+            } else {
+                at = freed + spread();
             }
         }
         let position = self.sends.partition_point(|&sent| sent <= at);
