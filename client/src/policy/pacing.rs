@@ -42,6 +42,14 @@
 //!   first refusal could answer. A limiter shared by the fleet confirms it (it knows the others).
 //! - A send whose learned slot a shared Retry-After outlived (the 429 came while it waited) gives
 //!   the slot back and reserves again after the closure: the log then holds when it really went.
+//! - A refusal whose Retry-After outlasts the longest window (beyond the header's resolution)
+//!   costs more than the window's worth: the platform counts over a longer window, or holds a
+//!   refused client back on purpose. After one, the limit keeps a sixteenth below what was
+//!   admitted, its sends go evenly spaced at the learned rate (admitted whatever the platform
+//!   counts with: a sliding window's estimate frees a burst's slots only over the next window),
+//!   and it looks for room (probes, growth) only after sixteen times the closure, so that such
+//!   looks cost at most a sixteenth of the time. A share too small to keep a sixteenth back is
+//!   not guarded that way: probes look for room, as after any refusal.
 //! - A Retry-After shorter than the window implies (a platform limiting per second) is tried
 //!   before it is believed: the limit's share of the shorter window must be admitted again
 //!   within it, because a bucket shared at capacity answers in seconds too.
@@ -178,7 +186,19 @@ pub struct LearnedLimit {
     confirmed: bool,
     /// When this bucket first reserved a send: its first window is the only one ramped.
     first_send: Option<Duration>,
+    /// No exploration (probes, growth) before this: a refusal closed the bucket for longer than
+    /// the window (see [`COSTLY_REFUSAL_RUN`]).
+    explore_after: Duration,
 }
+
+/// A refusal whose Retry-After outlasts the window costs more than the window's worth of
+/// sends: an honest sliding window never asks for more than a window, so the platform counts
+/// over a longer one than the limit learned, or holds a refused client back on purpose. After
+/// such a refusal the limit keeps a sixteenth below what was admitted (the room that shifts
+/// from window to window, as others sharing the bucket send more or less, is not bet on), and
+/// looks for room beyond it (probes, growth) only once the bucket has run this many times the
+/// closure since: exploration then costs at most this fraction of the time in closures.
+const COSTLY_REFUSAL_RUN: u32 = 16;
 
 /// An unconfirmed prior's sends are spread over this fraction of the window.
 const RAMP_DIVISOR: u32 = 10;
@@ -244,6 +264,7 @@ impl LearnedLimit {
             refused_probe: None,
             confirmed: prior.is_none(),
             first_send: None,
+            explore_after: Duration::ZERO,
         }
     }
 
@@ -290,7 +311,7 @@ impl LearnedLimit {
     /// last refused probe, or this bucket's own sends have been quiet for [`Self::quiet`] (plus
     /// two answers' time) so that others sharing the bucket have had their turn.
     fn may_probe(&self, now: Duration) -> bool {
-        if self.probe_tokens == 0 {
+        if self.probe_tokens == 0 || now < self.explore_after {
             return false;
         }
         // A shorter window on trial is tested by probes from its reopening on.
@@ -325,6 +346,21 @@ impl LearnedLimit {
         let since = self.sends.partition_point(|&at| at + self.window <= now);
         let counted = self.sends.len() - since;
         (counted >= limit).then(|| self.sends[self.sends.len() - limit] + self.window + self.latency)
+    }
+
+    /// After a costly refusal (see [`COSTLY_REFUSAL_RUN`]), the earliest a send may go: its
+    /// slot in the log, and a window's `limit`th after the latest send reserved. Sends spaced
+    /// evenly at the learned rate are admitted whatever the platform counts with (a sliding
+    /// log, a sliding window's estimate, a fixed window, a token bucket), where a window's
+    /// burst is admitted by some only: a sliding window's estimate frees the slots of a burst
+    /// over the next window, not at its end. `None` when the bucket is not careful.
+    fn careful_slot(&self, now: Duration) -> Option<Duration> {
+        if now >= self.explore_after {
+            return None;
+        }
+        let limit = u32::try_from(self.limit?).unwrap_or(u32::MAX).max(1);
+        let spaced = self.sends.back().map(|&last| last + self.window / limit);
+        Some(spaced.max(self.next_free(now)).unwrap_or(now))
     }
 
     /// The limit in force, if one is known.
@@ -391,7 +427,14 @@ impl LearnedLimit {
         if let Some(ramped) = self.ramp_at(now, self.sends.len() as u64) {
             at = at.max(ramped);
         }
-        if let Some(freed) = self.next_free(now).filter(|&freed| freed > at) {
+        if let Some(spaced) = self.careful_slot(now) {
+            // After a costly refusal: evenly spaced at the learned rate, no probe, no spread
+            // (the spacing spreads the sends already).
+            if spaced > at {
+                self.bound_this_window = true;
+                at = spaced;
+            }
+        } else if let Some(freed) = self.next_free(now).filter(|&freed| freed > at) {
             self.bound_this_window = true;
             if self.may_probe(now) {
                 self.probe_tokens -= 1;
@@ -417,7 +460,7 @@ impl LearnedLimit {
         } else {
             self.clean_binding_windows = 0;
         }
-        if self.clean_binding_windows >= 2 {
+        if self.clean_binding_windows >= 2 && now >= self.explore_after {
             if let Some(limit) = self.limit.as_mut() {
                 *limit += (*limit / 16).max(1);
             }
@@ -494,6 +537,20 @@ impl LearnedLimit {
         });
         let shorter =
             implied.filter(|&implied| implied + RETRY_AFTER_RESOLUTION + self.latency < self.window);
+        // Beyond the longest window by more than the header's resolution (an HTTP-date and the
+        // Date it is read against are whole seconds each) and the answer's way.
+        // A share too small to keep a sixteenth of it back (the bucket is nearly all others')
+        // is not worth guarding: it is met as any refusal, and probes look for room (where a
+        // share it guarded has shrunk to that, they look again).
+        let long = retry_after > self.window_max + RETRY_AFTER_RESOLUTION * 2 + self.latency;
+        let costly = long && self.admitted.len() as u64 >= u64::from(COSTLY_REFUSAL_RUN);
+        if costly {
+            self.explore_after = self
+                .explore_after
+                .max(now + retry_after.saturating_mul(COSTLY_REFUSAL_RUN));
+        } else if long {
+            self.explore_after = Duration::ZERO;
+        }
         if self.probes_out > 0 {
             // A probe found the edge: the limit stands; no more probing this window. The
             // reopening it brings shows no new room either, unless others hold older slots of
@@ -524,7 +581,13 @@ impl LearnedLimit {
         // What is left after `forget_before` is exactly the admissions sent in the window before
         // now. Answers admitted before this refusal but still on their way raise it again as they
         // arrive (`on_admitted`).
-        self.limit = Some((self.admitted.len() as u64).max(1));
+        let admitted = self.admitted.len() as u64;
+        let headroom = if costly {
+            admitted / u64::from(COSTLY_REFUSAL_RUN)
+        } else {
+            0
+        };
+        self.limit = Some(admitted.saturating_sub(headroom).max(1));
         self.confirmed = true;
         self.probe_was_refused = false;
         self.refused_at = Some(now);
@@ -677,8 +740,9 @@ impl Pacer {
         let Some(learned) = self.learned.as_mut() else {
             return false;
         };
-        // Nothing goes early while a shared Retry-After holds the bucket closed.
-        if now >= reserved_at || now < self.closed_until {
+        // Nothing goes early while a shared Retry-After holds the bucket closed, nor while a
+        // costly refusal keeps it to evenly spaced sends.
+        if now >= reserved_at || now < self.closed_until || now < learned.explore_after {
             return false;
         }
         // A reopening is a look at the bucket: one the learned limit would let pass in silence
@@ -1266,6 +1330,72 @@ mod tests {
         // 4.35 s.
         assert!(!pacer.go_early(waiting[1], ms(3_500)));
         assert!(pacer.go_early(waiting[1], ms(4_500)));
+    }
+
+    #[test]
+    fn a_costly_refusal_keeps_headroom_spaces_sends_evenly_and_stops_probing() {
+        let ms = Duration::from_millis;
+        let burst_then_refusal = |admitted: u32, retry_after: Duration| {
+            let mut pacer = Pacer::new(PacingConfig {
+                prior_per_window: Some(64),
+                spread_ms: 0,
+                ..PacingConfig::default()
+            });
+            pacer.coordinated();
+            let mut rng = ChaCha8Rng::seed_from_u64(6);
+            for _ in 0..=admitted {
+                assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
+            }
+            for _ in 0..admitted {
+                pacer.on_success(ms(50), ms(50));
+            }
+            pacer.on_rate_limited(ms(100), retry_after);
+            pacer.on_retry_after(ms(100), retry_after);
+            (pacer, rng)
+        };
+        // Refused with a Retry-After of four minutes, beyond any minute's reset: the platform
+        // punishes an overshoot with four windows. The limit keeps a sixteenth of what was
+        // admitted back (32 -> 30), and after the closure its sends go evenly spaced, a
+        // window's thirtieth apart (2 s), not as a burst.
+        let (mut pacer, mut rng) = burst_then_refusal(32, s(240));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(30));
+        let reopened = ms(240_100);
+        let mut slots = Vec::new();
+        for _ in 0..4 {
+            let wait = pacer
+                .acquire(reopened, 0, &mut rng)
+                .map_or(Duration::ZERO, |(w, _)| w);
+            slots.push(reopened + wait);
+        }
+        let gaps: Vec<Duration> = slots.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        assert_eq!(gaps, vec![s(2); 3], "{slots:?}");
+        // No probe and no early send takes the room a slot leaves: a refused one would close
+        // the bucket for four minutes again.
+        assert!(!pacer.go_early(slots[3], slots[1] + ms(500)));
+        for _ in 0..4 {
+            pacer.on_success(slots[3] + ms(50), ms(50));
+        }
+        let (wait, reason) = pacer.acquire(slots[3] + ms(100), 0, &mut rng).unwrap();
+        assert_eq!(
+            (slots[3] + ms(100) + wait, reason),
+            (slots[3] + s(2), PaceReason::Learned)
+        );
+
+        // An honest Retry-After (the minute's reset) leaves the limit at what was admitted, and
+        // the next window's sends go as the log frees them, at once.
+        let (mut pacer, mut rng) = burst_then_refusal(32, s(60));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(32));
+        for _ in 0..4 {
+            let wait = pacer.acquire(ms(60_100), 0, &mut rng);
+            assert!(wait.is_none_or(|(w, _)| w < ms(100)), "{wait:?}");
+        }
+        // A share too small to keep a sixteenth back is not guarded: no headroom, and the sends
+        // after the closure go as the log frees them (probes look for room beyond it).
+        let (mut pacer, mut rng) = burst_then_refusal(4, s(240));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(4));
+        for _ in 0..4 {
+            assert_eq!(pacer.acquire(reopened, 0, &mut rng), None);
+        }
     }
 
     #[test]
