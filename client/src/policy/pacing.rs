@@ -44,12 +44,14 @@
 //!   the slot back and reserves again after the closure: the log then holds when it really went.
 //! - A refusal whose Retry-After outlasts the longest window (beyond the header's resolution)
 //!   costs more than the window's worth: the platform counts over a longer window, or holds a
-//!   refused client back on purpose. After one, the limit keeps a sixteenth below what was
-//!   admitted, its sends go evenly spaced at the learned rate (admitted whatever the platform
-//!   counts with: a sliding window's estimate frees a burst's slots only over the next window),
-//!   and it looks for room (probes, growth) only after sixteen times the closure, so that such
-//!   looks cost at most a sixteenth of the time. A share too small to keep a sixteenth back is
-//!   not guarded that way: probes look for room, as after any refusal.
+//!   refused client back on purpose. After one, the limit looks for room (probes, growth) only
+//!   after sixteen times the closure, so that such looks cost at most a sixteenth of the time.
+//!   When the share moves (refused again after the closure, or the count was made in the
+//!   bucket's first window, before others sharing it filled theirs), the limit keeps a
+//!   sixteenth below what was admitted and its sends go evenly spaced at the learned rate,
+//!   which every limiter admits (a sliding window's estimate frees a burst's slots only over
+//!   the next window). A share too small to keep a sixteenth back is not guarded that way:
+//!   probes look for room, as after any refusal.
 //! - A Retry-After shorter than the window implies (a platform limiting per second) is tried
 //!   before it is believed: the limit's share of the shorter window must be admitted again
 //!   within it, because a bucket shared at capacity answers in seconds too.
@@ -189,15 +191,20 @@ pub struct LearnedLimit {
     /// No exploration (probes, growth) before this: a refusal closed the bucket for longer than
     /// the window (see [`COSTLY_REFUSAL_RUN`]).
     explore_after: Duration,
+    /// When the last costly refusal's closure ended: a costly refusal of a send made after it
+    /// shows a share that moves.
+    costly_reopens: Duration,
+    /// A costly refusal came again after one: until `explore_after`, sends go evenly spaced
+    /// and the limit keeps a sixteenth back.
+    smooth: bool,
 }
 
 /// A refusal whose Retry-After outlasts the window costs more than the window's worth of
 /// sends: an honest sliding window never asks for more than a window, so the platform counts
 /// over a longer one than the limit learned, or holds a refused client back on purpose. After
-/// such a refusal the limit keeps a sixteenth below what was admitted (the room that shifts
-/// from window to window, as others sharing the bucket send more or less, is not bet on), and
-/// looks for room beyond it (probes, growth) only once the bucket has run this many times the
-/// closure since: exploration then costs at most this fraction of the time in closures.
+/// such a refusal the limit looks for room beyond it (probes, growth) only once the bucket has
+/// run this many times the closure since: exploration then costs at most this fraction of the
+/// time in closures. Where the share moves, the limit keeps this fraction of it back.
 const COSTLY_REFUSAL_RUN: u32 = 16;
 
 /// An unconfirmed prior's sends are spread over this fraction of the window.
@@ -265,6 +272,8 @@ impl LearnedLimit {
             confirmed: prior.is_none(),
             first_send: None,
             explore_after: Duration::ZERO,
+            costly_reopens: Duration::ZERO,
+            smooth: false,
         }
     }
 
@@ -355,7 +364,7 @@ impl LearnedLimit {
     /// burst is admitted by some only: a sliding window's estimate frees the slots of a burst
     /// over the next window, not at its end. `None` when the bucket is not careful.
     fn careful_slot(&self, now: Duration) -> Option<Duration> {
-        if now >= self.explore_after {
+        if !self.smooth || now >= self.explore_after {
             return None;
         }
         let limit = u32::try_from(self.limit?).unwrap_or(u32::MAX).max(1);
@@ -544,12 +553,22 @@ impl LearnedLimit {
         // share it guarded has shrunk to that, they look again).
         let long = retry_after > self.window_max + RETRY_AFTER_RESOLUTION * 2 + self.latency;
         let costly = long && self.admitted.len() as u64 >= u64::from(COSTLY_REFUSAL_RUN);
+        // Refused again, a send made after the last costly closure: what the platform admits
+        // moves from window to window (others sharing the bucket send more or less, or it
+        // counts a burst differently), so the limit keeps some of it back and sends evenly.
+        // So does a count over the bucket's first window, made before others sharing the
+        // bucket had a window to fill theirs.
+        let first_window = self.first_send.is_none_or(|first| now < first + self.window);
+        let shifting = costly && (first_window || (now < self.explore_after && now >= self.costly_reopens));
         if costly {
             self.explore_after = self
                 .explore_after
                 .max(now + retry_after.saturating_mul(COSTLY_REFUSAL_RUN));
+            self.costly_reopens = self.costly_reopens.max(now + retry_after);
+            self.smooth |= shifting;
         } else if long {
             self.explore_after = Duration::ZERO;
+            self.smooth = false;
         }
         if self.probes_out > 0 {
             // A probe found the edge: the limit stands; no more probing this window. The
@@ -582,7 +601,7 @@ impl LearnedLimit {
         // now. Answers admitted before this refusal but still on their way raise it again as they
         // arrive (`on_admitted`).
         let admitted = self.admitted.len() as u64;
-        let headroom = if costly {
+        let headroom = if shifting {
             admitted / u64::from(COSTLY_REFUSAL_RUN)
         } else {
             0
@@ -1333,9 +1352,12 @@ mod tests {
     }
 
     #[test]
-    fn a_costly_refusal_keeps_headroom_spaces_sends_evenly_and_stops_probing() {
+    fn a_costly_refusal_stops_probing_and_a_moving_share_is_kept_back_and_sent_evenly() {
         let ms = Duration::from_millis;
-        let burst_then_refusal = |admitted: u32, retry_after: Duration| {
+        // A burst of `admitted + 1` at `at`, all but the last admitted, and a refusal that says
+        // `retry_after`. The bucket's first send was at 0, so a burst after a minute is not in
+        // its first window.
+        let burst_then_refusal = |at: Duration, admitted: u32, retry_after: Duration| {
             let mut pacer = Pacer::new(PacingConfig {
                 prior_per_window: Some(64),
                 spread_ms: 0,
@@ -1343,59 +1365,79 @@ mod tests {
             });
             pacer.coordinated();
             let mut rng = ChaCha8Rng::seed_from_u64(6);
-            for _ in 0..=admitted {
-                assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
-            }
-            for _ in 0..admitted {
+            if at > Duration::ZERO {
+                assert_eq!(pacer.acquire(Duration::ZERO, 0, &mut rng), None);
                 pacer.on_success(ms(50), ms(50));
             }
-            pacer.on_rate_limited(ms(100), retry_after);
-            pacer.on_retry_after(ms(100), retry_after);
+            for _ in 0..=admitted {
+                assert_eq!(pacer.acquire(at, 0, &mut rng), None);
+            }
+            for _ in 0..admitted {
+                pacer.on_success(at + ms(50), ms(50));
+            }
+            pacer.on_rate_limited(at + ms(100), retry_after);
+            pacer.on_retry_after(at + ms(100), retry_after);
             (pacer, rng)
         };
-        // Refused with a Retry-After of four minutes, beyond any minute's reset: the platform
-        // punishes an overshoot with four windows. The limit keeps a sixteenth of what was
-        // admitted back (32 -> 30), and after the closure its sends go evenly spaced, a
-        // window's thirtieth apart (2 s), not as a burst.
-        let (mut pacer, mut rng) = burst_then_refusal(32, s(240));
-        assert_eq!(pacer.learned().unwrap().limit(), Some(30));
-        let reopened = ms(240_100);
-        let mut slots = Vec::new();
-        for _ in 0..4 {
-            let wait = pacer
-                .acquire(reopened, 0, &mut rng)
-                .map_or(Duration::ZERO, |(w, _)| w);
-            slots.push(reopened + wait);
+        let go_now = |pacer: &mut Pacer, rng: &mut ChaCha8Rng, at: Duration, n: usize| {
+            (0..n).all(|_| pacer.acquire(at, 0, rng).is_none_or(|(wait, _)| wait.is_zero()))
+        };
+
+        // A Retry-After of four minutes, beyond any minute's reset: the platform punishes an
+        // overshoot with four windows. The limit is what was admitted (32), the next window's
+        // burst goes as the log frees it, but no probe and no early send looks for room
+        // beyond it: a refused one would close the bucket for four minutes again.
+        let later = s(120);
+        let (mut pacer, mut rng) = burst_then_refusal(later, 32, s(240));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(32));
+        let reopened = later + ms(240_100);
+        assert!(go_now(&mut pacer, &mut rng, reopened, 32));
+        let (wait, reason) = pacer.acquire(reopened, 0, &mut rng).unwrap();
+        assert_eq!(reason, PaceReason::Learned);
+        let waiting = reopened + wait;
+        assert!(
+            !pacer.go_early(waiting, reopened + s(5)),
+            "no probe after a costly refusal"
+        );
+        // Refused again after the reopening: the share moves. The limit keeps a sixteenth of
+        // what was admitted back (32 -> 30), and after the closure its sends go evenly spaced,
+        // a window's thirtieth apart (2 s), not as a burst that a sliding window's estimate
+        // would refuse.
+        for _ in 0..32 {
+            pacer.on_success(reopened + ms(50), ms(50));
         }
+        pacer.on_rate_limited(reopened + ms(100), s(240));
+        pacer.on_retry_after(reopened + ms(100), s(240));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(30));
+        let reopened = reopened + ms(240_100);
+        let slots: Vec<Duration> = (0..4)
+            .map(|_| {
+                reopened
+                    + pacer
+                        .acquire(reopened, 0, &mut rng)
+                        .map_or(Duration::ZERO, |(w, _)| w)
+            })
+            .collect();
         let gaps: Vec<Duration> = slots.windows(2).map(|pair| pair[1] - pair[0]).collect();
         assert_eq!(gaps, vec![s(2); 3], "{slots:?}");
-        // No probe and no early send takes the room a slot leaves: a refused one would close
-        // the bucket for four minutes again.
-        assert!(!pacer.go_early(slots[3], slots[1] + ms(500)));
-        for _ in 0..4 {
-            pacer.on_success(slots[3] + ms(50), ms(50));
-        }
-        let (wait, reason) = pacer.acquire(slots[3] + ms(100), 0, &mut rng).unwrap();
-        assert_eq!(
-            (slots[3] + ms(100) + wait, reason),
-            (slots[3] + s(2), PaceReason::Learned)
-        );
+
+        // In the bucket's first window the count was made before others sharing the bucket
+        // filled theirs: it is kept back and sent evenly at once.
+        let (mut pacer, mut rng) = burst_then_refusal(Duration::ZERO, 32, s(240));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(30));
+        assert!(go_now(&mut pacer, &mut rng, ms(240_100), 1));
+        assert!(!go_now(&mut pacer, &mut rng, ms(240_100), 1));
 
         // An honest Retry-After (the minute's reset) leaves the limit at what was admitted, and
-        // the next window's sends go as the log frees them, at once.
-        let (mut pacer, mut rng) = burst_then_refusal(32, s(60));
+        // the next window's sends go as the log frees them.
+        let (mut pacer, mut rng) = burst_then_refusal(Duration::ZERO, 32, s(60));
         assert_eq!(pacer.learned().unwrap().limit(), Some(32));
-        for _ in 0..4 {
-            let wait = pacer.acquire(ms(60_100), 0, &mut rng);
-            assert!(wait.is_none_or(|(w, _)| w < ms(100)), "{wait:?}");
-        }
-        // A share too small to keep a sixteenth back is not guarded: no headroom, and the sends
-        // after the closure go as the log frees them (probes look for room beyond it).
-        let (mut pacer, mut rng) = burst_then_refusal(4, s(240));
+        assert!(go_now(&mut pacer, &mut rng, ms(60_200), 32));
+        // A share too small to keep a sixteenth back is not guarded: the sends after the
+        // closure go as the log frees them.
+        let (mut pacer, mut rng) = burst_then_refusal(Duration::ZERO, 4, s(240));
         assert_eq!(pacer.learned().unwrap().limit(), Some(4));
-        for _ in 0..4 {
-            assert_eq!(pacer.acquire(reopened, 0, &mut rng), None);
-        }
+        assert!(go_now(&mut pacer, &mut rng, ms(240_100), 4));
     }
 
     #[test]
