@@ -27,7 +27,7 @@ use crate::policy::backoff::Backoff;
 use crate::policy::breaker::{CircuitBreaker, Permit};
 use crate::policy::budget::{RetryBudget, RetryKind, Withdrawal};
 use crate::policy::idempotency::idempotency_key;
-use crate::policy::pacing::{PaceReason, Pacer};
+use crate::policy::pacing::{Item, PaceReason, Pacer, Slot};
 use crate::policy::retry::RetryAfterDates;
 use crate::policy::retry::{Class, Decision, Failure, GiveUp};
 use crate::shared_limiter::SharedLimiter;
@@ -334,7 +334,7 @@ impl Worker {
             // past its probes). When the breaker kept us waiting, pace again and send only if the
             // permit still stands.
             let permit = loop {
-                self.pace(&op).await;
+                self.pace(&op, run.started).await;
                 let (permit, waited) = match self.admit(&op, &run).await {
                     Ok(admitted) => admitted,
                     Err(reason) => return self.give_up(&op, &run, reason),
@@ -342,7 +342,7 @@ impl Worker {
                 if !waited {
                     break permit;
                 }
-                self.pace(&op).await;
+                self.pace(&op, run.started).await;
                 if inner
                     .state()
                     .bucket(&inner.config, &op.family)
@@ -529,14 +529,24 @@ impl Worker {
     /// Proactive pacing: header quota, client limit and adaptive rate reserve a slot once; then the
     /// bucket's shared Retry-After is checked again after every sleep, because a 429 may have
     /// closed the bucket while this worker slept.
-    async fn pace(&mut self, op: &Operation) {
+    async fn pace(&mut self, op: &Operation, started: Duration) {
         let inner = self.inner();
+        let item = Item {
+            started,
+            deadline: inner
+                .config
+                .retry
+                .deadline_ms
+                .map(|ms| started + Duration::from_millis(ms)),
+        };
         self.reserve_shared(op).await;
         let now = inner.clock.now();
         let (reserved, mut reservation) = {
             let mut state = inner.state();
             let bucket = state.bucket(&inner.config, &op.family);
-            let mut wait = bucket.pacer.acquire(now, bucket.in_flight, &mut self.rng);
+            let mut wait = bucket
+                .pacer
+                .acquire_for(now, item, bucket.in_flight, &mut self.rng);
             if inner.config.adaptive.enabled {
                 let adaptive = bucket.adaptive.acquire(now);
                 if adaptive > Duration::ZERO && wait.is_none_or(|(w, _)| adaptive > w) {
@@ -557,10 +567,17 @@ impl Worker {
             );
             if !inner.config.pacing.obey {
                 // Computed, logged, never slept: the request goes now.
+                if let Some(slot) = reservation {
+                    inner
+                        .state()
+                        .bucket(&inner.config, &op.family)
+                        .pacer
+                        .sent(slot, now);
+                }
                 return;
             }
-            if reason == PaceReason::Learned {
-                reservation = Some(self.wait_for_slot_or_probe(op, now + delay).await);
+            if let (PaceReason::Learned, Some(slot)) = (reason, reservation) {
+                self.wait_for_slot_or_probe(op, slot).await;
             } else {
                 tokio::time::sleep(delay).await;
             }
@@ -577,8 +594,8 @@ impl Worker {
                 let wait = pacer.closed_wait(now, &mut self.rng);
                 if wait.is_none() {
                     // It goes now: a send held past its slot is logged when it goes.
-                    if let Some(reserved_at) = reservation {
-                        pacer.sent(reserved_at, now);
+                    if let Some(slot) = reservation {
+                        pacer.sent(slot, now);
                     }
                 }
                 wait
@@ -595,15 +612,15 @@ impl Worker {
             );
             tokio::time::sleep(delay).await;
             // The closure outlived the learned slot: reserve it again, after the closure.
-            if let Some(reserved_at) = reservation {
+            if let Some(slot) = reservation {
                 let now = inner.clock.now();
-                let again = inner
+                let (again, slot) = inner
                     .state()
                     .bucket(&inner.config, &op.family)
                     .pacer
-                    .reserve_again(reserved_at, now, &mut self.rng);
-                reservation = Some(again);
-                if again > now {
+                    .reserve_again(slot, now, &mut self.rng);
+                reservation = slot;
+                if let (true, Some(slot)) = (again > now, slot) {
                     inner.emit(
                         self.id,
                         &op.id,
@@ -613,32 +630,29 @@ impl Worker {
                             reason: PaceReason::Learned,
                         },
                     );
-                    reservation = Some(self.wait_for_slot_or_probe(op, again).await);
+                    self.wait_for_slot_or_probe(op, slot).await;
                 }
             }
         }
     }
 
-    /// Waits for a learned-limit slot reserved at `reserved_at`, or goes earlier as a probe when
-    /// an admitted probe has shown the platform has room beyond the limit, or what it learned
-    /// since frees the slot already. It looks again after each quarter of the wait left (between
+    /// Waits for a learned-limit slot, or goes earlier as a probe when an admitted probe has
+    /// shown the platform has room beyond the limit, or what it learned since frees the slot
+    /// already. The slot may move later meanwhile (an item that started earlier and was refused
+    /// takes it). It looks again after each quarter of the wait left (between
     /// [`PROBE_LOOK_MIN`] and [`PROBE_LOOK_MAX`] apart): timers only, so the run replays exactly.
-    /// Returns when the reservation stands now (`reserved_at`, or the moment it went early).
-    async fn wait_for_slot_or_probe(&mut self, op: &Operation, reserved_at: Duration) -> Duration {
+    async fn wait_for_slot_or_probe(&mut self, op: &Operation, slot: Slot) {
         let inner = self.inner();
         loop {
             let now = inner.clock.now();
-            if now >= reserved_at {
-                return reserved_at;
-            }
-            if inner
-                .state()
-                .bucket(&inner.config, &op.family)
-                .pacer
-                .go_early(reserved_at, now)
-            {
-                return now;
-            }
+            let reserved_at = {
+                let mut state = inner.state();
+                let pacer = &mut state.bucket(&inner.config, &op.family).pacer;
+                match pacer.slot_at(slot) {
+                    Some(at) if now < at && !pacer.go_early(slot, now) => at,
+                    _ => return,
+                }
+            };
             let left = reserved_at - now;
             tokio::time::sleep((left / 4).clamp(PROBE_LOOK_MIN, PROBE_LOOK_MAX).min(left)).await;
         }

@@ -52,10 +52,16 @@
 //!   which every limiter admits (a sliding window's estimate frees a burst's slots only over
 //!   the next window). A share too small to keep a sixteenth back is not guarded that way:
 //!   probes look for room, as after any refusal.
+//! - Sends waiting for the learned limit keep the order they came in, except for an item whose
+//!   slot would come past half its time (one refused again and again, its deadline near): it
+//!   takes the first slot held by an item that started after it, and each of those moves one
+//!   slot on. A refused item otherwise goes to the back each time, and could pass its deadline
+//!   behind younger items while the platform only rate limits.
 //! - A Retry-After shorter than the window implies (a platform limiting per second) is tried
 //!   before it is believed: the limit's share of the shorter window must be admitted again
 //!   within it, because a bucket shared at capacity answers in seconds too.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand::Rng;
@@ -197,6 +203,39 @@ pub struct LearnedLimit {
     /// A costly refusal came again after one: until `explore_after`, sends go evenly spaced
     /// and the limit keeps a sixteenth back.
     smooth: bool,
+    /// The sends reserved in the log and not yet gone, by ticket (see [`Slot`]).
+    waiting: BTreeMap<u64, Waiting>,
+    next_ticket: u64,
+}
+
+/// A send's reservation in a learned limit: what [`Pacer::acquire`] made, to pass to
+/// [`Pacer::go_early`], [`Pacer::reserve_again`] and [`Pacer::sent`]. Its time can move later
+/// while it waits: an item that started earlier and was refused takes the first slot held by
+/// one that started after it (see [`LearnedLimit::take_place`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot(u64);
+
+/// The item a send is for: when it started, and the deadline it must finish by, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub started: Duration,
+    pub deadline: Option<Duration>,
+}
+
+impl Item {
+    /// Past half its time: a slot after this point leaves the item less time than it has
+    /// waited, so it goes before items that started after it.
+    fn urgent_after(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| self.started + deadline.saturating_sub(self.started) / 2)
+    }
+}
+
+/// A reserved send not yet gone: its item, and its slot.
+#[derive(Clone, Copy, Debug)]
+struct Waiting {
+    item: Item,
+    at: Duration,
 }
 
 /// A refusal whose Retry-After outlasts the window costs more than the window's worth of
@@ -274,6 +313,8 @@ impl LearnedLimit {
             explore_after: Duration::ZERO,
             costly_reopens: Duration::ZERO,
             smooth: false,
+            waiting: BTreeMap::new(),
+            next_ticket: 0,
         }
     }
 
@@ -424,12 +465,13 @@ impl LearnedLimit {
         &mut self,
         now: Duration,
         from: Duration,
+        item: Item,
         spread: impl FnOnce() -> Duration,
         reopened_at: Duration,
-    ) -> Duration {
+    ) -> (Duration, Option<Slot>) {
         self.observe(now, reopened_at);
         if self.limit.is_none() {
-            return from;
+            return (from, None);
         }
         let mut at = from;
         self.first_send.get_or_insert(from);
@@ -454,7 +496,51 @@ impl LearnedLimit {
         }
         let position = self.sends.partition_point(|&sent| sent <= at);
         self.sends.insert(position, at);
-        at
+        let earliest = from.max(now);
+        let urgent = item.urgent_after().is_some_and(|urgent| at > urgent);
+        if at > earliest && urgent && item.started < now {
+            at = self.take_place(item.started, earliest, at);
+        }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.waiting.insert(ticket, Waiting { item, at });
+        (at, Some(Slot(ticket)))
+    }
+
+    /// Oldest first among the waiting, for an item whose slot `last` at the back of the queue
+    /// lies past half its time (one refused now and then, coming back): it takes the first
+    /// slot after `earliest` held by an item that started after `started`; each such item moves
+    /// to the next such slot, and the last to `last`. The log's times stay as they are: only
+    /// who holds them changes. Without it, such an item goes to the back each time, and can
+    /// pass its deadline behind younger items while the platform only rate limits. (Items with
+    /// time to spare keep the order they came in: a refused one goes to the back, which gives
+    /// a bucket at capacity room.)
+    fn take_place(&mut self, started: Duration, earliest: Duration, last: Duration) -> Duration {
+        let mut younger: Vec<(Duration, u64)> = self
+            .waiting
+            .iter()
+            .filter(|(_, waiting)| {
+                waiting.item.started > started && waiting.at > earliest && waiting.at < last
+            })
+            .map(|(&ticket, waiting)| (waiting.at, ticket))
+            .collect();
+        if younger.is_empty() {
+            return last;
+        }
+        younger.sort_unstable();
+        let taken = younger[0].0;
+        let moved_to = younger.iter().skip(1).map(|&(at, _)| at).chain([last]);
+        for (&(_, ticket), at) in younger.iter().zip(moved_to) {
+            if let Some(waiting) = self.waiting.get_mut(&ticket) {
+                waiting.at = at;
+            }
+        }
+        taken
+    }
+
+    /// Where the reservation `slot` stands now, if it is still waiting.
+    fn slot_at(&self, slot: Slot) -> Option<Duration> {
+        self.waiting.get(&slot.0).map(|waiting| waiting.at)
     }
 
     /// Windows pass: two in a row in which the limit held sends back and nothing was refused
@@ -650,7 +736,7 @@ pub struct Pacer {
     succeeded_since_reopen: bool,
     learned: Option<LearnedLimit>,
     /// The learned limit's reservation the last `acquire` made.
-    reservation: Option<Duration>,
+    reservation: Option<Slot>,
 }
 
 /// How long after a reopening a refusal still counts as "at once" (a round trip, beyond the
@@ -680,11 +766,28 @@ impl Pacer {
         }
     }
 
-    /// Reserves a send at or after `now`: the wait before it may go, and why. `in_flight` counts
-    /// this bucket's requests already sent and not yet answered.
+    /// Reserves a send of a new item at or after `now`: the wait before it may go, and why.
+    /// `in_flight` counts this bucket's requests already sent and not yet answered.
     pub fn acquire(
         &mut self,
         now: Duration,
+        in_flight: u64,
+        rng: &mut impl Rng,
+    ) -> Option<(Duration, PaceReason)> {
+        let item = Item {
+            started: now,
+            deadline: None,
+        };
+        self.acquire_for(now, item, in_flight, rng)
+    }
+
+    /// Reserves a send of `item` (its first attempt, or a retry): as [`Self::acquire`], but an
+    /// item whose learned slot would come past half its time goes before the items waiting
+    /// that started after it.
+    pub fn acquire_for(
+        &mut self,
+        now: Duration,
+        item: Item,
         in_flight: u64,
         rng: &mut impl Rng,
     ) -> Option<(Duration, PaceReason)> {
@@ -738,8 +841,8 @@ impl Pacer {
         if let Some(learned) = self.learned.as_mut() {
             let from = now + wait.map_or(Duration::ZERO, |(w, _)| w);
             let spread = release_spread(self.config.spread_ms, rng);
-            let at = learned.reserve(now, from, spread, self.closed_until);
-            self.reservation = Some(at);
+            let (at, slot) = learned.reserve(now, from, item, spread, self.closed_until);
+            self.reservation = slot;
             if at > from {
                 wait = Some((at - now, PaceReason::Learned));
             }
@@ -752,11 +855,20 @@ impl Pacer {
         self.learned.as_ref()
     }
 
-    /// A send waiting for the learned limit's slot at `reserved_at` goes now, if it may: because
-    /// the limit learned since (a shorter window, a higher limit) frees a slot already, or as a
-    /// probe, when one is available. Its reservation then moves to `now`.
-    pub fn go_early(&mut self, reserved_at: Duration, now: Duration) -> bool {
+    /// Where the reservation `slot` stands now (it moves later when an item that started
+    /// earlier takes its place), while it waits.
+    pub fn slot_at(&self, slot: Slot) -> Option<Duration> {
+        self.learned.as_ref()?.slot_at(slot)
+    }
+
+    /// A send waiting for its learned-limit slot goes now, if it may: because the limit learned
+    /// since (a shorter window, a higher limit) frees a slot already, or as a probe, when one
+    /// is available. Its reservation then moves to `now`.
+    pub fn go_early(&mut self, slot: Slot, now: Duration) -> bool {
         let Some(learned) = self.learned.as_mut() else {
+            return false;
+        };
+        let Some(reserved_at) = learned.slot_at(slot) else {
             return false;
         };
         // Nothing goes early while a shared Retry-After holds the bucket closed, nor while a
@@ -796,6 +908,9 @@ impl Pacer {
             learned.probes_out += 1;
         }
         learned.move_send(position, now);
+        if let Some(waiting) = learned.waiting.get_mut(&slot.0) {
+            waiting.at = now;
+        }
         true
     }
 
@@ -809,7 +924,7 @@ impl Pacer {
 
     /// The learned limit's reservation that the last [`Self::acquire`] made, if it made one:
     /// what to pass to [`Self::go_early`] and [`Self::sent`].
-    pub fn take_reservation(&mut self) -> Option<Duration> {
+    pub fn take_reservation(&mut self) -> Option<Slot> {
         self.reservation.take()
     }
 
@@ -818,22 +933,33 @@ impl Pacer {
     /// given back and a new one reserved from `now`, against the log as it stands after the
     /// closure. Without this, every send reserved before a closure goes the moment it ends,
     /// whatever the limit. Returns when the new slot is.
-    pub fn reserve_again(&mut self, reserved_at: Duration, now: Duration, rng: &mut impl Rng) -> Duration {
+    pub fn reserve_again(
+        &mut self,
+        slot: Slot,
+        now: Duration,
+        rng: &mut impl Rng,
+    ) -> (Duration, Option<Slot>) {
         let (closed_until, spread_ms) = (self.closed_until, self.config.spread_ms);
         let Some(learned) = self.learned.as_mut() else {
-            return now;
+            return (now, None);
         };
-        if let Some(position) = learned.logged(reserved_at) {
+        let Some(Waiting { item, at }) = learned.waiting.remove(&slot.0) else {
+            return (now, None);
+        };
+        if let Some(position) = learned.logged(at) {
             learned.sends.remove(position);
         }
-        learned.reserve(now, now, release_spread(spread_ms, rng), closed_until)
+        learned.reserve(now, now, item, release_spread(spread_ms, rng), closed_until)
     }
 
     /// The send reserved at `reserved_at` goes now, later than reserved (a shared Retry-After
     /// closed the bucket meanwhile, say): its slot is logged at `now`, when the platform counts
     /// it, or the limit would free it a window after a time it was not sent, early.
-    pub fn sent(&mut self, reserved_at: Duration, now: Duration) {
+    pub fn sent(&mut self, slot: Slot, now: Duration) {
         let Some(learned) = self.learned.as_mut() else {
+            return;
+        };
+        let Some(Waiting { at: reserved_at, .. }) = learned.waiting.remove(&slot.0) else {
             return;
         };
         if now <= reserved_at {
@@ -1154,18 +1280,23 @@ mod tests {
         let mut admitted: std::collections::VecDeque<Duration> = std::collections::VecDeque::new();
         let (mut now, mut refusals) = (Duration::ZERO, 0);
         while now < s(60 * minutes) {
-            if let Some((wait, reason)) = pacer.acquire(now, 0, &mut rng) {
+            let wait = pacer.acquire(now, 0, &mut rng);
+            let slot = pacer.take_reservation();
+            if let Some((wait, reason)) = wait {
                 let reserved_at = now + wait;
-                if reason == PaceReason::Learned {
+                if let (PaceReason::Learned, Some(slot)) = (reason, slot) {
                     // As the client's worker does: look for an earlier slot (a probe) every
                     // quarter of the wait left, between 250 ms and 2 s apart.
-                    while now < reserved_at && !pacer.go_early(reserved_at, now) {
+                    while now < reserved_at && !pacer.go_early(slot, now) {
                         let left = reserved_at - now;
                         now += (left / 4).clamp(Duration::from_millis(250), s(2)).min(left);
                     }
                 } else {
                     now = reserved_at;
                 }
+            }
+            if let Some(slot) = slot {
+                pacer.sent(slot, now);
             }
             let arrives = now + latency / 2;
             while admitted.front().is_some_and(|&at| at + window <= arrives) {
@@ -1254,7 +1385,9 @@ mod tests {
         assert_eq!(waits, vec![0, 1_200, 2_400, 3_600, 4_800]);
         // A send waiting for its ramped slot does not go early (the ramp is not a limit a
         // probe may look past).
-        assert!(!pacer.go_early(Duration::from_millis(4_800), s(1)));
+        let last = pacer.take_reservation().unwrap();
+        assert_eq!(pacer.slot_at(last), Some(Duration::from_millis(4_800)));
+        assert!(!pacer.go_early(last, s(1)));
         // Confirmed by a refusal, the ramp is over: the learned limit rules alone.
         let mut pacer = Pacer::new(config.clone());
         pacer.acquire(s(0), 0, &mut rng);
@@ -1290,12 +1423,14 @@ mod tests {
         assert_eq!(reason, PaceReason::Learned);
         let reserved = Duration::from_millis(60) + wait;
         assert!(reserved >= s(60), "{reserved:?}");
+        let slot = pacer.take_reservation().unwrap();
         // A 429 closes the bucket until 100 s while it waits; at 100 s it reserves again: the old
         // slot is given back and the new one lies at the closure's end, where the log says a
         // slot is free.
         pacer.on_retry_after(s(1), s(99));
-        let again = pacer.reserve_again(reserved, s(100), &mut rng);
+        let (again, _) = pacer.reserve_again(slot, s(100), &mut rng);
         assert_eq!(again, s(100));
+        assert_eq!(pacer.slot_at(slot), None, "the old reservation is gone");
         let sends = &pacer.learned().unwrap().sends;
         assert!(!sends.contains(&reserved), "the outlived slot is given back");
         assert_eq!(sends.iter().filter(|&&at| at == s(100)).count(), 1);
@@ -1331,7 +1466,7 @@ mod tests {
             let (wait, reason) = pacer.acquire(ms(300), 0, &mut rng).unwrap();
             assert_eq!(reason, PaceReason::Learned);
             assert!(ms(300) + wait >= s(60), "{wait:?}");
-            waiting.push(ms(300) + wait);
+            waiting.push(pacer.take_reservation().unwrap());
         }
         // The probe is refused at once after the reopening, with no success since: a send's
         // refusal would escalate the closure, a probe's does not (it spaces its own next look).
@@ -1392,9 +1527,9 @@ mod tests {
         assert_eq!(pacer.learned().unwrap().limit(), Some(32));
         let reopened = later + ms(240_100);
         assert!(go_now(&mut pacer, &mut rng, reopened, 32));
-        let (wait, reason) = pacer.acquire(reopened, 0, &mut rng).unwrap();
+        let (_, reason) = pacer.acquire(reopened, 0, &mut rng).unwrap();
         assert_eq!(reason, PaceReason::Learned);
-        let waiting = reopened + wait;
+        let waiting = pacer.take_reservation().unwrap();
         assert!(
             !pacer.go_early(waiting, reopened + s(5)),
             "no probe after a costly refusal"
@@ -1438,6 +1573,59 @@ mod tests {
         let (mut pacer, mut rng) = burst_then_refusal(Duration::ZERO, 4, s(240));
         assert_eq!(pacer.learned().unwrap().limit(), Some(4));
         assert!(go_now(&mut pacer, &mut rng, ms(240_100), 4));
+    }
+
+    #[test]
+    fn an_item_past_half_its_time_goes_before_younger_waiting_items() {
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: Some(1),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        pacer.coordinated();
+        // No probe takes a slot early here: the order of the queue is the question.
+        pacer.learned.as_mut().unwrap().probe_tokens = 0;
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let item = |started: u64, deadline: u64| Item {
+            started: s(started),
+            deadline: Some(s(deadline)),
+        };
+        let mut reserve = |pacer: &mut Pacer, item: Item| {
+            pacer.acquire_for(s(30), item, 0, &mut rng);
+            pacer.take_reservation().unwrap()
+        };
+        let at = |pacer: &Pacer, slot: Slot| pacer.slot_at(slot).map(|at| at.as_secs());
+        // One send a minute, all reserved at 30 s: the first goes at once, three items that
+        // started after it wait a minute each.
+        let slots: Vec<Slot> = [0, 10, 20, 30]
+            .into_iter()
+            .map(|started| reserve(&mut pacer, item(started, started + 600)))
+            .collect();
+        let waits: Vec<Option<u64>> = slots.iter().map(|&slot| at(&pacer, slot)).collect();
+        assert_eq!(waits, vec![Some(30), Some(90), Some(150), Some(210)]);
+        // An item that started at 0 with ten minutes to finish: the back of the queue (270 s)
+        // is before half its time (300 s), so it waits its turn.
+        let patient = reserve(&mut pacer, item(0, 600));
+        assert_eq!(at(&pacer, patient), Some(270));
+        // One that started at 0 and must finish by 200 s would wait past half its time: it
+        // takes the first slot held by an item that started after it, each of those moves one
+        // slot on, and the log's times stay as they were.
+        let urgent = reserve(&mut pacer, item(0, 200));
+        assert_eq!(at(&pacer, urgent), Some(90));
+        let moved: Vec<Option<u64>> = slots[1..].iter().map(|&slot| at(&pacer, slot)).collect();
+        assert_eq!(moved, vec![Some(150), Some(210), Some(330)]);
+        assert_eq!(at(&pacer, patient), Some(270), "an item as old keeps its place");
+        let log: Vec<u64> = pacer
+            .learned()
+            .unwrap()
+            .sends
+            .iter()
+            .map(Duration::as_secs)
+            .collect();
+        assert_eq!(log, vec![30, 90, 150, 210, 270, 330]);
+        // Gone, a send leaves the table.
+        pacer.sent(slots[0], s(30));
+        assert_eq!(at(&pacer, slots[0]), None);
     }
 
     #[test]
