@@ -638,8 +638,7 @@ impl Worker {
 
     /// Waits for a learned-limit slot, or goes earlier as a probe when an admitted probe has
     /// shown the platform has room beyond the limit, or what it learned since frees the slot
-    /// already. The slot may move later meanwhile (an item that started earlier and was refused
-    /// takes it). It looks again after each quarter of the wait left (between
+    /// already. The slot may move later meanwhile (an older item past half its time takes it). It looks again after each quarter of the wait left (between
     /// [`PROBE_LOOK_MIN`] and [`PROBE_LOOK_MAX`] apart): timers only, so the run replays exactly.
     async fn wait_for_slot_or_probe(&mut self, op: &Operation, slot: Slot) {
         let inner = self.inner();

@@ -210,8 +210,8 @@ pub struct LearnedLimit {
 
 /// A send's reservation in a learned limit: what [`Pacer::acquire`] made, to pass to
 /// [`Pacer::go_early`], [`Pacer::reserve_again`] and [`Pacer::sent`]. Its time can move later
-/// while it waits: an item that started earlier and was refused takes the first slot held by
-/// one that started after it (see [`LearnedLimit::take_place`]).
+/// while it waits: an item past half its time takes the first slot held by one that started
+/// after it (see [`LearnedLimit::take_place`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot(u64);
 
@@ -330,12 +330,17 @@ impl LearnedLimit {
     fn ramp_at(&self, now: Duration, sent: u64) -> Option<Duration> {
         let first = self.first_send?;
         // Only the bucket's first window: after it, its sends follow what the platform admitted.
-        if self.confirmed || now >= first + self.window {
+        if self.confirmed || !self.in_first_window(now) {
             return None;
         }
         let limit = self.limit?;
         let step = self.window / RAMP_DIVISOR / u32::try_from(limit).unwrap_or(u32::MAX).max(1);
         Some(first + step * u32::try_from(sent).unwrap_or(u32::MAX))
+    }
+
+    /// `now` lies in the bucket's first window (or it has sent nothing yet).
+    fn in_first_window(&self, now: Duration) -> bool {
+        self.first_send.is_none_or(|first| now < first + self.window)
     }
 
     /// Where the send reserved at `at` is in the log (the first of several at that instant).
@@ -644,8 +649,8 @@ impl LearnedLimit {
         // counts a burst differently), so the limit keeps some of it back and sends evenly.
         // So does a count over the bucket's first window, made before others sharing the
         // bucket had a window to fill theirs.
-        let first_window = self.first_send.is_none_or(|first| now < first + self.window);
-        let shifting = costly && (first_window || (now < self.explore_after && now >= self.costly_reopens));
+        let shifting =
+            costly && (self.in_first_window(now) || (now < self.explore_after && now >= self.costly_reopens));
         if costly {
             self.explore_after = self
                 .explore_after
@@ -855,8 +860,8 @@ impl Pacer {
         self.learned.as_ref()
     }
 
-    /// Where the reservation `slot` stands now (it moves later when an item that started
-    /// earlier takes its place), while it waits.
+    /// Where the reservation `slot` stands now (it moves later when an older item past half its
+    /// time takes its place), while it waits.
     pub fn slot_at(&self, slot: Slot) -> Option<Duration> {
         self.learned.as_ref()?.slot_at(slot)
     }
@@ -872,7 +877,7 @@ impl Pacer {
             return false;
         };
         // Nothing goes early while a shared Retry-After holds the bucket closed, nor while a
-        // costly refusal keeps it to evenly spaced sends.
+        // costly refusal holds exploration back (a send gone early is one).
         if now >= reserved_at || now < self.closed_until || now < learned.explore_after {
             return false;
         }
@@ -928,11 +933,11 @@ impl Pacer {
         self.reservation.take()
     }
 
-    /// A send whose learned slot, reserved at `reserved_at`, a shared Retry-After has outlived
+    /// A send whose learned slot, `slot`, a shared Retry-After has outlived
     /// (the 429 came while it waited): the slot was counted at a time it did not go, so it is
     /// given back and a new one reserved from `now`, against the log as it stands after the
     /// closure. Without this, every send reserved before a closure goes the moment it ends,
-    /// whatever the limit. Returns when the new slot is.
+    /// whatever the limit. Returns when the new slot is, and the new reservation.
     pub fn reserve_again(
         &mut self,
         slot: Slot,
@@ -952,9 +957,10 @@ impl Pacer {
         learned.reserve(now, now, item, release_spread(spread_ms, rng), closed_until)
     }
 
-    /// The send reserved at `reserved_at` goes now, later than reserved (a shared Retry-After
-    /// closed the bucket meanwhile, say): its slot is logged at `now`, when the platform counts
-    /// it, or the limit would free it a window after a time it was not sent, early.
+    /// The send reserved as `slot` goes now, and its reservation ends. Later than reserved (a
+    /// shared Retry-After closed the bucket meanwhile, say), its slot is logged at `now`, when
+    /// the platform counts it, or the limit would free it a window after a time it was not
+    /// sent, early.
     pub fn sent(&mut self, slot: Slot, now: Duration) {
         let Some(learned) = self.learned.as_mut() else {
             return;
