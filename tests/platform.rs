@@ -57,8 +57,14 @@ operations = 20
 "#,
     ));
     assert_eq!(output.outcomes.len(), 20);
-    for (item, record) in &output.outcomes {
-        assert_eq!((record.outcome, record.attempts), (Outcome::Failed, 1), "{item}");
+    for item in output.plan.iter().flatten().flatten() {
+        let record = output.outcomes.of(item).expect("every item has an outcome");
+        assert_eq!(
+            (record.outcome, record.attempts),
+            (Outcome::Failed, 1),
+            "{}",
+            item.id
+        );
     }
     assert_eq!(output.gateway_stats.forbidden, 20);
     assert_eq!(
@@ -89,7 +95,7 @@ jobs = 8
     ));
     assert!(output
         .outcomes
-        .values()
+        .records()
         .all(|record| record.outcome == Outcome::Ok));
     let submitted: Vec<u64> = output
         .plan
@@ -170,7 +176,7 @@ operations = 40
     );
     assert!(output
         .outcomes
-        .values()
+        .records()
         .all(|record| record.outcome == Outcome::Ok));
     assert_eq!(output.ledger.duplicate_creates(), 0);
     assert_eq!(output.ledger.writes().len(), 40);
@@ -200,7 +206,7 @@ operations = 40
     ));
     assert!(output
         .outcomes
-        .values()
+        .records()
         .all(|record| record.outcome == Outcome::Ok));
     let timeouts = client_events(&output)
         .filter(|(_, kind)| {
@@ -252,7 +258,7 @@ operations = 60
         assert!(
             output
                 .outcomes
-                .values()
+                .records()
                 .all(|record| record.outcome == Outcome::Ok),
             "{mode}"
         );
@@ -300,16 +306,20 @@ updates = 40
     ));
     assert!(output
         .outcomes
-        .values()
+        .records()
         .all(|record| record.outcome == Outcome::Ok));
-    for (item, record) in output
-        .outcomes
+    for item in output
+        .plan
         .iter()
-        .filter(|(item, _)| item.starts_with("read-"))
+        .flatten()
+        .flatten()
+        .filter(|item| item.id.starts_with("read-"))
     {
+        let record = output.outcomes.of(item).expect("every item has an outcome");
         assert_eq!(
             record.attempts, 1,
-            "{item}: reads never met the writes' burst or breaker"
+            "{}: reads never met the writes' burst or breaker",
+            item.id
         );
     }
     let read_breaker_opened = client_events(&output).any(|(_, kind)| {
@@ -364,7 +374,7 @@ operations = 40
     ));
     assert!(output
         .outcomes
-        .values()
+        .records()
         .all(|record| record.outcome == Outcome::Ok));
     assert_eq!(
         output.gateway_stats.tokens_issued, 1,

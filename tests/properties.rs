@@ -541,7 +541,7 @@ fn items_that_fail_for_good_are_never_retried() {
             };
             let (mut bad, mut good_ok) = (0, 0);
             for item in output.plan.iter().flatten().flatten() {
-                let record = output.outcomes.get(&item.id);
+                let record = output.outcomes.of(item);
                 prop_assert!(record.is_some(), "{}: {} has no outcome", case.replay(), item.id);
                 let record = record.unwrap();
                 if is_bad(&item.kind) {

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::quota::ratio;
 use crate::scenario::Scenario;
 use crate::trace::{NetworkAction, Record, Trace};
-use crate::world::plan::{ItemKind, ItemRecord, WorkItem};
+use crate::world::plan::{ItemKind, ItemOutcomes, ItemRecord, WorkItem};
 use crate::world::{RunEnd, WorldOutput};
 use herd_client::gate::Priority;
 
@@ -161,14 +161,14 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
     let items: Vec<&WorkItem> = plan.iter().flatten().flatten().collect();
     let count = |outcome: fn(&Outcome) -> bool| {
         outcomes
-            .values()
+            .records()
             .filter(|record| outcome(&record.outcome))
             .count() as u64
     };
     let ok = count(|o| *o == Outcome::Ok);
     let makespan = match end {
         RunEnd::Completed => outcomes
-            .values()
+            .records()
             .map(|record| record.finished_at)
             .max()
             .map_or(Duration::ZERO, herd_gateway::SimTime::as_duration),
@@ -188,7 +188,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
     for item in &items {
         let entry = priorities.entry(priority_of(&item.kind)).or_default();
         entry.0 += 1;
-        let Some(record) = outcomes.get(&item.id) else {
+        let Some(record) = outcomes.of(item) else {
             unfinished += 1;
             continue;
         };
@@ -206,7 +206,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         }
     }
     let mut latencies: Vec<u64> = outcomes
-        .values()
+        .records()
         .map(|record| (record.finished_at - record.started_at).as_millis() as u64)
         .collect();
     latencies.sort_unstable();
@@ -261,7 +261,7 @@ pub fn compute(scenario: &Scenario, world: &WorldOutput, trace: &Trace) -> Metri
         gateway_requests: gateway_stats.requests,
         gateway_rate_limited: gateway_stats.rate_limited,
         background_rejected: gateway_stats.background_rejected,
-        recovery: recovery::recovery(scenario, &items, &|id| outcomes.get(id).cloned(), makespan),
+        recovery: recovery::recovery(scenario, &items, outcomes, makespan),
     }
 }
 
@@ -482,9 +482,9 @@ fn tokens_needed(scenario: &Scenario, makespan: Duration) -> u64 {
 /// run's end). 1.0 means every worker had finished the same share of its work by then; a
 /// worker left waiting while others finish pulls it towards `1 / workers`. Relative to each
 /// worker's start, so spread starts are not taken for starvation; 1.0 when no worker has items.
-fn fairness(outcomes: &BTreeMap<String, ItemRecord>, end: SimTime) -> f64 {
+fn fairness(outcomes: &ItemOutcomes, end: SimTime) -> f64 {
     let mut per_worker: BTreeMap<(u32, u64), Vec<&ItemRecord>> = BTreeMap::new();
-    for record in outcomes.values() {
+    for record in outcomes.records() {
         per_worker
             .entry((record.instance, record.worker))
             .or_default()

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::quota;
 use crate::scenario::Scenario;
-use crate::world::plan::{ItemRecord, WorkItem};
+use crate::world::plan::{ItemOutcomes, WorkItem};
 
 /// How long the goodput must hold after the recovery point.
 const HOLD_S: usize = 10;
@@ -81,7 +81,7 @@ fn per(attempts: u64, ok: u64) -> Option<f64> {
 pub fn recovery(
     scenario: &Scenario,
     items: &[&WorkItem],
-    outcome_of: &dyn Fn(&str) -> Option<ItemRecord>,
+    outcomes: &ItemOutcomes,
     end: Duration,
 ) -> Option<Recovery> {
     let trigger = scenario.trigger.as_ref()?;
@@ -95,7 +95,7 @@ pub fn recovery(
         let at = (item.arrives_at.as_secs() as usize).min(seconds - 1);
         arrived[at] += 1;
         last_arrival = last_arrival.max(at);
-        if let Some(record) = outcome_of(&item.id) {
+        if let Some(record) = outcomes.of(item) {
             let done = (record.finished_at.as_duration().as_secs() as usize).min(seconds - 1);
             finished[done] += 1;
             ok[done] += u64::from(record.outcome == Outcome::Ok);

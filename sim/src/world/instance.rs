@@ -232,7 +232,7 @@ fn credentials_of(scenario: &Scenario, instance: u32, platform: herd_client::Pla
 fn record(
     context: &InstanceContext,
     worker: u64,
-    id: &str,
+    item: &WorkItem,
     outcome: Outcome,
     attempts: u32,
     started_at: SimTime,
@@ -246,20 +246,23 @@ fn record(
         attempts,
     };
     let mut outcomes = context.world.outcomes.lock().expect("outcomes lock");
-    let previous = outcomes.insert(id.to_string(), entry);
-    assert!(previous.is_none(), "item {id} got a second outcome");
+    assert!(
+        outcomes.insert(item.index, entry),
+        "item {} got a second outcome",
+        item.id
+    );
     if outcomes.len() >= context.world.total_items {
         context.world.done.notify_one();
     }
 }
 
-fn is_done(context: &InstanceContext, id: &str) -> bool {
+fn is_done(context: &InstanceContext, item: &WorkItem) -> bool {
     context
         .world
         .outcomes
         .lock()
         .expect("outcomes lock")
-        .contains_key(id)
+        .contains(item.index)
 }
 
 async fn run_worker(
@@ -271,7 +274,7 @@ async fn run_worker(
     tokio::time::sleep(start_after).await;
     let pending: Vec<WorkItem> = items
         .into_iter()
-        .filter(|item| !is_done(&context, &item.id))
+        .filter(|item| !is_done(&context, item))
         .collect();
     let (batched, single): (Vec<WorkItem>, Vec<WorkItem>) = pending.into_iter().partition(|item| {
         matches!(
@@ -376,7 +379,7 @@ async fn run_worker(
         record(
             &context,
             worker.id(),
-            &item.id,
+            &item,
             result.outcome,
             result.attempts,
             started_at,
@@ -430,7 +433,7 @@ async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<
                 record(
                     context,
                     worker.id(),
-                    &items[result.index].id,
+                    &items[result.index],
                     result.outcome,
                     result.tries,
                     started_at,
@@ -452,7 +455,7 @@ async fn run_batched(context: &InstanceContext, worker: &mut Worker, items: Vec<
                 record(
                     context,
                     worker.id(),
-                    &items[result.index].id,
+                    &items[result.index],
                     result.outcome,
                     result.tries,
                     started_at,

@@ -21,7 +21,6 @@ mod schedule;
 mod shared_limiter;
 mod turmoil_net;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -32,6 +31,7 @@ use crate::streams;
 use crate::trace::TraceSink;
 use crate::world::clock::SimClock;
 use crate::world::instance::WorldContext;
+use crate::world::plan::ItemOutcomes;
 
 pub use output::{RunEnd, WorldOutput};
 
@@ -40,6 +40,7 @@ pub use output::{RunEnd, WorldOutput};
 pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -> WorldOutput {
     let scenario = Arc::new(scenario.clone());
     let plan = Arc::new(plan::plan(&scenario));
+    let total_items = plan.iter().flatten().map(Vec::len).sum();
     let streams = streams::gateway_streams(seed);
     let gateway = Arc::new(Mutex::new(
         Gateway::new(scenario.gateway.clone(), streams).expect("validated with the scenario"),
@@ -49,8 +50,8 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         seed,
         epoch: UNIX_EPOCH + Duration::from_secs(scenario.gateway.epoch_unix_s),
         records: Arc::new(Mutex::new(TraceSink::default())),
-        outcomes: Arc::new(Mutex::new(BTreeMap::new())),
-        total_items: plan.iter().flatten().map(Vec::len).sum(),
+        outcomes: Arc::new(Mutex::new(ItemOutcomes::new(total_items))),
+        total_items,
         plan: plan.clone(),
         done: Arc::new(tokio::sync::Notify::new()),
         clock: SimClock::Turmoil,

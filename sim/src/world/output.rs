@@ -1,13 +1,12 @@
 //! What a world hands over when it ends.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use herd_gateway::ledger::Ledger;
 use herd_gateway::GatewayStats;
 
 use crate::trace::Trace;
-use crate::world::plan::{ItemRecord, WorkItem};
+use crate::world::plan::{ItemOutcomes, WorkItem};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,7 +31,8 @@ pub struct WorldOutput {
     pub trace: Trace,
     /// The work plan: `plan[instance][worker]`.
     pub plan: Vec<Vec<Vec<WorkItem>>>,
-    pub outcomes: BTreeMap<String, ItemRecord>,
+    /// Every item's outcome, by its number in the plan.
+    pub outcomes: ItemOutcomes,
     pub ledger: Ledger,
     /// Per instance, the connections the gateway accepted from it (empty counts in the memory
     /// network, which has no connections).

@@ -1,7 +1,6 @@
 //! The workload plan: the scenario's operations as work items with stable ids, dealt round-robin
 //! to every worker of every instance, and the record of each item's outcome.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +18,9 @@ use crate::scenario::{Scenario, Workload};
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkItem {
     pub id: String,
+    /// The item's number in the plan, `0..` the count of items: where its outcome is kept
+    /// ([`ItemOutcomes`]). Set when the plan deals the items.
+    pub index: usize,
     pub kind: ItemKind,
     /// One of the scenario's `[bad_items]`: it fails for good whatever the client does.
     pub bad: bool,
@@ -90,7 +92,63 @@ pub struct ItemRecord {
     pub attempts: u32,
 }
 
-pub type Outcomes = Arc<Mutex<BTreeMap<String, ItemRecord>>>;
+/// Every item's outcome, kept by the item's number ([`WorkItem::index`]): one slot per item,
+/// no lookup by id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ItemOutcomes {
+    records: Vec<Option<ItemRecord>>,
+    done: usize,
+}
+
+impl ItemOutcomes {
+    /// Room for `items` outcomes, none recorded.
+    pub fn new(items: usize) -> ItemOutcomes {
+        ItemOutcomes {
+            records: vec![None; items],
+            done: 0,
+        }
+    }
+
+    /// Records the outcome of item `index`; false if it had one already (it keeps the first).
+    pub fn insert(&mut self, index: usize, record: ItemRecord) -> bool {
+        let slot = &mut self.records[index];
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(record);
+        self.done += 1;
+        true
+    }
+
+    pub fn get(&self, index: usize) -> Option<&ItemRecord> {
+        self.records.get(index).and_then(Option::as_ref)
+    }
+
+    /// The outcome of `item`, if it has one.
+    pub fn of(&self, item: &WorkItem) -> Option<&ItemRecord> {
+        self.get(item.index)
+    }
+
+    pub fn contains(&self, index: usize) -> bool {
+        self.get(index).is_some()
+    }
+
+    /// How many items have an outcome.
+    pub fn len(&self) -> usize {
+        self.done
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.done == 0
+    }
+
+    /// The recorded outcomes, in the items' order.
+    pub fn records(&self) -> impl Iterator<Item = &ItemRecord> {
+        self.records.iter().flatten()
+    }
+}
+
+pub type Outcomes = Arc<Mutex<ItemOutcomes>>;
 
 /// The work of every worker: `plan[instance][worker]`, items round-robin over all workers.
 pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
@@ -122,6 +180,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         Workload::Read { operations } => (0..*operations)
             .map(|n| WorkItem {
                 id: format!("read-{n}"),
+                index: 0,
                 kind: ItemKind::Read { user: user(n) },
                 bad: missing(n),
                 arrives_at: Duration::ZERO,
@@ -130,6 +189,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         Workload::Update { operations } => (0..*operations)
             .map(|n| WorkItem {
                 id: format!("update-{n}"),
+                index: 0,
                 kind: ItemKind::Update {
                     user: user(n),
                     fields: fields(n, json!({"title": format!("title-{n}")})),
@@ -142,6 +202,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         Workload::BulkUpdate { users: count } => (0..count.unwrap_or(users))
             .map(|n| WorkItem {
                 id: format!("bulk-{n}"),
+                index: 0,
                 kind: ItemKind::BulkUpdate {
                     user: user(n),
                     fields: fields(n, json!({"department": format!("dept-{}", n % 7)})),
@@ -153,6 +214,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         Workload::CreateUsers { operations } => (0..*operations)
             .map(|n| WorkItem {
                 id: format!("create-user-{n}"),
+                index: 0,
                 kind: ItemKind::CreateUser {
                     email: format!("new.user.{n:06}@herd.example"),
                 },
@@ -172,6 +234,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 };
                 WorkItem {
                     id: format!("job-{n}"),
+                    index: 0,
                     kind: ItemKind::AnalyticsJob {
                         interval: format!("{}/{}", day(n + 1), day(n)),
                     },
@@ -192,6 +255,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 };
                 WorkItem {
                     id: format!("create-{n}"),
+                    index: 0,
                     kind,
                     bad: false,
                     arrives_at: Duration::ZERO,
@@ -202,6 +266,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
             let mut items: Vec<WorkItem> = (0..*agents)
                 .map(|n| WorkItem {
                     id: format!("agent-{n}"),
+                    index: 0,
                     kind: ItemKind::CreateAgent {
                         user_name: format!("agent-{n:06}@herd"),
                     },
@@ -211,6 +276,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 .collect();
             items.push(WorkItem {
                 id: "list-all".into(),
+                index: 0,
                 kind: ItemKind::ListAll,
                 bad: false,
                 arrives_at: Duration::ZERO,
@@ -220,6 +286,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         Workload::Contention { rounds } => (0..scenario.total_workers() * rounds)
             .map(|n| WorkItem {
                 id: format!("contend-{n}"),
+                index: 0,
                 kind: ItemKind::Update {
                     user: Directory::id_for(platform, 0),
                     fields: json!({"title": format!("writer-{n}")}),
@@ -235,6 +302,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 if n < *updates {
                     items.push(WorkItem {
                         id: format!("update-{n}"),
+                        index: 0,
                         kind: ItemKind::Update {
                             user: user(n),
                             fields: fields(n, json!({"title": format!("title-{n}")})),
@@ -247,6 +315,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 if n < *reads {
                     items.push(WorkItem {
                         id: format!("read-{n}"),
+                        index: 0,
                         kind: ItemKind::Read { user: user(n + 1) },
                         bad: missing(n + 1),
                         arrives_at: Duration::ZERO,
@@ -259,6 +328,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
     let total = instances * workers;
     let mut plan = vec![vec![Vec::new(); workers]; instances];
     for (n, mut item) in items.into_iter().enumerate() {
+        item.index = n;
         if let Some(arrivals) = &scenario.arrivals {
             item.arrives_at = arrivals.at(n as u64);
         }
