@@ -270,7 +270,7 @@ operations = 60
             "{mode}: refreshed before the outage, no request met an expired token"
         );
         let token_503s = gateway_events(&output)
-            .filter(|kind| matches!(kind, GatewayEventKind::Fault { family, .. } if family == "oauth"))
+            .filter(|kind| matches!(kind, GatewayEventKind::Fault { family, .. } if *family == "oauth"))
             .count();
         assert_eq!(token_503s, 0, "{mode}: no token request went into the window");
         assert_eq!(
@@ -323,7 +323,7 @@ updates = 40
         );
     }
     let read_breaker_opened = client_events(&output).any(|(_, kind)| {
-        matches!(kind, EventKind::BreakerTransition { family, to: herd_client::policy::breaker::BreakerState::Open, .. } if family == "users.read")
+        matches!(kind, EventKind::BreakerTransition { family, to: herd_client::policy::breaker::BreakerState::Open, .. } if &**family == "users.read")
     });
     assert!(!read_breaker_opened);
 }

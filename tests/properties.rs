@@ -303,7 +303,7 @@ fn half_open_breakers_admit_at_most_their_probes() {
             assert_complete(&case, &run);
             prop_assert_eq!(run.metrics.sends_before_retry_after, 0, "{}", case.replay());
             // Per (instance, family): attempts since the breaker went half-open.
-            let mut half_open: BTreeMap<(u32, String), u32> = BTreeMap::new();
+            let mut half_open: BTreeMap<(u32, std::sync::Arc<str>), u32> = BTreeMap::new();
             let mut went_half_open = false;
             for record in run.trace.records() {
                 let Record::Client { instance, event, .. } = record else {

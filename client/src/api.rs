@@ -83,10 +83,10 @@ impl Worker {
     ) -> OpResult {
         let platform = self.client().config().platform;
         let op = Operation {
-            id: op_id.to_string(),
+            id: op_id.into(),
             priority,
             method: platform.update_method().into(),
-            path: platform.user_path(id),
+            path: platform.user_path(id).into(),
             family: "users.write".into(),
             body: Some(OpBody::Versioned { fields, version }),
             create: false,
@@ -103,10 +103,10 @@ impl Worker {
         priority: Priority,
     ) -> OpResult {
         let op = Operation {
-            id: op_id.to_string(),
+            id: op_id.into(),
             priority,
             method: "POST".into(),
-            path: format!("/api/v2/quality/conversations/{conversation_id}/evaluations"),
+            path: format!("/api/v2/quality/conversations/{conversation_id}/evaluations").into(),
             family: "evaluations".into(),
             body: Some(OpBody::Json(body)),
             create: true,
@@ -121,7 +121,7 @@ impl Worker {
     /// someone else's user: a failure.
     pub async fn create_user(&mut self, op_id: &str, user: Value, priority: Priority) -> OpResult {
         let op = Operation {
-            id: op_id.to_string(),
+            id: op_id.into(),
             priority,
             method: "POST".into(),
             path: "/api/v2/users".into(),
@@ -161,7 +161,7 @@ impl Worker {
             Some(job) => job,
             None => {
                 let op = Operation {
-                    id: format!("{op_id}#submit"),
+                    id: format!("{op_id}#submit").into(),
                     priority,
                     method: "POST".into(),
                     path: JOBS.into(),
@@ -300,7 +300,7 @@ impl Worker {
                 })
                 .collect();
             let op = Operation {
-                id: format!("{op_prefix}#chunk{chunk_number}"),
+                id: format!("{op_prefix}#chunk{chunk_number}").into(),
                 priority,
                 method: "PATCH".into(),
                 path: "/api/v2/users/bulk".into(),
@@ -459,10 +459,10 @@ impl Worker {
         for (chunk_number, chunk) in agents.chunks(config.bulk_max as usize).enumerate() {
             let first = chunk_number * config.bulk_max as usize;
             let op = Operation {
-                id: format!("{op_prefix}#agents{chunk_number}"),
+                id: format!("{op_prefix}#agents{chunk_number}").into(),
                 priority,
                 method: "POST".into(),
-                path: format!("{CXONE_API}/agents"),
+                path: format!("{CXONE_API}/agents").into(),
                 family: "users.bulk".into(),
                 body: Some(OpBody::Json(json!({"agents": chunk}))),
                 create: true,

@@ -55,28 +55,29 @@ pub enum OpBody {
     },
 }
 
-/// One business operation.
+/// One business operation. Its names are shared (`Arc<str>`), not copied: every event of the
+/// operation carries them, and a clone is a count, not an allocation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Operation {
     /// Stable across retries and restarts: the idempotency key derives from it.
-    pub id: String,
+    pub id: Arc<str>,
     pub priority: Priority,
-    pub method: String,
+    pub method: Arc<str>,
     /// Path and query.
-    pub path: String,
+    pub path: Arc<str>,
     /// The bucket: breakers and pacing are per family.
-    pub family: String,
+    pub family: Arc<str>,
     pub body: Option<OpBody>,
     /// A create: send an `Idempotency-Key` when the client is configured to.
     pub create: bool,
 }
 
 impl Operation {
-    pub fn get(id: impl Into<String>, path: impl Into<String>, family: impl Into<String>) -> Operation {
+    pub fn get(id: impl Into<Arc<str>>, path: impl Into<Arc<str>>, family: impl Into<Arc<str>>) -> Operation {
         Operation {
             id: id.into(),
             priority: Priority::Normal,
-            method: "GET".into(),
+            method: Arc::from("GET"),
             path: path.into(),
             family: family.into(),
             body: None,
@@ -138,6 +139,8 @@ struct Inner {
     state: Mutex<ClientState>,
     namespace: String,
     shared_limiter: Option<Arc<dyn SharedLimiter>>,
+    /// The operation id of client-wide events (token requests): empty.
+    no_operation: Arc<str>,
 }
 
 /// A client: shared by all the workers of one service instance. Cheap to clone.
@@ -174,6 +177,7 @@ impl Client {
                 state: Mutex::new(state),
                 namespace,
                 shared_limiter: None,
+                no_operation: Arc::from(""),
             }),
         })
     }
@@ -218,11 +222,11 @@ impl Inner {
         self.state.lock().expect("client state lock")
     }
 
-    fn emit(&self, worker: u64, op: &str, kind: EventKind) {
+    fn emit(&self, worker: u64, op: &Arc<str>, kind: EventKind) {
         let event = ClientEvent {
             at: self.clock.now(),
             worker,
-            op: op.to_string(),
+            op: op.clone(),
             kind,
         };
         tracing::debug!(target: "herd_client", worker = event.worker, op = %event.op, event = ?event.kind);
@@ -355,7 +359,7 @@ impl Worker {
             let end = match inner
                 .tokens
                 .get(&*inner.transport, &*inner.clock, &|kind| {
-                    inner.emit(self.id, "", kind);
+                    inner.emit(self.id, &inner.no_operation, kind);
                 })
                 .await
             {
@@ -727,7 +731,15 @@ impl Worker {
         }) = op.body.clone()
         {
             let read = self
-                .send(op, run, token, "GET", &op.path.clone(), Vec::new(), None)
+                .send(
+                    op,
+                    run,
+                    token,
+                    &Arc::from("GET"),
+                    &op.path.clone(),
+                    Vec::new(),
+                    None,
+                )
                 .await;
             let AttemptEnd::Success {
                 body: Some(current), ..
@@ -790,8 +802,8 @@ impl Worker {
         op: &Operation,
         run: &Run,
         token: &Token,
-        method: &str,
-        path: &str,
+        method: &Arc<str>,
+        path: &Arc<str>,
         body: Vec<u8>,
         idempotency_key: Option<String>,
     ) -> AttemptEnd {
@@ -817,8 +829,8 @@ impl Worker {
             &op.id,
             EventKind::Attempt {
                 attempt: run.attempt,
-                method: method.to_string(),
-                path: path.to_string(),
+                method: method.clone(),
+                path: path.clone(),
                 family: op.family.clone(),
                 token_generation: token.generation,
             },

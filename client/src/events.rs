@@ -1,7 +1,7 @@
 //! Client events: every decision the client makes, for traces (an [`Observer`]) and for `tracing`.
 //! No event carries a secret: tokens appear as their generation number, never as the token.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -18,8 +18,9 @@ pub struct ClientEvent {
     #[serde(serialize_with = "as_micros")]
     pub at: Duration,
     pub worker: u64,
-    /// The business operation's id ("" for client-wide events such as token requests).
-    pub op: String,
+    /// The business operation's id ("" for client-wide events such as token requests), shared
+    /// with the operation.
+    pub op: Arc<str>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -45,24 +46,24 @@ pub enum EventKind {
         waited_ms: u64,
     },
     Paced {
-        family: String,
+        family: Arc<str>,
         delay_ms: u64,
         reason: PaceReason,
     },
     BreakerWait {
-        family: String,
+        family: Arc<str>,
         delay_ms: u64,
     },
     BreakerTransition {
-        family: String,
+        family: Arc<str>,
         from: BreakerState,
         to: BreakerState,
     },
     Attempt {
         attempt: u32,
-        method: String,
-        path: String,
-        family: String,
+        method: Arc<str>,
+        path: Arc<str>,
+        family: Arc<str>,
         token_generation: u64,
     },
     Response {

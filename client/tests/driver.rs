@@ -185,7 +185,7 @@ fn done_per_op(observer: &CollectingObserver) -> BTreeMap<String, u32> {
     let mut done = BTreeMap::new();
     for event in observer.snapshot() {
         if let EventKind::Done { .. } = event.kind {
-            *done.entry(event.op.clone()).or_insert(0) += 1;
+            *done.entry(event.op.to_string()).or_insert(0) += 1;
         }
     }
     done

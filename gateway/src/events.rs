@@ -41,15 +41,15 @@ pub enum GatewayEventKind {
     TokenRefused { status: u16, error: String },
     /// A request was refused for its credentials.
     Unauthorized {
-        family: String,
+        family: &'static str,
         reason: AuthFailure,
         token_seq: Option<u64>,
     },
     /// A request outside the OAuth client's scopes got 403.
-    Forbidden { family: String, token_seq: u64 },
+    Forbidden { family: &'static str, token_seq: u64 },
     /// A request passed every limiter. `remaining` is the tightest rule's headroom after it.
     Admitted {
-        family: String,
+        family: &'static str,
         token_seq: u64,
         status: u16,
         remaining: Option<u64>,
@@ -58,7 +58,7 @@ pub enum GatewayEventKind {
     /// at that moment ("why was this 429"). `wait_ms` is the true wait; `retry_after_s` what was
     /// said. Token requests refused by the token endpoint's limit have family `oauth`, token 0.
     RateLimited {
-        family: String,
+        family: &'static str,
         token_seq: u64,
         rule: String,
         key: String,
@@ -69,7 +69,7 @@ pub enum GatewayEventKind {
     },
     /// A scheduled or random fault changed the response.
     Fault {
-        family: String,
+        family: &'static str,
         fault: String,
         status: u16,
     },

@@ -371,13 +371,7 @@ impl Gateway {
         };
         if let Some(required) = self.missing_scope(&client, family) {
             self.stats.forbidden += 1;
-            self.emit(
-                ctx,
-                GatewayEventKind::Forbidden {
-                    family: family.to_string(),
-                    token_seq,
-                },
-            );
+            self.emit(ctx, GatewayEventKind::Forbidden { family, token_seq });
             return replies::forbidden(self.config.platform, &ctx.correlation_id, required);
         }
         if let Some(throttle) = self.faults.throttle(ctx.now, target, &mut self.fault_rng) {
@@ -416,7 +410,7 @@ impl Gateway {
                 self.emit(
                     ctx,
                     GatewayEventKind::Admitted {
-                        family: family.to_string(),
+                        family,
                         token_seq,
                         status: response.status,
                         remaining,
@@ -474,7 +468,7 @@ impl Gateway {
             self.emit(
                 ctx,
                 GatewayEventKind::Fault {
-                    family: route.family().to_string(),
+                    family: route.family(),
                     fault: "lost_response".into(),
                     status: 0,
                 },
@@ -484,7 +478,7 @@ impl Gateway {
             self.emit(
                 ctx,
                 GatewayEventKind::Fault {
-                    family: route.family().to_string(),
+                    family: route.family(),
                     fault: format!("slow_{delay_ms}ms"),
                     status: response.status,
                 },
@@ -574,7 +568,7 @@ impl Gateway {
     fn unauthorized(
         &mut self,
         ctx: &Ctx,
-        family: &str,
+        family: &'static str,
         reason: AuthFailure,
         token_seq: Option<u64>,
     ) -> Response {
@@ -582,7 +576,7 @@ impl Gateway {
         self.emit(
             ctx,
             GatewayEventKind::Unauthorized {
-                family: family.to_string(),
+                family,
                 reason,
                 token_seq,
             },
@@ -593,7 +587,7 @@ impl Gateway {
     fn rate_limited(
         &mut self,
         ctx: &Ctx,
-        family: &str,
+        family: &'static str,
         token_seq: u64,
         rejection: &RuleVerdict,
         described: Option<&Check>,
@@ -615,7 +609,7 @@ impl Gateway {
         self.emit(
             ctx,
             GatewayEventKind::RateLimited {
-                family: family.to_string(),
+                family,
                 token_seq,
                 rule: rejection.rule.clone(),
                 key: rejection.key.clone(),
@@ -675,7 +669,7 @@ impl Gateway {
         response.headers.push(("Retry-After".to_string(), value));
     }
 
-    fn injected(&mut self, ctx: &Ctx, family: &str, fault: Injected) -> Response {
+    fn injected(&mut self, ctx: &Ctx, family: &'static str, fault: Injected) -> Response {
         self.stats.faults += 1;
         let response = match fault {
             Injected::Maintenance { retry_after } => {
@@ -712,7 +706,7 @@ impl Gateway {
         self.emit(
             ctx,
             GatewayEventKind::Fault {
-                family: family.to_string(),
+                family,
                 fault: fault.name().to_string(),
                 status: if fault == Injected::Hang {
                     0

@@ -208,7 +208,7 @@ fn an_analytics_job_is_queued_then_fulfilled_and_paged_by_cursor() {
         .drain_events()
         .iter()
         .filter(
-            |event| matches!(&event.kind, GatewayEventKind::Admitted { family, .. } if family == "analytics"),
+            |event| matches!(&event.kind, GatewayEventKind::Admitted { family, .. } if *family == "analytics"),
         )
         .count();
     assert!(

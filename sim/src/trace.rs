@@ -67,7 +67,7 @@ impl Record {
                 let mut value = serde_json::to_value(&event.kind).expect("events serialize");
                 value["w"] = Value::from(event.worker);
                 if !event.op.is_empty() {
-                    value["op"] = Value::from(event.op.clone());
+                    value["op"] = Value::from(&*event.op);
                 }
                 value
             }

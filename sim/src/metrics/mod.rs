@@ -373,7 +373,7 @@ fn client_counts(trace: &Trace, epoch_unix_s: u64, instances: u32, demand: &boun
             Record::Client { instance, event, at } => (*instance, event, at.as_duration()),
             Record::Gateway(event) => {
                 if let herd_gateway::events::GatewayEventKind::Admitted { family, status, .. } = &event.kind {
-                    if (200..300).contains(status) && useful.contains(&family.as_str()) {
+                    if (200..300).contains(status) && useful.contains(family) {
                         counts.useful_admissions += 1;
                     }
                 }

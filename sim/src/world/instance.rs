@@ -357,7 +357,7 @@ async fn run_worker(
                     .submitted_jobs
                     .lock()
                     .expect("jobs lock")
-                    .get(&item.id)
+                    .get(&*item.id)
                     .cloned();
                 let jobs = context.world.submitted_jobs.clone();
                 let item_id = item.id.clone();
@@ -368,7 +368,9 @@ async fn run_worker(
                         known,
                         Duration::from_millis(poll_every_ms),
                         move |job| {
-                            jobs.lock().expect("jobs lock").insert(item_id, job.to_string());
+                            jobs.lock()
+                                .expect("jobs lock")
+                                .insert(item_id.to_string(), job.to_string());
                         },
                         Priority::Normal,
                     )

@@ -17,7 +17,8 @@ use crate::scenario::{Scenario, Workload};
 /// One unit of work, with a stable id (idempotency keys and resumption derive from it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkItem {
-    pub id: String,
+    /// Shared with the operation and every event of it.
+    pub id: Arc<str>,
     /// The item's number in the plan, `0..` the count of items: where its outcome is kept
     /// ([`ItemOutcomes`]). Set when the plan deals the items.
     pub index: usize,
@@ -179,7 +180,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
     let items: Vec<WorkItem> = match &scenario.workload {
         Workload::Read { operations } => (0..*operations)
             .map(|n| WorkItem {
-                id: format!("read-{n}"),
+                id: format!("read-{n}").into(),
                 index: 0,
                 kind: ItemKind::Read { user: user(n) },
                 bad: missing(n),
@@ -188,7 +189,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
             .collect(),
         Workload::Update { operations } => (0..*operations)
             .map(|n| WorkItem {
-                id: format!("update-{n}"),
+                id: format!("update-{n}").into(),
                 index: 0,
                 kind: ItemKind::Update {
                     user: user(n),
@@ -201,7 +202,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
             .collect(),
         Workload::BulkUpdate { users: count } => (0..count.unwrap_or(users))
             .map(|n| WorkItem {
-                id: format!("bulk-{n}"),
+                id: format!("bulk-{n}").into(),
                 index: 0,
                 kind: ItemKind::BulkUpdate {
                     user: user(n),
@@ -213,7 +214,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
             .collect(),
         Workload::CreateUsers { operations } => (0..*operations)
             .map(|n| WorkItem {
-                id: format!("create-user-{n}"),
+                id: format!("create-user-{n}").into(),
                 index: 0,
                 kind: ItemKind::CreateUser {
                     email: format!("new.user.{n:06}@herd.example"),
@@ -233,7 +234,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     iso_seconds(at)
                 };
                 WorkItem {
-                    id: format!("job-{n}"),
+                    id: format!("job-{n}").into(),
                     index: 0,
                     kind: ItemKind::AnalyticsJob {
                         interval: format!("{}/{}", day(n + 1), day(n)),
@@ -254,7 +255,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                     },
                 };
                 WorkItem {
-                    id: format!("create-{n}"),
+                    id: format!("create-{n}").into(),
                     index: 0,
                     kind,
                     bad: false,
@@ -265,7 +266,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         Workload::CreateAgents { agents } => {
             let mut items: Vec<WorkItem> = (0..*agents)
                 .map(|n| WorkItem {
-                    id: format!("agent-{n}"),
+                    id: format!("agent-{n}").into(),
                     index: 0,
                     kind: ItemKind::CreateAgent {
                         user_name: format!("agent-{n:06}@herd"),
@@ -285,7 +286,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
         }
         Workload::Contention { rounds } => (0..scenario.total_workers() * rounds)
             .map(|n| WorkItem {
-                id: format!("contend-{n}"),
+                id: format!("contend-{n}").into(),
                 index: 0,
                 kind: ItemKind::Update {
                     user: Directory::id_for(platform, 0),
@@ -301,7 +302,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
             for n in 0..(*reads).max(*updates) {
                 if n < *updates {
                     items.push(WorkItem {
-                        id: format!("update-{n}"),
+                        id: format!("update-{n}").into(),
                         index: 0,
                         kind: ItemKind::Update {
                             user: user(n),
@@ -314,7 +315,7 @@ pub fn plan(scenario: &Scenario) -> Vec<Vec<Vec<WorkItem>>> {
                 }
                 if n < *reads {
                     items.push(WorkItem {
-                        id: format!("read-{n}"),
+                        id: format!("read-{n}").into(),
                         index: 0,
                         kind: ItemKind::Read { user: user(n + 1) },
                         bad: missing(n + 1),
