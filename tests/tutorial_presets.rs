@@ -128,7 +128,7 @@ fn an_unawaited_pacer_logs_its_waits_and_sends_anyway() {
             continue;
         }
         // The same worker's next attempt goes at once, not `delay_ms` later.
-        let next = records[i + 1..].iter().find_map(|later| match later {
+        let next = records.iter().skip(i + 1).find_map(|later| match later {
             Record::Client {
                 event: e, at: sent, ..
             } if e.worker == event.worker => match e.kind {

@@ -162,8 +162,71 @@ impl Record {
 /// The lines themselves are made only when asked for ([`Trace::to_lines`], writing, diffing):
 /// the hash is taken as each record is encoded into one reused buffer, and no copy is kept.
 pub struct Trace {
-    records: Vec<Record>,
+    records: Records,
     hash: String,
+}
+
+/// How many records one chunk of a trace holds (about 2.5 MB).
+const CHUNK_RECORDS: usize = 16_384;
+
+/// A trace's records in execution order, kept in chunks of a fixed size: the trace grows
+/// without ever moving a record. A single `Vec` that doubles copies every record again at each
+/// growth and, while it copies, holds the old buffer beside one twice its size: a million
+/// operations' five million records peaked there.
+#[derive(Default)]
+pub struct Records {
+    chunks: Vec<Vec<Record>>,
+    len: usize,
+}
+
+impl Records {
+    fn push(&mut self, record: Record) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK_RECORDS => chunk.push(record),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+                chunk.push(record);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+        debug_assert!(self.chunks.iter().all(|chunk| chunk.len() <= CHUNK_RECORDS));
+    }
+
+    /// The records in execution order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Record> + Clone + '_ {
+        self.chunks.iter().flatten()
+    }
+
+    /// How many records there are.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The last record.
+    pub fn last(&self) -> Option<&Record> {
+        self.chunks.last().and_then(|chunk| chunk.last())
+    }
+
+    /// The record at `index` in execution order.
+    pub fn get(&self, index: usize) -> Option<&Record> {
+        self.chunks
+            .get(index / CHUNK_RECORDS)
+            .and_then(|chunk| chunk.get(index % CHUNK_RECORDS))
+    }
+}
+
+impl<'a> IntoIterator for &'a Records {
+    type Item = &'a Record;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<Record>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flatten()
+    }
 }
 
 /// SHA-256 over a trace's lines, each followed by a newline, fed one record at a time.
@@ -207,7 +270,7 @@ fn hex(bytes: &[u8]) -> String {
 /// ready when the world ends, with no pass over it afterwards.
 #[derive(Default)]
 pub struct TraceSink {
-    records: Vec<Record>,
+    records: Records,
     hasher: LineHasher,
 }
 
@@ -238,7 +301,7 @@ impl Trace {
         sink.finish()
     }
 
-    pub fn records(&self) -> &[Record] {
+    pub fn records(&self) -> &Records {
         &self.records
     }
 
@@ -264,7 +327,7 @@ impl Trace {
     pub fn write_jsonl(&self, path: &Path) -> std::io::Result<()> {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         let mut line = Vec::with_capacity(512);
-        for record in &self.records {
+        for record in self.records.iter() {
             line.clear();
             record.write_line(&mut line);
             line.push(b'\n');
@@ -357,6 +420,52 @@ pub fn first_divergence<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn network(at_us: u64) -> Record {
+        Record::Network {
+            at: SimTime::from_micros(at_us),
+            host: "client-0".into(),
+            action: NetworkAction::Partition,
+        }
+    }
+
+    #[test]
+    fn records_keep_their_order_across_chunks() {
+        let counts = [
+            0,
+            1,
+            CHUNK_RECORDS - 1,
+            CHUNK_RECORDS,
+            CHUNK_RECORDS + 1,
+            2 * CHUNK_RECORDS + 7,
+        ];
+        for count in counts {
+            let mut sink = TraceSink::default();
+            let mut hasher = LineHasher::default();
+            for n in 0..count as u64 {
+                hasher.add(&network(n));
+                sink.push(network(n));
+            }
+            let trace = sink.finish();
+            let records = trace.records();
+            assert_eq!((records.len(), records.is_empty()), (count, count == 0));
+            let times: Vec<u64> = records.iter().map(|record| record.at().as_micros()).collect();
+            assert_eq!(times, (0..count as u64).collect::<Vec<_>>(), "{count} records");
+            assert_eq!(records.iter().rev().count(), count);
+            assert_eq!(
+                records.last().map(Record::at),
+                count.checked_sub(1).map(|last| SimTime::from_micros(last as u64))
+            );
+            assert_eq!(records.get(count), None);
+            if let Some(middle) = count.checked_sub(1).map(|last| last / 2) {
+                assert_eq!(
+                    records.get(middle).map(|r| r.at().as_micros()),
+                    Some(middle as u64)
+                );
+            }
+            assert_eq!(trace.hash(), hasher.finish(), "the hash is the records' in order");
+        }
+    }
 
     #[test]
     fn divergence_is_found_at_the_first_difference() {
