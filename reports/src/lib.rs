@@ -628,7 +628,7 @@ fn scatter(summary: &Summary, label: impl Fn(&sweep::Point) -> String) -> Vec<Sc
 
 fn markdown_table(summary: &Summary) -> String {
     let mut md = String::from(
-        "| setting | runs | makespan s (median / p95) | attempts (median) | wasted (median / p95) | 429s (median) | ok (median) | gave up (median) | quota utilization | duplicates | fairness | failed runs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| setting | runs | makespan s (median / p95) | attempts (median) | wasted (median / p95) | 429s (median) | sent into a seen Retry-After (median) | ok (median) | gave up (median) | quota utilization | duplicates | fairness | failed runs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (index, point) in summary.points.iter().enumerate() {
         let mark = match (
@@ -644,7 +644,7 @@ fn markdown_table(summary: &Summary) -> String {
         };
         let _ = writeln!(
             md,
-            "| `{}`{mark} | {} | {:.1} / {:.1} | {:.0} | {:.0} / {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {} |",
+            "| `{}`{mark} | {} | {:.1} / {:.1} | {:.0} | {:.0} / {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {} |",
             sweep::label(&point.point),
             point.runs,
             point.makespan_s.median,
@@ -653,6 +653,7 @@ fn markdown_table(summary: &Summary) -> String {
             point.wasted_attempts.median,
             point.wasted_attempts.p95,
             point.responses_429.median,
+            point.early_sends.median,
             point.ok.median,
             point.gave_up.median,
             point.quota_utilization.median,

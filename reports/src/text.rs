@@ -195,7 +195,7 @@ pub fn sweep_table(summary: &Summary) -> String {
     let labels: Vec<String> = summary.points.iter().map(|p| sweep::label(&p.point)).collect();
     let width = labels.iter().map(String::len).max().unwrap_or(0).max(7);
     let mut out = format!(
-        "   {:<width$} {:>5} {:>17} {:>6} {:>15} {:>15} {:>8} {:>7} {:>7} {:>6} {:>10} {:>7} {:>6} {:>6}\n",
+        "   {:<width$} {:>5} {:>17} {:>6} {:>15} {:>15} {:>8} {:>6} {:>7} {:>7} {:>6} {:>10} {:>7} {:>6} {:>6}\n",
         "setting",
         "runs",
         "makespan s med/p95",
@@ -203,6 +203,7 @@ pub fn sweep_table(summary: &Summary) -> String {
         "attempts med/p95",
         "wasted med/p95",
         "429 med",
+        "early",
         "tokens",
         "gave up",
         "failed",
@@ -221,7 +222,7 @@ pub fn sweep_table(summary: &Summary) -> String {
             _ => " ",
         };
         out.push_str(&format!(
-            "{mark}  {label:<width$} {:>5} {:>8.1}/{:<8.1} {:>6.2} {:>7.0}/{:<7.0} {:>7.0}/{:<7.0} {:>8.0} {:>7.0} {:>7.0} {:>6.0} {:>10.0} {:>3.0}/{:<3.0} {:>6.2} {:>6}\n",
+            "{mark}  {label:<width$} {:>5} {:>8.1}/{:<8.1} {:>6.2} {:>7.0}/{:<7.0} {:>7.0}/{:<7.0} {:>8.0} {:>6.0} {:>7.0} {:>7.0} {:>6.0} {:>10.0} {:>3.0}/{:<3.0} {:>6.2} {:>6}\n",
             point.runs,
             point.makespan_s.median,
             point.makespan_s.p95,
@@ -231,6 +232,7 @@ pub fn sweep_table(summary: &Summary) -> String {
             point.wasted_attempts.median,
             point.wasted_attempts.p95,
             point.responses_429.median,
+            point.early_sends.median,
             point.token_requests.median,
             point.gave_up.median,
             point.failed_items.median,
@@ -243,8 +245,9 @@ pub fn sweep_table(summary: &Summary) -> String {
     }
     out.push_str(
         "   * on the Pareto frontier (median makespan vs median wasted attempts)   > recommended\n   \
-         medians over seeds; ×best is makespan over the best any client could do; `broke` counts runs \
-         that failed the scenario's expectations\n",
+         medians over seeds; ×best is makespan over the best any client could do; `early` counts attempts \
+         sent into a Retry-After the client had been told (no setting with more of them beats one with \
+         fewer); `broke` counts runs that failed the scenario's expectations\n",
     );
     recovery_block(&mut out, summary, &labels);
     finish(&mut out, summary, &labels, "recommended");
@@ -296,12 +299,13 @@ fn finish(out: &mut String, summary: &Summary, labels: &[String], headline: &str
 /// lost, and how many tokens it asked for.
 pub fn compare_table(summary: &Summary) -> String {
     let mut out = format!(
-        "{:<24} {:>10} {:>6} {:>9} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7} {:>10} {:>8} {:>9} {:>6}\n",
+        "{:<24} {:>10} {:>6} {:>9} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8} {:>7} {:>10} {:>8} {:>9} {:>6}\n",
         "preset",
         "makespan s",
         "×best",
         "attempts",
         "wasted",
+        "early",
         "tokens",
         "ok",
         "gave up",
@@ -315,11 +319,12 @@ pub fn compare_table(summary: &Summary) -> String {
     for point in &summary.points {
         let name = sweep::preset_of(&point.point);
         out.push_str(&format!(
-            "{name:<24} {:>10.1} {:>6.2} {:>9.0} {:>8.0} {:>7.0} {:>7.0} {:>7.0} {:>8.0} {:>7.0} {:>10.0} {:>8.0} {:>9.2} {:>6}\n",
+            "{name:<24} {:>10.1} {:>6.2} {:>9.0} {:>8.0} {:>6.0} {:>7.0} {:>7.0} {:>7.0} {:>8.0} {:>7.0} {:>10.0} {:>8.0} {:>9.2} {:>6}\n",
             point.makespan_s.median,
             point.makespan_ratio.median,
             point.attempts.median,
             point.wasted_attempts.median,
+            point.early_sends.median,
             point.token_requests.median,
             point.ok.median,
             point.gave_up.median,
@@ -332,8 +337,8 @@ pub fn compare_table(summary: &Summary) -> String {
         ));
     }
     out.push_str(
-        "medians over seeds; `failed` counts items that ended in a permanent error, `broke` runs that failed the \
-         scenario's expectations\n",
+        "medians over seeds; `early` counts attempts sent into a Retry-After the client had been told, `failed` \
+         items that ended in a permanent error, `broke` runs that failed the scenario's expectations\n",
     );
     let names: Vec<String> = summary
         .points

@@ -64,6 +64,9 @@ pub struct PointSummary {
     pub lost_writes: Stat,
     pub fairness_jain: Stat,
     pub makespan_ratio: Stat,
+    /// Attempts sent into a `Retry-After` the instance had been told and that had not passed
+    /// (on the bucket that said it): what the platform asked not to get.
+    pub early_sends: Stat,
     /// Runs that gave up, failed a good item (one not among the scenario's bad items), left
     /// unfinished, duplicated or lost any work: such a setting is never recommended.
     pub runs_losing_work: usize,
@@ -121,17 +124,21 @@ pub fn summarize(records: &[RunRecord], order: &[Point]) -> Summary {
             point.failed_runs == 0 && point.runs_losing_work == 0 && point.ok.median >= most_ok
         })
         .collect();
+    // A setting that sent more into seen Retry-Afters does not beat one that waited: its speed
+    // was taken from what the platform asked to keep.
     for &i in &eligible {
-        let (m, w) = (
+        let (m, w, e) = (
             summaries[i].makespan_s.median,
             summaries[i].wasted_attempts.median,
+            summaries[i].early_sends.median,
         );
         let dominated = eligible.iter().any(|&j| {
-            let (mj, wj) = (
+            let (mj, wj, ej) = (
                 summaries[j].makespan_s.median,
                 summaries[j].wasted_attempts.median,
+                summaries[j].early_sends.median,
             );
-            j != i && mj <= m && wj <= w && (mj < m || wj < w)
+            j != i && mj <= m && wj <= w && ej <= e && (mj < m || wj < w)
         });
         summaries[i].frontier = !dominated;
     }
@@ -347,6 +354,7 @@ fn summarize_point(point: &Point, runs: &[&RunRecord]) -> PointSummary {
         lost_writes: stat(|m| m.lost_writes as f64),
         fairness_jain: stat(|m| m.fairness_jain),
         makespan_ratio: stat(|m| m.makespan_ratio),
+        early_sends: stat(|m| m.sends_before_retry_after as f64),
         runs_losing_work: runs
             .iter()
             .filter(|run| {
@@ -396,11 +404,20 @@ fn recommend(
         );
         return None;
     }
-    let best = eligible
+    // Only the settings that sent least into seen Retry-Afters compete: a setting that ignores
+    // what the platform asked is not one to ship, however fast it finished here.
+    let least_early = eligible
+        .iter()
+        .map(|&i| points[i].early_sends.median)
+        .fold(f64::INFINITY, f64::min);
+    let (candidates, set_aside): (Vec<usize>, Vec<usize>) = eligible
+        .iter()
+        .partition(|&&i| points[i].early_sends.median <= least_early);
+    let best = candidates
         .iter()
         .map(|&i| points[i].makespan_s.median)
         .fold(f64::INFINITY, f64::min);
-    let chosen = eligible
+    let chosen = candidates
         .iter()
         .copied()
         .filter(|&i| points[i].makespan_s.median <= best * 1.02 + 1e-9)
@@ -414,15 +431,40 @@ fn recommend(
                 .then(a.cmp(&b))
         })?;
     let p = &points[chosen];
+    let among = match (least_early > 0.0, set_aside.is_empty()) {
+        (true, _) => format!(
+            "among the settings that sent fewest into seen Retry-Afters ({least_early:.0}, median; every setting sent some), "
+        ),
+        (false, false) => "among the settings that waited out every Retry-After they were told, ".to_string(),
+        (false, true) => String::new(),
+    };
     let mut reason = format!(
-        "fewest wasted attempts within 2% of the best makespan: median makespan {:.1} s (best {best:.1} s), \
+        "{among}fewest wasted attempts within 2% of the best makespan: median makespan {:.1} s (best {best:.1} s), \
          median wasted attempts {:.0}; all {} runs lost no work and met the scenario's expectations",
         p.makespan_s.median, p.wasted_attempts.median, p.runs
     );
+    let faster: Vec<String> = set_aside
+        .iter()
+        .filter(|&&i| points[i].makespan_s.median < p.makespan_s.median)
+        .map(|&i| {
+            format!(
+                "{} ({:.1} s, {:.0} sent into a seen Retry-After)",
+                label(&points[i].point),
+                points[i].makespan_s.median,
+                points[i].early_sends.median
+            )
+        })
+        .collect();
+    if !faster.is_empty() {
+        reason.push_str(&format!(
+            "; faster but not waiting out the Retry-Afters they were told: {}",
+            faster.join(", ")
+        ));
+    }
     let chosen_hashes = hashes(by_key, &p.point);
     let mut identical = Vec::new();
     let mut close = Vec::new();
-    for &i in eligible.iter().filter(|&&i| i != chosen) {
+    for &i in candidates.iter().filter(|&&i| i != chosen) {
         let other = &points[i];
         if hashes(by_key, &other.point) == chosen_hashes {
             identical.push(label(&other.point));
@@ -721,5 +763,56 @@ mod tests {
             "{:?}",
             summary.notes
         );
+    }
+
+    #[test]
+    fn a_setting_that_sends_into_seen_retry_afters_is_not_recommended_over_one_that_waits() {
+        // (setting, makespan, wasted, early sends): the impatient one is faster and wastes no
+        // more, but sent into Retry-Afters it had been told.
+        let check = |rows: &[(&str, f64, u64, u64)], expect: &str, frontier: &[&str]| {
+            let records: Vec<RunRecord> = rows
+                .iter()
+                .map(|&(name, makespan, wasted, early)| {
+                    let mut record = run(&[("k", name)], 0, name, makespan, wasted);
+                    record.metrics.sends_before_retry_after = early;
+                    record
+                })
+                .collect();
+            let summary = summarize(&records, &[]);
+            let (index, reason) = summary.recommended.clone().expect("a recommendation");
+            assert_eq!(summary.points[index].point["k"], expect, "{reason}");
+            let mut on_frontier: Vec<&str> = summary
+                .points
+                .iter()
+                .filter(|point| point.frontier)
+                .map(|point| point.point["k"].as_str())
+                .collect();
+            on_frontier.sort_unstable();
+            let mut frontier = frontier.to_vec();
+            frontier.sort_unstable();
+            assert_eq!(on_frontier, frontier);
+            reason
+        };
+        let reason = check(
+            &[("impatient", 3.4, 3, 7), ("patient", 5.5, 3, 0)],
+            "patient",
+            &["impatient", "patient"],
+        );
+        assert!(
+            reason.contains("impatient"),
+            "the faster one set aside is named: {reason}"
+        );
+        // When every setting sent early, the fewest early sends compete.
+        let reason = check(
+            &[("many", 3.0, 0, 9), ("few", 4.0, 0, 2)],
+            "few",
+            &["many", "few"],
+        );
+        assert!(
+            reason.contains("every setting sent some") && !reason.contains("noise"),
+            "{reason}"
+        );
+        // Early sends alone do not put a slower, more wasteful setting on the frontier.
+        check(&[("clean", 3.0, 0, 0), ("late", 4.0, 5, 0)], "clean", &["clean"]);
     }
 }
