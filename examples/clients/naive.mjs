@@ -51,8 +51,12 @@ const listing = {};
 async function listUsers(passes) {
   let done = 0, restarts = 0, laterFailed = false;
   // It lists again until a listing has failed part-way at least once (a fifth of reads fail
-  // here), so that its habit of starting over always shows: at most 30 passes and 200 restarts.
-  while ((done < passes || !laterFailed) && done < 30 && restarts < 200 && Date.now() < DEADLINE) {
+  // here), so that its habit of starting over always shows: at most 30 passes and 1 500
+  // restarts. While the workers keep the client's limit full its first page is refused again
+  // and again; a pause of 20 ms after a refused first page (it still never waits out a
+  // Retry-After) spreads those restarts over the whole run instead of spending them all in the
+  // first 429 window, which had left it no listing to fail part-way once the workers were done.
+  while ((done < passes || !laterFailed) && done < 30 && restarts < 1500 && Date.now() < DEADLINE) {
     for (let page = 1; ; page++) {
       let response, body;
       try {
@@ -63,6 +67,7 @@ async function listUsers(passes) {
       if (!response?.ok) {
         restarts += 1;
         laterFailed = laterFailed || page > 1;
+        if (page === 1) await sleep(20);
         break; // start the whole listing again
       }
       if (page >= body.pageCount) {

@@ -58,9 +58,13 @@ LISTING = {}
 
 def list_users(passes):
     # It lists again until a listing has failed part-way at least once (a fifth of reads fail
-    # here), so that its habit of starting over always shows: at most 30 passes and 200 restarts.
+    # here), so that its habit of starting over always shows: at most 30 passes and 1 500
+    # restarts. While the workers keep the client's limit full its first page is refused again
+    # and again; a pause of 20 ms after a refused first page (it still never waits out a
+    # Retry-After) spreads those restarts over the whole run instead of spending them all in the
+    # first 429 window, which had left it no listing to fail part-way once the workers were done.
     done, restarts, later_failed = 0, 0, False
-    while (done < passes or not later_failed) and done < 30 and restarts < 200 and time.monotonic() < DEADLINE:
+    while (done < passes or not later_failed) and done < 30 and restarts < 1500 and time.monotonic() < DEADLINE:
         page = 1
         while True:
             try:
@@ -68,6 +72,8 @@ def list_users(passes):
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 restarts += 1
                 later_failed = later_failed or page > 1
+                if page == 1:
+                    time.sleep(0.02)
                 break  # start the whole listing again
             if page >= body["pageCount"]:
                 done += 1

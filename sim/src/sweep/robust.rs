@@ -8,8 +8,9 @@
 //! environments of different speeds on one scale.
 //!
 //! A setting is **Pareto-robust** when it breaks nowhere and no other such setting is at least
-//! as close to the bound in every environment and closer in one. The recommendation is the
-//! Pareto-robust setting with the best worst-case ratio (within 1%: the better mean ratio, then
+//! as close to the bound in every environment and closer in one, without sending more into seen
+//! Retry-Afters in any. The recommendation is, among the Pareto-robust settings that sent fewest
+//! into seen Retry-Afters, the one with the best worst-case ratio (within 1%: the better mean ratio, then
 //! fewer wasted attempts, then grid order); settings with identical traces everywhere, or within
 //! 1% on both, are named as ties. When every setting breaks somewhere, nothing is recommended.
 
@@ -28,6 +29,8 @@ pub struct SwarmCell {
     pub runs: usize,
     pub makespan_ratio: Stat,
     pub wasted_attempts: Stat,
+    /// Attempts sent into a `Retry-After` the client had been told.
+    pub early_sends: Stat,
     /// Why the setting breaks here; `None`: it does not.
     pub breaks: Option<String>,
 }
@@ -186,6 +189,7 @@ fn cell_of(point: &Point, summaries: &[PointSummary]) -> Option<SwarmCell> {
         runs: summary.runs,
         makespan_ratio: summary.makespan_ratio,
         wasted_attempts: summary.wasted_attempts,
+        early_sends: summary.early_sends,
         breaks,
     })
 }
@@ -240,17 +244,27 @@ fn mark_pareto_robust(settings: &mut [SwarmSetting]) {
             })
             .collect()
     };
-    let candidates: Vec<(usize, Vec<f64>)> = settings
+    let early = |setting: &SwarmSetting| -> Vec<f64> {
+        setting
+            .cells
+            .iter()
+            .map(|cell| cell.as_ref().map_or(0.0, |cell| cell.early_sends.median))
+            .collect()
+    };
+    let candidates: Vec<(usize, Vec<f64>, Vec<f64>)> = settings
         .iter()
         .enumerate()
         .filter(|(_, setting)| holds_everywhere(setting))
-        .map(|(i, setting)| (i, ratios(setting)))
+        .map(|(i, setting)| (i, ratios(setting), early(setting)))
         .collect();
-    for (i, mine) in &candidates {
-        let dominated = candidates.iter().any(|(j, theirs)| {
+    // As in a plain sweep, a setting that sent more into seen Retry-Afters somewhere dominates
+    // nothing that waited there.
+    for (i, mine, mine_early) in &candidates {
+        let dominated = candidates.iter().any(|(j, theirs, theirs_early)| {
             j != i
                 && theirs.iter().zip(mine).all(|(t, m)| t <= m)
                 && theirs.iter().zip(mine).any(|(t, m)| t < m)
+                && theirs_early.iter().zip(mine_early).all(|(t, m)| t <= m)
         });
         settings[*i].pareto_robust = !dominated;
     }
@@ -270,10 +284,42 @@ fn recommend(
             .map(|cell| cell.wasted_attempts.median)
             .sum()
     };
+    // Only the robust settings that sent fewest into seen Retry-Afters (summed over the
+    // environments) compete, as in a plain sweep.
+    let early = |setting: &SwarmSetting| -> f64 {
+        setting
+            .cells
+            .iter()
+            .flatten()
+            .map(|cell| cell.early_sends.median)
+            .sum()
+    };
+    let least_early = settings
+        .iter()
+        .filter(|setting| setting.pareto_robust)
+        .map(early)
+        .fold(f64::INFINITY, f64::min);
+    let set_aside: Vec<String> = settings
+        .iter()
+        .filter(|setting| setting.pareto_robust && early(setting) > least_early)
+        .map(|setting| {
+            format!(
+                "{} ({:.0} sent into a seen Retry-After over the environments)",
+                label(&setting.point),
+                early(setting)
+            )
+        })
+        .collect();
+    if !set_aside.is_empty() {
+        notes.push(format!(
+            "not recommended for sending into Retry-Afters they had been told: {}",
+            set_aside.join(", ")
+        ));
+    }
     let chosen = settings
         .iter()
         .enumerate()
-        .filter(|(_, setting)| setting.pareto_robust)
+        .filter(|(_, setting)| setting.pareto_robust && early(setting) <= least_early)
         .min_by(|(a, sa), (b, sb)| {
             let worst = if tied_ratio(sa.worst_ratio, sb.worst_ratio) {
                 std::cmp::Ordering::Equal
@@ -459,5 +505,43 @@ mod tests {
             .find(|n| n.starts_with("nothing"))
             .expect("a note");
         assert!(note.contains("concurrency=a in e0"), "{note}");
+    }
+
+    #[test]
+    fn a_setting_that_sends_into_seen_retry_afters_is_not_the_robust_choice() {
+        // fast: closer to the bound everywhere, but sends into seen Retry-Afters in e1;
+        // patient: slower, waits everywhere.
+        let mut records = Vec::new();
+        for seed in 0..3 {
+            for (env, fast, patient) in [(0, 1.0, 1.1), (1, 1.0, 1.2)] {
+                let mut impatient = record("fast", env, seed, fast, 0);
+                impatient.metrics.sends_before_retry_after = if env == 1 { 12 } else { 0 };
+                records.push(impatient);
+                records.push(record("patient", env, seed, patient, 0));
+            }
+        }
+        let summary = summarize_swarm(&records, &[]);
+        let by_name = |name: &str| {
+            summary
+                .settings
+                .iter()
+                .position(|s| s.point["client.concurrency"] == name)
+                .expect("setting")
+        };
+        assert!(summary.settings[by_name("fast")].pareto_robust);
+        assert!(
+            summary.settings[by_name("patient")].pareto_robust,
+            "a setting that sent into Retry-Afters dominates none that waited"
+        );
+        let (chosen, reason) = summary.recommended.clone().expect("a recommendation");
+        assert_eq!(chosen, by_name("patient"), "{reason}");
+        assert!(
+            summary
+                .notes
+                .iter()
+                .any(|note| note.contains("concurrency=fast") && note.contains("12 sent")),
+            "{:?}",
+            summary.notes
+        );
     }
 }
