@@ -270,30 +270,21 @@ fn mark_pareto_robust(settings: &mut [SwarmSetting]) {
     }
 }
 
+/// A cell's measure summed over the environments where the setting ran.
+fn summed(setting: &SwarmSetting, measure: fn(&SwarmCell) -> f64) -> f64 {
+    setting.cells.iter().flatten().map(measure).sum()
+}
+
 fn recommend(
     settings: &[SwarmSetting],
     environments: &[Environment],
     augmented: &[RunRecord],
     notes: &mut Vec<String>,
 ) -> Option<(usize, String)> {
-    let wasted = |setting: &SwarmSetting| -> f64 {
-        setting
-            .cells
-            .iter()
-            .flatten()
-            .map(|cell| cell.wasted_attempts.median)
-            .sum()
-    };
+    let wasted = |setting: &SwarmSetting| summed(setting, |cell| cell.wasted_attempts.median);
     // Only the robust settings that sent fewest into seen Retry-Afters (summed over the
     // environments) compete, as in a plain sweep.
-    let early = |setting: &SwarmSetting| -> f64 {
-        setting
-            .cells
-            .iter()
-            .flatten()
-            .map(|cell| cell.early_sends.median)
-            .sum()
-    };
+    let early = |setting: &SwarmSetting| summed(setting, |cell| cell.early_sends.median);
     let least_early = settings
         .iter()
         .filter(|setting| setting.pareto_robust)
@@ -448,6 +439,15 @@ mod tests {
         }
     }
 
+    /// Where the setting of concurrency `name` stands in the summary.
+    fn setting_index(summary: &SwarmSummary, name: &str) -> usize {
+        summary
+            .settings
+            .iter()
+            .position(|s| s.point["client.concurrency"] == name)
+            .expect("setting")
+    }
+
     #[test]
     fn the_best_worst_case_among_settings_that_break_nowhere() {
         // a: best on average but breaks in e2; b: worst case 1.5; c: worst case 1.3, the choice;
@@ -467,13 +467,7 @@ mod tests {
         }
         let summary = summarize_swarm(&records, &[]);
         assert_eq!(summary.environments.len(), 3);
-        let by_name = |name: &str| {
-            summary
-                .settings
-                .iter()
-                .position(|s| s.point["client.concurrency"] == name)
-                .expect("setting")
-        };
+        let by_name = |name: &str| setting_index(&summary, name);
         let a = &summary.settings[by_name("a")];
         assert_eq!(a.broken, 1);
         assert!(a.cells[2].as_ref().and_then(|c| c.breaks.as_ref()).is_some());
@@ -521,13 +515,7 @@ mod tests {
             }
         }
         let summary = summarize_swarm(&records, &[]);
-        let by_name = |name: &str| {
-            summary
-                .settings
-                .iter()
-                .position(|s| s.point["client.concurrency"] == name)
-                .expect("setting")
-        };
+        let by_name = |name: &str| setting_index(&summary, name);
         assert!(summary.settings[by_name("fast")].pareto_robust);
         assert!(
             summary.settings[by_name("patient")].pareto_robust,
