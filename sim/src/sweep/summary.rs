@@ -457,7 +457,7 @@ fn recommend(
         .collect();
     if !faster.is_empty() {
         reason.push_str(&format!(
-            "; faster but not waiting out the Retry-Afters they were told: {}",
+            "; faster, but sent more into seen Retry-Afters: {}",
             faster.join(", ")
         ));
     }
