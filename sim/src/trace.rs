@@ -174,191 +174,213 @@ impl Record {
 /// escaped, was most of the cost of hashing a trace. False, and nothing written, for any other
 /// record.
 fn write_common(record: &Record, out: &mut Vec<u8>) -> bool {
-    use herd_client::events::EventKind;
-    use herd_gateway::events::GatewayEventKind;
     let start = out.len();
     let t_us = record.at().as_micros();
-    let mut line = Line { out };
-    match record {
-        Record::Client { instance, event, .. } => {
-            let kind = match &event.kind {
-                EventKind::Queued { .. } => "queued",
-                EventKind::Paced { .. } => "paced",
-                EventKind::Attempt { .. } => "attempt",
-                EventKind::Response { .. } => "response",
-                EventKind::Retry { .. } => "retry",
-                EventKind::Done { reason: None, .. } => "done",
-                _ => return false,
-            };
-            line.raw("{\"t_us\":");
-            line.number(t_us);
-            line.raw(",\"src\":\"client-");
-            line.number(u64::from(*instance));
-            line.raw("\",\"w\":");
-            line.number(event.worker);
-            if !event.op.is_empty() {
-                line.key("op");
-                line.string(&event.op);
+    let written = match record {
+        Record::Client { instance, event, .. } => write_client(t_us, *instance, event, &mut Line { out }),
+        Record::Gateway(event) => write_gateway(t_us, event, &mut Line { out }),
+        Record::Network { .. } => false,
+    };
+    debug_assert!(
+        written == (out.len() > start),
+        "a line is written whole or not at all"
+    );
+    written
+}
+
+/// The name serde gives a client event the direct encoder writes; `None` for the others.
+fn client_event_name(kind: &herd_client::events::EventKind) -> Option<&'static str> {
+    use herd_client::events::EventKind;
+    Some(match kind {
+        EventKind::Queued { .. } => "queued",
+        EventKind::Paced { .. } => "paced",
+        EventKind::Attempt { .. } => "attempt",
+        EventKind::Response { .. } => "response",
+        EventKind::Retry { .. } => "retry",
+        EventKind::Done { reason: None, .. } => "done",
+        _ => return None,
+    })
+}
+
+fn write_client(t_us: u64, instance: u32, event: &ClientEvent, line: &mut Line<'_>) -> bool {
+    let Some(name) = client_event_name(&event.kind) else {
+        return false;
+    };
+    line.raw("{\"t_us\":");
+    line.number(t_us);
+    line.raw(",\"src\":\"client-");
+    line.number(u64::from(instance));
+    line.raw("\",\"w\":");
+    line.number(event.worker);
+    if !event.op.is_empty() {
+        line.key("op");
+        line.string(&event.op);
+    }
+    line.key("event");
+    line.string(name);
+    write_client_fields(&event.kind, line);
+    line.raw("}");
+    true
+}
+
+/// The fields of an event [`client_event_name`] names, in declaration order.
+fn write_client_fields(kind: &herd_client::events::EventKind, line: &mut Line<'_>) {
+    use herd_client::events::EventKind;
+    match kind {
+        EventKind::Queued { priority, waited_ms } => {
+            line.key("priority");
+            line.serialized(priority);
+            line.key("waited_ms");
+            line.number(*waited_ms);
+        }
+        EventKind::Paced {
+            family,
+            delay_ms,
+            reason,
+        } => {
+            line.key("family");
+            line.string(family);
+            line.key("delay_ms");
+            line.number(*delay_ms);
+            line.key("reason");
+            line.serialized(reason);
+        }
+        EventKind::Attempt {
+            attempt,
+            method,
+            path,
+            family,
+            token_generation,
+        } => {
+            line.key("attempt");
+            line.number(u64::from(*attempt));
+            line.key("method");
+            line.string(method);
+            line.key("path");
+            line.string(path);
+            line.key("family");
+            line.string(family);
+            line.key("token_generation");
+            line.number(*token_generation);
+        }
+        EventKind::Response {
+            attempt,
+            status,
+            latency_ms,
+            retry_after_ms,
+            retry_after,
+            correlation_id,
+        } => {
+            line.key("attempt");
+            line.number(u64::from(*attempt));
+            line.key("status");
+            line.number(u64::from(*status));
+            line.key("latency_ms");
+            line.number(*latency_ms);
+            line.key("retry_after_ms");
+            line.optional(*retry_after_ms);
+            if let Some(retry_after) = retry_after {
+                line.key("retry_after");
+                line.string(retry_after);
             }
-            line.key("event");
-            line.string(kind);
-            match &event.kind {
-                EventKind::Queued { priority, waited_ms } => {
-                    line.key("priority");
-                    line.serialized(priority);
-                    line.key("waited_ms");
-                    line.number(*waited_ms);
-                }
-                EventKind::Paced {
-                    family,
-                    delay_ms,
-                    reason,
-                } => {
-                    line.key("family");
-                    line.string(family);
-                    line.key("delay_ms");
-                    line.number(*delay_ms);
-                    line.key("reason");
-                    line.serialized(reason);
-                }
-                EventKind::Attempt {
-                    attempt,
-                    method,
-                    path,
-                    family,
-                    token_generation,
-                } => {
-                    line.key("attempt");
-                    line.number(u64::from(*attempt));
-                    line.key("method");
-                    line.string(method);
-                    line.key("path");
-                    line.string(path);
-                    line.key("family");
-                    line.string(family);
-                    line.key("token_generation");
-                    line.number(*token_generation);
-                }
-                EventKind::Response {
-                    attempt,
-                    status,
-                    latency_ms,
-                    retry_after_ms,
-                    retry_after,
-                    correlation_id,
-                } => {
-                    line.key("attempt");
-                    line.number(u64::from(*attempt));
-                    line.key("status");
-                    line.number(u64::from(*status));
-                    line.key("latency_ms");
-                    line.number(*latency_ms);
-                    line.key("retry_after_ms");
-                    line.optional(*retry_after_ms);
-                    if let Some(retry_after) = retry_after {
-                        line.key("retry_after");
-                        line.string(retry_after);
-                    }
-                    if let Some(correlation_id) = correlation_id {
-                        line.key("correlation_id");
-                        line.string(correlation_id);
-                    }
-                }
-                EventKind::Retry {
-                    attempt,
-                    delay_ms,
-                    class,
-                    retry_after_ms,
-                } => {
-                    line.key("attempt");
-                    line.number(u64::from(*attempt));
-                    line.key("delay_ms");
-                    line.number(*delay_ms);
-                    line.key("class");
-                    line.serialized(class);
-                    line.key("retry_after_ms");
-                    line.optional(*retry_after_ms);
-                }
-                EventKind::Done {
-                    outcome,
-                    attempts,
-                    status,
-                    reason: None,
-                } => {
-                    line.key("outcome");
-                    line.serialized(outcome);
-                    line.key("attempts");
-                    line.number(u64::from(*attempts));
-                    line.key("status");
-                    line.optional(status.map(u64::from));
-                    line.key("reason");
-                    line.raw("null");
-                }
-                _ => unreachable!("every other event returned above"),
+            if let Some(correlation_id) = correlation_id {
+                line.key("correlation_id");
+                line.string(correlation_id);
             }
         }
-        Record::Gateway(event) => {
-            let kind = match &event.kind {
-                GatewayEventKind::Admitted { .. } => "admitted",
-                GatewayEventKind::RateLimited { .. } => "rate_limited",
-                _ => return false,
-            };
-            line.raw("{\"t_us\":");
-            line.number(t_us);
-            line.raw(",\"src\":\"gateway\",\"request\":");
-            line.number(event.request);
-            line.key("event");
-            line.string(kind);
-            match &event.kind {
-                GatewayEventKind::Admitted {
-                    family,
-                    token_seq,
-                    status,
-                    remaining,
-                } => {
-                    line.key("family");
-                    line.string(family);
-                    line.key("token_seq");
-                    line.number(*token_seq);
-                    line.key("status");
-                    line.number(u64::from(*status));
-                    line.key("remaining");
-                    line.optional(*remaining);
-                }
-                GatewayEventKind::RateLimited {
-                    family,
-                    token_seq,
-                    rule,
-                    key,
-                    count,
-                    limit,
-                    wait_ms,
-                    retry_after_s,
-                } => {
-                    line.key("family");
-                    line.string(family);
-                    line.key("token_seq");
-                    line.number(*token_seq);
-                    line.key("rule");
-                    line.string(rule);
-                    line.key("key");
-                    line.string(key);
-                    line.key("count");
-                    line.number(*count);
-                    line.key("limit");
-                    line.number(*limit);
-                    line.key("wait_ms");
-                    line.number(*wait_ms);
-                    line.key("retry_after_s");
-                    line.optional(*retry_after_s);
-                }
-                _ => unreachable!("every other event returned above"),
-            }
+        EventKind::Retry {
+            attempt,
+            delay_ms,
+            class,
+            retry_after_ms,
+        } => {
+            line.key("attempt");
+            line.number(u64::from(*attempt));
+            line.key("delay_ms");
+            line.number(*delay_ms);
+            line.key("class");
+            line.serialized(class);
+            line.key("retry_after_ms");
+            line.optional(*retry_after_ms);
         }
-        Record::Network { .. } => return false,
+        EventKind::Done {
+            outcome,
+            attempts,
+            status,
+            reason: None,
+        } => {
+            line.key("outcome");
+            line.serialized(outcome);
+            line.key("attempts");
+            line.number(u64::from(*attempts));
+            line.key("status");
+            line.optional(status.map(u64::from));
+            line.key("reason");
+            line.raw("null");
+        }
+        _ => unreachable!("client_event_name names only the events above"),
+    }
+}
+
+fn write_gateway(t_us: u64, event: &GatewayEvent, line: &mut Line<'_>) -> bool {
+    use herd_gateway::events::GatewayEventKind;
+    let name = match &event.kind {
+        GatewayEventKind::Admitted { .. } => "admitted",
+        GatewayEventKind::RateLimited { .. } => "rate_limited",
+        _ => return false,
+    };
+    line.raw("{\"t_us\":");
+    line.number(t_us);
+    line.raw(",\"src\":\"gateway\",\"request\":");
+    line.number(event.request);
+    line.key("event");
+    line.string(name);
+    match &event.kind {
+        GatewayEventKind::Admitted {
+            family,
+            token_seq,
+            status,
+            remaining,
+        } => {
+            line.key("family");
+            line.string(family);
+            line.key("token_seq");
+            line.number(*token_seq);
+            line.key("status");
+            line.number(u64::from(*status));
+            line.key("remaining");
+            line.optional(*remaining);
+        }
+        GatewayEventKind::RateLimited {
+            family,
+            token_seq,
+            rule,
+            key,
+            count,
+            limit,
+            wait_ms,
+            retry_after_s,
+        } => {
+            line.key("family");
+            line.string(family);
+            line.key("token_seq");
+            line.number(*token_seq);
+            line.key("rule");
+            line.string(rule);
+            line.key("key");
+            line.string(key);
+            line.key("count");
+            line.number(*count);
+            line.key("limit");
+            line.number(*limit);
+            line.key("wait_ms");
+            line.number(*wait_ms);
+            line.key("retry_after_s");
+            line.optional(*retry_after_s);
+        }
+        _ => unreachable!("every other event returned above"),
     }
     line.raw("}");
-    debug_assert!(out.len() > start);
     true
 }
 
