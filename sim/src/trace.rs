@@ -466,7 +466,10 @@ impl Records {
             }
         }
         self.len += 1;
-        debug_assert!(self.chunks.iter().all(|chunk| chunk.len() <= CHUNK_RECORDS));
+        debug_assert!(self
+            .chunks
+            .last()
+            .is_some_and(|chunk| chunk.len() <= CHUNK_RECORDS && chunk.capacity() >= CHUNK_RECORDS));
     }
 
     /// The records in execution order.
