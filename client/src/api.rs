@@ -51,10 +51,10 @@ impl Worker {
             let op =
                 Operation::get(format!("{op_prefix}#page{page}"), path, "users.read").with_priority(priority);
             let result = self.execute(op).await;
-            let Some(body) = result.body.as_ref().filter(|_| result.is_ok()) else {
+            let Some(body) = result.json().filter(|_| result.is_ok()) else {
                 return Err(result);
             };
-            let (page_items, link) = platform.page(body);
+            let (page_items, link) = platform.page(&body);
             if page_items.is_empty() && link.is_some() {
                 return Err(OpResult {
                     outcome: Outcome::Failed,
@@ -172,7 +172,7 @@ impl Worker {
                 let result = self.execute(op).await;
                 requests += result.attempts;
                 let job = result
-                    .body
+                    .json()
                     .as_ref()
                     .and_then(|body| body["jobId"].as_str())
                     .map(str::to_string);
@@ -195,7 +195,8 @@ impl Worker {
             .with_priority(priority);
             let result = self.execute(op).await;
             requests += result.attempts;
-            let state = result.body.as_ref().and_then(|body| body["state"].as_str());
+            let body = result.json();
+            let state = body.as_ref().and_then(|body| body["state"].as_str());
             match state {
                 Some("FULFILLED") if result.is_ok() => break,
                 Some("QUEUED" | "PENDING") if result.is_ok() => {
@@ -234,7 +235,7 @@ impl Worker {
                 };
             }
             cursor = result
-                .body
+                .json()
                 .as_ref()
                 .and_then(|body| body["cursor"].as_str())
                 .map(str::to_string);
@@ -311,8 +312,7 @@ impl Worker {
             chunk_number += 1;
             let result = self.execute(op).await;
             let results = result
-                .body
-                .as_ref()
+                .json()
                 .filter(|_| result.is_ok())
                 .and_then(|body| body["results"].as_array().cloned());
             let Some(results) = results else {
@@ -403,14 +403,16 @@ impl Worker {
             .with_priority(priority);
             let result = self.execute(op).await;
             let listed: BTreeMap<String, Value> = result
-                .body
-                .as_ref()
+                .json()
                 .filter(|_| result.is_ok())
-                .and_then(|body| body["entities"].as_array())
+                .and_then(|mut body| match body["entities"].take() {
+                    Value::Array(users) => Some(users),
+                    _ => None,
+                })
                 .map(|users| {
                     users
-                        .iter()
-                        .filter_map(|user| Some((user["id"].as_str()?.to_string(), user.clone())))
+                        .into_iter()
+                        .filter_map(|user| Some((user["id"].as_str()?.to_string(), user)))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -469,8 +471,7 @@ impl Worker {
             };
             let result = self.execute(op).await;
             let item_results = result
-                .body
-                .as_ref()
+                .json()
                 .filter(|_| result.is_ok())
                 .and_then(|body| body["agentResults"].as_array().cloned());
             for (offset, agent) in chunk.iter().enumerate() {

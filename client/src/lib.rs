@@ -26,7 +26,7 @@ pub mod shared_limiter;
 pub mod token;
 pub mod transport;
 
-pub use client::{Client, OpBody, OpResult, Operation, Outcome, Worker};
+pub use client::{Body, Client, OpBody, OpResult, Operation, Outcome, Worker};
 pub use config::ClientConfig;
 pub use platform::{Credentials, Platform};
 pub use presets::Preset;

@@ -314,7 +314,7 @@ async fn run_worker(
                     .await;
                 if let (Some(listing), Some(version)) = (
                     context.listing.get(),
-                    result.body.as_ref().and_then(|body| body["version"].as_u64()),
+                    result.json().and_then(|body| body["version"].as_u64()),
                 ) {
                     listing
                         .lock()
