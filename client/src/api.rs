@@ -32,6 +32,14 @@ pub struct ItemResult {
     pub status: Option<u16>,
 }
 
+/// The array under `key` of a parsed body, taken out of it (the body is the caller's own copy).
+fn array_field(mut body: Value, key: &str) -> Option<Vec<Value>> {
+    match body.get_mut(key).map(Value::take) {
+        Some(Value::Array(items)) => Some(items),
+        _ => None,
+    }
+}
+
 /// Per-item statuses worth another try in a later chunk.
 fn item_retryable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
@@ -314,7 +322,7 @@ impl Worker {
             let results = result
                 .json()
                 .filter(|_| result.is_ok())
-                .and_then(|body| body["results"].as_array().cloned());
+                .and_then(|body| array_field(body, "results"));
             let Some(results) = results else {
                 for (index, item, tries) in chunk {
                     done.insert(
@@ -405,10 +413,7 @@ impl Worker {
             let listed: BTreeMap<String, Value> = result
                 .json()
                 .filter(|_| result.is_ok())
-                .and_then(|mut body| match body["entities"].take() {
-                    Value::Array(users) => Some(users),
-                    _ => None,
-                })
+                .and_then(|body| array_field(body, "entities"))
                 .map(|users| {
                     users
                         .into_iter()
@@ -473,7 +478,7 @@ impl Worker {
             let item_results = result
                 .json()
                 .filter(|_| result.is_ok())
-                .and_then(|body| body["agentResults"].as_array().cloned());
+                .and_then(|body| array_field(body, "agentResults"));
             for (offset, agent) in chunk.iter().enumerate() {
                 let id = agent["userName"].as_str().unwrap_or("").to_string();
                 let entry = item_results.as_ref().and_then(|entries| entries.get(offset));

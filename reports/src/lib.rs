@@ -312,7 +312,7 @@ pub fn write_sweep(dir: &Path, summary: &Summary, command: &str, seeds: &str) ->
     }
     md.push_str(&markdown_table(summary));
     let _ = writeln!(md, "\n![makespan against wasted attempts](frontier.svg)\n");
-    let _ = writeln!(md, "Each point is a setting's median over seeds; the green line joins the Pareto frontier (no other setting is both faster and less wasteful); the ring marks the recommendation.\n");
+    let _ = writeln!(md, "Each point is a setting's median over seeds; the green line joins the Pareto frontier (no other setting is both faster and less wasteful without sending more into seen Retry-Afters); the ring marks the recommendation.\n");
     md.push_str(&recovery_section(dir, summary)?);
     notes_and_conflicts(&mut md, summary);
     let path = dir.join("report.md");

@@ -244,7 +244,7 @@ pub fn sweep_table(summary: &Summary) -> String {
         ));
     }
     out.push_str(
-        "   * on the Pareto frontier (median makespan vs median wasted attempts)   > recommended\n   \
+        "   * on the Pareto frontier (median makespan vs median wasted attempts, at no more early sends)   > recommended\n   \
          medians over seeds; ×best is makespan over the best any client could do; `early` counts attempts \
          sent into a Retry-After the client had been told (no setting with more of them beats one with \
          fewer); `broke` counts runs that failed the scenario's expectations\n",

@@ -75,7 +75,8 @@ pub struct PointSummary {
     pub recovery_s: Option<Stat>,
     /// Runs with a trigger that did not recover before they ended.
     pub not_recovered: usize,
-    /// Not beaten on both median makespan and median wasted attempts by another eligible point.
+    /// Not beaten on both median makespan and median wasted attempts by another eligible point
+    /// that sent no more into seen Retry-Afters.
     pub frontier: bool,
 }
 

@@ -51,7 +51,6 @@ pub(crate) struct WorldContext {
     pub(crate) records: Arc<Mutex<TraceSink>>,
     pub(crate) outcomes: Outcomes,
     pub(crate) plan: Arc<Vec<Vec<Vec<WorkItem>>>>,
-    pub(crate) total_items: usize,
     /// Signalled when the last item gets its outcome.
     pub(crate) done: Arc<tokio::sync::Notify>,
     pub(crate) clock: SimClock,
@@ -251,7 +250,7 @@ fn record(
         "item {} got a second outcome",
         item.id
     );
-    if outcomes.len() >= context.world.total_items {
+    if outcomes.all_done() {
         context.world.done.notify_one();
     }
 }

@@ -191,7 +191,7 @@ pub(crate) fn drive(
                     .push(action.record(elapsed));
                 applied += 1;
             }
-            if world.outcomes.lock().expect("outcomes lock").len() >= world.total_items {
+            if world.outcomes.lock().expect("outcomes lock").all_done() {
                 break (RunEnd::Completed, None);
             }
             for handle in &mut instances {

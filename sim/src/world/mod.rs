@@ -51,7 +51,6 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         epoch: UNIX_EPOCH + Duration::from_secs(scenario.gateway.epoch_unix_s),
         records: Arc::new(Mutex::new(TraceSink::default())),
         outcomes: Arc::new(Mutex::new(ItemOutcomes::new(total_items))),
-        total_items,
         plan: plan.clone(),
         done: Arc::new(tokio::sync::Notify::new()),
         clock: SimClock::Turmoil,

@@ -143,6 +143,11 @@ impl ItemOutcomes {
         self.done == 0
     }
 
+    /// Whether every item of the plan has its outcome.
+    pub fn all_done(&self) -> bool {
+        self.done == self.records.len()
+    }
+
     /// The recorded outcomes, in the items' order.
     pub fn records(&self) -> impl Iterator<Item = &ItemRecord> {
         self.records.iter().flatten()
