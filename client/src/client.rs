@@ -936,6 +936,8 @@ impl Worker {
                             bucket.pacer.on_rate_limited(now, wait);
                         }
                         bucket.pacer.on_retry_after(now, wait);
+                    } else if status == 429 {
+                        bucket.pacer.on_refused_unsaid(now);
                     }
                 } else if (200..300).contains(&status) {
                     bucket.pacer.on_success(now, now.saturating_sub(sent_at));

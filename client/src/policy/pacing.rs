@@ -60,6 +60,12 @@
 //! - A Retry-After shorter than the window implies (a platform limiting per second) is tried
 //!   before it is believed: the limit's share of the shorter window must be admitted again
 //!   within it, because a bucket shared at capacity answers in seconds too.
+//! - A 429 without Retry-After is noise alone (an edge in front of the platform answers so at
+//!   random), but a run of them with no 2xx between is a limit that does not say when: the
+//!   bucket closes for a second, doubling while its reopenings are refused at once (the
+//!   escalation of a short Retry-After, so a reset nobody announced is found in a few
+//!   refusals), and the learned limit takes what a whole window admitted, when no such closure
+//!   of ours cut that window short.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -662,22 +668,7 @@ impl LearnedLimit {
             self.smooth = false;
         }
         if self.probes_out > 0 {
-            // A probe found the edge: the limit stands; no more probing this window. The
-            // reopening it brings shows no new room either, unless others hold older slots of
-            // the bucket, or it holds none of ours (then a slot they free may be taken: how a
-            // newcomer gets its share).
-            self.probes_out = 0;
-            self.probe_tokens = 0;
-            self.probes_admitted = 0;
-            self.probe_backoff = (self.probe_backoff * 2)
-                .max(retry_after)
-                .max(RETRY_AFTER_RESOLUTION)
-                .min(self.window_max);
-            self.probe_again_at = now + self.probe_backoff;
-            self.refused_probe = Some(now);
-            // Refused holding no slot of the window at all: the bucket is all others'.
-            self.probe_was_refused = shorter.is_none() && !self.admitted.is_empty();
-            self.refused_at = Some(now);
+            self.probe_refused(now, retry_after, shorter.is_some());
             return;
         }
         if let (false, Some(implied)) = (trial_failed, shorter) {
@@ -697,11 +688,58 @@ impl LearnedLimit {
         } else {
             0
         };
-        self.limit = Some(admitted.saturating_sub(headroom).max(1));
+        self.set_limit(now, admitted.saturating_sub(headroom));
+    }
+
+    /// A refusal of a send made as a probe, `retry_after` from now: the probe found the edge;
+    /// the limit stands, and no more probing this window. The reopening it brings shows no new
+    /// room either, unless others hold older slots of the bucket (`others_older`: the header
+    /// implied a window shorter than ours), or it holds none of ours (then a slot they free may
+    /// be taken: how a newcomer gets its share).
+    fn probe_refused(&mut self, now: Duration, retry_after: Duration, others_older: bool) {
+        self.probes_out = 0;
+        self.probe_tokens = 0;
+        self.probes_admitted = 0;
+        self.probe_backoff = (self.probe_backoff * 2)
+            .max(retry_after)
+            .max(RETRY_AFTER_RESOLUTION)
+            .min(self.window_max);
+        self.probe_again_at = now + self.probe_backoff;
+        self.refused_probe = Some(now);
+        // Refused holding no slot of the window at all: the bucket is all others'.
+        self.probe_was_refused = !others_older && !self.admitted.is_empty();
+        self.refused_at = Some(now);
+    }
+
+    /// A refusal sets the limit to `limit`: what the platform admitted of the window before it.
+    fn set_limit(&mut self, now: Duration, limit: u64) {
+        self.limit = Some(limit.max(1));
         self.confirmed = true;
         self.probe_was_refused = false;
         self.refused_at = Some(now);
         self.clean_binding_windows = 0;
+    }
+
+    /// A refusal that did not say when, taken for the limit's (see [`Pacer::on_refused_unsaid`]):
+    /// as [`Self::on_refused`], the platform admitted what it admitted of our sends in the window
+    /// before it; without a time, it implies no window and no cost beyond the window's.
+    fn on_refused_unsaid(&mut self, now: Duration) {
+        self.forget_before(now);
+        if self
+            .candidate_window
+            .is_some_and(|candidate| now >= candidate.reopens)
+        {
+            self.candidate_window = None;
+        }
+        if self.probes_out > 0 {
+            self.probe_refused(now, Duration::ZERO, false);
+            return;
+        }
+        // The bucket's first window holds less than a window's sends: no count of a window.
+        if self.in_first_window(now) {
+            return;
+        }
+        self.set_limit(now, self.admitted.len() as u64);
     }
 }
 
@@ -742,7 +780,23 @@ pub struct Pacer {
     learned: Option<LearnedLimit>,
     /// The learned limit's reservation the last `acquire` made.
     reservation: Option<Slot>,
+    /// 429s without `Retry-After` since the last 2xx (see [`Self::on_refused_unsaid`]).
+    unsaid_run: u32,
+    /// When such a run last closed the bucket.
+    unsaid_closed_at: Option<Duration>,
 }
+
+/// 429s without `Retry-After` in a row, with no 2xx between them, before they are taken for the
+/// platform's limit rather than an edge's noise. A limit reached refuses every send until a
+/// slot frees, so a run comes at once; refusals at random, a fraction `p` of the answers, make
+/// one only `p^(n-1)` of the time (at the 15% of `gateway-spikes`, 0.3%).
+const UNSAID_RUN: u32 = 4;
+
+/// The closure a 429 without `Retry-After` brings once it is taken for the limit's: the
+/// header's resolution. Refused again at the reopening with no success since, it doubles (the
+/// escalation of a short `Retry-After`), so a reset it does not know is found in a few
+/// refusals, as an honest one is met.
+const UNSAID_WAIT: Duration = RETRY_AFTER_RESOLUTION;
 
 /// How long after a reopening a refusal still counts as "at once" (a round trip, beyond the
 /// spread).
@@ -768,6 +822,8 @@ impl Pacer {
             tat: Duration::ZERO,
             succeeded_since_reopen: false,
             reservation: None,
+            unsaid_run: 0,
+            unsaid_closed_at: None,
         }
     }
 
@@ -1029,12 +1085,36 @@ impl Pacer {
     }
 
     /// A 429 that said when: the learned limit is what the platform admitted in the window
-    /// before it. (A 429 without Retry-After is an edge's, not the platform's limit: it teaches
-    /// nothing.)
+    /// before it. (A 429 without Retry-After: [`Self::on_refused_unsaid`].)
     pub fn on_rate_limited(&mut self, now: Duration, retry_after: Duration) {
         if let Some(learned) = self.learned.as_mut() {
             learned.on_refused(now, retry_after);
         }
+    }
+
+    /// A 429 without `Retry-After`. One alone teaches nothing: an edge in front of the platform
+    /// answers so at random. [`UNSAID_RUN`] in a row with no 2xx between them are the platform's
+    /// limit saying no without saying when: the learned limit becomes what was admitted in the
+    /// window before, as after a `Retry-After`, and the bucket closes for [`UNSAID_WAIT`],
+    /// doubling while the reopenings are refused at once. Returns the closure, when it is taken
+    /// for the limit's.
+    pub fn on_refused_unsaid(&mut self, now: Duration) -> Option<Duration> {
+        self.unsaid_run = self.unsaid_run.saturating_add(1);
+        if self.unsaid_run < UNSAID_RUN {
+            return None;
+        }
+        // What the window admitted is the platform's limit only when the bucket sent through
+        // all of it: a closure of ours in it (one of these, its time guessed) cut the count.
+        if let Some(learned) = self.learned.as_mut() {
+            if self
+                .unsaid_closed_at
+                .is_none_or(|closed| now >= closed + learned.window)
+            {
+                learned.on_refused_unsaid(now);
+            }
+        }
+        self.unsaid_closed_at = Some(now);
+        Some(self.on_retry_after(now, UNSAID_WAIT))
     }
 
     /// A 2xx from this bucket: once it has reopened, the bucket admitted on the header's word,
@@ -1042,6 +1122,7 @@ impl Pacer {
     /// header's wait (a header that lies every window is met again near the learned wait, not
     /// relearned from scratch; an honest one is back to its word after a few windows).
     pub fn on_success(&mut self, now: Duration, latency: Duration) {
+        self.unsaid_run = 0;
         if let Some(learned) = self.learned.as_mut() {
             learned.on_admitted(now, latency);
         }
@@ -1277,6 +1358,20 @@ mod tests {
         minutes: u64,
         seed: u64,
     ) -> (Pacer, u64) {
+        let (pacer, refusals, _) = against_a_platform(window, prior, capacity, minutes, seed, true);
+        (pacer, refusals)
+    }
+
+    /// As [`against_a_sliding_log_of`], with its 429s saying when (`says_when`) or not. Returns
+    /// the pacer, the refusals and the admissions.
+    fn against_a_platform(
+        window: Duration,
+        prior: Option<u64>,
+        capacity: usize,
+        minutes: u64,
+        seed: u64,
+        says_when: bool,
+    ) -> (Pacer, u64, u64) {
         let mut pacer = Pacer::new(PacingConfig {
             prior_per_window: prior,
             ..PacingConfig::default()
@@ -1284,7 +1379,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let latency = Duration::from_millis(20);
         let mut admitted: std::collections::VecDeque<Duration> = std::collections::VecDeque::new();
-        let (mut now, mut refusals) = (Duration::ZERO, 0);
+        let (mut now, mut refusals, mut admissions) = (Duration::ZERO, 0, 0);
         while now < s(60 * minutes) {
             let wait = pacer.acquire(now, 0, &mut rng);
             let slot = pacer.take_reservation();
@@ -1311,16 +1406,21 @@ mod tests {
             now += latency;
             if admitted.len() < capacity {
                 admitted.push_back(arrives);
+                admissions += 1;
                 pacer.on_success(now, latency);
-            } else {
+            } else if says_when {
                 refusals += 1;
                 let reopens = admitted[0] + window;
                 pacer.on_rate_limited(now, reopens.saturating_sub(now).max(Duration::from_secs(1)));
                 pacer.on_retry_after(now, reopens.saturating_sub(now).max(Duration::from_secs(1)));
                 now = now.max(pacer.closed_until());
+            } else {
+                refusals += 1;
+                pacer.on_refused_unsaid(now);
+                now = now.max(pacer.closed_until());
             }
         }
-        (pacer, refusals)
+        (pacer, refusals, admissions)
     }
 
     #[test]
@@ -1651,6 +1751,91 @@ mod tests {
             learned.limit()
         );
         assert!(refusals <= 2 * 60 + 2, "{refusals} refusals in two minutes");
+    }
+
+    #[test]
+    fn a_run_of_refusals_that_do_not_say_when_closes_the_bucket_and_doubles_at_once_refused() {
+        let mut pacer = Pacer::new(PacingConfig {
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        for at in 0..3 {
+            assert_eq!(
+                pacer.on_refused_unsaid(s(at)),
+                None,
+                "refusal {at} alone is noise"
+            );
+        }
+        assert_eq!(pacer.closed_until(), Duration::ZERO);
+        assert_eq!(
+            pacer.on_refused_unsaid(s(3)),
+            Some(s(1)),
+            "the fourth in a row is a limit"
+        );
+        assert_eq!(pacer.closed_until(), s(4));
+        // Refused again the moment it reopens, nothing admitted since: the guess was short.
+        assert_eq!(pacer.on_refused_unsaid(s(4)), Some(s(2)));
+        assert_eq!(pacer.on_refused_unsaid(s(6)), Some(s(4)));
+        // A 2xx ends the run: the next refusals are noise again until four come in a row.
+        pacer.on_success(s(10), Duration::ZERO);
+        for at in 11..14 {
+            assert_eq!(pacer.on_refused_unsaid(s(at)), None);
+        }
+        assert_eq!(pacer.closed_until(), s(10));
+    }
+
+    /// Refusals without Retry-After that a 2xx interrupts before four come in a row (an edge
+    /// refusing a share of requests at random) never close the bucket. Counts the cases that
+    /// had refusals to check: nearly all of them must.
+    #[test]
+    fn refusals_at_random_between_admissions_never_close_the_bucket() {
+        let strategy = proptest::collection::vec(0..UNSAID_RUN, 1..200);
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (ran, refused) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
+        runner
+            .run(&strategy, |answers| {
+                let mut pacer = Pacer::new(PacingConfig::default());
+                let mut any = false;
+                for (i, refusals_before) in answers.into_iter().enumerate() {
+                    let now = Duration::from_millis(100 * i as u64);
+                    for _ in 0..refusals_before {
+                        any = true;
+                        proptest::prop_assert_eq!(pacer.on_refused_unsaid(now), None);
+                    }
+                    pacer.on_success(now, Duration::ZERO);
+                }
+                proptest::prop_assert_eq!(pacer.closed_until(), Duration::ZERO);
+                ran.set(ran.get() + 1);
+                refused.set(refused.get() + u32::from(any));
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            refused.get() * 10 >= ran.get() * 9,
+            "refusals in only {} of {} cases",
+            refused.get(),
+            ran.get()
+        );
+    }
+
+    #[test]
+    fn a_limit_that_never_says_when_costs_a_few_refusals_a_window() {
+        // 30 per minute where the prior assumes 300, and no Retry-After ever: each window's
+        // reset is found by closures that double from a second (four refusals start them, about
+        // six more reach a minute), not by a stream of refusals.
+        for seed in 0..4 {
+            let minutes = 10;
+            let (_, refusals, admissions) = against_a_platform(s(60), Some(300), 30, minutes, seed, false);
+            assert!(
+                refusals <= 12 * minutes,
+                "seed {seed}: {refusals} refusals in {minutes} minutes"
+            );
+            assert!(
+                admissions >= 30 * (minutes - 1),
+                "seed {seed}: {admissions} admitted of {} possible",
+                30 * minutes
+            );
+        }
     }
 
     proptest::proptest! {
