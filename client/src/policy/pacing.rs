@@ -65,7 +65,10 @@
 //!   bucket closes for a second, doubling while its reopenings are refused at once (the
 //!   escalation of a short Retry-After, so a reset nobody announced is found in a few
 //!   refusals), and the learned limit takes what a whole window admitted, when no such closure
-//!   of ours cut that window short.
+//!   of ours cut that window short. The first admission that ends a long run of them is a
+//!   reset: the escalation that follows a window later ends no later than the same point of
+//!   that window (it only shortens a closure, so a reset that is not periodic costs a refusal,
+//!   never a wait).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -784,6 +787,11 @@ pub struct Pacer {
     unsaid_run: u32,
     /// When such a run last closed the bucket.
     unsaid_closed_at: Option<Duration>,
+    /// When the refusals that did not say when began, until a send made since is admitted.
+    unsaid_episode: Option<Duration>,
+    /// When such refusals last ended after an eighth of a window or more: a reset, expected
+    /// again a window later.
+    unsaid_reset: Option<Duration>,
 }
 
 /// 429s without `Retry-After` in a row, with no 2xx between them, before they are taken for the
@@ -824,6 +832,8 @@ impl Pacer {
             reservation: None,
             unsaid_run: 0,
             unsaid_closed_at: None,
+            unsaid_episode: None,
+            unsaid_reset: None,
         }
     }
 
@@ -1114,7 +1124,26 @@ impl Pacer {
             }
         }
         self.unsaid_closed_at = Some(now);
-        Some(self.on_retry_after(now, UNSAID_WAIT))
+        self.unsaid_episode.get_or_insert(now);
+        let wait = self.on_retry_after(now, UNSAID_WAIT);
+        // A reset seen a window ago bounds the escalation: the closure ends no later than the
+        // same point of the next window. It only shortens a closure, so a reset that is not
+        // periodic (a sliding window, a bucket that refills) costs a refusal, never a wait.
+        let window = Duration::from_millis(self.config.learn_window_ms.max(1));
+        let predicted = self.unsaid_reset.map(|reset| {
+            let turns = now.saturating_sub(reset).as_nanos() / window.as_nanos() + 1;
+            reset + window * u32::try_from(turns).unwrap_or(u32::MAX)
+        });
+        match predicted {
+            Some(reset)
+                if reset > now + UNSAID_WAIT && reset < now + wait && self.closed_until == now + wait =>
+            {
+                self.closed_until = reset;
+                self.last_wait = reset - now;
+                Some(reset - now)
+            }
+            _ => Some(wait),
+        }
     }
 
     /// A 2xx from this bucket: once it has reopened, the bucket admitted on the header's word,
@@ -1123,6 +1152,16 @@ impl Pacer {
     /// relearned from scratch; an honest one is back to its word after a few windows).
     pub fn on_success(&mut self, now: Duration, latency: Duration) {
         self.unsaid_run = 0;
+        let sent_at = now.saturating_sub(latency);
+        // The first send admitted after refusals that did not say when ends them: a reset, if
+        // they lasted long enough to be one (an eighth of the window; a platform that frees a
+        // slot every second ends them sooner). It arrived half its answer's time ago.
+        if let Some(start) = self.unsaid_episode.filter(|&start| sent_at >= start) {
+            self.unsaid_episode = None;
+            let window = Duration::from_millis(self.config.learn_window_ms.max(1));
+            let admitted_at = now.saturating_sub(latency / 2);
+            self.unsaid_reset = (admitted_at >= start + window / 8).then_some(admitted_at);
+        }
         if let Some(learned) = self.learned.as_mut() {
             learned.on_admitted(now, latency);
         }
@@ -1782,6 +1821,40 @@ mod tests {
             assert_eq!(pacer.on_refused_unsaid(s(at)), None);
         }
         assert_eq!(pacer.closed_until(), s(10));
+    }
+
+    #[test]
+    fn a_reset_seen_after_refusals_that_did_not_say_when_ends_the_next_escalation_a_window_later() {
+        let mut pacer = Pacer::new(PacingConfig {
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        let refuse_run = |pacer: &mut Pacer, from: u64| {
+            for at in from..from + 3 {
+                assert_eq!(pacer.on_refused_unsaid(s(at)), None);
+            }
+            pacer.on_refused_unsaid(s(from + 3))
+        };
+        // A fixed window that turns at 0, 60, 120 s: refused from 0, each reopening refused at
+        // once (1, 2, 4, 8, 16 s), then 32 s, and admitted after the turn.
+        assert_eq!(refuse_run(&mut pacer, 0), Some(s(1)));
+        let mut at = 4;
+        for wait in [2, 4, 8, 16, 32] {
+            assert_eq!(pacer.on_refused_unsaid(s(at)), Some(s(wait)));
+            at += wait;
+        }
+        assert_eq!(at, 66);
+        pacer.on_success(s(66), Duration::ZERO);
+        // The next window fills at 70 s. The doubling would run to 104 + 32 = 136 s; the reset
+        // seen at 66 s ends it at 126 s.
+        assert_eq!(refuse_run(&mut pacer, 70), Some(s(1)));
+        let mut at = 74;
+        for wait in [2, 4, 8, 16] {
+            assert_eq!(pacer.on_refused_unsaid(s(at)), Some(s(wait)));
+            at += wait;
+        }
+        assert_eq!(pacer.on_refused_unsaid(s(at)), Some(s(126 - at)));
+        assert_eq!(pacer.closed_until(), s(126));
     }
 
     /// Refusals without Retry-After that a 2xx interrupts before four come in a row (an edge
