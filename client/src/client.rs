@@ -158,6 +158,9 @@ struct Bucket {
     pacer: Pacer,
     adaptive: AdaptiveRateLimiter,
     in_flight: u64,
+    /// Wakes the sends waiting for their learned slots when an answer made room that they
+    /// should take at once (see [`Pacer::on_success`]), rather than at their next timed look.
+    room: Arc<tokio::sync::Notify>,
 }
 
 struct ClientState {
@@ -283,6 +286,7 @@ impl ClientState {
                     pacer: Pacer::new(config.pacing.with_platform_prior(config.platform)),
                     adaptive: AdaptiveRateLimiter::new(),
                     in_flight: 0,
+                    room: Arc::new(tokio::sync::Notify::new()),
                 },
             );
         }
@@ -684,7 +688,10 @@ impl Worker {
     /// [`PROBE_LOOK_MIN`] and [`PROBE_LOOK_MAX`] apart): timers only, so the run replays exactly.
     async fn wait_for_slot_or_probe(&mut self, op: &Operation, slot: Slot) {
         let inner = self.inner();
+        let room = inner.state().bucket(&inner.config, &op.family).room.clone();
         loop {
+            // Made before the look, so that room made after it wakes this send.
+            let made_room = room.notified();
             let now = inner.clock.now();
             let reserved_at = {
                 let mut state = inner.state();
@@ -695,7 +702,13 @@ impl Worker {
                 }
             };
             let left = reserved_at - now;
-            tokio::time::sleep((left / 4).clamp(PROBE_LOOK_MIN, PROBE_LOOK_MAX).min(left)).await;
+            let look = (left / 4).clamp(PROBE_LOOK_MIN, PROBE_LOOK_MAX).min(left);
+            // `biased`: polled in this order, not at random, so that the run replays.
+            tokio::select! {
+                biased;
+                () = made_room => {}
+                () = tokio::time::sleep(look) => {}
+            }
         }
     }
 
@@ -940,7 +953,10 @@ impl Worker {
                         bucket.pacer.on_refused_unsaid(now);
                     }
                 } else if (200..300).contains(&status) {
-                    bucket.pacer.on_success(now, now.saturating_sub(sent_at));
+                    let made_room = bucket.pacer.on_success(now, now.saturating_sub(sent_at));
+                    if made_room {
+                        bucket.room.notify_waiters();
+                    }
                 }
                 if inner.config.adaptive.enabled {
                     bucket.adaptive.on_response(now, status == 429);

@@ -583,7 +583,9 @@ impl LearnedLimit {
     /// An admitted answer, `latency` after its send. Admissions are kept by when they were
     /// sent: a refusal's sample is what the platform admitted of the sends in the window before
     /// it, and one still on its way when the refusal came adds to it when it arrives.
-    fn on_admitted(&mut self, now: Duration, latency: Duration) {
+    /// Returns whether it was a probe's: the limit grew, and so did the probes allowed.
+    fn on_admitted(&mut self, now: Duration, latency: Duration) -> bool {
+        let mut room = false;
         self.latency = latency.max(self.latency * 7 / 8);
         self.forget_before(now);
         let sent_at = now.saturating_sub(latency);
@@ -614,11 +616,13 @@ impl LearnedLimit {
             self.limit = self.limit.map(|limit| limit + 1);
             self.probe_tokens = self.probe_tokens.saturating_add(2).min(1 << 16);
             self.probes_admitted = self.probes_admitted.saturating_add(1);
+            room = true;
         } else if let Some(refused_at) = self.refused_at {
             if sent_at <= refused_at && sent_at + self.window > refused_at {
                 self.limit = self.limit.map(|limit| limit + 1);
             }
         }
+        room
     }
 
     /// A 429 that says when, `retry_after` from now: the platform admitted what it admitted of
@@ -785,6 +789,9 @@ pub struct Pacer {
     reservation: Option<Slot>,
     /// 429s without `Retry-After` since the last 2xx (see [`Self::on_refused_unsaid`]).
     unsaid_run: u32,
+    /// The platform has refused this bucket for its limit (a 429 that said when, or a run of
+    /// them that did not): its probes no longer start at once (see [`Self::on_success`]).
+    ever_limited: bool,
     /// When such a run last closed the bucket.
     unsaid_closed_at: Option<Duration>,
     /// When the refusals that did not say when began, until a send made since is admitted.
@@ -831,6 +838,7 @@ impl Pacer {
             succeeded_since_reopen: false,
             reservation: None,
             unsaid_run: 0,
+            ever_limited: false,
             unsaid_closed_at: None,
             unsaid_episode: None,
             unsaid_reset: None,
@@ -1097,6 +1105,7 @@ impl Pacer {
     /// A 429 that said when: the learned limit is what the platform admitted in the window
     /// before it. (A 429 without Retry-After: [`Self::on_refused_unsaid`].)
     pub fn on_rate_limited(&mut self, now: Duration, retry_after: Duration) {
+        self.ever_limited = true;
         if let Some(learned) = self.learned.as_mut() {
             learned.on_refused(now, retry_after);
         }
@@ -1113,6 +1122,7 @@ impl Pacer {
         if self.unsaid_run < UNSAID_RUN {
             return None;
         }
+        self.ever_limited = true;
         // What the window admitted is the platform's limit only when the bucket sent through
         // all of it: a closure of ours in it (one of these, its time guessed) cut the count.
         if let Some(learned) = self.learned.as_mut() {
@@ -1150,7 +1160,12 @@ impl Pacer {
     /// so an escalation decays: the first success after each reopening halves it towards the
     /// header's wait (a header that lies every window is met again near the learned wait, not
     /// relearned from scratch; an honest one is back to its word after a few windows).
-    pub fn on_success(&mut self, now: Duration, latency: Duration) {
+    /// Returns whether the sends waiting for their learned slots should look again now rather
+    /// than at their next timed look: an admitted probe made room in a bucket that has never
+    /// been refused, where the limit grows as fast as the answers come (a slow start). Once
+    /// refused, probes near the edge go one look at a time: a round of them sent the moment
+    /// room is made overshoots the edge together.
+    pub fn on_success(&mut self, now: Duration, latency: Duration) -> bool {
         self.unsaid_run = 0;
         let sent_at = now.saturating_sub(latency);
         // The first send admitted after refusals that did not say when ends them: a reset, if
@@ -1162,13 +1177,15 @@ impl Pacer {
             let admitted_at = now.saturating_sub(latency / 2);
             self.unsaid_reset = (admitted_at >= start + window / 8).then_some(admitted_at);
         }
-        if let Some(learned) = self.learned.as_mut() {
-            learned.on_admitted(now, latency);
-        }
+        let probe_admitted = self
+            .learned
+            .as_mut()
+            .is_some_and(|learned| learned.on_admitted(now, latency));
         if now >= self.closed_until && !self.succeeded_since_reopen {
             self.succeeded_since_reopen = true;
             self.last_wait = (self.last_wait / 2).max(self.last_header_wait);
         }
+        probe_admitted && !self.ever_limited
     }
 
     /// Until when the bucket is closed by a shared Retry-After.
@@ -1855,6 +1872,54 @@ mod tests {
         }
         assert_eq!(pacer.on_refused_unsaid(s(at)), Some(s(126 - at)));
         assert_eq!(pacer.closed_until(), s(126));
+    }
+
+    #[test]
+    fn a_probe_admitted_before_any_refusal_makes_room_at_once_and_after_one_does_not() {
+        let ms = Duration::from_millis;
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: Some(2),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        pacer.coordinated();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..2 {
+            assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
+        }
+        // Sends within the limit make no room.
+        assert!(!pacer.on_success(ms(20), ms(20)));
+        assert!(!pacer.on_success(ms(20), ms(20)));
+        // The third waits for the next minute, and goes early as the bucket's probe.
+        let probe = |pacer: &mut Pacer, rng: &mut ChaCha8Rng, at: Duration| {
+            let limit = pacer.learned().unwrap().limit();
+            let wait = pacer.acquire(at, 0, rng);
+            let slot = pacer.take_reservation().unwrap();
+            assert!(
+                wait.is_none() || pacer.go_early(slot, at),
+                "a probe may go at {at:?}"
+            );
+            pacer.sent(slot, at);
+            assert_eq!(pacer.learned().unwrap().limit(), limit, "beyond the limit");
+        };
+        probe(&mut pacer, &mut rng, ms(100));
+        // Admitted, never refused: the limit grows as fast as the answers come.
+        assert!(pacer.on_success(ms(120), ms(20)), "room at once");
+        assert_eq!(pacer.learned().unwrap().limit(), Some(3));
+        // Once refused, an admitted probe waits for the next look of the sends that wait.
+        pacer.on_rate_limited(ms(200), s(1));
+        pacer.on_retry_after(ms(200), s(1));
+        assert_eq!(pacer.learned().unwrap().limit(), Some(3));
+        probe(&mut pacer, &mut rng, s(2));
+        assert!(
+            !pacer.on_success(s(2) + ms(20), ms(20)),
+            "no room at once after a refusal"
+        );
+        assert_eq!(
+            pacer.learned().unwrap().limit(),
+            Some(4),
+            "the probe was admitted"
+        );
     }
 
     /// Refusals without Retry-After that a 2xx interrupts before four come in a row (an edge
