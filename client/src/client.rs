@@ -693,21 +693,26 @@ impl Worker {
             // Made before the look, so that room made after it wakes this send.
             let made_room = room.notified();
             let now = inner.clock.now();
-            let reserved_at = {
+            let (reserved_at, slow_start) = {
                 let mut state = inner.state();
                 let pacer = &mut state.bucket(&inner.config, &op.family).pacer;
                 match pacer.slot_at(slot) {
-                    Some(at) if now < at && !pacer.go_early(slot, now) => at,
+                    Some(at) if now < at && !pacer.go_early(slot, now) => (at, pacer.slow_start()),
                     _ => return,
                 }
             };
             let left = reserved_at - now;
             let look = (left / 4).clamp(PROBE_LOOK_MIN, PROBE_LOOK_MAX).min(left);
-            // `biased`: polled in this order, not at random, so that the run replays.
-            tokio::select! {
-                biased;
-                () = made_room => {}
-                () = tokio::time::sleep(look) => {}
+            if slow_start {
+                // `biased`: polled in this order, not at random, so that the run replays.
+                tokio::select! {
+                    biased;
+                    () = made_room => {}
+                    () = tokio::time::sleep(look) => {}
+                }
+            } else {
+                // Once refused, nothing makes room at once (see `Pacer::on_success`).
+                tokio::time::sleep(look).await;
             }
         }
     }

@@ -1188,6 +1188,12 @@ impl Pacer {
         probe_admitted && !self.ever_limited
     }
 
+    /// The platform has not refused this bucket for its limit yet: an admitted probe makes
+    /// room at once (see [`Self::on_success`]).
+    pub fn slow_start(&self) -> bool {
+        !self.ever_limited
+    }
+
     /// Until when the bucket is closed by a shared Retry-After.
     pub fn closed_until(&self) -> Duration {
         self.closed_until
