@@ -1221,6 +1221,18 @@ mod tests {
         Duration::from_secs(v)
     }
 
+    /// A pacer whose prior is `prior` a minute, coordinated by a fleet-wide limiter (so the
+    /// prior needs no ramp), releasing at once (no spread).
+    fn coordinated(prior: u64) -> Pacer {
+        let mut pacer = Pacer::new(PacingConfig {
+            prior_per_window: Some(prior),
+            spread_ms: 0,
+            ..PacingConfig::default()
+        });
+        pacer.coordinated();
+        pacer
+    }
+
     #[test]
     fn headers_pause_when_the_quota_cannot_serve_the_in_flight() {
         let mut pacer = Pacer::new(PacingConfig {
@@ -1487,14 +1499,8 @@ mod tests {
 
     #[test]
     fn the_prior_holds_a_window_and_a_refusal_sets_what_was_admitted() {
-        let mut pacer = Pacer::new(PacingConfig {
-            prior_per_window: Some(5),
-            spread_ms: 0,
-            ..PacingConfig::default()
-        });
+        let mut pacer = coordinated(5);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        // Coordinated by a fleet-wide limiter: the prior needs no ramp.
-        pacer.coordinated();
         for _ in 0..5 {
             assert_eq!(
                 pacer.acquire(s(0), 0, &mut rng),
@@ -1575,12 +1581,7 @@ mod tests {
 
     #[test]
     fn a_slot_outlived_by_a_closure_is_reserved_again_after_it() {
-        let mut pacer = Pacer::new(PacingConfig {
-            prior_per_window: Some(2),
-            spread_ms: 0,
-            ..PacingConfig::default()
-        });
-        pacer.coordinated();
+        let mut pacer = coordinated(2);
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
         assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
@@ -1607,12 +1608,7 @@ mod tests {
     #[test]
     fn a_waiting_send_probes_a_silent_reopening_and_refused_probes_back_off() {
         let ms = Duration::from_millis;
-        let mut pacer = Pacer::new(PacingConfig {
-            prior_per_window: Some(5),
-            spread_ms: 0,
-            ..PacingConfig::default()
-        });
-        pacer.coordinated();
+        let mut pacer = coordinated(5);
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         // A burst of five into a window shorter than the documented minute: three admitted,
         // then a refusal that says a second (the header lies: the window resets later).
@@ -1661,12 +1657,7 @@ mod tests {
         // `retry_after`. The bucket's first send was at 0, so a burst after a minute is not in
         // its first window.
         let burst_then_refusal = |at: Duration, admitted: u32, retry_after: Duration| {
-            let mut pacer = Pacer::new(PacingConfig {
-                prior_per_window: Some(64),
-                spread_ms: 0,
-                ..PacingConfig::default()
-            });
-            pacer.coordinated();
+            let mut pacer = coordinated(64);
             let mut rng = ChaCha8Rng::seed_from_u64(6);
             if at > Duration::ZERO {
                 assert_eq!(pacer.acquire(Duration::ZERO, 0, &mut rng), None);
@@ -1745,12 +1736,7 @@ mod tests {
 
     #[test]
     fn an_item_past_half_its_time_goes_before_younger_waiting_items() {
-        let mut pacer = Pacer::new(PacingConfig {
-            prior_per_window: Some(1),
-            spread_ms: 0,
-            ..PacingConfig::default()
-        });
-        pacer.coordinated();
+        let mut pacer = coordinated(1);
         // No probe takes a slot early here: the order of the queue is the question.
         pacer.learned.as_mut().unwrap().probe_tokens = 0;
         let mut rng = ChaCha8Rng::seed_from_u64(8);
@@ -1883,12 +1869,7 @@ mod tests {
     #[test]
     fn a_probe_admitted_before_any_refusal_makes_room_at_once_and_after_one_does_not() {
         let ms = Duration::from_millis;
-        let mut pacer = Pacer::new(PacingConfig {
-            prior_per_window: Some(2),
-            spread_ms: 0,
-            ..PacingConfig::default()
-        });
-        pacer.coordinated();
+        let mut pacer = coordinated(2);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for _ in 0..2 {
             assert_eq!(pacer.acquire(s(0), 0, &mut rng), None);
