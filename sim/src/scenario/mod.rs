@@ -362,6 +362,18 @@ impl Scenario {
     pub fn total_workers(&self) -> u64 {
         u64::from(self.instances.count) * u64::from(self.instances.workers)
     }
+
+    /// When worker `global` (its instance × workers per instance + its index) starts: at once in
+    /// a herd, evenly over `instances.spread_s` when spread.
+    pub fn worker_start(&self, global: u64) -> std::time::Duration {
+        match self.instances.start {
+            StartPattern::Herd => std::time::Duration::ZERO,
+            StartPattern::Spread => {
+                std::time::Duration::from_secs(self.instances.spread_s) * global as u32
+                    / self.total_workers().max(1) as u32
+            }
+        }
+    }
 }
 
 /// The client's view of the gateway's platform. `gateway.platform` is the one decision; this is

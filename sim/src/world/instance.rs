@@ -14,7 +14,7 @@ use herd_gateway::SimTime;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
-use crate::scenario::{Scenario, SharedLimiterKind, StartPattern, Workload};
+use crate::scenario::{Scenario, SharedLimiterKind, Workload};
 use crate::streams::{self, Stream};
 use crate::trace::{Record, TraceSink};
 use crate::world::clock::SimClock;
@@ -169,13 +169,7 @@ async fn run_instance(
     for (index, items) in plan.into_iter().enumerate() {
         let global = u64::from(context.instance) * workers_per_instance + index as u64;
         let worker = client.worker(global, streams::rng(seed, Stream::Worker { global }));
-        let start_after = match scenario.instances.start {
-            StartPattern::Herd => Duration::ZERO,
-            StartPattern::Spread => {
-                Duration::from_secs(scenario.instances.spread_s) * global as u32
-                    / scenario.total_workers().max(1) as u32
-            }
-        };
+        let start_after = scenario.worker_start(global);
         tasks.spawn(run_worker(context.clone(), worker, items, start_after));
     }
     while let Some(finished) = tasks.join_next().await {
