@@ -19,11 +19,12 @@
 //! - network latency: the first API request reaches the gateway after a token round trip, and
 //!   the last response takes one more trip back (the scenario's minimum latency).
 //!
-//! - an item is there from its release: the start of the worker that holds it (spread starts),
-//!   or its arrival (an open workload); its requests reach the gateway a trip later at the
-//!   earliest. Which instance sends it, and the order of a worker's items, are left free (a
-//!   relaxation: the bound stays one), but no worker's chain of requests is faster than its
-//!   round trips.
+//! - each instance sends its own items (its workers hold them), each from its release: the
+//!   start of the worker that holds it (spread starts), or its arrival (an open workload); its
+//!   requests reach the gateway a trip later at the earliest. Which of the instance's workers
+//!   sends it, and in what order, are left free (a relaxation: the bound stays one), but no
+//!   worker's chain of requests is faster than its round trips. It knows the future: it gives
+//!   the slots before a partition to the instance about to be cut off.
 //!
 //! Greedy earliest-admission in order of release is optimal for one sliding log; for the
 //! layered keys here it is the same exchange argument per key. The bound is never below the
@@ -58,10 +59,39 @@ pub struct Demand {
     pub longest_wait: Duration,
     /// When the last item arrives (`[arrivals]`): no client finishes before it, plus a round trip.
     pub last_arrival: Duration,
-    /// When each request can go at the earliest, per family, in order: its item's release (the
-    /// start of the worker that holds it, its arrival in an open workload). Empty when every
-    /// item is there from the start.
-    pub releases: BTreeMap<(&'static str, bool), Vec<Duration>>,
+    /// Per instance (its items are its own workers'), per family: the requests it must send
+    /// and when each can go at the earliest.
+    pub by_instance: Vec<BTreeMap<(&'static str, bool), Requests>>,
+}
+
+/// One instance's requests of one family.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Requests {
+    pub count: u64,
+    /// When each can go at the earliest, in order: its item's release (the start of the worker
+    /// that holds it, its arrival in an open workload). Empty when every item is there from the
+    /// start.
+    pub releases: Vec<Duration>,
+}
+
+impl Requests {
+    /// When the `sent`-th request (counting from 0) can go at the earliest.
+    fn released(&self, sent: u64) -> Duration {
+        usize::try_from(sent)
+            .ok()
+            .and_then(|index| self.releases.get(index))
+            .copied()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// How many are there by `at`.
+    fn released_by(&self, at: Duration) -> u64 {
+        if self.releases.is_empty() {
+            self.count
+        } else {
+            self.releases.partition_point(|&release| release <= at) as u64
+        }
+    }
 }
 
 impl Demand {
@@ -74,86 +104,73 @@ impl Demand {
             !scenario.worker_start(global as u64).is_zero() && !items.is_empty()
                 || items.iter().any(|item| !item.arrives_at.is_zero())
         });
-        let mut releases: BTreeMap<(&'static str, bool), Vec<Duration>> = BTreeMap::new();
-        let mut release = |key: (&'static str, bool), at: Duration, n: u64| {
-            if timed {
-                let times = releases.entry(key).or_default();
-                times.extend(std::iter::repeat_n(at, usize::try_from(n).unwrap_or(usize::MAX)));
+        let mut global = 0u64;
+        for workers in plan {
+            let mut mine: BTreeMap<(&'static str, bool), Requests> = BTreeMap::new();
+            let mut add = |key: (&'static str, bool), at: Duration, n: u64| {
+                let requests = mine.entry(key).or_default();
+                requests.count += n;
+                if timed {
+                    let n = usize::try_from(n).unwrap_or(usize::MAX);
+                    requests.releases.extend(std::iter::repeat_n(at, n));
+                }
+            };
+            let mut bulk_releases: Vec<Duration> = Vec::new();
+            for worker in workers {
+                let start = scenario.worker_start(global);
+                global += 1;
+                let (mut chain, mut worker_bulk, mut wait) = (0u64, 0u64, Duration::ZERO);
+                for item in worker {
+                    demand.last_arrival = demand.last_arrival.max(item.arrives_at);
+                    let released = start.max(item.arrives_at);
+                    let (key, n) = match &item.kind {
+                        ItemKind::Read { .. } => (("users.read", false), 1),
+                        ItemKind::Update { .. } => (("users.write", true), 1),
+                        ItemKind::Create { .. } => (("evaluations", true), 1),
+                        ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. } => {
+                            worker_bulk += 1;
+                            bulk_releases.push(released);
+                            continue;
+                        }
+                        ItemKind::ListAll => (("users.read", false), pages),
+                        ItemKind::CreateUser { .. } => (("users.write", true), 1),
+                        // Submit, one poll that finds it fulfilled, and its results in the
+                        // largest pages the platform serves. The job's own run time is not
+                        // counted (a lower bound stays one).
+                        ItemKind::AnalyticsJob { .. } => {
+                            let result_pages =
+                                data.job_conversations.div_ceil(data.page_size_max.max(1)).max(1);
+                            add(("analytics", true), released, 1);
+                            chain += 1;
+                            wait += Duration::from_secs(data.job_duration_s);
+                            (("analytics", false), 1 + result_pages)
+                        }
+                    };
+                    add(key, released, n);
+                    chain += n;
+                }
+                chain += worker_bulk.div_ceil(data.bulk_max.max(1));
+                wait += Duration::from_millis(data.bulk_item_ms.saturating_mul(worker_bulk));
+                demand.longest_chain = demand.longest_chain.max(chain);
+                demand.longest_wait = demand.longest_wait.max(wait);
             }
-        };
-        let mut bulk_releases: Vec<Duration> = Vec::new();
-        // Workers in the order the world numbers them: instance by instance.
-        for (global, worker) in plan.iter().flatten().enumerate() {
-            let start = scenario.worker_start(global as u64);
-            let (mut chain, mut worker_bulk, mut wait) = (0u64, 0u64, Duration::ZERO);
-            for item in worker {
-                demand.last_arrival = demand.last_arrival.max(item.arrives_at);
-                let released = start.max(item.arrives_at);
-                let (key, n) = match &item.kind {
-                    ItemKind::Read { .. } => (("users.read", false), 1),
-                    ItemKind::Update { .. } => (("users.write", true), 1),
-                    ItemKind::Create { .. } => (("evaluations", true), 1),
-                    ItemKind::BulkUpdate { .. } | ItemKind::CreateAgent { .. } => {
-                        worker_bulk += 1;
-                        bulk_releases.push(released);
-                        continue;
-                    }
-                    ItemKind::ListAll => (("users.read", false), pages),
-                    ItemKind::CreateUser { .. } => (("users.write", true), 1),
-                    // Submit, one poll that finds it fulfilled, and its results in the largest
-                    // pages the platform serves. The job's own run time is not counted (a lower
-                    // bound stays one).
-                    ItemKind::AnalyticsJob { .. } => {
-                        let result_pages = data.job_conversations.div_ceil(data.page_size_max.max(1)).max(1);
-                        *demand.requests.entry(("analytics", true)).or_insert(0) += 1;
-                        release(("analytics", true), released, 1);
-                        chain += 1;
-                        wait += Duration::from_secs(data.job_duration_s);
-                        (("analytics", false), 1 + result_pages)
-                    }
-                };
-                *demand.requests.entry(key).or_insert(0) += n;
-                release(key, released, n);
-                chain += n;
+            if !bulk_releases.is_empty() {
+                // The instance's bulk items in as few requests as the platform takes, the k-th
+                // once k × bulk_max + 1 of them are there (items of any of its workers in one
+                // request: a relaxation, so the bound stays one).
+                let per_request = usize::try_from(data.bulk_max.max(1)).unwrap_or(usize::MAX);
+                bulk_releases.sort_unstable();
+                for request in 0..bulk_releases.len().div_ceil(per_request) {
+                    add(("users.bulk", true), bulk_releases[request * per_request], 1);
+                }
             }
-            chain += worker_bulk.div_ceil(data.bulk_max.max(1));
-            wait += Duration::from_millis(data.bulk_item_ms.saturating_mul(worker_bulk));
-            demand.longest_chain = demand.longest_chain.max(chain);
-            demand.longest_wait = demand.longest_wait.max(wait);
-        }
-        if !bulk_releases.is_empty() {
-            let per_request = usize::try_from(data.bulk_max.max(1)).unwrap_or(usize::MAX);
-            let requests = bulk_releases.len().div_ceil(per_request);
-            *demand.requests.entry(("users.bulk", true)).or_insert(0) += requests as u64;
-            // The k-th bulk request can go once k × bulk_max + 1 of the items are there (a
-            // request of items from any workers: a relaxation, so the bound stays one).
-            bulk_releases.sort_unstable();
-            for request in 0..requests {
-                release(("users.bulk", true), bulk_releases[request * per_request], 1);
+            for (key, requests) in &mut mine {
+                requests.releases.sort_unstable();
+                *demand.requests.entry(*key).or_insert(0) += requests.count;
             }
+            demand.by_instance.push(mine);
         }
-        for times in releases.values_mut() {
-            times.sort_unstable();
-        }
-        demand.releases = releases;
         demand
-    }
-
-    /// When the `sent`-th request of `key` (counting from 0) can go at the earliest.
-    fn released(&self, key: (&'static str, bool), sent: u64) -> Duration {
-        self.releases
-            .get(&key)
-            .and_then(|times| times.get(usize::try_from(sent).ok()?))
-            .copied()
-            .unwrap_or(Duration::ZERO)
-    }
-
-    /// How many of `key`'s requests are there by `at`.
-    fn released_by(&self, key: (&'static str, bool), at: Duration) -> u64 {
-        match self.releases.get(&key) {
-            Some(times) => times.partition_point(|&release| release <= at) as u64,
-            None => self.requests.get(&key).copied().unwrap_or(0),
-        }
     }
 
     pub fn total(&self) -> u64 {
@@ -492,15 +509,11 @@ impl World {
         n
     }
 
-    /// The next send among every instance and every family that still has demand, each family
-    /// at or after its own earliest time (its next request's release, or now).
-    fn next(&self, open: &[((&'static str, bool), SimTime)]) -> Option<Candidate> {
-        (0..self.instances.len())
-            .flat_map(|instance| {
-                open.iter()
-                    .map(move |&((family, write), from)| (instance, family, write, from))
-            })
-            .filter_map(|(instance, family, write, from)| self.earliest(instance, family, write, from))
+    /// The next send among the (instance, family) pairs that still have demand, each at or
+    /// after its own earliest time (its next request's release, or now).
+    fn next(&self, open: &[(usize, (&'static str, bool), SimTime)]) -> Option<Candidate> {
+        open.iter()
+            .filter_map(|&(instance, (family, write), from)| self.earliest(instance, family, write, from))
             .min_by_key(|candidate| (candidate.at, candidate.instance))
     }
 
@@ -538,24 +551,34 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
     let horizon = SimTime::from_secs(scenario.duration_s);
     let start = first_send(scenario);
     let mut world = World::new(scenario, start);
-    let mut remaining: BTreeMap<(&'static str, bool), f64> =
-        demand.requests.iter().map(|(key, n)| (*key, *n as f64)).collect();
-    let mut sent: BTreeMap<(&'static str, bool), u64> = BTreeMap::new();
+    // Per instance and family: the requests left, and how many were sent.
+    let mut remaining: BTreeMap<(usize, (&'static str, bool)), f64> = demand
+        .by_instance
+        .iter()
+        .enumerate()
+        .flat_map(|(instance, mine)| {
+            mine.iter()
+                .map(move |(key, requests)| ((instance, *key), requests.count as f64))
+        })
+        .collect();
+    let mut sent: BTreeMap<(usize, (&'static str, bool)), u64> = BTreeMap::new();
     let mut now = start;
     let mut last = start;
     for _ in 0..STEPS_MAX {
-        // Each family from its next request's release, which reaches the gateway a trip later.
-        let open: Vec<((&'static str, bool), SimTime)> = remaining
+        // Each instance's family from its next request's release, which reaches the gateway a
+        // trip later.
+        let open: Vec<(usize, (&'static str, bool), SimTime)> = remaining
             .iter()
             .filter(|(_, left)| **left > 1e-9)
-            .map(|(key, _)| {
-                let released = demand.released(*key, sent.get(key).copied().unwrap_or(0));
+            .map(|(&(instance, key), _)| {
+                let requests = &demand.by_instance[instance][&key];
+                let released = requests.released(sent.get(&(instance, key)).copied().unwrap_or(0));
                 let from = if released.is_zero() {
                     now
                 } else {
                     now.max(SimTime::from_duration(released) + latency(scenario))
                 };
-                (*key, from)
+                (instance, key, from)
             })
             .collect();
         if open.is_empty() {
@@ -598,11 +621,12 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
             continue;
         }
         world.send(candidate);
-        let key = (candidate.family, candidate.write);
+        let key = (candidate.instance, (candidate.family, candidate.write));
         let left = remaining.get_mut(&key).expect("an open family");
         *left -= 1.0;
         let sent = sent.entry(key).or_insert(0);
         *sent += 1;
+        let requests = &demand.by_instance[key.0][&key.1];
         // What one-by-one sending would do next at this same instant (the same candidate comes
         // first again while it is admitted), at once: all but the last of the demand left, of
         // the requests there by then.
@@ -610,7 +634,7 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
             .at
             .as_duration()
             .checked_sub(latency(scenario))
-            .map_or(0, |at| demand.released_by(key, at).saturating_sub(*sent));
+            .map_or(0, |at| requests.released_by(at).saturating_sub(*sent));
         let more = ((*left - 1e-9).ceil().max(0.0) as u64)
             .saturating_sub(1)
             .min(there);
@@ -639,7 +663,9 @@ pub fn admissible_by(scenario: &Scenario, demand: &Demand, until: SimTime) -> Op
             return Some(admitted);
         }
         world.advance_to(now);
-        let from: Vec<((&'static str, bool), SimTime)> = open.iter().map(|key| (*key, now)).collect();
+        let from: Vec<(usize, (&'static str, bool), SimTime)> = (0..world.instances.len())
+            .flat_map(|instance| open.iter().map(move |key| (instance, *key, now)))
+            .collect();
         let Some(candidate) = world.next(&from) else {
             return Some(admitted);
         };
@@ -790,6 +816,24 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(best(&herd), Some(60.020));
+    }
+
+    /// An instance cut off for the first 100 s sends its own reads after it, whatever room
+    /// the other instance has: the items are its workers'.
+    #[test]
+    fn each_instance_sends_its_own_items() {
+        let cut_off = Scenario::parse(
+            "t.toml",
+            &format!(
+                "name = \"t\"\ndescription = \"d\"\nduration_s = 3600\n[network]\nlatency_ms_min = 5\nlatency_ms_max = 5\n\
+                 [[network.partitions]]\ninstance = 1\nfrom_s = 0\nuntil_s = 100\n\
+                 [instances]\ncount = 2\nworkers = 4\n[workload]\nkind = \"read\"\noperations = 16\n\
+                 [gateway]\nplatform = \"genesys\"\n{NO_LAYERS}[gateway.data]\nusers = 10\n"
+            ),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(best(&cut_off), Some(100.005));
     }
 
     #[test]
