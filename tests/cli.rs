@@ -771,3 +771,44 @@ fn the_slurm_script_runs_its_shards_and_merges_them() {
         "the array merges to a single sweep's summary"
     );
 }
+
+/// What the README and the example reports show is what the tool writes today: the README's
+/// sample run (its trace hash) and a run report under `reports/examples/`. A change to the
+/// client or the gateway that moves them fails here until they are regenerated (the commands
+/// are in `reports/examples/README.md`), so that the documentation does not drift again.
+#[test]
+fn the_documented_outputs_are_what_the_tool_writes_today() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let sample = readme
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("trace        sha256 "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the README shows a sample run with its trace hash");
+    let run = herdsim(&["run", "thundering-herd"]);
+    assert_eq!(
+        printed_hash(&run),
+        sample,
+        "README's sample run is not what `herdsim run thundering-herd` prints: paste its output again"
+    );
+
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/examples/maintenance-window-small");
+    let dir = std::env::temp_dir().join(format!("herdsim-example-{}", std::process::id()));
+    let written = herdsim(&[
+        "run",
+        "maintenance-window",
+        "--small",
+        "--report",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(written.status.success(), "{}", stderr(&written));
+    let fresh = std::fs::read_to_string(dir.join("report.md"))
+        .unwrap()
+        .replace(dir.to_str().unwrap(), "reports/examples/maintenance-window-small");
+    let committed = std::fs::read_to_string(example.join("report.md")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        fresh == committed,
+        "reports/examples/maintenance-window-small/report.md is stale: regenerate the example reports \
+         (reports/examples/README.md lists the commands)"
+    );
+}
