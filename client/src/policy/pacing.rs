@@ -585,7 +585,7 @@ impl LearnedLimit {
     /// it, and one still on its way when the refusal came adds to it when it arrives.
     /// Returns whether it was a probe's: the limit grew, and so did the probes allowed.
     fn on_admitted(&mut self, now: Duration, latency: Duration) -> bool {
-        let mut room = false;
+        let probe = self.probes_out > 0;
         self.latency = latency.max(self.latency * 7 / 8);
         self.forget_before(now);
         let sent_at = now.saturating_sub(latency);
@@ -610,19 +610,31 @@ impl LearnedLimit {
         {
             self.confirmed = true;
         }
-        if self.probes_out > 0 {
+        if probe {
             self.probes_out -= 1;
             self.probe_backoff = Duration::ZERO;
             self.limit = self.limit.map(|limit| limit + 1);
             self.probe_tokens = self.probe_tokens.saturating_add(2).min(1 << 16);
             self.probes_admitted = self.probes_admitted.saturating_add(1);
-            room = true;
         } else if let Some(refused_at) = self.refused_at {
             if sent_at <= refused_at && sent_at + self.window > refused_at {
                 self.limit = self.limit.map(|limit| limit + 1);
             }
         }
-        room
+        probe
+    }
+
+    /// A refusal once a shorter window's trial has reopened, before the trial's share was
+    /// admitted again: the shorter window was not the platform's (and the refusal says nothing
+    /// of the window). Ends the trial; returns whether it failed so.
+    fn trial_failed(&mut self, now: Duration) -> bool {
+        let failed = self
+            .candidate_window
+            .is_some_and(|candidate| now >= candidate.reopens);
+        if failed {
+            self.candidate_window = None;
+        }
+        failed
     }
 
     /// A 429 that says when, `retry_after` from now: the platform admitted what it admitted of
@@ -630,15 +642,7 @@ impl LearnedLimit {
     /// to the moment it says a slot frees (a platform limiting per second answers in seconds).
     fn on_refused(&mut self, now: Duration, retry_after: Duration) {
         self.forget_before(now);
-        // Refused once the header's slot should have freed, before the trial's share was
-        // admitted again: the shorter window was not the platform's (and this refusal says
-        // nothing of the window).
-        let trial_failed = self
-            .candidate_window
-            .is_some_and(|candidate| now >= candidate.reopens);
-        if trial_failed {
-            self.candidate_window = None;
-        }
+        let trial_failed = self.trial_failed(now);
         // The window the header implies, from our oldest admission in ours to the slot it says
         // frees: shorter than ours by more than a Retry-After's resolution (whole seconds) and
         // the answer's way, when the platform's window is shorter or when it holds the older
@@ -732,12 +736,7 @@ impl LearnedLimit {
     /// before it; without a time, it implies no window and no cost beyond the window's.
     fn on_refused_unsaid(&mut self, now: Duration) {
         self.forget_before(now);
-        if self
-            .candidate_window
-            .is_some_and(|candidate| now >= candidate.reopens)
-        {
-            self.candidate_window = None;
-        }
+        self.trial_failed(now);
         if self.probes_out > 0 {
             self.probe_refused(now, Duration::ZERO, false);
             return;
@@ -1139,7 +1138,7 @@ impl Pacer {
         // A reset seen a window ago bounds the escalation: the closure ends no later than the
         // same point of the next window. It only shortens a closure, so a reset that is not
         // periodic (a sliding window, a bucket that refills) costs a refusal, never a wait.
-        let window = Duration::from_millis(self.config.learn_window_ms.max(1));
+        let window = self.documented_window();
         let predicted = self.unsaid_reset.map(|reset| {
             let turns = now.saturating_sub(reset).as_nanos() / window.as_nanos() + 1;
             reset + window * u32::try_from(turns).unwrap_or(u32::MAX)
@@ -1173,7 +1172,7 @@ impl Pacer {
         // slot every second ends them sooner). It arrived half its answer's time ago.
         if let Some(start) = self.unsaid_episode.filter(|&start| sent_at >= start) {
             self.unsaid_episode = None;
-            let window = Duration::from_millis(self.config.learn_window_ms.max(1));
+            let window = self.documented_window();
             let admitted_at = now.saturating_sub(latency / 2);
             self.unsaid_reset = (admitted_at >= start + window / 8).then_some(admitted_at);
         }
@@ -1186,6 +1185,12 @@ impl Pacer {
             self.last_wait = (self.last_wait / 2).max(self.last_header_wait);
         }
         probe_admitted && !self.ever_limited
+    }
+
+    /// The window the platform documents (`learn_window_ms`), whatever shorter one a
+    /// `Retry-After` taught the learned limit: the period of a reset seen without one.
+    fn documented_window(&self) -> Duration {
+        Duration::from_millis(self.config.learn_window_ms.max(1))
     }
 
     /// The platform has not refused this bucket for its limit yet: an admitted probe makes

@@ -511,9 +511,12 @@ impl World {
 
     /// The next send among the (instance, family) pairs that still have demand, each at or
     /// after its own earliest time (its next request's release, or now).
-    fn next(&self, open: &[(usize, (&'static str, bool), SimTime)]) -> Option<Candidate> {
-        open.iter()
-            .filter_map(|&(instance, (family, write), from)| self.earliest(instance, family, write, from))
+    fn next(
+        &self,
+        open: impl IntoIterator<Item = (usize, (&'static str, bool), SimTime)>,
+    ) -> Option<Candidate> {
+        open.into_iter()
+            .filter_map(|(instance, (family, write), from)| self.earliest(instance, family, write, from))
             .min_by_key(|candidate| (candidate.at, candidate.instance))
     }
 
@@ -551,34 +554,28 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
     let horizon = SimTime::from_secs(scenario.duration_s);
     let start = first_send(scenario);
     let mut world = World::new(scenario, start);
-    // Per instance and family: the requests left, and how many were sent.
-    let mut remaining: BTreeMap<(usize, (&'static str, bool)), f64> = demand
+    // Per instance and family: how many of its requests were sent.
+    let mut sent: BTreeMap<(usize, (&'static str, bool)), u64> = demand
         .by_instance
         .iter()
         .enumerate()
-        .flat_map(|(instance, mine)| {
-            mine.iter()
-                .map(move |(key, requests)| ((instance, *key), requests.count as f64))
-        })
+        .flat_map(|(instance, mine)| mine.keys().map(move |key| ((instance, *key), 0)))
         .collect();
-    let mut sent: BTreeMap<(usize, (&'static str, bool)), u64> = BTreeMap::new();
     let mut now = start;
     let mut last = start;
     for _ in 0..STEPS_MAX {
-        // Each instance's family from its next request's release, which reaches the gateway a
-        // trip later.
-        let open: Vec<(usize, (&'static str, bool), SimTime)> = remaining
+        // Each instance's family with requests left, from its next one's release, which reaches
+        // the gateway a trip later (never before the first send: `now` is at least that).
+        let open: Vec<(usize, (&'static str, bool), SimTime)> = sent
             .iter()
-            .filter(|(_, left)| **left > 1e-9)
-            .map(|(&(instance, key), _)| {
-                let requests = &demand.by_instance[instance][&key];
-                let released = requests.released(sent.get(&(instance, key)).copied().unwrap_or(0));
-                let from = if released.is_zero() {
-                    now
-                } else {
-                    now.max(SimTime::from_duration(released) + latency(scenario))
-                };
-                (instance, key, from)
+            .filter(|(&(instance, key), &sent)| sent < demand.by_instance[instance][&key].count)
+            .map(|(&(instance, key), &sent)| {
+                let released = demand.by_instance[instance][&key].released(sent);
+                (
+                    instance,
+                    key,
+                    now.max(SimTime::from_duration(released) + latency(scenario)),
+                )
             })
             .collect();
         if open.is_empty() {
@@ -614,7 +611,7 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
             return None;
         }
         world.advance_to(now);
-        let candidate = world.next(&open)?;
+        let candidate = world.next(open)?;
         let event = world.next_event();
         if event <= candidate.at && event > now {
             now = event;
@@ -622,9 +619,7 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
         }
         world.send(candidate);
         let key = (candidate.instance, (candidate.family, candidate.write));
-        let left = remaining.get_mut(&key).expect("an open family");
-        *left -= 1.0;
-        let sent = sent.entry(key).or_insert(0);
+        let sent = sent.get_mut(&key).expect("an open family");
         *sent += 1;
         let requests = &demand.by_instance[key.0][&key.1];
         // What one-by-one sending would do next at this same instant (the same candidate comes
@@ -635,12 +630,8 @@ pub fn best_makespan(scenario: &Scenario, demand: &Demand) -> Option<Oracle> {
             .as_duration()
             .checked_sub(latency(scenario))
             .map_or(0, |at| requests.released_by(at).saturating_sub(*sent));
-        let more = ((*left - 1e-9).ceil().max(0.0) as u64)
-            .saturating_sub(1)
-            .min(there);
-        let more = world.send_more(candidate, more);
-        *left -= more as f64;
-        *sent += more;
+        let more = (requests.count - *sent).saturating_sub(1).min(there);
+        *sent += world.send_more(candidate, more);
         now = candidate.at;
         last = candidate.at;
     }
@@ -663,10 +654,9 @@ pub fn admissible_by(scenario: &Scenario, demand: &Demand, until: SimTime) -> Op
             return Some(admitted);
         }
         world.advance_to(now);
-        let from: Vec<(usize, (&'static str, bool), SimTime)> = (0..world.instances.len())
-            .flat_map(|instance| open.iter().map(move |key| (instance, *key, now)))
-            .collect();
-        let Some(candidate) = world.next(&from) else {
+        let every =
+            (0..world.instances.len()).flat_map(|instance| open.iter().map(move |key| (instance, *key, now)));
+        let Some(candidate) = world.next(every) else {
             return Some(admitted);
         };
         if candidate.at > until {
