@@ -89,3 +89,21 @@ fn the_fast_network_mode_is_deterministic_too() {
         );
     }
 }
+
+/// Instances that finish at different times, on turmoil: an instance that is done keeps its
+/// connections open until the run ends. Dropped when it finished, hyper's pool closed them in
+/// the order of its `HashMap`, random per pool, and each close is a message whose latency
+/// comes from the run's one stream: the rest of the run moved with that order. Several runs
+/// in one process, each with its own pools, catch it where two might agree by chance.
+#[test]
+fn instances_that_finish_apart_replay() {
+    let scenario = library::find("shared-limiter").unwrap().load(&[]).unwrap();
+    assert!(scenario.instances.count > 1);
+    let hashes: BTreeSet<String> = (0..6).map(|_| hash(&scenario, 1)).collect();
+    assert_eq!(
+        hashes.len(),
+        1,
+        "shared-limiter seed 1 gave {} traces",
+        hashes.len()
+    );
+}

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use herd_client::transport::HyperTransport;
+use herd_client::transport::{HyperTransport, Transport};
 use herd_gateway::Gateway;
 
 use crate::shell::service::GatewayService;
@@ -56,10 +56,20 @@ pub(crate) fn drive(
         sim.host(format!("client-{instance}"), move || {
             let context = context.clone();
             async move {
+                let transport: Arc<dyn Transport> = Arc::new(HyperTransport::turmoil());
                 context
-                    .run(Arc::new(HyperTransport::turmoil()))
+                    .run(transport.clone())
                     .await
-                    .map_err(|error| -> Box<dyn std::error::Error> { error })
+                    .map_err(|error| -> Box<dyn std::error::Error> { error })?;
+                // The instance is done, but its connections stay open until the simulation
+                // ends. Dropped now, hyper's pool would close them in its `HashMap`'s order,
+                // which is random per process: each close is a message whose latency turmoil
+                // draws from the run's one stream, so every later message of the run would
+                // move with that order (a run whose instances finish at different times
+                // would not replay).
+                let _held = transport;
+                std::future::pending::<()>().await;
+                Ok(())
             }
         });
     }
