@@ -232,6 +232,16 @@ fn default_key() -> Vec<KeyPart> {
 }
 
 impl LimitRule {
+    /// Whether the rule counts requests of `family`: its families, or every API family when it
+    /// names none (the token endpoint's `oauth` only when named).
+    pub fn applies_to(&self, family: &str) -> bool {
+        if self.families.is_empty() {
+            family != "oauth"
+        } else {
+            self.families.iter().any(|f| f == family)
+        }
+    }
+
     /// Genesys' documented default: 300 requests per minute per client-credentials token.
     pub fn genesys_token_default() -> LimitRule {
         LimitRule {

@@ -128,7 +128,7 @@ impl RateLimits {
     pub fn check(&mut self, now: SimTime, subject: Subject<'_>) -> Check {
         let mut check = Check::default();
         for (rule_index, state) in self.rules.iter_mut().enumerate() {
-            if !applies(&state.rule, subject.family) {
+            if !state.rule.applies_to(subject.family) {
                 continue;
             }
             let params = params_at(&state.rule, now);
@@ -149,7 +149,7 @@ impl RateLimits {
     pub fn peek(&self, now: SimTime, subject: Subject<'_>) -> Check {
         let mut check = Check::default();
         for (rule_index, state) in self.rules.iter().enumerate() {
-            if !applies(&state.rule, subject.family) {
+            if !state.rule.applies_to(subject.family) {
                 continue;
             }
             let params = params_at(&state.rule, now);
@@ -168,7 +168,7 @@ impl RateLimits {
     pub fn keys_of(&self, now: SimTime, subject: Subject<'_>) -> Vec<(String, u64, u64)> {
         self.rules
             .iter()
-            .filter(|state| applies(&state.rule, subject.family))
+            .filter(|state| state.rule.applies_to(subject.family))
             .map(|state| {
                 let params = params_at(&state.rule, now);
                 (
@@ -182,7 +182,7 @@ impl RateLimits {
 
     /// Whether any rule applies to `family` (a family no rule limits is unlimited).
     pub fn limits_family(&self, family: &str) -> bool {
-        self.rules.iter().any(|state| applies(&state.rule, family))
+        self.rules.iter().any(|state| state.rule.applies_to(family))
     }
 
     /// Consumes one admission from every rule in `check`. Precondition: `check.admitted()`.
@@ -298,14 +298,6 @@ impl RateLimits {
     /// How many keys are held, over all rules (for tests of the memory bound).
     pub fn key_count(&self) -> usize {
         self.rules.iter().map(|state| state.keys.len()).sum()
-    }
-}
-
-fn applies(rule: &LimitRule, family: &str) -> bool {
-    if rule.families.is_empty() {
-        family != "oauth"
-    } else {
-        rule.families.iter().any(|f| f == family)
     }
 }
 
