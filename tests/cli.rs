@@ -802,3 +802,33 @@ fn the_readmes_sample_run_is_what_the_tool_prints_today() {
         "README's sample run is not what `herdsim run thundering-herd` prints: paste its output again"
     );
 }
+
+/// Waste counts the token requests beyond one per lifetime, which `attempts` does not: where
+/// there are any, the run says how many of the wasted are token requests (a client that mints a
+/// token per request can otherwise read as wasting more than every attempt it made).
+#[test]
+fn the_run_says_when_waste_includes_token_requests() {
+    let minting = herdsim(&[
+        "run",
+        "token-expiry",
+        "--small",
+        "--fast",
+        "--set",
+        "client.token.refresh_margin_s=300",
+    ]);
+    assert!(minting.status.success());
+    let line = |output: &Output| {
+        stdout(output)
+            .lines()
+            .find(|line| line.trim_start().starts_with("attempts"))
+            .expect("an attempts line")
+            .to_string()
+    };
+    assert!(
+        line(&minting).contains("of them token requests"),
+        "{}",
+        line(&minting)
+    );
+    let honest = herdsim(&["run", "token-expiry", "--small", "--fast"]);
+    assert!(!line(&honest).contains("token requests"), "{}", line(&honest));
+}
