@@ -1,6 +1,7 @@
 //! Every metric stays in its range, over random scenarios with capacity schedules, background
-//! consumers, token turnover (short lifetimes and revocations), maintenance windows and every
-//! limiter algorithm, in the fast network mode:
+//! consumers, token turnover (short lifetimes and revocations), maintenance windows, every
+//! limiter algorithm (token buckets of several bursts), early-retry lockouts, and peers that
+//! race for slots as well as herdsim's own client, in the fast network mode:
 //! - 0 ≤ quota utilization ≤ 1 (useful admissions over what the oracle of `bound.rs` could get);
 //! - makespan ≥ the best makespan, for every run that finished all its work;
 //! - fairness in (0, 1], amplification ≥ 1 over finished items, unfinished ≤ items.
@@ -27,6 +28,13 @@ struct Shape {
     maintenance: bool,
     workers: u32,
     operations: u64,
+    /// A peer that races for slots as well as herdsim's own: a bound that some client can beat
+    /// is no bound, and the polite client is not the one that finds out.
+    preset: &'static str,
+    /// A token bucket's burst, in tenths of its limit.
+    burst_tenths: u64,
+    /// An early-retry lockout on the client's key (it refuses the background consumer too).
+    penalty: bool,
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -39,8 +47,18 @@ fn shape() -> impl Strategy<Value = Shape> {
             "token_bucket",
         ]),
         (10u64..30, 2u64..20, 4u64..20),
-        (1u64..4, 300u64..420, 5u64..40),
+        (1u64..12, 300u64..420, 5u64..40),
         (any::<bool>(), 2u32..8, 40u64..90),
+        (
+            prop::sample::select(vec![
+                "herdsim",
+                "tutorial",
+                "exponential-no-jitter",
+                "aws-standard",
+            ]),
+            prop::sample::select(vec![1u64, 5, 10]),
+            any::<bool>(),
+        ),
     )
         .prop_map(
             |(
@@ -49,6 +67,7 @@ fn shape() -> impl Strategy<Value = Shape> {
                 (limit, drop_at_s, dropped_limit),
                 (bg, ttl_s, revoke_at_s),
                 (maintenance, workers, operations),
+                (preset, burst_tenths, penalty),
             )| {
                 Shape {
                     seed,
@@ -62,6 +81,9 @@ fn shape() -> impl Strategy<Value = Shape> {
                     maintenance,
                     workers,
                     operations,
+                    preset,
+                    burst_tenths,
+                    penalty,
                 }
             },
         )
@@ -82,9 +104,19 @@ fn overrides(shape: &Shape) -> Vec<String> {
         format!("gateway.data.users={}", shape.operations),
         format!("gateway.clients=[{{ id = \"herd-app\", secret = \"herd-secret\", token_ttl_s = {} }}]", shape.ttl_s),
         format!(
-            "gateway.limits=[{{ name = \"shifting\", algorithm = \"{}\", limit = {}, key = [\"client\"], schedule = [{{ at_s = {}, limit = {} }}] }}]",
-            shape.algorithm, shape.limit, shape.drop_at_s, shape.dropped_limit
+            "gateway.limits=[{{ name = \"shifting\", algorithm = \"{}\", limit = {}, key = [\"client\"], schedule = [{{ at_s = {}, limit = {} }}]{}{} }}]",
+            shape.algorithm,
+            shape.limit,
+            shape.drop_at_s,
+            shape.dropped_limit,
+            if shape.algorithm == "token_bucket" {
+                format!(", burst = {}", (shape.limit * shape.burst_tenths / 10).max(1))
+            } else {
+                String::new()
+            },
+            if shape.penalty { ", early_penalty_ms = 5000" } else { "" }
         ),
+        format!("preset=\"{}\"", shape.preset),
         format!(
             "gateway.background=[{{ name = \"ui\", client = \"herd-app\", rate_per_min = {}, from_s = 0 }}]",
             shape.background_per_min.max(1)
@@ -169,7 +201,9 @@ fn metrics_stay_in_range_under_schedules_background_and_token_turnover() {
     let cases: u32 = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
+        // Enough that the bound's old faults show: 300 cases found a token bucket whose refills
+        // the oracle had ceded to a consumer (utilization 1.07); 150 did not.
+        .unwrap_or(320);
     let config = ProptestConfig {
         cases,
         failure_persistence: None,
@@ -190,14 +224,16 @@ fn metrics_stay_in_range_under_schedules_background_and_token_turnover() {
         count(&seen.turnover),
         count(&seen.finished)
     );
-    for (what, counter) in [
-        ("a capacity drop", &seen.schedule),
-        ("a background consumer", &seen.background),
-        ("token turnover", &seen.turnover),
-        ("a finished run", &seen.finished),
+    // In tenths of the cases: the peers give items up, so fewer finish (the bound is checked on
+    // those that do).
+    for (what, counter, tenths) in [
+        ("a capacity drop", &seen.schedule, 9),
+        ("a background consumer", &seen.background, 9),
+        ("token turnover", &seen.turnover, 9),
+        ("a finished run", &seen.finished, 4),
     ] {
         assert!(
-            count(counter) * 10 >= total * 9,
+            count(counter) * 10 >= total * tenths,
             "only {} of {total} cases had {what} in force",
             count(counter)
         );
