@@ -242,6 +242,13 @@ impl LimitRule {
         }
     }
 
+    /// Whether a background consumer of the OAuth client counts in the same bucket as the
+    /// client's own requests: the key holds no token and no resource (it is the client's, its
+    /// organization's, or global).
+    pub fn shared_with_client_consumers(&self) -> bool {
+        !self.key.contains(&KeyPart::Token) && !self.key.contains(&KeyPart::Resource)
+    }
+
     /// Genesys' documented default: 300 requests per minute per client-credentials token.
     pub fn genesys_token_default() -> LimitRule {
         LimitRule {

@@ -51,25 +51,18 @@ pub fn metrics_table(metrics: &Metrics) -> String {
                 metrics.unfinished
             ),
         ),
-        (
-            "attempts",
-            if metrics.token_requests_excess > 0 {
-                // Waste counts the token requests beyond one per lifetime too, which `attempts`
-                // (API requests) does not: say so, or waste can read as more than every attempt.
-                format!(
-                    "{}  wasted {} ({} of them token requests)  amplification {:.2}",
-                    metrics.attempts,
-                    metrics.wasted_attempts,
-                    metrics.token_requests_excess,
-                    metrics.amplification
-                )
-            } else {
-                format!(
-                    "{}  wasted {}  amplification {:.2}",
-                    metrics.attempts, metrics.wasted_attempts, metrics.amplification
-                )
-            },
-        ),
+        ("attempts", {
+            // Waste counts the token requests beyond one per lifetime too, which `attempts`
+            // (API requests) does not: say so, or waste can read as more than every attempt.
+            let tokens = match metrics.token_requests_excess {
+                0 => String::new(),
+                excess => format!(" ({excess} of them token requests)"),
+            };
+            format!(
+                "{}  wasted {}{tokens}  amplification {:.2}",
+                metrics.attempts, metrics.wasted_attempts, metrics.amplification
+            )
+        }),
         (
             "responses",
             format!(

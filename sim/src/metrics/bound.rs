@@ -557,12 +557,8 @@ impl World {
 /// environment of `retry-storm` with a background consumer: 1 202 s against a bound of
 /// 1 422 s). So the oracle leaves such a consumer out: a relaxation, the bound stays one.
 fn lockable_by_clients(rules: &[herd_gateway::config::LimitRule], family: &str) -> bool {
-    use herd_gateway::config::KeyPart;
     rules.iter().any(|rule| {
-        rule.early_penalty_ms.is_some()
-            && rule.applies_to(family)
-            && !rule.key.contains(&KeyPart::Token)
-            && !rule.key.contains(&KeyPart::Resource)
+        rule.early_penalty_ms.is_some() && rule.applies_to(family) && rule.shared_with_client_consumers()
     })
 }
 

@@ -319,8 +319,7 @@ fn reshape(rule: &mut LimitRule, draw: &Draw) {
 fn shared_rate_per_min(rules: &[LimitRule]) -> Option<u64> {
     rules
         .iter()
-        .filter(|rule| !rule.is_token_endpoint() && !rule.key.contains(&KeyPart::Token))
-        .filter(|rule| !rule.key.contains(&KeyPart::Resource))
+        .filter(|rule| !rule.is_token_endpoint() && rule.shared_with_client_consumers())
         .map(|rule| rule.limit.saturating_mul(60_000) / rule.window_ms.max(1))
         .min()
 }
